@@ -1,0 +1,79 @@
+"""Single source of truth for channel order, metadata column names and file-name patterns.
+
+Every module imports these names instead of spelling strings again, so a renamed
+column or a new channel changes in exactly one place.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+#: The five Cell Painting channels, in the fixed order used for arrays and model inputs.
+CHANNELS: Final[tuple[str, ...]] = ("DNA", "ER", "RNA", "AGP", "Mito")
+
+#: CPJUMP1 / Phenix channel numbers -> Cell Painting channel (ch6-ch8 are bright field).
+CPJUMP1_CHANNEL_MAP: Final[dict[int, str]] = {1: "Mito", 2: "AGP", 3: "RNA", 4: "ER", 5: "DNA"}
+
+#: napari colormap per channel: DNA blue as in every Cell Painting figure, the rest spread
+#: over distinguishable hues so that additive blending still separates them.
+CHANNEL_COLORMAPS: Final[dict[str, str]] = {
+    "DNA": "blue",
+    "ER": "green",
+    "RNA": "cyan",
+    "AGP": "red",
+    "Mito": "magenta",
+}
+
+#: Phenix / Cell Painting Gallery image names, e.g. ``r01c01f01p01-ch1sk1fk1fl1.tiff``.
+PHENIX_FILENAME: Final[re.Pattern[str]] = re.compile(
+    r"^r(?P<row>\d{2})c(?P<col>\d{2})f(?P<site>\d{2})p(?P<plane>\d{2})"
+    r"-ch(?P<channel>\d{1,2})sk\d+fk\d+fl\d+\.tiff?$",
+    re.IGNORECASE,
+)
+
+ROW_LETTERS: Final[str] = "ABCDEFGHIJKLMNOP"  # r01..r16 of a 384-well plate
+
+# pycytominer / CellProfiler metadata columns.
+METADATA_PREFIX: Final[str] = "Metadata_"
+PLATE: Final[str] = "Metadata_Plate"
+WELL: Final[str] = "Metadata_Well"
+SITE: Final[str] = "Metadata_Site"
+OBJECT_NUMBER: Final[str] = "Metadata_ObjectNumber"
+BROAD_SAMPLE: Final[str] = "Metadata_broad_sample"
+MODALITY: Final[str] = "Metadata_modality"
+PERT_INAME: Final[str] = "Metadata_pert_iname"
+GENE: Final[str] = "Metadata_gene"
+TARGET_LIST: Final[str] = "Metadata_target_list"
+PERT_TYPE: Final[str] = "Metadata_pert_type"
+CONTROL_TYPE: Final[str] = "Metadata_control_type"
+CELL_LINE: Final[str] = "Metadata_cell_type"
+
+MODALITIES: Final[tuple[str, ...]] = ("compound", "crispr", "orf")
+NEGATIVE_CONTROL: Final[str] = "negcon"
+
+# CellProfiler object measurements written by segmentation.
+CENTER_X: Final[str] = "Location_Center_X"
+CENTER_Y: Final[str] = "Location_Center_Y"
+NUCLEUS_AREA: Final[str] = "Nuclei_AreaShape_Area"
+CELL_AREA: Final[str] = "Cells_AreaShape_Area"
+
+
+def is_metadata_column(name: str) -> bool:
+    """Return True for pycytominer metadata columns (``Metadata_*``)."""
+    return name.startswith(METADATA_PREFIX)
+
+
+def well_name(row: int, col: int) -> str:
+    """Return the well name (``A01``) of a 1-based Phenix row and column."""
+    if not 1 <= row <= len(ROW_LETTERS):
+        raise ValueError(f"plate row {row} is outside 1..{len(ROW_LETTERS)}")
+    return f"{ROW_LETTERS[row - 1]}{col:02d}"
+
+
+def well_row_col(well: str) -> tuple[int, int]:
+    """Return the 1-based (row, column) of a well name such as ``B07``."""
+    match = re.fullmatch(r"([A-Pa-p])(\d{1,2})", well.strip())
+    if match is None:
+        raise ValueError(f"not a 384-well plate well name: {well!r}")
+    return ROW_LETTERS.index(match.group(1).upper()) + 1, int(match.group(2))

@@ -1,0 +1,23 @@
+"""Exceptions raised at the boundaries (files, columns, weights).
+
+Every message names the file or column at fault, so that the CLI can print it as one
+line and the widgets can show it as one notification.
+"""
+
+from __future__ import annotations
+
+
+class PhenoscopeError(Exception):
+    """Base class of the errors a user can fix (bad input, missing file, wrong column)."""
+
+
+class PlateFormatError(PhenoscopeError):
+    """A plate folder, image file, LoadData CSV or plate map cannot be read as expected."""
+
+
+class ProfileTableError(PhenoscopeError):
+    """A profile table lacks a required column, has non-numeric features, or NaNs."""
+
+
+class ModelWeightsError(PhenoscopeError):
+    """A weights file is missing, corrupt, fails its checksum or does not fit the model."""
