@@ -1,0 +1,137 @@
+"""Plates in, field indexes and well metadata out.
+
+``index_plate`` accepts a project folder (with ``images/`` and ``metadata/``), a plate's
+image folder, a CellProfiler ``load_data.csv`` or a single multi-channel TIFF, and returns
+the same LoadData-shaped field index for each; ``read_field`` / ``lazy_channel_stack`` read
+pixels from it; ``read_well_metadata`` annotates wells with perturbations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from napari_phenoscope.errors import PlateFormatError
+from napari_phenoscope.io.fields import (
+    available_channels,
+    channel_path,
+    describe_field,
+    lazy_channel_stack,
+    read_channel,
+    read_field,
+)
+from napari_phenoscope.io.loaddata import index_load_data_csv, index_multichannel_tiff
+from napari_phenoscope.io.phenix import (
+    barcode_from_path,
+    filename_column,
+    index_phenix_folder,
+    parse_channel_map,
+    pathname_column,
+)
+from napari_phenoscope.io.platemap import (
+    WELL_METADATA_COLUMNS,
+    find_project_root,
+    join_well_metadata,
+    read_well_metadata,
+)
+
+__all__ = [
+    "WELL_METADATA_COLUMNS",
+    "available_channels",
+    "barcode_from_path",
+    "channel_path",
+    "describe_field",
+    "filename_column",
+    "find_project_root",
+    "index_load_data_csv",
+    "index_multichannel_tiff",
+    "index_phenix_folder",
+    "index_plate",
+    "is_plate_path",
+    "join_well_metadata",
+    "lazy_channel_stack",
+    "parse_channel_map",
+    "pathname_column",
+    "read_channel",
+    "read_field",
+    "read_well_metadata",
+]
+
+
+def is_plate_path(path: str | Path) -> bool:
+    """Cheap check (no pixels read) that ``index_plate`` can try this path."""
+    path = Path(path)
+    if path.is_dir():
+        return True
+    return path.suffix.lower() == ".csv" or path.suffix.lower() in (".tif", ".tiff")
+
+
+def index_plate(
+    path: str | Path, channel_map: Mapping[int, str] | str | None = None
+) -> pd.DataFrame:
+    """Index the fields of a plate (or of several plates) as a LoadData table.
+
+    Parameters
+    ----------
+    path
+        A project folder (its ``images/`` tree is scanned), a plate image folder, a
+        ``load_data.csv`` or a single (C, Y, X) TIFF (channels in DNA, ER, RNA, AGP, Mito
+        order, or as ``channel_map`` says).
+    channel_map
+        Phenix channel number -> channel name (``"2=ER,3=AGP,4=Mito,5=DNA,6=RNA"``);
+        CPJUMP1 numbering by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per field: ``Metadata_Plate``, ``Metadata_Well``, ``Metadata_Site`` and
+        ``FileName_Orig<CH>`` / ``PathName_Orig<CH>`` per channel (None where missing).
+
+    Raises
+    ------
+    PlateFormatError
+        If the path does not exist or holds no recognisable images.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise PlateFormatError(f"no such file or folder: {path}")
+    if path.is_file():
+        if path.suffix.lower() == ".csv":
+            return index_load_data_csv(path)
+        if path.suffix.lower() in (".tif", ".tiff"):
+            single = index_phenix_folder_file(path, channel_map)
+            return single if single is not None else index_multichannel_tiff(path)
+        raise PlateFormatError(f"{path} is not a plate folder, load_data.csv or TIFF")
+    images = path / "images"
+    if images.is_dir():
+        return index_phenix_folder(images, parse_channel_map(channel_map))
+    load_data = sorted(path.glob("load_data_csv/*/load_data.csv"))
+    if load_data and not any(path.rglob("*.tif*")):
+        return pd.concat([index_load_data_csv(csv) for csv in load_data], ignore_index=True)
+    return index_phenix_folder(path, parse_channel_map(channel_map))
+
+
+def index_phenix_folder_file(
+    path: Path, channel_map: Mapping[int, str] | str | None
+) -> pd.DataFrame | None:
+    """Index the whole field a single Phenix-named channel file belongs to (None otherwise)."""
+    from napari_phenoscope.constants import PHENIX_FILENAME
+
+    match = PHENIX_FILENAME.match(path.name)
+    if match is None:
+        return None
+    fields = index_phenix_folder(path.parent, parse_channel_map(channel_map))
+    stem = path.name.split("-ch")[0]
+    same_field = [
+        any(
+            isinstance(name, str) and name.startswith(stem)
+            for name in row[[c for c in fields.columns if c.startswith("FileName_")]]
+        )
+        for _, row in fields.iterrows()
+    ]
+    selected = fields[same_field].reset_index(drop=True)
+    if selected.empty:
+        raise PlateFormatError(f"{path} is not listed by the channel map in use")
+    return selected

@@ -1,0 +1,183 @@
+"""Read fields (C, Y, X) from a field index, eagerly or lazily with dask."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Literal
+
+import dask
+import dask.array as da
+import numpy as np
+import pandas as pd
+import tifffile
+
+from napari_phenoscope.constants import CHANNELS, PLATE, SITE, WELL
+from napari_phenoscope.errors import PlateFormatError
+from napari_phenoscope.io.phenix import filename_column, frame_column, pathname_column
+
+MissingPolicy = Literal["error", "zeros"]
+
+
+def channel_path(field: Mapping[str, object], channel: str) -> Path | None:
+    """Return the image file of ``channel`` in a field-index row, or None if not listed."""
+    name = field.get(filename_column(channel))
+    folder = field.get(pathname_column(channel))
+    if not isinstance(name, str) or not isinstance(folder, str) or not name:
+        return None
+    return Path(folder) / name
+
+
+def _frame(field: Mapping[str, object], channel: str) -> int | None:
+    frame = field.get(frame_column(channel))
+    if frame is None or (isinstance(frame, float) and np.isnan(frame)):
+        return None
+    return int(frame)
+
+
+def describe_field(field: Mapping[str, object]) -> str:
+    """Return ``plate PLATE well WELL site N`` for messages."""
+    return f"plate {field.get(PLATE)} well {field.get(WELL)} site {field.get(SITE)}"
+
+
+def available_channels(field: Mapping[str, object]) -> tuple[str, ...]:
+    """Return the channels whose file is listed for this field (in CHANNELS order)."""
+    return tuple(channel for channel in CHANNELS if channel_path(field, channel) is not None)
+
+
+def read_channel(path: Path, frame: int | None = None) -> np.ndarray:
+    """Read one 2-D channel image, naming the file in any error.
+
+    Raises
+    ------
+    PlateFormatError
+        If the file is missing, corrupt, or not a 2-D image (or frame out of range).
+    """
+    if not path.is_file():
+        raise PlateFormatError(f"missing image file {path}")
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            if frame is None:
+                image = tiff.asarray()
+            else:
+                image = tiff.asarray(key=frame)
+    except Exception as error:  # corrupt TIFFs raise many different types
+        raise PlateFormatError(f"cannot read image {path}: {error}") from error
+    image = np.squeeze(image)
+    if image.ndim != 2:
+        raise PlateFormatError(f"image {path} has shape {image.shape}; expected one 2-D plane")
+    return image
+
+
+def channel_shape(path: Path, frame: int | None = None) -> tuple[int, int]:
+    """Return a channel image's (Y, X) shape from its TIFF header, without reading pixels."""
+    if not path.is_file():
+        raise PlateFormatError(f"missing image file {path}")
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            page = tiff.pages[frame or 0]
+            shape = tuple(int(size) for size in page.shape if size > 1)
+    except Exception as error:
+        raise PlateFormatError(f"cannot read image {path}: {error}") from error
+    if len(shape) != 2:
+        raise PlateFormatError(f"image {path} has shape {shape}; expected one 2-D plane")
+    return shape[0], shape[1]
+
+
+def read_field(
+    field: Mapping[str, object] | pd.Series,
+    channels: Sequence[str] = CHANNELS,
+    missing: MissingPolicy = "error",
+) -> np.ndarray:
+    """Read one field as a (C, Y, X) uint16 array in the order of ``channels``.
+
+    Parameters
+    ----------
+    field
+        A row of a field index (``index_plate``).
+    channels
+        Channels to read, in output order.
+    missing
+        ``"error"`` raises on a channel whose file is not listed; ``"zeros"`` fills it with
+        zeros (a listed file that does not exist or is corrupt always raises).
+
+    Raises
+    ------
+    PlateFormatError
+        Naming the file: missing or corrupt channel file, or channels of different sizes.
+    """
+    row = dict(field)
+    planes: dict[str, np.ndarray] = {}
+    for channel in channels:
+        path = channel_path(row, channel)
+        if path is None:
+            if missing == "error":
+                raise PlateFormatError(f"{describe_field(row)} has no {channel} image file")
+            continue
+        planes[channel] = read_channel(path, _frame(row, channel))
+    if not planes:
+        raise PlateFormatError(f"{describe_field(row)} has none of the channels {list(channels)}")
+    shapes = {channel: plane.shape for channel, plane in planes.items()}
+    if len(set(shapes.values())) > 1:
+        detail = ", ".join(f"{channel_path(row, c)} {s}" for c, s in shapes.items())
+        raise PlateFormatError(f"{describe_field(row)} has images of different sizes: {detail}")
+    shape = next(iter(shapes.values()))
+    stack = np.zeros((len(channels), *shape), dtype=np.uint16)
+    for index, channel in enumerate(channels):
+        if channel in planes:
+            stack[index] = _to_uint16(planes[channel], channel_path(row, channel))
+    return stack
+
+
+def _to_uint16(plane: np.ndarray, path: Path | None) -> np.ndarray:
+    if plane.dtype == np.uint16:
+        return plane
+    if np.issubdtype(plane.dtype, np.integer) and plane.min() >= 0 and plane.max() <= 65535:
+        return plane.astype(np.uint16)
+    if np.issubdtype(plane.dtype, np.floating) and np.isfinite(plane).all():
+        low, high = float(plane.min()), float(plane.max())
+        if low >= 0.0 and high <= 1.0:
+            return np.round(plane * 65535).astype(np.uint16)
+        if low >= 0.0 and high <= 65535:
+            return np.round(plane).astype(np.uint16)
+    raise PlateFormatError(f"image {path} has dtype {plane.dtype} values outside uint16 range")
+
+
+def lazy_channel_stack(
+    fields: pd.DataFrame, channel: str, shape: tuple[int, int] | None = None
+) -> da.Array:
+    """Return a lazy (F, Y, X) uint16 stack of one channel over the rows of a field index.
+
+    Nothing is read until a plane is computed; a field missing this channel is zeros.
+    The plane shape is taken from the first listed file's header unless given.
+
+    Raises
+    ------
+    PlateFormatError
+        If no field lists this channel; a file of another size raises when it is read.
+    """
+    rows = fields.to_dict("records")
+    if shape is None:
+        first = next((row for row in rows if channel_path(row, channel) is not None), None)
+        if first is None:
+            raise PlateFormatError(f"no field lists a {channel} image")
+        shape = channel_shape(channel_path(first, channel), _frame(first, channel))
+    planes = [
+        da.from_delayed(
+            dask.delayed(_read_plane)(row, channel, shape), shape=shape, dtype=np.uint16
+        )
+        for row in rows
+    ]
+    return da.stack(planes)
+
+
+def _read_plane(row: dict[str, object], channel: str, shape: tuple[int, int]) -> np.ndarray:
+    path = channel_path(row, channel)
+    if path is None:
+        return np.zeros(shape, dtype=np.uint16)
+    plane = _to_uint16(read_channel(path, _frame(row, channel)), path)
+    if plane.shape != shape:
+        raise PlateFormatError(
+            f"image {path} has size {plane.shape}, other fields of the plate have {shape}"
+        )
+    return plane
