@@ -1,0 +1,116 @@
+"""npe2 reader: drop a plate folder, a load_data.csv or a TIFF on napari to open it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from napari_phenoscope.constants import CHANNEL_COLORMAPS, CHANNELS, PHENIX_FILENAME
+from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope.io import (
+    available_channels,
+    channel_path,
+    index_plate,
+    lazy_channel_stack,
+)
+
+LayerData = tuple[Any, dict[str, Any], str]
+METADATA_KEY = "phenoscope"
+
+
+def napari_get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]] | None:
+    """Return ``read_plate`` if ``path`` looks like a plate, else None (cheap: no pixels)."""
+    if isinstance(path, list):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    candidate = Path(path)
+    if candidate.is_dir():
+        looks_like_plate = (candidate / "images").is_dir() or any(
+            PHENIX_FILENAME.match(p.name) for p in _first_files(candidate)
+        )
+        return read_plate if looks_like_plate else None
+    if candidate.suffix.lower() == ".csv":
+        header = candidate.open(encoding="utf-8", errors="replace").readline()
+        return read_plate if "FileName_Orig" in header else None
+    if candidate.suffix.lower() in (".tif", ".tiff"):
+        return read_plate
+    return None
+
+
+def _first_files(folder: Path, limit: int = 200) -> list[Path]:
+    found = []
+    for path in folder.rglob("*.tif*"):
+        found.append(path)
+        if len(found) >= limit:
+            break
+    return found
+
+
+def read_plate(path: str | list[str]) -> list[LayerData]:
+    """Open a plate and show its first field as five channel layers (lazy, dask)."""
+    if isinstance(path, list):
+        path = path[0]
+    try:
+        fields = index_plate(path)
+    except PhenoscopeError as error:
+        # napari shows reader errors as notifications; keep the message to one line.
+        raise ValueError(str(error)) from None
+    return field_layer_data(fields, 0, source=Path(path))
+
+
+def robust_contrast_limits(
+    plane: np.ndarray, low: float = 0.5, high: float = 99.8
+) -> tuple[float, float]:
+    """Percentile contrast limits, widened if the plane is (nearly) constant."""
+    sample = plane[:: max(1, plane.shape[0] // 512), :: max(1, plane.shape[1] // 512)]
+    lower, upper = (float(v) for v in np.percentile(sample, [low, high]))
+    if upper <= lower:
+        upper = lower + 1.0
+    return lower, upper
+
+
+def field_layer_data(
+    fields: pd.DataFrame, index: int, source: Path | None = None
+) -> list[LayerData]:
+    """Layer data for one field: one Image layer per available channel, DNA first.
+
+    Each layer's data is a lazy dask plane (read on display); contrast limits come from
+    that field's own percentiles, so no other field is ever read. The field index travels
+    in ``metadata['phenoscope']`` so the dock widgets can navigate the plate.
+    """
+    row = fields.iloc[[index]]
+    channels = available_channels(row.iloc[0].to_dict())
+    layers: list[LayerData] = []
+    for channel in channels:
+        plane = lazy_channel_stack(row, channel)[0]
+        limits = robust_contrast_limits(np.asarray(plane))
+        layers.append(
+            (
+                plane,
+                {
+                    "name": channel,
+                    "colormap": CHANNEL_COLORMAPS[channel],
+                    "blending": "additive",
+                    "contrast_limits": limits,
+                    "metadata": {
+                        METADATA_KEY: {
+                            "source": str(source) if source else None,
+                            "fields": fields,
+                            "field": index,
+                            "channel": channel,
+                            "path": str(channel_path(row.iloc[0].to_dict(), channel)),
+                        }
+                    },
+                },
+                "image",
+            )
+        )
+    missing = [c for c in CHANNELS if c not in channels]
+    if missing and layers:
+        layers[0][1]["metadata"][METADATA_KEY]["missing_channels"] = missing
+    return layers

@@ -1,0 +1,133 @@
+"""The state the dock widgets share for one viewer: which plate, which field, what is known.
+
+Plain Python with psygnal signals (no Qt, no napari import), so widgets stay thin and the
+navigation logic is testable without a display.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from psygnal import Signal
+
+from napari_phenoscope.constants import PLATE, SITE, WELL
+from napari_phenoscope.errors import PlateFormatError
+
+
+@dataclass
+class PlateSession:
+    """A plate (or several) opened in a viewer.
+
+    Attributes
+    ----------
+    source
+        The path the plate was opened from.
+    fields
+        Field index (``index_plate``): one row per plate / well / site.
+    well_metadata
+        One row per plate and well (``read_well_metadata``), or None without plate maps.
+    current
+        Row of ``fields`` on show.
+    cell_counts
+        Cells found per (plate, well), filled as fields are segmented.
+    """
+
+    source: Path
+    fields: pd.DataFrame
+    well_metadata: pd.DataFrame | None = None
+    current: int = 0
+    cell_counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def field_row(self, index: int | None = None) -> pd.Series:
+        """The field-index row on show (or at ``index``)."""
+        return self.fields.iloc[self.current if index is None else index]
+
+    def plates(self) -> list[str]:
+        """Plate barcodes in the order they appear."""
+        return list(dict.fromkeys(self.fields[PLATE]))
+
+    def sites(self, plate: str, well: str) -> list[int]:
+        """Sites imaged in a well."""
+        rows = self.fields[(self.fields[PLATE] == plate) & (self.fields[WELL] == well)]
+        return sorted(int(site) for site in rows[SITE])
+
+    def find(self, plate: str, well: str, site: int | None = None) -> int:
+        """Row of ``fields`` for a plate, well and site (the first site if None).
+
+        Raises
+        ------
+        PlateFormatError
+            If that field was not imaged.
+        """
+        mask = (self.fields[PLATE] == plate) & (self.fields[WELL] == well)
+        if site is not None:
+            mask &= self.fields[SITE] == int(site)
+        rows = self.fields.index[mask]
+        if len(rows) == 0:
+            where = f"{plate} {well}" + ("" if site is None else f" site {site}")
+            raise PlateFormatError(f"no images for {where}")
+        return int(self.fields.index.get_loc(rows[0]))
+
+    def wells_of(self, plate: str) -> pd.DataFrame:
+        """One row per imaged well of a plate, with its metadata and cell count if known."""
+        wells = (
+            self.fields.loc[self.fields[PLATE] == plate, [PLATE, WELL]]
+            .drop_duplicates()
+            .reset_index(drop=True)
+        )
+        if self.well_metadata is not None:
+            extra = [c for c in self.well_metadata.columns if c not in (PLATE, WELL)]
+            wells = wells.merge(
+                self.well_metadata[[PLATE, WELL, *extra]], on=[PLATE, WELL], how="left"
+            )
+        wells["cell count"] = [
+            self.cell_counts.get((plate, well), float("nan")) for well in wells[WELL]
+        ]
+        return wells
+
+    def well_info(self, plate: str, well: str) -> dict[str, object]:
+        """The metadata of one well (plate and well only if there is no plate map)."""
+        info: dict[str, object] = {PLATE: plate, WELL: well}
+        if self.well_metadata is not None:
+            rows = self.well_metadata[
+                (self.well_metadata[PLATE] == plate) & (self.well_metadata[WELL] == well)
+            ]
+            if len(rows):
+                info.update(rows.iloc[0].to_dict())
+        if (plate, well) in self.cell_counts:
+            info["cell count"] = self.cell_counts[(plate, well)]
+        return info
+
+
+class SessionEvents:
+    """Signals the docks listen to."""
+
+    field_changed = Signal(int)
+    """A new field is on show (its row in ``session.fields``)."""
+    session_changed = Signal(object)
+    """A plate was opened (the new ``PlateSession``) or closed (None)."""
+    cells_changed = Signal()
+    """Segmentation or profiles of the session were updated."""
+
+
+class ViewerState:
+    """Per-viewer holder of the session and its events."""
+
+    def __init__(self) -> None:
+        self.session: PlateSession | None = None
+        self.events = SessionEvents()
+
+
+_STATES: weakref.WeakKeyDictionary[Any, ViewerState] = weakref.WeakKeyDictionary()
+
+
+def state_of(viewer: Any) -> ViewerState:
+    """The shared state of a viewer (created on first use, freed with the viewer)."""
+    if viewer not in _STATES:
+        _STATES[viewer] = ViewerState()
+    return _STATES[viewer]

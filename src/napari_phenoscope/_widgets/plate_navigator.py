@@ -1,0 +1,239 @@
+"""Plate navigator dock: the plate as a grid of wells, pick a well and site, see its metadata."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QColor
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_phenoscope._widgets._session import PlateSession, state_of
+from napari_phenoscope._widgets._viewer import current_session, field_key, open_plate, show_field
+from napari_phenoscope.constants import MODALITY, ROW_LETTERS, is_metadata_column
+from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope.plate_layout import N_COLUMNS, N_ROWS, grid_position_to_well, well_grid
+
+if TYPE_CHECKING:
+    import napari
+
+CELL_COUNT = "cell count"
+
+
+def _notify_error(message: str) -> None:
+    from napari.utils.notifications import show_error
+
+    show_error(message)
+
+
+class PlateNavigator(QWidget):
+    """Dock widget: open a plate, colour its wells by metadata, click a well to show it."""
+
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.state = state_of(napari_viewer)
+
+        self.path_edit = QLineEdit()
+        self.path_edit.setPlaceholderText("plate folder, load_data.csv or TIFF")
+        self.channel_map_edit = QLineEdit()
+        self.channel_map_edit.setPlaceholderText("CPJUMP1 (1=Mito,2=AGP,3=RNA,4=ER,5=DNA)")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        open_button = QPushButton("Open")
+        open_button.clicked.connect(self._open_clicked)
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path_edit)
+        path_row.addWidget(browse)
+        path_row.addWidget(open_button)
+
+        self.plate_combo = QComboBox()
+        self.colour_combo = QComboBox()
+        self.site_combo = QComboBox()
+        self.plate_combo.currentTextChanged.connect(lambda _: self.refresh_grid())
+        self.colour_combo.currentTextChanged.connect(lambda _: self.refresh_grid())
+        self.site_combo.activated.connect(self._site_chosen)
+
+        self.grid = QTableWidget(N_ROWS, N_COLUMNS)
+        self.grid.setVerticalHeaderLabels(list(ROW_LETTERS[:N_ROWS]))
+        self.grid.setHorizontalHeaderLabels([str(c) for c in range(1, N_COLUMNS + 1)])
+        self.grid.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.grid.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        for header in (self.grid.horizontalHeader(), self.grid.verticalHeader()):
+            header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+            header.setMinimumSectionSize(12)
+        self.grid.horizontalHeader().setStyleSheet("font-size: 7pt")
+        self.grid.verticalHeader().setStyleSheet("font-size: 7pt")
+        self.grid.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.grid.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.grid.setMinimumHeight(260)
+        self.grid.cellClicked.connect(self._well_clicked)
+
+        self.legend = QLabel()
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.info = QTextBrowser()
+        self.info.setMaximumHeight(190)
+        self.status = QLabel("No plate open: open one here or drop a plate folder on napari.")
+        self.status.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("Plate", self.plate_combo)
+        form.addRow("Colour wells by", self.colour_combo)
+        form.addRow("Site", self.site_combo)
+        form.addRow("Channel map", self.channel_map_edit)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(path_row)
+        layout.addLayout(form)
+        layout.addWidget(self.grid)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.info)
+        layout.addWidget(self.status)
+
+        self.state.events.session_changed.connect(self._session_changed)
+        self.state.events.field_changed.connect(self._field_changed)
+        self.state.events.cells_changed.connect(self.refresh_grid)
+        napari_viewer.layers.events.inserted.connect(self._layer_inserted)
+        session = current_session(napari_viewer)
+        if session is not None:
+            self._session_changed(session)
+
+    # --- reactions -------------------------------------------------------------------
+    def _layer_inserted(self, event) -> None:
+        if self.state.session is None and current_session(self.viewer) is not None:
+            self._field_changed(self.state.session.current)
+
+    def _session_changed(self, session: PlateSession | None) -> None:
+        self.plate_combo.blockSignals(True)
+        self.colour_combo.blockSignals(True)
+        self.plate_combo.clear()
+        self.colour_combo.clear()
+        if session is not None:
+            self.plate_combo.addItems(session.plates())
+            columns = [CELL_COUNT]
+            if session.well_metadata is not None:
+                columns = [c for c in session.well_metadata.columns if is_metadata_column(c)]
+                columns += [CELL_COUNT]
+            self.colour_combo.addItems(columns)
+            if MODALITY in columns:
+                self.colour_combo.setCurrentText("Metadata_control_type")
+            self.path_edit.setText(str(session.source))
+            self.status.setText(
+                f"{len(session.fields)} fields on {len(session.plates())} plate(s)"
+                + ("" if session.well_metadata is not None else "; no plate map found")
+            )
+        self.plate_combo.blockSignals(False)
+        self.colour_combo.blockSignals(False)
+        self.refresh_grid()
+        if session is not None:
+            self._field_changed(session.current)
+
+    def _field_changed(self, index: int) -> None:
+        session = self.state.session
+        if session is None:
+            return
+        plate, well, site = field_key(session, index)
+        if self.plate_combo.currentText() != plate:
+            self.plate_combo.setCurrentText(plate)
+        self.site_combo.clear()
+        self.site_combo.addItems([str(s) for s in session.sites(plate, well)])
+        self.site_combo.setCurrentText(str(site))
+        from napari_phenoscope.constants import well_row_col
+
+        row, col = well_row_col(well)
+        self.grid.setCurrentCell(row - 1, col - 1)
+        info = session.well_info(plate, well)
+        rows = "".join(
+            f"<tr><td><b>{k.removeprefix('Metadata_')}</b></td><td>{v}</td></tr>"
+            for k, v in info.items()
+            if v not in ("", None)
+        )
+        self.info.setHtml(f"<p>site {site}</p><table>{rows}</table>")
+
+    # --- user actions ----------------------------------------------------------------
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a plate folder")
+        if folder:
+            self.path_edit.setText(folder)
+            self._open_clicked()
+
+    def _open_clicked(self) -> None:
+        self.open(self.path_edit.text().strip())
+
+    def open(self, path: str) -> None:
+        """Open a plate from a path; errors become one-line notifications."""
+        try:
+            open_plate(self.viewer, path, self.channel_map_edit.text().strip() or None)
+        except PhenoscopeError as error:
+            self.status.setText(f"Error: {error}")
+            _notify_error(str(error))
+
+    def _well_clicked(self, row: int, column: int) -> None:
+        self.go_to(self.plate_combo.currentText(), grid_position_to_well(row, column))
+
+    def go_to(self, plate: str, well: str, site: int | None = None) -> None:
+        """Show a well (first site unless given); a well that was not imaged says so."""
+        session = self.state.session
+        if session is None:
+            return
+        try:
+            index = session.find(plate, well, site)
+        except PhenoscopeError as error:
+            self.status.setText(str(error))
+            return
+        try:
+            show_field(self.viewer, session, index)
+        except PhenoscopeError as error:
+            self.status.setText(f"Error: {error}")
+            _notify_error(str(error))
+
+    def _site_chosen(self, _: int) -> None:
+        session = self.state.session
+        if session is None or not self.site_combo.currentText():
+            return
+        plate, well, _ = field_key(session)
+        self.go_to(plate, well, int(self.site_combo.currentText()))
+
+    def refresh_grid(self) -> None:
+        """Recolour the wells of the selected plate by the chosen column."""
+        session = self.state.session
+        self.grid.clearContents()
+        if session is None or not self.plate_combo.currentText():
+            self.legend.setText("")
+            return
+        wells = session.wells_of(self.plate_combo.currentText())
+        column = self.colour_combo.currentText() or CELL_COUNT
+        try:
+            grid = well_grid(wells, column)
+        except PhenoscopeError as error:
+            self.status.setText(str(error))
+            return
+        for r in range(N_ROWS):
+            for c in range(N_COLUMNS):
+                item = QTableWidgetItem("")
+                rgba = grid.colors[r, c]
+                item.setBackground(QColor.fromRgbF(*[float(v) for v in rgba]))
+                if grid.labels[r, c]:
+                    item.setToolTip(f"{grid_position_to_well(r, c)}: {grid.labels[r, c]}")
+                self.grid.setItem(r, c, item)
+        swatches = " ".join(
+            f"<span style='color:{QColor.fromRgbF(*rgba).name()}'>&#9632;</span> {label or '—'}"
+            for label, rgba in grid.legend
+        )
+        self.legend.setText(swatches)
