@@ -147,11 +147,17 @@ def index_phenix_folder(
 
 
 def _as_field_index(table: pd.DataFrame) -> pd.DataFrame:
-    """Add absent channel columns as None and sort rows by plate, well, site."""
+    """Add absent channel columns as None; fixed column order; rows by plate, well, site."""
     for channel in CHANNELS:
         for column in (filename_column(channel), pathname_column(channel)):
             if column not in table.columns:
                 table[column] = None
+    ordered = [PLATE, WELL, SITE]
+    for channel in CHANNELS:
+        ordered += [filename_column(channel), pathname_column(channel)]
+        if frame_column(channel) in table.columns:
+            ordered.append(frame_column(channel))
+    table = table[ordered + [c for c in table.columns if c not in ordered]]
     table = table.astype({column: object for column in table.columns if column != SITE})
     table = table.where(table.notna(), None)
     table[SITE] = table[SITE].astype(int)
