@@ -1,0 +1,54 @@
+"""npe2 reader: plates dropped on napari open as five lazy channel layers."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+import tifffile
+
+from conftest import channel_value
+from napari_phenoscope._reader import napari_get_reader, read_plate
+from napari_phenoscope.constants import CHANNEL_COLORMAPS, CHANNELS
+
+
+def test_reader_accepts_plates_and_refuses_other_things(tiny_plate, tmp_path):
+    assert napari_get_reader(str(tiny_plate)) is read_plate
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("hello")
+    assert napari_get_reader(str(tmp_path / "notes")) is None
+    (tmp_path / "table.csv").write_text("a,b\n1,2\n")
+    assert napari_get_reader(str(tmp_path / "table.csv")) is None
+
+
+def test_read_plate_gives_five_lazy_additive_channel_layers(tiny_plate):
+    layers = read_plate(str(tiny_plate))
+    assert [kwargs["name"] for _, kwargs, _ in layers] == list(CHANNELS)
+    for data, kwargs, layer_type in layers:
+        assert layer_type == "image"
+        assert isinstance(data, da.Array) and data.shape == (32, 32)
+        assert kwargs["blending"] == "additive"
+        assert kwargs["colormap"] == CHANNEL_COLORMAPS[kwargs["name"]]
+        low, high = kwargs["contrast_limits"]
+        assert low < high
+        value = channel_value("A01", 1, kwargs["name"])
+        assert int(np.asarray(data)[0, 0]) == value
+
+
+def test_reader_error_is_one_line(tmp_path):
+    broken = tmp_path / "broken.tiff"
+    broken.write_bytes(b"not a tiff at all")
+    with pytest.raises(ValueError, match="cannot read TIFF .*broken.tiff") as info:
+        read_plate(str(broken))
+    assert "\n" not in str(info.value)
+
+
+def test_reader_opens_a_single_phenix_file_as_its_field(real_fields):
+    dna = (
+        real_fields / "JUMP_plate_BR00117006" / "images" / "orig" / "r01c01f01p01-ch5sk1fk1fl1.tiff"
+    )
+    layers = read_plate(str(dna))
+    assert [kwargs["name"] for _, kwargs, _ in layers] == ["DNA", "RNA", "AGP"]
+    info = layers[0][1]["metadata"]["phenoscope"]
+    assert info["missing_channels"] == ["ER", "Mito"]
+    np.testing.assert_array_equal(np.asarray(layers[0][0]), tifffile.imread(dna))
