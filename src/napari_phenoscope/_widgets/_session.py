@@ -34,6 +34,18 @@ class PlateSession:
         Row of ``fields`` on show.
     cell_counts
         Cells found per (plate, well), filled as fields are segmented.
+    labels
+        (nuclei, cells) label images per segmented field, keyed by (plate, well, site).
+    cells
+        Single-cell table of everything profiled so far: Metadata_Plate / Well / Site /
+        ObjectNumber, ``label`` (the id in that field's label images), centroid, well
+        metadata and feature columns; None before anything is profiled.
+    feature_columns
+        Feature columns of ``cells`` per feature set (``"vit"``, ``"classical"``).
+    well_profiles
+        Well-level profiles per feature set (pycytominer layout), when computed.
+    selected
+        Selected cells as (plate, well, site, label) keys, shared by map, viewer and tables.
     """
 
     source: Path
@@ -41,6 +53,11 @@ class PlateSession:
     well_metadata: pd.DataFrame | None = None
     current: int = 0
     cell_counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    labels: dict[tuple[str, str, int], tuple[Any, Any]] = field(default_factory=dict)
+    cells: pd.DataFrame | None = None
+    feature_columns: dict[str, list[str]] = field(default_factory=dict)
+    well_profiles: dict[str, pd.DataFrame] = field(default_factory=dict)
+    selected: list[tuple[str, str, int, int]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def field_row(self, index: int | None = None) -> pd.Series:
@@ -113,6 +130,8 @@ class SessionEvents:
     """A plate was opened (the new ``PlateSession``) or closed (None)."""
     cells_changed = Signal()
     """Segmentation or profiles of the session were updated."""
+    selection_changed = Signal(object)
+    """Cells were selected (a list of (plate, well, site, label) keys) by any dock or click."""
 
 
 class ViewerState:
