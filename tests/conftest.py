@@ -77,3 +77,19 @@ def real_fields() -> Path:
     if not REAL_FIELDS.is_dir():
         pytest.skip("../shared/data/real-cellpainting is not beside the repository")
     return REAL_FIELDS
+
+
+@pytest.fixture(scope="session")
+def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default demo project (what the sample data and quick start use), written once.
+
+    PHENOSCOPE_CACHE points at a session folder so that code calling
+    ``ensure_demo_plates()`` itself (the sample data, the docks) finds this same project.
+    """
+    import os
+
+    from napari_phenoscope.demo import ensure_demo_plates
+
+    cache = tmp_path_factory.mktemp("phenoscope-cache")
+    os.environ["PHENOSCOPE_CACHE"] = str(cache)
+    return ensure_demo_plates(progress=False)

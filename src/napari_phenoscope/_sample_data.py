@@ -1,0 +1,24 @@
+"""npe2 sample data: the BI-2536 well of the demo compound plate."""
+
+from __future__ import annotations
+
+from napari_phenoscope._reader import LayerData, field_layer_data
+from napari_phenoscope.constants import BROAD_SAMPLE, PLATE, SITE, WELL
+from napari_phenoscope.demo import BI_2536, barcode, ensure_demo_plates
+from napari_phenoscope.io import index_plate, read_well_metadata
+
+
+def demo_bi2536_well() -> list[LayerData]:
+    """Open the demo project (rendered once into the cache) at BI-2536's first field.
+
+    The layers carry the whole project's field index, so the plate navigator and the other
+    docks can move to any demo well from here.
+    """
+    root = ensure_demo_plates(progress=False)
+    fields = index_plate(root)
+    wells = read_well_metadata(root)
+    plate = barcode("compound", 1)
+    bi2536 = wells[(wells[PLATE] == plate) & (wells[BROAD_SAMPLE] == BI_2536)][WELL]
+    is_query = (fields[PLATE] == plate) & fields[WELL].isin(set(bi2536)) & (fields[SITE] == 1)
+    index = int(fields.index[is_query][0])
+    return field_layer_data(fields, index, source=root)

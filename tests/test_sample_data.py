@@ -1,0 +1,26 @@
+"""The sample-data contribution opens the BI-2536 well of the demo plate, navigable."""
+
+from __future__ import annotations
+
+import pytest
+
+from napari_phenoscope._widgets._session import state_of
+from napari_phenoscope._widgets.plate_navigator import PlateNavigator
+from napari_phenoscope.constants import CHANNELS, PLATE, WELL
+from napari_phenoscope.io import read_well_metadata
+
+pytestmark = pytest.mark.gui
+
+
+def test_sample_opens_bi2536_and_the_navigator_knows_the_plate(make_napari_viewer, demo_project):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-phenoscope", "demo_bi2536")
+    assert [layer.name for layer in viewer.layers] == list(CHANNELS)
+    navigator = PlateNavigator(viewer)
+    session = state_of(viewer).session
+    plate, well = session.field_row()[[PLATE, WELL]]
+    wells = read_well_metadata(demo_project)
+    row = wells[(wells[PLATE] == plate) & (wells[WELL] == well)].iloc[0]
+    assert row["Metadata_pert_iname"] == "BI-2536"
+    assert "BI-2536" in navigator.info.toPlainText()
+    assert len(session.plates()) == 6  # compound, CRISPR and ORF plates, two replicates each
