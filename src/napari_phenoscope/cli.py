@@ -30,7 +30,170 @@ def _build_parser() -> argparse.ArgumentParser:
 # --- sub-commands (each helper adds its own pair of functions and registers the adder) ---
 
 
-_SUBCOMMANDS: list[SubcommandAdder] = []
+def _add_profile(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "profile",
+        help="plates -> single-cell and well-level profiles (Parquet), resumable",
+        description="Read, segment, embed / measure every field, then write "
+        "OUT/single_cells.parquet and OUT/well_profiles_<features>.parquet. A rerun "
+        "resumes: fields cached in OUT/fields are not computed again.",
+    )
+    parser.add_argument("plates", nargs="+", metavar="PLATE_DIR", help="project or plate folder")
+    parser.add_argument("--out", required=True, metavar="OUT_DIR", help="output folder")
+    parser.add_argument(
+        "--features", choices=("vit", "classical", "both"), default="vit", help="feature set"
+    )
+    parser.add_argument("--model", metavar="PATH", help="encoder weights (default: bundled)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument("--wells", metavar="A01,B02", help="only these wells")
+    parser.add_argument("--channel-map", metavar="2=ER,3=AGP,...", help="Phenix channel numbers")
+    parser.add_argument(
+        "--missing-channels",
+        choices=("error", "zeros"),
+        default="error",
+        help="a field lacking a channel file: stop (default) or fill it with zeros",
+    )
+    parser.add_argument("--batch-size", type=int, default=64, help="crops per encoder batch")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(handler=_run_profile)
+
+
+def _run_profile(args: argparse.Namespace) -> int:
+    from napari_phenoscope.pipeline import profile_plates
+
+    outputs = profile_plates(
+        args.plates,
+        args.out,
+        features=args.features,
+        model_path=args.model,
+        device=args.device,
+        wells=args.wells.split(",") if args.wells else None,
+        progress=not args.no_progress,
+        channel_map=args.channel_map,
+        missing=args.missing_channels,
+        batch_size=args.batch_size,
+    )
+    resumed = outputs.n_fields - outputs.n_fields_computed
+    print(
+        f"{outputs.n_cells} cells from {outputs.n_fields} fields "
+        f"({outputs.n_fields_computed} computed, {resumed} resumed) -> {outputs.single_cells}"
+    )
+    for name, path in outputs.well_profiles.items():
+        print(f"well profiles ({name}): {path}")
+    return 0
+
+
+def _add_demo_data(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo-data",
+        help="render the demo plates (JUMP-Target-1 compound, CRISPR, ORF) as a project",
+        description="Render deterministic Cell Painting-like compound, CRISPR and ORF plates "
+        "laid out with the real JUMP-Target-1 plate maps, in the CPJUMP1 folder layout "
+        "(images/, load_data_csv/, metadata/), with ground truth in ground_truth/.",
+    )
+    parser.add_argument("out", metavar="OUT_DIR", help="project folder to write")
+    parser.add_argument("--seed", type=int, default=0, help="seed of everything (default: 0)")
+    parser.add_argument("--wells", type=int, default=64, help="wells per plate (default: 64)")
+    parser.add_argument("--sites", type=int, default=2, help="fields per well (default: 2)")
+    parser.add_argument("--size", type=int, default=256, help="field side in px (default: 256)")
+    parser.add_argument(
+        "--replicates", type=int, default=2, help="replicate plates per modality (default: 2)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(handler=_run_demo_data)
+
+
+def _run_demo_data(args: argparse.Namespace) -> int:
+    from napari_phenoscope.demo import write_demo_plates
+
+    manifest = write_demo_plates(
+        args.out,
+        seed=args.seed,
+        n_wells=args.wells,
+        n_sites=args.sites,
+        size=args.size,
+        n_replicates=args.replicates,
+        progress=not args.no_progress,
+    )
+    barcodes = ", ".join(plate.barcode for plate in manifest.plates)
+    print(f"{len(manifest.plates)} plates ({barcodes}) -> {manifest.root}")
+    return 0
+
+
+def _add_train(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="self-supervised training (MAE or DINO) of the ViT encoder on plates",
+        description="Segment and crop every cell of the plates (cached beside OUT), then "
+        "train the five-channel ViT with MAE or DINO. Writes OUT (safetensors + .sha256), "
+        "OUT's .losses.csv and a checkpoint (.ckpt.safetensors) to --resume from.",
+    )
+    parser.add_argument("plates", nargs="+", metavar="PLATE_DIR", help="project or plate folder")
+    parser.add_argument("--method", choices=("mae", "dino"), default="mae", help="(default: mae)")
+    parser.add_argument("--out", required=True, metavar="MODEL.safetensors", help="weights file")
+    parser.add_argument("--epochs", type=int, default=10, help="passes over the cells (default: 10)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument("--resume", metavar="CKPT", help="checkpoint to continue from")
+    parser.add_argument("--batch-size", type=int, default=64, help="crops per step (default: 64)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default: 1e-3)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of everything (default: 0)")
+    parser.add_argument("--crop-size", type=int, default=64, help="crop side in px (default: 64)")
+    parser.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
+    parser.add_argument("--max-fields", type=int, help="use only the first N fields")
+    parser.add_argument("--max-minutes", type=float, help="stop (resumably) after N minutes")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: all)")
+    parser.add_argument("--channel-map", metavar="2=ER,3=AGP,...", help="Phenix channel numbers")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    parser.set_defaults(handler=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from napari_phenoscope.train import run_from_cli
+
+    return run_from_cli(args)
+
+
+def _add_segment(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "segment",
+        help="segment nuclei and cells of a plate -> label images + per-cell Parquet",
+        description="Segment every field: writes OUT/labels/<plate>/<well>_s<site>_nuclei.tiff "
+        "and _cells.tiff, and OUT/cells.parquet (one row per cell: plate, well, site, object "
+        "number, nucleus centre in pixels, nucleus and cell area).",
+    )
+    parser.add_argument("plate", metavar="PLATE_DIR", help="project or plate folder")
+    parser.add_argument("--out", required=True, metavar="OUT_DIR", help="output folder")
+    parser.add_argument("--wells", metavar="A01,B02", help="only these wells")
+    parser.add_argument("--channel-map", metavar="2=ER,3=AGP,...", help="Phenix channel numbers")
+    parser.add_argument("--diameter", type=float, help="nucleus diameter, px (default: estimated)")
+    parser.add_argument(
+        "--method", choices=("classical", "cellpose"), default="classical", help="(classical)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(handler=_run_segment)
+
+
+def _run_segment(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from napari_phenoscope.segment_batch import segment_plate
+
+    path = segment_plate(
+        args.plate,
+        args.out,
+        wells=args.wells.split(",") if args.wells else None,
+        progress=not args.no_progress,
+        channel_map=args.channel_map,
+        diameter=args.diameter,
+        method=args.method,
+    )
+    cells = pd.read_parquet(path)
+    n_fields = cells.groupby(["Metadata_Plate", "Metadata_Well", "Metadata_Site"]).ngroups
+    print(f"{len(cells)} cells in {n_fields} fields with cells -> {path}")
+    return 0
+
+
+_SUBCOMMANDS: list[SubcommandAdder] = [_add_profile, _add_demo_data, _add_train, _add_segment]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

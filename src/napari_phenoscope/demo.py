@@ -1,0 +1,688 @@
+"""Deterministic demo plates: JUMP-Target-1 layouts rendered as CPJUMP1-format projects.
+
+Genes get latent morphological effects (``demo_render.LATENT_DIMS``); a CRISPR guide shows
+its gene's effect, an ORF a weak positive echo of it plus its own effect, a compound a mix
+of its targets' effects (some compounds' annotation is wrong), DMSO and negative-control
+guides / ORFs none. BI-2536 acts through PLK1 (mitotic arrest), not BRD4. Replicate plates
+differ by plate effects (channel gains, illumination) and edge wells differ from the rest.
+
+The output is a project folder in the Cell Painting Gallery layout::
+
+    images/<BARCODE>__<timestamp>/Images/r01c01f01p01-ch1sk1fk1fl1.tiff
+    load_data_csv/<BARCODE>/load_data.csv
+    metadata/platemaps/<batch>/barcode_platemap.csv, platemap/<Plate_Map_Name>.txt
+    metadata/external_metadata/JUMP-Target-1_<modality>_metadata.tsv
+    ground_truth/<BARCODE>/r01c01f01p01_nuclei.tiff, r01c01f01p01_cells.tiff
+    ground_truth/latent_effects.parquet
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import zlib
+from dataclasses import asdict, dataclass
+from functools import cache, lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tifffile
+
+from napari_phenoscope.constants import (
+    BROAD_SAMPLE,
+    CHANNELS,
+    CPJUMP1_CHANNEL_MAP,
+    MODALITIES,
+    MODALITY,
+    PLATE,
+    SITE,
+    WELL,
+    well_row_col,
+)
+from napari_phenoscope.demo_render import LATENT_DIMS, N_LATENT, DemoField, render_field
+from napari_phenoscope.errors import PhenoscopeError
+
+__all__ = [
+    "BI_2536",
+    "DemoField",
+    "DemoManifest",
+    "DemoPlate",
+    "demo_well_field",
+    "ensure_demo_plates",
+    "perturbation_latent",
+    "render_field",
+    "select_wells",
+    "write_demo_plates",
+]
+
+#: BI-2536, annotated BRD4|PLK1|PLK2|PLK3; acts like PLK1 knockout in CPJUMP1.
+BI_2536 = "BRD-K64890080-001-02-1"
+BATCH = "2020_11_04_CPJUMP1"
+DEFAULT_WELLS = 64
+DEFAULT_SITES = 2
+DEFAULT_SIZE = 256
+DEFAULT_REPLICATES = 2
+#: Bump when the rendering changes, so cached demo folders are not reused.
+GENERATOR_VERSION = 1
+_BARCODE_BASE = {"compound": 116990, "orf": 117009, "crispr": 118040}
+_CHANNEL_NUMBER = {name: number for number, name in CPJUMP1_CHANNEL_MAP.items()}
+_LATENT = {name: index for index, name in enumerate(LATENT_DIMS)}
+#: Mechanisms fixed by the story the demo tells; other compounds draw theirs.
+_KNOWN_MECHANISM = {BI_2536: "PLK1"}
+#: Genes whose loss arrests mitosis (latent ``mitotic_arrest``); no other gene has it.
+_MITOTIC_GENES = {"PLK1": 3.0, "KIF11": 2.5, "TUBB": 2.0, "AURKB": 1.8, "AURKA": 1.2, "CDK1": 1.0}
+#: BRD4 loss: large, flat nuclei with dim, diffuse DNA and fewer nucleoli.
+_BRD4_EFFECT = {
+    "nucleus_size": 2.2,
+    "dna_intensity": -1.8,
+    "dna_texture": -1.5,
+    "cell_size": 1.0,
+    "rna_nucleoli": -1.0,
+}
+
+
+@dataclass(frozen=True)
+class DemoPlate:
+    """One written plate: barcode, modality, replicate and its folders."""
+
+    barcode: str
+    modality: str
+    replicate: int
+    images: Path
+    load_data: Path
+    ground_truth: Path
+
+
+@dataclass(frozen=True)
+class DemoManifest:
+    """What ``write_demo_plates`` wrote (also saved as ``demo_manifest.json``)."""
+
+    root: Path
+    plates: tuple[DemoPlate, ...]
+    wells: dict[str, tuple[str, ...]]
+    latent_effects: Path
+    parameters: dict[str, int]
+
+
+# --- design: the bundled JUMP-Target-1 tables ---------------------------------------------
+
+
+def _bundled(name: str) -> bytes:
+    return (resources.files("napari_phenoscope") / "data" / "jump_target" / name).read_bytes()
+
+
+def load_design(modality: str) -> pd.DataFrame:
+    """Plate map of a modality joined with its perturbation metadata (text, "" if missing).
+
+    Columns: well_position, broad_sample, gene (CRISPR / ORF), pert_iname and target_list
+    (compounds), control_type. Empty broad_sample on a compound plate is DMSO (negcon).
+    """
+    if modality not in MODALITIES:
+        raise ValueError(f"unknown modality {modality!r}; use one of {MODALITIES}")
+    return _design(modality).copy()
+
+
+@cache
+def _design(modality: str) -> pd.DataFrame:
+    read = {"sep": "\t", "dtype": str, "keep_default_na": False}
+    plate = pd.read_csv(io.BytesIO(_bundled(f"{modality}_platemap.tsv")), **read)
+    meta = pd.read_csv(io.BytesIO(_bundled(f"{modality}_metadata.tsv")), **read)
+    meta = meta.replace("NA", "").drop_duplicates("broad_sample")
+    design = plate[["well_position", "broad_sample"]].merge(meta, on="broad_sample", how="left")
+    for column in ("gene", "pert_iname", "target_list", "control_type"):
+        if column not in design:
+            design[column] = ""
+    design = design.fillna("")
+    design.loc[design["broad_sample"] == "", "control_type"] = "negcon"
+    if modality == "compound":
+        design.loc[design["broad_sample"] == "", "pert_iname"] = "DMSO"
+    return design[
+        ["well_position", "broad_sample", "gene", "pert_iname", "target_list", "control_type"]
+    ].copy()
+
+
+# --- phenotypes ---------------------------------------------------------------------------
+
+
+def _rng(seed: int, *keys: int | str) -> np.random.Generator:
+    """Generator seeded by ``seed`` and keys (strings hashed stably with CRC32)."""
+    words = [int(seed)] + [zlib.crc32(k.encode()) if isinstance(k, str) else int(k) for k in keys]
+    return np.random.default_rng(words)
+
+
+def _sparse_effect(rng: np.random.Generator, scale: float) -> np.ndarray:
+    """A random effect on 3-6 non-mitotic dimensions, each ~N(0, scale)."""
+    effect = np.zeros(N_LATENT)
+    dims = rng.choice(np.arange(1, N_LATENT), size=rng.integers(3, 7), replace=False)
+    effect[dims] = rng.normal(0.0, scale, dims.size)
+    return effect
+
+
+def _noise(rng: np.random.Generator, scale: float) -> np.ndarray:
+    """Small N(0, scale) noise on every dimension but mitotic arrest (a discrete state)."""
+    noise = rng.normal(0.0, scale, N_LATENT)
+    noise[_LATENT["mitotic_arrest"]] = 0.0
+    return noise
+
+
+@lru_cache(maxsize=4096)
+def gene_effect(seed: int, gene: str) -> np.ndarray:
+    """Latent effect of losing ``gene`` (its CRISPR knockout phenotype); read-only array."""
+    rng = _rng(seed, "gene", gene)
+    if gene == "BRD4":
+        effect = 0.15 * _sparse_effect(rng, 1.0)
+        for name, value in _BRD4_EFFECT.items():
+            effect[_LATENT[name]] = value
+    elif gene in _MITOTIC_GENES:
+        effect = 0.3 * _sparse_effect(rng, 1.0)
+    elif gene in _control_genes():  # positive-control genes have strong phenotypes
+        effect = _sparse_effect(rng, rng.uniform(1.0, 1.6))
+    elif rng.random() < 0.3:
+        effect = np.zeros(N_LATENT)  # many genes have no visible phenotype in U2OS
+    else:
+        effect = _sparse_effect(rng, rng.uniform(0.6, 1.6))
+    effect[_LATENT["mitotic_arrest"]] = _MITOTIC_GENES.get(gene, 0.0)
+    effect.setflags(write=False)
+    return effect
+
+
+def _compound_mechanism(seed: int, row: pd.Series) -> dict[str, float]:
+    """Target gene -> weight of a compound's effect (the primary target dominates)."""
+    targets = [t for t in row["target_list"].split("|") if t]
+    if not targets:
+        return {}
+    rng = _rng(seed, "mechanism", row["broad_sample"])
+    primary = _KNOWN_MECHANISM.get(row["broad_sample"])
+    if primary is None and row["control_type"] == "poscon_diverse":
+        crispr = _design("crispr")
+        matched = crispr.loc[crispr["control_type"] == "poscon_diverse", "gene"]
+        primary = next((t for t in targets if t in set(matched)), None)
+    if primary is None:
+        both = _genes_with_crispr_and_orf()
+        candidates = [t for t in targets if t in both] or targets
+        primary = str(rng.choice(candidates))
+    others = [t for t in targets if t != primary]
+    weights = {primary: 0.8 if others else 1.0}
+    if others:
+        for target, share in zip(others, rng.dirichlet(np.ones(len(others))), strict=True):
+            weights[target] = 0.2 * float(share)
+    return weights
+
+
+@cache
+def _control_genes() -> frozenset[str]:
+    """Genes of positive-control guides (poscon_cp, poscon_diverse, poscon_orf)."""
+    crispr = _design("crispr")
+    return frozenset(crispr.loc[crispr["control_type"].str.startswith("poscon"), "gene"])
+
+
+@cache
+def _genes_with_crispr_and_orf() -> frozenset[str]:
+    crispr = set(_design("crispr")["gene"]) - {""}
+    return frozenset(crispr & set(_design("orf")["gene"]))
+
+
+@lru_cache(maxsize=4096)
+def _perturbation_latent(seed: int, modality: str, broad_sample: str) -> np.ndarray:
+    design = _design(modality)
+    rows = design[design["broad_sample"] == broad_sample]
+    if broad_sample == "" or rows.empty or rows.iloc[0]["control_type"] == "negcon":
+        return np.zeros(N_LATENT)
+    row = rows.iloc[0]
+    rng = _rng(seed, modality, broad_sample)
+    if modality == "crispr":  # guide efficiency and off-target noise
+        return rng.uniform(0.75, 1.0) * gene_effect(seed, row["gene"]) + _noise(rng, 0.12)
+    if modality == "orf":  # overexpression: weak echo of the knockout plus its own effect
+        own = _sparse_effect(_rng(seed, "orf-own", row["gene"]), 0.8)
+        return 0.3 * gene_effect(seed, row["gene"]) + own
+    mechanism = _compound_mechanism(seed, row)
+    label_noise = row["control_type"] == "" and rng.random() < 0.2
+    if label_noise or not mechanism:  # the annotation does not explain the phenotype
+        return _sparse_effect(rng, 1.0)
+    potency = rng.uniform(0.8, 1.2)
+    effect = sum(weight * gene_effect(seed, gene) for gene, weight in mechanism.items())
+    return potency * effect + _noise(rng, 0.1)
+
+
+def perturbation_latent(seed: int, modality: str, broad_sample: str) -> np.ndarray:
+    """True latent phenotype of a perturbation (zeros for DMSO and negative controls).
+
+    Examples
+    --------
+    >>> bool(perturbation_latent(0, "compound", BI_2536)[0] > 2)   # mitotic arrest
+    True
+    """
+    return _perturbation_latent(seed, modality, broad_sample).copy()
+
+
+# --- plates: barcodes, plate and edge effects ---------------------------------------------
+
+
+def barcode(modality: str, replicate: int) -> str:
+    """CPJUMP1-style barcode of a demo plate (replicate 1-based, at most 9)."""
+    if not 1 <= replicate <= 9:
+        raise ValueError(f"replicate {replicate} is outside 1..9")
+    return f"BR{_BARCODE_BASE[modality] + replicate:08d}"
+
+
+def edge_ring(well: str) -> int:
+    """0 for the outermost wells of a 384-well plate, 1 for the next ring, 2 inside."""
+    row, col = well_row_col(well)
+    return min(row - 1, 16 - row, col - 1, 24 - col, 2)
+
+
+def _plate_effects(seed: int, plate: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel gains and a flat-field (vignetting + gradient) shared by a plate."""
+    rng = _rng(seed, "plate", plate)
+    gains = np.exp(rng.normal(0.0, 0.08, len(CHANNELS)))
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / max(size - 1, 1) - 0.5
+    tilt = rng.normal(0.0, 0.08, 2)
+    vignette = rng.uniform(0.15, 0.25)
+    flat = (1.0 - vignette * 2 * (yy**2 + xx**2) + tilt[0] * yy + tilt[1] * xx).astype(np.float32)
+    return gains, flat
+
+
+def well_latent(seed: int, modality: str, plate: str, well: str, broad_sample: str) -> np.ndarray:
+    """A well's rendered latent: perturbation + well noise + edge stress (smaller cells)."""
+    latent = perturbation_latent(seed, modality, broad_sample)
+    latent += _noise(_rng(seed, "well", plate, well), 0.1)
+    if edge_ring(well) == 0:
+        latent[_LATENT["cell_size"]] -= 0.5
+    return latent
+
+
+_EDGE_GAIN = {0: 1.15, 1: 1.05, 2: 1.0}
+
+
+def render_well_site(
+    seed: int, modality: str, replicate: int, well: str, site: int, size: int = DEFAULT_SIZE
+) -> DemoField:
+    """Render one field of a demo plate exactly as ``write_demo_plates`` writes it."""
+    design = _design(modality)
+    rows = design[design["well_position"] == well.upper()]
+    if rows.empty:
+        raise ValueError(f"well {well!r} is not in the JUMP-Target-1 {modality} plate map")
+    info = rows.iloc[0]
+    plate = barcode(modality, replicate)
+    gains, flat = _plate_effects(seed, plate, size)
+    row, col = well_row_col(well)
+    latent = well_latent(seed, modality, plate, well.upper(), info["broad_sample"])
+    field = render_field(
+        (seed, MODALITIES.index(modality), replicate, row, col, site),
+        latent,
+        size=size,
+        channel_gain=gains * _EDGE_GAIN[edge_ring(well)],
+        illumination=flat,
+    )
+    label = info["pert_iname"] or info["gene"] or "untreated"
+    metadata = {
+        PLATE: plate,
+        WELL: well.upper(),
+        SITE: site,
+        MODALITY: modality,
+        BROAD_SAMPLE: info["broad_sample"],
+        "name": label,
+    }
+    return DemoField(field.image, field.nuclei, field.cells, field.mitotic, metadata)
+
+
+def demo_well_field(
+    well: str = "E21",
+    modality: str = "compound",
+    site: int = 1,
+    seed: int = 0,
+    size: int = DEFAULT_SIZE,
+    replicate: int = 1,
+) -> DemoField:
+    """Render one demo well in memory (default: BI-2536 on the compound plate), no disk.
+
+    Examples
+    --------
+    >>> field = demo_well_field(size=128)
+    >>> field.metadata["name"]
+    'BI-2536'
+    """
+    return render_well_site(seed, modality, replicate, well, site, size)
+
+
+# --- which wells to render ----------------------------------------------------------------
+
+
+def _wells_where(design: pd.DataFrame, mask: pd.Series) -> list[str]:
+    return sorted(design.loc[mask, "well_position"])
+
+
+def _spread(wells: list[str], count: int) -> list[str]:
+    """``count`` wells evenly spaced through a sorted list (so controls span the plate)."""
+    if count >= len(wells):
+        return list(wells)
+    picks = np.linspace(0, len(wells) - 1, count).round().astype(int)
+    return [wells[i] for i in picks]
+
+
+def select_wells(n_wells: int = DEFAULT_WELLS, seed: int = 0) -> dict[str, tuple[str, ...]]:
+    """Choose ``n_wells`` wells per modality that keep the demo's stories testable.
+
+    Always included: the BI-2536 wells; the PLK1 and BRD4 guides and ORFs; negative
+    controls spread over the plate (DMSO, negcon guides / ORFs, ``n_wells // 8``); then,
+    gene by gene, the poscon_diverse genes and a seeded draw of other genes that have
+    both guides and ORFs, each with its guides, its ORF wells and up to two compounds
+    annotated with it (compound-gene triples). Leftover slots get other wells.
+
+    Returns
+    -------
+    dict
+        Modality -> sorted well names (all 384 wells when ``n_wells >= 384``).
+    """
+    designs = {modality: _design(modality) for modality in MODALITIES}
+    if n_wells >= 384:
+        return {m: tuple(sorted(d["well_position"])) for m, d in designs.items()}
+    if n_wells < 12:
+        raise ValueError(f"n_wells={n_wells}: the demo needs at least 12 wells per plate")
+    chosen: dict[str, list[str]] = {m: [] for m in MODALITIES}
+
+    def fits(modality: str, wells: list[str]) -> bool:
+        new = set(wells) - set(chosen[modality])
+        return len(chosen[modality]) + len(new) <= n_wells
+
+    def add(modality: str, wells: list[str]) -> None:
+        chosen[modality] += [w for w in wells if w not in chosen[modality]]
+
+    compounds, crispr, orf = designs["compound"], designs["crispr"], designs["orf"]
+    add("compound", _wells_where(compounds, compounds["broad_sample"] == BI_2536))
+    for gene in ("PLK1", "BRD4"):
+        add("crispr", _wells_where(crispr, crispr["gene"] == gene))
+        add("orf", _wells_where(orf, orf["gene"] == gene)[:2])
+    n_controls = max(2, n_wells // 8)
+    for modality, design in designs.items():
+        add(modality, _spread(_wells_where(design, design["control_type"] == "negcon"), n_controls))
+
+    poscon = sorted(set(crispr.loc[crispr["control_type"] == "poscon_diverse", "gene"]))
+    targeted = {t for targets in compounds["target_list"] for t in targets.split("|") if t}
+    others = sorted((_genes_with_crispr_and_orf() & targeted) - set(poscon) - {"PLK1", "BRD4"})
+    others = list(_rng(seed, "well-selection").permutation(others))
+    for gene in ["PLK1", "BRD4", *poscon, *others]:
+        annotated = compounds["target_list"].str.split("|").apply(lambda ts, g=gene: g in ts)
+        samples = [s for s in dict.fromkeys(compounds.loc[annotated, "broad_sample"])][:2]
+        compound_wells = _wells_where(compounds, compounds["broad_sample"].isin(samples))
+        guide_wells = _wells_where(crispr, crispr["gene"] == gene)
+        orf_wells = _wells_where(orf, orf["gene"] == gene)[:2]
+        if not (guide_wells and orf_wells and compound_wells):
+            continue
+        if (
+            fits("crispr", guide_wells)
+            and fits("orf", orf_wells)
+            and fits("compound", compound_wells)
+        ):
+            add("crispr", guide_wells)
+            add("orf", orf_wells)
+            add("compound", compound_wells)
+    for modality, design in designs.items():  # fill the rest with a seeded draw
+        rest = [w for w in sorted(design["well_position"]) if w not in chosen[modality]]
+        order = _rng(seed, "fill", modality).permutation(len(rest))
+        add(modality, [rest[i] for i in order[: n_wells - len(chosen[modality])]])
+    return {m: tuple(sorted(wells)) for m, wells in chosen.items()}
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def _field_stem(well: str, site: int) -> str:
+    row, col = well_row_col(well)
+    return f"r{row:02d}c{col:02d}f{site:02d}p01"
+
+
+def _channel_file(well: str, site: int, channel: str) -> str:
+    return f"{_field_stem(well, site)}-ch{_CHANNEL_NUMBER[channel]}sk1fk1fl1.tiff"
+
+
+def _write_tiff(path: Path, plane: np.ndarray) -> None:
+    # A plain 2-D page without tifffile's JSON description, byte-identical run to run;
+    # fast Deflate (standard TIFF, any reader) halves the demo's disk footprint.
+    tifffile.imwrite(
+        path,
+        plane,
+        photometric="minisblack",
+        metadata=None,
+        compression="zlib",
+        compressionargs={"level": 1},
+    )
+
+
+def _write_metadata(root: Path, plates: list[tuple[str, str]]) -> None:
+    """Plate maps and external metadata: byte copies of the bundled JUMP-Target-1 files."""
+    batch = root / "metadata" / "platemaps" / BATCH
+    (batch / "platemap").mkdir(parents=True, exist_ok=True)
+    lines = ["Assay_Plate_Barcode,Plate_Map_Name"]
+    for plate, modality in plates:
+        lines.append(f"{plate},JUMP-Target-1_{modality}_platemap")
+    (batch / "barcode_platemap.csv").write_text("\n".join(lines) + "\n")
+    external = root / "metadata" / "external_metadata"
+    external.mkdir(parents=True, exist_ok=True)
+    for modality in sorted({modality for _, modality in plates}):
+        platemap = batch / "platemap" / f"JUMP-Target-1_{modality}_platemap.txt"
+        platemap.write_bytes(_bundled(f"{modality}_platemap.tsv"))
+        metadata = external / f"JUMP-Target-1_{modality}_metadata.tsv"
+        metadata.write_bytes(_bundled(f"{modality}_metadata.tsv"))
+
+
+def write_demo_plates(
+    out_dir: str | Path,
+    seed: int = 0,
+    n_wells: int = DEFAULT_WELLS,
+    n_sites: int = DEFAULT_SITES,
+    size: int = DEFAULT_SIZE,
+    n_replicates: int = DEFAULT_REPLICATES,
+    progress: bool = True,
+) -> DemoManifest:
+    """Render the demo project: compound, CRISPR and ORF plates, ``n_replicates`` each.
+
+    Parameters
+    ----------
+    out_dir
+        Project folder to write (created; existing demo files are overwritten).
+    seed
+        Seed of everything: gene effects, mechanisms, plate effects, cells, noise.
+    n_wells
+        Wells rendered per plate (``select_wells``); 384 renders whole plates.
+    n_sites
+        Fields per well.
+    size
+        Field side in pixels.
+    n_replicates
+        Replicate plates per modality (each its own barcode and plate effects), 1..9.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    DemoManifest
+        Plates written, wells per modality and the ground-truth latent table.
+    """
+    _check_parameters(n_wells=n_wells, n_sites=n_sites, size=size, n_replicates=n_replicates)
+    root = Path(out_dir).resolve()
+    wells = select_wells(n_wells, seed)
+    plates = [
+        (barcode(modality, replicate), modality, replicate)
+        for modality in MODALITIES
+        for replicate in range(1, n_replicates + 1)
+    ]
+    _write_metadata(root, [(plate, modality) for plate, modality, _ in plates])
+    jobs = [(p, w, s) for p in plates for w in wells[p[1]] for s in range(1, n_sites + 1)]
+    bar = _progress(len(jobs), progress)
+    written, latent_rows, load_data = [], [], {plate: [] for plate, _, _ in plates}
+    folders = {}
+    for plate, modality, replicate in plates:
+        images = root / "images" / f"{plate}__2020-11-0{replicate}T19_51_35-Measurement1" / "Images"
+        truth = root / "ground_truth" / plate
+        csv = root / "load_data_csv" / plate / "load_data.csv"
+        for folder in (images, truth, csv.parent):
+            folder.mkdir(parents=True, exist_ok=True)
+        folders[plate] = (images, truth)
+        written.append(DemoPlate(plate, modality, replicate, images, csv, truth))
+    for (plate, modality, replicate), well, site in jobs:
+        images, truth = folders[plate]
+        field = render_well_site(seed, modality, replicate, well, site, size)
+        row = {PLATE: plate, WELL: well, SITE: site}
+        for index, channel in enumerate(CHANNELS):
+            name = _channel_file(well, site, channel)
+            _write_tiff(images / name, field.image[index])
+            row[f"FileName_Orig{channel}"] = name
+            row[f"PathName_Orig{channel}"] = str(images)
+        load_data[plate].append(row)
+        stem = _field_stem(well, site)
+        _write_tiff(truth / f"{stem}_nuclei.tiff", field.nuclei.astype(np.uint16))
+        _write_tiff(truth / f"{stem}_cells.tiff", field.cells.astype(np.uint16))
+        if site == 1:
+            latent_rows.append(_latent_row(seed, modality, plate, well))
+        bar.update(1)
+    bar.close()
+    for item in written:
+        pd.DataFrame(load_data[item.barcode]).to_csv(item.load_data, index=False)
+    latent_path = root / "ground_truth" / "latent_effects.parquet"
+    pd.DataFrame(latent_rows).to_parquet(latent_path, index=False)
+    parameters = {
+        "seed": seed,
+        "n_wells": n_wells,
+        "n_sites": n_sites,
+        "size": size,
+        "n_replicates": n_replicates,
+        "version": GENERATOR_VERSION,
+    }
+    manifest = DemoManifest(root, tuple(written), wells, latent_path, parameters)
+    _save_manifest(manifest)
+    return manifest
+
+
+_LIMITS = {"n_wells": (12, 384), "n_sites": (1, 99), "size": (64, 2048), "n_replicates": (1, 9)}
+
+
+def _check_parameters(**values: int) -> None:
+    for name, value in values.items():
+        low, high = _LIMITS[name]
+        if not low <= value <= high:
+            raise PhenoscopeError(f"demo parameter {name}={value} is outside {low}..{high}")
+
+
+def _latent_row(seed: int, modality: str, plate: str, well: str) -> dict[str, object]:
+    design = _design(modality)
+    info = design[design["well_position"] == well].iloc[0]
+    latent = well_latent(seed, modality, plate, well, info["broad_sample"])
+    row: dict[str, object] = {
+        PLATE: plate,
+        WELL: well,
+        MODALITY: modality,
+        BROAD_SAMPLE: info["broad_sample"],
+        "Metadata_name": info["pert_iname"] or info["gene"] or "untreated",
+        "Metadata_edge_ring": edge_ring(well),
+    }
+    row.update({f"latent_{name}": float(v) for name, v in zip(LATENT_DIMS, latent, strict=True)})
+    return row
+
+
+class _NoProgress:
+    def update(self, n: int) -> None:
+        """Ignore progress."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def _progress(total: int, show: bool):
+    if not show:
+        return _NoProgress()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="rendering demo fields", unit="field")
+
+
+MANIFEST_NAME = "demo_manifest.json"
+
+
+def _save_manifest(manifest: DemoManifest) -> None:
+    root = manifest.root
+    plates = [
+        {
+            **asdict(plate),
+            **{
+                k: str(getattr(plate, k).relative_to(root))
+                for k in ("images", "load_data", "ground_truth")
+            },
+        }
+        for plate in manifest.plates
+    ]
+    payload = {
+        "parameters": manifest.parameters,
+        "plates": plates,
+        "wells": {m: list(w) for m, w in manifest.wells.items()},
+        "latent_effects": str(manifest.latent_effects.relative_to(root)),
+    }
+    (root / MANIFEST_NAME).write_text(json.dumps(payload, indent=1))
+
+
+def read_demo_manifest(root: str | Path) -> DemoManifest:
+    """Read the ``demo_manifest.json`` that ``write_demo_plates`` left in ``root``."""
+    root = Path(root).resolve()
+    payload = json.loads((root / MANIFEST_NAME).read_text())
+    plates = tuple(
+        DemoPlate(
+            p["barcode"],
+            p["modality"],
+            int(p["replicate"]),
+            root / p["images"],
+            root / p["load_data"],
+            root / p["ground_truth"],
+        )
+        for p in payload["plates"]
+    )
+    wells = {m: tuple(w) for m, w in payload["wells"].items()}
+    return DemoManifest(
+        root, plates, wells, root / payload["latent_effects"], payload["parameters"]
+    )
+
+
+def default_cache_dir() -> Path:
+    """``$PHENOSCOPE_CACHE`` if set, else ``~/.cache/napari-phenoscope``."""
+    configured = os.environ.get("PHENOSCOPE_CACHE")
+    return Path(configured) if configured else Path.home() / ".cache" / "napari-phenoscope"
+
+
+def ensure_demo_plates(cache_dir: str | Path | None = None, **kwargs: int) -> Path:
+    """Write the demo project once into a cache folder and return its root.
+
+    Parameters
+    ----------
+    cache_dir
+        Parent folder; ``default_cache_dir()`` when ``None``.
+    **kwargs
+        ``seed``, ``n_wells``, ``n_sites``, ``size``, ``n_replicates``, ``progress`` of
+        ``write_demo_plates``; the folder is ``demo-<hash of these and the generator
+        version>``, so other parameters get their own folder.
+    """
+    progress = bool(kwargs.pop("progress", False))
+    parameters = {
+        "seed": 0,
+        "n_wells": DEFAULT_WELLS,
+        "n_sites": DEFAULT_SITES,
+        "size": DEFAULT_SIZE,
+        "n_replicates": DEFAULT_REPLICATES,
+    }
+    unknown = set(kwargs) - set(parameters)
+    if unknown:
+        raise TypeError(f"ensure_demo_plates() got unknown parameter(s) {sorted(unknown)}")
+    parameters.update({k: int(v) for k, v in kwargs.items()})
+    key = json.dumps({**parameters, "version": GENERATOR_VERSION}, sort_keys=True)
+    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    root = (root / f"demo-{digest}").resolve()
+    if (root / MANIFEST_NAME).is_file():
+        return root
+    if root.exists():  # an interrupted earlier run: start over
+        shutil.rmtree(root)
+    write_demo_plates(root, progress=progress, **parameters)
+    return root
