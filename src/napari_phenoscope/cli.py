@@ -193,7 +193,41 @@ def _run_segment(args: argparse.Namespace) -> int:
     return 0
 
 
-_SUBCOMMANDS: list[SubcommandAdder] = [_add_profile, _add_demo_data, _add_train, _add_segment]
+def _add_tour(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "tour",
+        help="drive napari through the main use case on the demo plates, screenshot each step",
+        description="Open the plate, profile a few wells, open the BI-2536 well, inspect a "
+        "cell's MAE reconstruction and attention, show the profile map, query similar "
+        "perturbations and compute compound-gene mAP in a real napari viewer, saving a "
+        "screenshot of each step (run under xvfb-run without a display).",
+    )
+    parser.add_argument(
+        "plate", nargs="?", metavar="PLATE_DIR", help="project folder (default: the demo plates)"
+    )
+    parser.add_argument("--screenshots", required=True, metavar="DIR", help="folder for PNGs")
+    parser.add_argument(
+        "--profiles", metavar="OUT_DIR", help="profile output, reused (default: beside DIR)"
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.set_defaults(handler=_run_tour)
+
+
+def _run_tour(args: argparse.Namespace) -> int:
+    from napari_phenoscope.tour import run_tour
+
+    steps = run_tour(args.plate, args.screenshots, args.profiles, args.device)
+    print(f"{len(steps)} screenshots in {args.screenshots}")
+    return 0
+
+
+_SUBCOMMANDS: list[SubcommandAdder] = [
+    _add_profile,
+    _add_demo_data,
+    _add_train,
+    _add_segment,
+    _add_tour,
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
