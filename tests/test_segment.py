@@ -14,7 +14,6 @@ from skimage.measure import regionprops
 from skimage.segmentation import clear_border, expand_labels
 
 from conftest import phenix_name
-from napari_phenoscope import segment
 from napari_phenoscope.cli import main
 from napari_phenoscope.constants import (
     CELL_AREA,
@@ -259,7 +258,7 @@ def test_cellpose_without_the_package_or_weights_is_one_clear_line(monkeypatch, 
         with pytest.raises(PhenoscopeError, match="needs the cellpose package") as error:
             segment_field(image, method="cellpose")
         assert "\n" not in str(error.value)
-    monkeypatch.setattr(segment.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
     monkeypatch.setenv("CELLPOSE_LOCAL_MODELS_PATH", str(tmp_path))
     with pytest.raises(PhenoscopeError, match="never downloads") as error:
         segment_field(image, method="cellpose")
