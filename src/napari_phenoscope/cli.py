@@ -131,14 +131,21 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("plates", nargs="+", metavar="PLATE_DIR", help="project or plate folder")
     parser.add_argument("--method", choices=("mae", "dino"), default="mae", help="(default: mae)")
     parser.add_argument("--out", required=True, metavar="MODEL.safetensors", help="weights file")
-    parser.add_argument("--epochs", type=int, default=10, help="passes over the cells (default: 10)")
+    parser.add_argument(
+        "--epochs", type=int, default=10, help="passes over the cells (default: 10)"
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     parser.add_argument("--resume", metavar="CKPT", help="checkpoint to continue from")
+    parser.add_argument(
+        "--init", metavar="MODEL|bundled", help="fine-tune: start from these weights"
+    )
     parser.add_argument("--batch-size", type=int, default=64, help="crops per step (default: 64)")
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default: 1e-3)")
     parser.add_argument("--seed", type=int, default=0, help="seed of everything (default: 0)")
     parser.add_argument("--crop-size", type=int, default=64, help="crop side in px (default: 64)")
-    parser.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=500, help="steps between checkpoints"
+    )
     parser.add_argument("--max-fields", type=int, help="use only the first N fields")
     parser.add_argument("--max-minutes", type=float, help="stop (resumably) after N minutes")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: all)")
@@ -209,6 +216,7 @@ def _add_tour(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--profiles", metavar="OUT_DIR", help="profile output, reused (default: beside DIR)"
     )
+    parser.add_argument("--model", metavar="PATH", help="MAE weights (default: bundled)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     parser.set_defaults(handler=_run_tour)
 
@@ -216,8 +224,35 @@ def _add_tour(subparsers: argparse._SubParsersAction) -> None:
 def _run_tour(args: argparse.Namespace) -> int:
     from napari_phenoscope.tour import run_tour
 
-    steps = run_tour(args.plate, args.screenshots, args.profiles, args.device)
+    steps = run_tour(args.plate, args.screenshots, args.profiles, args.device, args.model)
     print(f"{len(steps)} screenshots in {args.screenshots}")
+    return 0
+
+
+def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="CPJUMP1 retrieval task on a well-level profile table: mAP, fraction retrieved",
+        description="Compute copairs-exact AP, mAP and permutation p-values for one CPJUMP1 "
+        "task, print a summary per modality and cell type, and write the per-query table.",
+    )
+    parser.add_argument("profiles", metavar="PROFILES", help="Parquet, CSV or CSV.gz table")
+    parser.add_argument(
+        "--task",
+        required=True,
+        choices=("replicate", "sister", "compound-gene", "crispr-orf"),
+        help="which retrieval task",
+    )
+    parser.add_argument("--null-size", type=int, default=10000, help="null size (10000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the nulls (0)")
+    parser.add_argument("--out", metavar="CSV", help="write the per-query table here")
+    parser.set_defaults(handler=_run_evaluate)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from napari_phenoscope.tasks import evaluate_file
+
+    print(evaluate_file(args.profiles, args.task, args.null_size, args.seed, args.out))
     return 0
 
 
@@ -227,6 +262,7 @@ _SUBCOMMANDS: list[SubcommandAdder] = [
     _add_train,
     _add_segment,
     _add_tour,
+    _add_evaluate,
 ]
 
 
