@@ -214,7 +214,7 @@ def _add_tour(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--screenshots", required=True, metavar="DIR", help="folder for PNGs")
     parser.add_argument(
-        "--profiles", metavar="OUT_DIR", help="profile output, reused (default: beside DIR)"
+        "--profiles", metavar="OUT_DIR", help="profile output, reused (default: in the cache)"
     )
     parser.add_argument("--model", metavar="PATH", help="MAE weights (default: bundled)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
@@ -256,7 +256,43 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_demo(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="the main job on the demo plates: profile, mAP, BI-2536 verdict; then napari",
+        description="Render the demo plates (cached), segment and profile every cell with the "
+        "bundled ViT and classical features, compute replicate and compound-gene mAP, rank "
+        "CRISPR knockouts for BI-2536, print a summary, and (with a display) open napari.",
+    )
+    parser.add_argument(
+        "--out", default="phenoscope-out/demo", metavar="OUT_DIR", help="output folder"
+    )
+    parser.add_argument("--features", default="vit,classical", help="feature sets, comma-separated")
+    parser.add_argument("--null-size", type=int, default=2000, help="permutation null size")
+    parser.add_argument("--no-viewer", action="store_true", help="never open napari")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.set_defaults(handler=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from napari_phenoscope.quickstart import display_available, format_demo_summary, run_demo
+
+    summary = run_demo(
+        args.out,
+        features=[f.strip() for f in args.features.split(",") if f.strip()],
+        null_size=args.null_size,
+        progress=not args.no_progress,
+    )
+    print(format_demo_summary(summary))
+    if not args.no_viewer and display_available():
+        from napari_phenoscope.quickstart import open_demo_viewer
+
+        open_demo_viewer(summary)
+    return 0
+
+
 _SUBCOMMANDS: list[SubcommandAdder] = [
+    _add_demo,
     _add_profile,
     _add_demo_data,
     _add_train,

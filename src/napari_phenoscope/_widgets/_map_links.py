@@ -1,0 +1,106 @@
+"""The viewer side of the Profile map: the "selected cells" layer and map requests.
+
+``highlight_cells`` draws selected cells of the field on show; ``map_events_of`` carries
+requests of other docks to the map (the mAP dock rings a query's wells).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import numpy as np
+from psygnal import Signal
+
+from napari_phenoscope._widgets._session import PlateSession
+from napari_phenoscope._widgets._viewer import field_key
+from napari_phenoscope._widgets._workers import LABELS_CELLS
+from napari_phenoscope.constants import CENTER_X, CENTER_Y, PLATE, SITE, WELL
+from napari_phenoscope.embedding_map import LABEL
+
+SELECTED_LAYER = "selected cells"
+
+
+class MapEvents:
+    """Requests other docks make of the map (the mAP dock highlights a query's wells)."""
+
+    highlight_wells = Signal(object)
+    """(plate, well) keys whose points to highlight."""
+
+
+_MAP_EVENTS: weakref.WeakKeyDictionary[Any, MapEvents] = weakref.WeakKeyDictionary()
+
+
+def map_events_of(viewer: Any) -> MapEvents:
+    """The map events of a viewer (created on first use)."""
+    if viewer not in _MAP_EVENTS:
+        _MAP_EVENTS[viewer] = MapEvents()
+    return _MAP_EVENTS[viewer]
+
+
+def highlight_cells(
+    viewer: Any, session: PlateSession, labels: list[int], centers: np.ndarray | None = None
+) -> Any:
+    """Show cells ``labels`` of the field on show in the "selected cells" layer.
+
+    Their masks are drawn when the field is segmented, rings at their centroids otherwise
+    (``centers`` as (y, x) rows, looked up in ``session.cells`` when None). The layer is
+    reused (its data replaced): adding and removing napari layers costs a few hundred ms,
+    too much for a click. It is left untagged, so that navigation keeps it; the map dock
+    redraws it for each field shown. Returns the layer (None if nothing was ever selected).
+    """
+    key = field_key(session)
+    segmented = key in session.labels
+    layer = viewer.layers[SELECTED_LAYER] if SELECTED_LAYER in viewer.layers else None
+    if layer is not None and type(layer).__name__ != ("Labels" if segmented else "Points"):
+        viewer.layers.remove(layer)
+        layer = None
+    if layer is None and not labels:
+        return None
+    if segmented:
+        data = np.isin(session.labels[key][1], labels).astype(np.uint8)
+    else:
+        data = cell_centers_in_field(session, key, labels) if centers is None else centers
+        data = np.asarray(data, dtype=float).reshape(-1, 2)
+    if layer is not None:
+        layer.data = data
+    else:
+        active = viewer.layers.selection.active
+        if segmented:
+            from napari.utils.colormaps import DirectLabelColormap
+
+            colormap = DirectLabelColormap(color_dict={None: "transparent", 1: "yellow"})
+            layer = viewer.add_labels(data, name=SELECTED_LAYER, opacity=0.55, colormap=colormap)
+        else:
+            layer = viewer.add_points(
+                data,
+                name=SELECTED_LAYER,
+                size=40,
+                face_color="transparent",
+                border_color="yellow",
+                border_width=0.12,
+            )
+        if active is not None and active in viewer.layers:
+            viewer.layers.selection.active = active  # keep the user's active layer
+    if segmented and labels and LABELS_CELLS in viewer.layers:
+        viewer.layers[LABELS_CELLS].selected_label = labels[0]
+    top = len(viewer.layers) - 1
+    if viewer.layers.index(layer) != top:
+        viewer.layers.move(viewer.layers.index(layer), top + 1)
+    return layer
+
+
+def cell_centers_in_field(
+    session: PlateSession, key: tuple[str, str, int], labels: list[int]
+) -> np.ndarray:
+    cells = session.cells
+    if cells is None or CENTER_X not in cells.columns:
+        return np.zeros((0, 2))
+    plate, well, site = key
+    in_field = (
+        (cells[PLATE].to_numpy() == plate)
+        & (cells[WELL].to_numpy() == well)
+        & (cells[SITE].to_numpy() == site)
+        & np.isin(cells[LABEL].to_numpy(), labels)
+    )
+    return cells.loc[in_field, [CENTER_Y, CENTER_X]].to_numpy(dtype=float)

@@ -1,0 +1,231 @@
+"""Inspect dock: what the self-supervised model sees in a cell (or in a whole field, tiled).
+
+For the selected cell, or for every tile of the field, the MAE's masked input, its
+reconstruction, the reconstruction error and the encoder's CLS attention (one head or the
+rollout over layers) are added as image layers placed over the field, so they line up with
+the channels and the labels.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_phenoscope._widgets import _inspect
+from napari_phenoscope._widgets._inspect import ROLLOUT, Inspection
+from napari_phenoscope._widgets._session import state_of
+from napari_phenoscope._widgets._viewer import current_session, field_key, tag_field_layer
+from napari_phenoscope._widgets._workers import (
+    keep_triton_out_beside_mesa_llvm,
+    notify_error,
+    one_line,
+    start_worker,
+)
+from napari_phenoscope._widgets.profile_dock import enable_cell_clicks, field_image_scale
+from napari_phenoscope.constants import CENTER_X, CENTER_Y, PLATE, SITE, WELL
+
+if TYPE_CHECKING:
+    import napari
+
+MODES = ("cell", "field")
+MODE_TEXT = {"cell": "selected cell", "field": "whole field, tiled"}
+LAYER_MASKED = "MAE masked input"
+LAYER_RECONSTRUCTION = "MAE reconstruction"
+LAYER_ERROR = "MAE error"
+LAYER_ATTENTION = "attention"
+INSPECT_LAYERS = (LAYER_MASKED, LAYER_RECONSTRUCTION, LAYER_ERROR, LAYER_ATTENTION)
+NO_PLATE = "No plate loaded: open one in the Plate navigator first."
+NO_CELL = (
+    "No cell selected: profile this field (Profile dock), then click a cell, "
+    "or inspect the whole field."
+)
+
+
+def cell_centre(session: Any, cell: tuple[str, str, int, int]) -> tuple[float, float] | None:
+    """(y, x) centre of a selected cell from the session's cell table (None if unknown)."""
+    if session.cells is None:
+        return None
+    plate, well, site, label = cell
+    cells = session.cells
+    rows = cells[
+        (cells[PLATE] == plate)
+        & (cells[WELL] == well)
+        & (cells[SITE] == site)
+        & (cells["label"] == label)
+    ]
+    if rows.empty:
+        return None
+    return float(rows[CENTER_Y].iloc[0]), float(rows[CENTER_X].iloc[0])
+
+
+def show_inspection(viewer: Any, inspection: Inspection) -> None:
+    """Add or refresh the four inspection layers at the inspected window of the field."""
+    scale = field_image_scale(viewer) or (1.0, 1.0)
+    translate = tuple(o * s for o, s in zip(inspection.origin, scale, strict=True))
+    specs = (
+        (LAYER_MASKED, inspection.masked, {"rgb": True}),
+        (LAYER_RECONSTRUCTION, inspection.reconstruction, {"rgb": True}),
+        (LAYER_ERROR, inspection.error, {"colormap": "magma", "visible": False}),
+        (
+            LAYER_ATTENTION,
+            inspection.attention,
+            {"colormap": "inferno", "opacity": 0.6, "visible": False},
+        ),
+    )
+    for name, data, kwargs in specs:
+        if name in viewer.layers:
+            viewer.layers.remove(name)  # rgb-ness and shape may change between runs
+        layer = viewer.add_image(data, name=name, scale=scale, translate=translate, **kwargs)
+        tag_field_layer(layer, inspection.key, name)
+    viewer.layers.selection.active = viewer.layers[LAYER_RECONSTRUCTION]
+
+
+class InspectDock(QWidget):
+    """Dock widget: MAE reconstruction and attention of a cell or of the tiled field."""
+
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__()
+        keep_triton_out_beside_mesa_llvm()  # before anything imports timm (see there)
+        self.viewer = napari_viewer
+        self.state = state_of(napari_viewer)
+        self.worker: Any = None
+        self.last: Inspection | None = None
+
+        self.mode_combo = QComboBox()
+        for mode in MODES:
+            self.mode_combo.addItem(MODE_TEXT[mode], mode)
+        self.cell_label = QLabel("none")
+        self.mask_ratio = QDoubleSpinBox()
+        self.mask_ratio.setRange(0.05, 0.95)
+        self.mask_ratio.setSingleStep(0.05)
+        self.mask_ratio.setValue(0.75)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.attention_combo = QComboBox()
+        self.attention_combo.addItem("rollout", ROLLOUT)
+        for head in range(_inspect.attention_heads()):
+            self.attention_combo.addItem(f"head {head}", head)
+        self.weights_edit = QLineEdit()
+        self.weights_edit.setPlaceholderText("bundled MAE ViT-Tiny")
+        self.run_button = QPushButton("Run")
+        self.run_button.clicked.connect(lambda: self.run())
+        self.status = QLabel(NO_PLATE)
+        self.status.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("Inspect", self.mode_combo)
+        form.addRow("Cell", self.cell_label)
+        form.addRow("Mask ratio", self.mask_ratio)
+        form.addRow("Seed", self.seed)
+        form.addRow("Attention", self.attention_combo)
+        form.addRow("Weights", self.weights_edit)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.run_button)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+        enable_cell_clicks(napari_viewer)  # "pick by clicking" works without the Profile dock
+        self.state.events.selection_changed.connect(self._selection_changed)
+        self.state.events.session_changed.connect(self._session_changed)
+        if current_session(napari_viewer) is not None:
+            self._session_changed(self.state.session)
+
+    @property
+    def running(self) -> bool:
+        """Whether an inspection is being computed."""
+        return self.worker is not None
+
+    def run(
+        self,
+        mode: str | None = None,
+        mask_ratio: float | None = None,
+        seed: int | None = None,
+        attention: str | int | None = None,
+    ) -> bool:
+        """Compute and show the inspection layers (choices default to the controls)."""
+        if mode is not None:
+            self.mode_combo.setCurrentIndex(MODES.index(mode))
+        if mask_ratio is not None:
+            self.mask_ratio.setValue(mask_ratio)
+        if seed is not None:
+            self.seed.setValue(seed)
+        if attention is not None:
+            self.attention_combo.setCurrentIndex(self.attention_combo.findData(attention))
+        session = current_session(self.viewer)
+        if session is None:
+            return self._fail(NO_PLATE)
+        if self.running:
+            self.status.setText("Already running: wait for the current inspection.")
+            return False
+        key = field_key(session)
+        mode = self.mode_combo.currentData()
+        centre = None
+        if mode == "cell":
+            selected = [cell for cell in session.selected if tuple(cell[:3]) == key]
+            centre = cell_centre(session, selected[-1]) if selected else None
+            if centre is None:
+                return self._fail(NO_CELL)
+        self.run_button.setEnabled(False)
+        what = "the selected cell" if mode == "cell" else "the field's tiles"
+        self.status.setText(f"Reconstructing {what}…")
+        self.worker = start_worker(
+            _inspect.inspect_field,
+            session.field_row(),
+            key,
+            centre,
+            float(self.mask_ratio.value()),
+            int(self.seed.value()),
+            self.attention_combo.currentData(),
+            self.weights_edit.text().strip() or None,
+            on_yield=self._done,
+            on_error=self._errored,
+            on_finished=self._finished,
+        )
+        return True
+
+    # --- worker signals --------------------------------------------------------------
+    def _done(self, inspection: Inspection) -> None:
+        session = self.state.session
+        if session is None or field_key(session) != inspection.key:
+            self.status.setText("The field changed while computing; run again.")
+            return
+        self.last = inspection
+        show_inspection(self.viewer, inspection)
+        self.status.setText(inspection.summary)
+
+    def _errored(self, error: BaseException) -> None:
+        self._fail(one_line(error))
+
+    def _finished(self) -> None:
+        self.worker = None
+        self.run_button.setEnabled(True)
+
+    # --- reactions -------------------------------------------------------------------
+    def _fail(self, message: str) -> bool:
+        self.status.setText(message)
+        notify_error(message)
+        return False
+
+    def _session_changed(self, session: Any) -> None:
+        self.cell_label.setText("none")
+        self.status.setText(NO_PLATE if session is None else "Select a cell, then Run.")
+
+    def _selection_changed(self, selected: list[tuple[str, str, int, int]]) -> None:
+        if selected:
+            plate, well, site, label = selected[-1]
+            self.cell_label.setText(f"{well} site {site}, cell {label}")
+            self.mode_combo.setCurrentIndex(MODES.index("cell"))
+        else:
+            self.cell_label.setText("none")

@@ -1,0 +1,410 @@
+"""mAP dock: retrieval tasks (replicate, sister, compound-gene, CRISPR-ORF) on demand.
+
+The task runs in a worker (``tasks`` / ``metrics`` modules, copairs semantics) and can be
+cancelled. The dock shows the summary (mean mAP, fraction retrieved), a sortable per-query
+table whose rows highlight their wells on the Profile map, and a plot — mAP against
+-log10 p, or CPJUMP1-style fraction-retrieved bars per feature set — exportable as PNG.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
+from matplotlib.figure import Figure
+from qtpy.QtCore import QSortFilterProxyModel, Qt
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_phenoscope import metrics
+from napari_phenoscope._widgets._frame_model import SORT_ROLE, DataFrameModel
+from napari_phenoscope._widgets._map_links import map_events_of
+from napari_phenoscope._widgets._session import PlateSession, state_of
+from napari_phenoscope._widgets._viewer import current_session
+from napari_phenoscope._widgets._workers import notify_error, one_line, start_worker
+from napari_phenoscope._widgets.profile_dock import NO_PLATE
+from napari_phenoscope._widgets.similar_dock import NO_PROFILES
+from napari_phenoscope.constants import BROAD_SAMPLE, GENE, MODALITY, PERT_INAME, PLATE, WELL
+from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope.tasks import MATCHED_LABEL, REFERENCE, TASKS, TaskResult, evaluate
+
+if TYPE_CHECKING:
+    import napari
+
+THRESHOLD = 0.05
+NULL_SIZE = 10_000  # as ``phenoscope evaluate``: the same p-values in the dock and the CLI
+SEED = 0
+#: Per-query columns shown (those present), in this order.
+QUERY_COLUMNS = (
+    BROAD_SAMPLE,
+    PERT_INAME,
+    GENE,
+    MODALITY,
+    MATCHED_LABEL,
+    metrics.AP,
+    metrics.MAP,
+    metrics.CORRECTED_P,
+    metrics.BELOW_CORRECTED_P,
+    REFERENCE,
+)
+PLOTS = ("mAP vs -log10 p", "fraction retrieved")
+
+
+class MapDock(QWidget):
+    """Dock widget: compute a retrieval task's mAP for a feature set and explore it."""
+
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.state = state_of(napari_viewer)
+        self.worker: Any = None
+        self._cancel = threading.Event()
+        self.results: dict[tuple[str, str], TaskResult] = {}  # (task, feature set) -> result
+        self.shown: tuple[str, str] | None = None
+        self._per_query = pd.DataFrame()  # all columns of the per-query table on show
+
+        self.task_combo = QComboBox()
+        self.task_combo.addItems(list(TASKS))
+        self.feature_combo = QComboBox()
+        self.plot_combo = QComboBox()
+        self.plot_combo.addItems(list(PLOTS))
+        self.plot_combo.currentTextChanged.connect(lambda _: self.draw())
+        self.compute_button = QPushButton("Compute")
+        self.compute_button.clicked.connect(lambda: self.compute())
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.export_button = QPushButton("Export PNG…")
+        self.export_button.clicked.connect(self._export_clicked)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.status = QLabel(NO_PLATE)
+        self.status.setWordWrap(True)
+
+        self.model = DataFrameModel()
+        self.proxy = QSortFilterProxyModel()
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.setMinimumHeight(140)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setResizeContentsPrecision(40)  # size columns from 40 rows, not thousands
+        self.table.clicked.connect(lambda index: self.select_query(index.row()))
+
+        self.figure = Figure(figsize=(4, 3), tight_layout=True)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumHeight(240)
+        self.toolbar = NavigationToolbar2QT(self.canvas, self)
+        self.axes = self.figure.add_subplot(111)
+
+        form = QFormLayout()
+        form.addRow("Task", self.task_combo)
+        form.addRow("Features", self.feature_combo)
+        form.addRow("Plot", self.plot_combo)
+        buttons = QHBoxLayout()
+        for button in (self.compute_button, self.cancel_button, self.export_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, stretch=1)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self.canvas, stretch=1)
+        layout.addWidget(self.status)
+
+        self.state.events.session_changed.connect(self._session_changed)
+        self.state.events.cells_changed.connect(self._refresh_feature_sets)
+        session = current_session(napari_viewer)
+        if session is not None:
+            self._session_changed(session)
+
+    # --- computing -------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """Whether a task worker is under way."""
+        return self.worker is not None
+
+    def compute(self, task: str | None = None, feature_set: str | None = None) -> bool:
+        """Run the task in a worker (defaults: the combo boxes); False with a message."""
+        if task is not None:
+            self.task_combo.setCurrentText(task)
+        if feature_set is not None:
+            self.feature_combo.setCurrentText(feature_set)
+        session = current_session(self.viewer)
+        if session is None:
+            return self._fail(NO_PLATE)
+        if self.running:
+            return self._fail("Already computing: wait for it or cancel it.")
+        task, feature_set = self.task_combo.currentText(), self.feature_combo.currentText()
+        profiles = session.well_profiles.get(feature_set)
+        if profiles is None or profiles.empty:
+            return self._fail(NO_PROFILES)
+        cancel = threading.Event()
+        self._cancel = cancel
+        # a result arriving after the dock is gone must not touch deleted Qt objects
+        self.destroyed.connect(lambda *_, event=cancel: event.set())
+        self.compute_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress_bar.setRange(0, 0)  # busy: copairs gives no progress we can relay
+        self.status.setText(f"Computing {task} mAP on {feature_set} profiles…")
+        session_then = session
+
+        def done(result: Any) -> None:
+            if not cancel.is_set() and self.state.session is session_then:
+                self.results[(task, feature_set)] = result
+                self.show_result(task, feature_set)
+
+        self.worker = start_worker(
+            evaluate,
+            profiles,
+            task,
+            NULL_SIZE,
+            SEED,
+            THRESHOLD,
+            f"{feature_set} well profiles",
+            on_yield=done,
+            on_error=partial(self._errored, cancel),
+            on_finished=partial(self._finished, cancel),
+        )
+        return True
+
+    def cancel(self) -> None:
+        """Drop the running task: the dock is free at once, its result is never shown.
+
+        ``tasks.evaluate`` cannot be interrupted, so its thread finishes in the background.
+        """
+        if self.worker is None:
+            return
+        self._cancel.set()
+        self.worker = None
+        self._idle("Cancelled: the result will not be shown.")
+
+    def _errored(self, cancel: threading.Event, error: BaseException) -> None:
+        if cancel.is_set():
+            return
+        message = one_line(error)
+        self.status.setText(f"Error: {message}")
+        if not isinstance(error, PhenoscopeError):
+            notify_error(message)
+
+    def _finished(self, cancel: threading.Event) -> None:
+        if cancel.is_set():
+            return  # a cancelled run: the dock was freed when it was cancelled
+        self.worker = None
+        self._idle(None)
+
+    def _idle(self, message: str | None) -> None:
+        self.compute_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0 if message else 1)
+        if message:
+            self.status.setText(message)
+
+    def _fail(self, message: str) -> bool:
+        self.status.setText(message)
+        return False
+
+    # --- showing ---------------------------------------------------------------------
+    def show_result(self, task: str, feature_set: str) -> None:
+        """Show the summary, per-query table and plot of a computed task."""
+        result = self.results[(task, feature_set)]
+        self.shown = (task, feature_set)
+        self._per_query = result.per_query.reset_index(drop=True)
+        columns = [c for c in QUERY_COLUMNS if c in self._per_query.columns]
+        self.model.set_frame(self._per_query[columns])
+        self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+        self.summary.setText(summary_html(result, feature_set))
+        self.status.setText("Click a query to highlight its wells on the Profile map.")
+        self.draw()
+
+    def draw(self) -> None:
+        """Redraw the plot of the task on show."""
+        self.axes.clear()
+        if self.shown is None:
+            self.axes.text(0.5, 0.5, "no result yet", ha="center", va="center", color="grey")
+            self.axes.set_xticks([])
+            self.axes.set_yticks([])
+        elif self.plot_combo.currentText() == PLOTS[0]:
+            self._draw_scatter(self.results[self.shown])
+        else:
+            self._draw_bars(self.shown[0])
+        self.canvas.draw_idle()
+
+    def _draw_scatter(self, result: TaskResult) -> None:
+        """mAP against -log10 corrected p, one point per group (CPJUMP1 Fig. 3 style)."""
+        groups = result.per_group
+        log_p = -np.log10(np.clip(groups[metrics.CORRECTED_P].to_numpy(float), 1e-300, 1))
+        retrieved = groups[metrics.BELOW_CORRECTED_P].to_numpy(bool)
+        for mask, colour, label in (
+            (~retrieved, "#9a9a9a", "not retrieved"),
+            (retrieved, "#3b7dd8", "retrieved"),
+        ):
+            self.axes.scatter(
+                groups[metrics.MAP].to_numpy(float)[mask],
+                log_p[mask],
+                s=14,
+                c=colour,
+                label=f"{label} ({int(mask.sum())})",
+            )
+        self.axes.axhline(-np.log10(THRESHOLD), color="#d8643b", lw=1, ls="--")
+        self.axes.set_xlabel("mAP")
+        self.axes.set_ylabel("-log10 corrected p")
+        self.axes.set_xlim(-0.02, 1.02)
+        self.axes.set_title(f"{self.shown[0]} ({self.shown[1]})", fontsize=9)
+        self.axes.legend(fontsize=7, loc="upper left")
+
+    def _draw_bars(self, task: str) -> None:
+        """Fraction retrieved per stratum (e.g. compound -> crispr / orf) and feature set."""
+        feature_sets = sorted(fs for (t, fs) in self.results if t == task)
+        strata = fraction_retrieved_table(self.results, task)
+        width = 0.8 / max(len(feature_sets), 1)
+        positions = np.arange(len(strata))
+        for i, feature_set in enumerate(feature_sets):
+            bars = self.axes.bar(
+                positions + (i - (len(feature_sets) - 1) / 2) * width,
+                strata[feature_set].to_numpy(float),
+                width,
+                label=feature_set,
+            )
+            self.axes.bar_label(bars, fmt="%.2f", fontsize=7)
+        self.axes.set_xticks(positions, list(strata.index), fontsize=8)
+        self.axes.set_ylim(0, 1.18)  # room for the labels above full bars
+        self.axes.set_ylabel(f"fraction retrieved (p < {THRESHOLD:g})")
+        self.axes.set_title(f"{task}: fraction retrieved", fontsize=9)
+        self.axes.legend(fontsize=7)
+
+    def export(self, path: str | Path) -> Path:
+        """Save the plot (PNG, or another format by suffix)."""
+        path = Path(path)
+        self.figure.savefig(path, dpi=150)
+        return path
+
+    def _export_clicked(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export plot", "map.png", "PNG (*.png)")
+        if path:
+            self.status.setText(f"Saved {self.export(path)}")
+
+    def select_query(self, view_row: int) -> list[tuple[str, str]]:
+        """Highlight the wells of the query in (sorted) table row ``view_row`` on the map."""
+        session = self.state.session
+        if session is None or self.shown is None:
+            return []
+        row = self.proxy.mapToSource(self.proxy.index(view_row, 0)).row()
+        query = self._per_query.iloc[row]
+        profiles = session.well_profiles[self.shown[1]]
+        wells = query_wells(profiles, query)
+        map_events_of(self.viewer).highlight_wells.emit(wells)
+        self.status.setText(f"{len(wells)} well(s) of this query highlighted on the map.")
+        return wells
+
+    # --- session ---------------------------------------------------------------------
+    def _refresh_feature_sets(self) -> None:
+        session = self.state.session
+        if session is None:
+            return
+        current = self.feature_combo.currentText()
+        self.feature_combo.clear()
+        self.feature_combo.addItems(list(session.well_profiles))
+        if current in session.well_profiles:
+            self.feature_combo.setCurrentText(current)
+
+    def _session_changed(self, session: PlateSession | None) -> None:
+        if self.running:
+            self.cancel()
+        self.results.clear()
+        self.shown = None
+        self._per_query = pd.DataFrame()
+        self.model.set_frame(self._per_query)
+        self.summary.setText("")
+        self.draw()
+        if session is None:
+            self.status.setText(NO_PLATE)
+            return
+        self._refresh_feature_sets()
+        self.status.setText(
+            NO_PROFILES if not session.well_profiles else "Choose a task and Compute."
+        )
+
+
+def query_wells(profiles: pd.DataFrame, query: pd.Series) -> list[tuple[str, str]]:
+    """(plate, well) of the well profiles of a per-query row's perturbation.
+
+    Wells match on ``Metadata_broad_sample`` and modality (a consensus row of a gene task
+    has no wells of its own: its guide's or compound's wells are meant).
+    """
+    columns = [c for c in (BROAD_SAMPLE, MODALITY) if c in query.index and c in profiles]
+    if not columns:
+        return []
+    mask = np.ones(len(profiles), dtype=bool)
+    for column in columns:
+        mask &= (profiles[column].astype(str) == str(query[column])).to_numpy()
+    rows = profiles[mask]
+    return list(zip(rows[PLATE].astype(str), rows[WELL].astype(str), strict=True))
+
+
+def stratum_name(row: pd.Series) -> str:
+    """A summary row's stratum, e.g. ``compound -> crispr`` or ``orf``."""
+    name = str(row.get(MODALITY, ""))
+    reference = row.get(REFERENCE)
+    if isinstance(reference, str) and reference and reference != name:
+        name += f" -> {reference}"
+    cell = row.get("Metadata_cell_type")
+    if isinstance(cell, str) and cell:
+        name += f" ({cell})"
+    return name
+
+
+def fraction_retrieved_table(results: dict[tuple[str, str], TaskResult], task: str) -> pd.DataFrame:
+    """Fraction retrieved per stratum (rows) and feature set (columns) of one task."""
+    columns = {
+        feature_set: {
+            stratum_name(row): float(row["fraction_retrieved"])
+            for _, row in result.summary.iterrows()
+        }
+        for (name, feature_set), result in results.items()
+        if name == task
+    }
+    return pd.DataFrame(columns)[sorted(columns)]
+
+
+def summary_html(result: TaskResult, feature_set: str) -> str:
+    """One line per stratum: mAP, retrieved groups and fraction retrieved."""
+    lines = []
+    for _, row in result.summary.iterrows():
+        n_groups = int(row["n_groups"])
+        fraction = float(row["fraction_retrieved"])
+        lines.append(
+            f"{stratum_name(row)}: mAP {float(row[metrics.MAP]):.3f}, "
+            f"{round(fraction * n_groups)} of {n_groups} retrieved "
+            f"(fraction {fraction:.2f})"
+        )
+    head = f"<b>{result.task}</b> on <b>{feature_set}</b> profiles (corrected p &lt; {THRESHOLD:g})"
+    return head + "<br>" + "<br>".join(lines)

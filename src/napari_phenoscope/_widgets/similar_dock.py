@@ -1,0 +1,551 @@
+"""Similar perturbations dock: rank perturbations by cosine similarity to a cell, well or drug.
+
+The ranking (``similarity`` module) fills a table — rank, perturbation, modality, target or
+gene, a similarity bar — in which the query's own target genes are highlighted, so that e.g.
+BI-2536 shows its PLK1 knock-out near the top and BRD4 far below at a glance. A worker cuts
+thumbnails of representative cells of the top matches for a gallery beside the query.
+Clicking a row opens that perturbation's best-matching well.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from qtpy.QtCore import QRectF, Qt
+from qtpy.QtGui import QColor, QFont, QImage, QPixmap
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QStyledItemDelegate,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_phenoscope._widgets._frame_model import DataFrameModel
+from napari_phenoscope._widgets._inspect import channel_composite
+from napari_phenoscope._widgets._session import PlateSession, state_of
+from napari_phenoscope._widgets._viewer import current_session, show_field
+from napari_phenoscope._widgets._workers import one_line, start_worker
+from napari_phenoscope._widgets.profile_dock import NO_PLATE
+from napari_phenoscope.constants import MODALITY, PLATE, SITE, WELL
+from napari_phenoscope.crops import cell_centers, channel_percentiles, crop_origins, cut_windows
+from napari_phenoscope.embedding_map import PointIndex, point_keys
+from napari_phenoscope.errors import PhenoscopeError, PlateFormatError, ProfileTableError
+from napari_phenoscope.io import read_field
+from napari_phenoscope.plate_layout import category_color
+from napari_phenoscope.similarity import (
+    BEST_PLATE,
+    BEST_WELL,
+    PERTURBATION,
+    RANK,
+    SIMILARITY,
+    TARGET,
+    Query,
+    cell_normalizer,
+    cell_query,
+    perturbation_names,
+    perturbation_query,
+    profile_feature_columns,
+    rank_perturbations,
+    reference_profiles,
+    representative_cells,
+    well_query,
+)
+
+if TYPE_CHECKING:
+    import napari
+
+QUERY_MODES = ("selected cell", "well", "perturbation")
+TABLE_COLUMNS = (RANK, PERTURBATION, MODALITY, TARGET, SIMILARITY)
+HEADERS = ("rank", "perturbation", "modality", "target / gene", "similarity")
+TARGET_BACKGROUND = QColor(255, 214, 102)  # the query's own targets: amber, as a highlighter
+GALLERY_MATCHES = 4
+CELLS_PER_MATCH = 2
+THUMBNAIL_PX = 72
+CROP_PX = 96  # field pixels around a cell centre
+NO_PROFILES = "No well profiles yet: profile the plate (Profile dock or pipeline) first."
+NO_CELL = "No cell selected: click a cell in the viewer or on the Profile map."
+
+
+class SimilarityBarDelegate(QStyledItemDelegate):
+    """Paints a similarity in -1..1 as a bar from the cell's centre, with the number on top."""
+
+    def paint(self, painter, option, index) -> None:
+        value = index.data(Qt.ItemDataRole.UserRole)
+        if value is None:
+            super().paint(painter, option, index)
+            return
+        rect = option.rect
+        background = index.data(Qt.ItemDataRole.BackgroundRole)
+        if background is not None:
+            painter.fillRect(rect, background)
+        middle = rect.left() + rect.width() / 2
+        bar = QRectF(middle, rect.top() + 3, float(value) * rect.width() / 2, rect.height() - 6)
+        painter.fillRect(bar.normalized(), QColor("#3b7dd8" if value >= 0 else "#d8643b"))
+        foreground = index.data(Qt.ItemDataRole.ForegroundRole)
+        painter.save()
+        # the model gives a QColor for highlighted rows; others use the theme's text colour
+        painter.setPen(
+            QColor(foreground) if foreground is not None else option.palette.text().color()
+        )
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"{value:+.2f}")
+        painter.restore()
+
+
+def cell_thumbnails(
+    fields: pd.DataFrame, rows: pd.DataFrame, size: int = CROP_PX
+) -> list[np.ndarray]:
+    """(size, size, 3) RGB thumbnails in [0, 1] of the cells ``rows``, in their order.
+
+    Each field is read once; windows around the centroids are blended with the viewer's
+    channel colours, each channel stretched by the percentiles of its whole field.
+
+    Raises
+    ------
+    PlateFormatError
+        If a cell's field is not in ``fields`` or its images cannot be read.
+    """
+    thumbnails: dict[object, np.ndarray] = {}
+    for (plate, well, site), group in rows.groupby([PLATE, WELL, SITE], sort=False):
+        index = fields.index[
+            (fields[PLATE] == plate) & (fields[WELL] == well) & (fields[SITE] == int(site))
+        ]
+        if not len(index):
+            raise PlateFormatError(f"no images for {plate} {well} site {site}")
+        image = read_field(fields.loc[index[0]], missing="zeros")
+        limits = channel_percentiles(image)
+        windows = cut_windows(image, crop_origins(cell_centers(group), size), size)
+        for row_index, window in zip(group.index, windows, strict=True):
+            thumbnails[row_index] = channel_composite(window, limits)
+    return [thumbnails[row_index] for row_index in rows.index]
+
+
+def rgb_pixmap(rgb: np.ndarray, size: int = THUMBNAIL_PX) -> QPixmap:
+    """A QPixmap of a (Y, X, 3) RGB image (uint8, or float in [0, 1]), scaled to ``size``."""
+    if rgb.dtype != np.uint8:
+        rgb = (np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
+    rgb = np.ascontiguousarray(rgb)
+    height, width, _ = rgb.shape
+    image = QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(image).scaled(
+        size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+    )
+
+
+def _gallery_thumbnails(
+    fields: pd.DataFrame,
+    cells: pd.DataFrame,
+    feature_columns: list[str],
+    entries: list[tuple[str, np.ndarray, bool]],
+    cancel: threading.Event,
+):
+    """Worker: yield (column, caption, thumbnails or error text) per gallery entry.
+
+    An entry is (caption, row positions in ``cells``, whether to pick the representative
+    cells among those rows); choosing and reading both happen here, off the GUI thread.
+    """
+    for column, (caption, positions, pick) in enumerate(entries):
+        if cancel.is_set():
+            return
+        rows = cells.iloc[positions]
+        try:
+            if pick:
+                rows = representative_cells(rows, feature_columns, CELLS_PER_MATCH)
+            thumbnails = cell_thumbnails(fields, rows) if len(rows) else "no cells profiled"
+        except PhenoscopeError as error:
+            thumbnails = str(error)
+        yield column, caption, thumbnails
+
+
+class RankingModel(DataFrameModel):
+    """The ranked perturbations: modality colours, the query's target genes highlighted."""
+
+    def __init__(self) -> None:
+        super().__init__(columns=TABLE_COLUMNS, headers=HEADERS)
+        self._bold = QFont()
+        self._bold.setBold(True)
+        self._black = QColor("black")
+        self._is_target = np.zeros(0, bool)
+        self._modality_colour: list[QColor] = []
+        self._tooltips: list[str] = []
+
+    def set_frame(self, frame: pd.DataFrame) -> None:
+        """Show a ranking; its colours and tool tips are computed here, once."""
+        empty = frame.empty or "is target" not in frame.columns
+        self._is_target = np.zeros(0, bool) if empty else frame["is target"].to_numpy(bool)
+        self._modality_colour = (
+            [] if empty else [QColor.fromRgbF(*category_color(str(m))) for m in frame[MODALITY]]
+        )
+        self._tooltips = (
+            []
+            if empty
+            else [
+                f"best well {plate} {well}: click to open"
+                for plate, well in zip(frame[BEST_PLATE], frame[BEST_WELL], strict=True)
+            ]
+        )
+        super().set_frame(frame)
+
+    def style(self, row: int, column: str, role: int) -> Any:
+        is_target = bool(self._is_target[row])
+        if role == Qt.ItemDataRole.BackgroundRole:
+            if column == MODALITY:
+                return self._modality_colour[row]
+            return TARGET_BACKGROUND if is_target else None
+        if role == Qt.ItemDataRole.ForegroundRole and is_target and column != MODALITY:
+            return self._black
+        if role == Qt.ItemDataRole.FontRole and is_target:
+            return self._bold
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltips[row]
+        return None
+
+    def data(self, index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and TABLE_COLUMNS[index.column()] == SIMILARITY:
+            return ""  # the bar delegate paints the number
+        return super().data(index, role)
+
+
+class SimilarDock(QWidget):
+    """Dock widget: query by cell, well or perturbation; ranked table and cell gallery."""
+
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.state = state_of(napari_viewer)
+        self.ranking: pd.DataFrame | None = None
+        self.query: Query | None = None
+        self.gallery_worker: Any = None
+        self._gallery_cancel = threading.Event()
+        self._cache: dict[tuple, Any] = {}
+
+        self.mode_combo = QComboBox()
+        self.mode_combo.addItems(list(QUERY_MODES))
+        self.mode_combo.currentTextChanged.connect(self._mode_changed)
+        self.well_combo = QComboBox()
+        self.perturbation_combo = QComboBox()
+        self.perturbation_combo.setEditable(True)
+        self.feature_combo = QComboBox()
+        self.follow_check = QCheckBox("Follow the selected cell")
+        self.follow_check.setChecked(True)
+        self.find_button = QPushButton("Find similar")
+        self.find_button.clicked.connect(lambda: self.find())
+
+        self.query_label = QLabel()
+        self.query_label.setWordWrap(True)
+        self.query_label.setTextFormat(Qt.TextFormat.RichText)
+        self.model = RankingModel()
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setMinimumHeight(180)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setResizeContentsPrecision(40)  # size columns from 40 rows, not all of them
+        # long target lists stretch and elide; the similarity bars keep a readable width
+        header.setSectionResizeMode(TABLE_COLUMNS.index(TARGET), QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(TABLE_COLUMNS.index(SIMILARITY), QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(TABLE_COLUMNS.index(SIMILARITY), 110)
+        self.table.setItemDelegateForColumn(
+            TABLE_COLUMNS.index(SIMILARITY), SimilarityBarDelegate(self.table)
+        )
+        self.table.clicked.connect(lambda index: self.open_row(index.row()))
+        self.gallery = QGridLayout()
+        self.gallery.setSpacing(4)
+        gallery_box = QWidget()
+        gallery_box.setLayout(self.gallery)
+        self.status = QLabel(NO_PLATE)
+        self.status.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("Query", self.mode_combo)
+        form.addRow("Well", self.well_combo)
+        form.addRow("Perturbation", self.perturbation_combo)
+        form.addRow("Features", self.feature_combo)
+        row = QHBoxLayout()
+        row.addWidget(self.follow_check)
+        row.addWidget(self.find_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(row)
+        layout.addWidget(self.query_label)
+        layout.addWidget(self.table, stretch=1)
+        layout.addWidget(gallery_box)
+        layout.addWidget(self.status)
+
+        self.state.events.session_changed.connect(self._session_changed)
+        self.state.events.cells_changed.connect(self._cells_changed)
+        self.state.events.selection_changed.connect(self._selection_changed)
+        self._mode_changed(self.mode_combo.currentText())
+        session = current_session(napari_viewer)
+        if session is not None:
+            self._session_changed(session)
+
+    # --- querying --------------------------------------------------------------------
+    def find(self, mode: str | None = None, value: str | None = None) -> bool:
+        """Rank perturbations for the query (defaults: the combo boxes); False on a message.
+
+        ``value`` is a well (``"PLATE WELL"``) or a perturbation (``"BI-2536 · compound"``,
+        the modality optional) for those modes.
+        """
+        if mode is not None:
+            self.mode_combo.setCurrentText(mode)
+        mode = self.mode_combo.currentText()
+        if value is not None:
+            combo = self.well_combo if mode == "well" else self.perturbation_combo
+            combo.setCurrentText(value)
+        session = current_session(self.viewer)
+        if session is None:
+            return self._fail(NO_PLATE)
+        feature_set = self.feature_combo.currentText()
+        profiles = session.well_profiles.get(feature_set)
+        if profiles is None or profiles.empty:
+            return self._fail(NO_PROFILES)
+        columns = self._cached("columns", feature_set, lambda: profile_feature_columns(profiles))
+        try:
+            query = self._make_query(session, mode, profiles, columns, feature_set)
+            if query.exclude_wells:  # a well or perturbation query: leave its wells out
+                reference = reference_profiles(profiles, columns, query.exclude_wells)
+            else:
+                reference = self._cached(
+                    "reference", feature_set, lambda: reference_profiles(profiles, columns)
+                )
+            ranking = rank_perturbations(query, reference)
+        except PhenoscopeError as error:
+            return self._fail(str(error))
+        self.show_ranking(query, ranking)
+        self._start_gallery(session, query, ranking)
+        return True
+
+    def _make_query(
+        self,
+        session: PlateSession,
+        mode: str,
+        profiles: pd.DataFrame,
+        columns: list[str],
+        feature_set: str,
+    ) -> Query:
+        if mode == "well":
+            plate, _, well = self.well_combo.currentText().partition(" ")
+            return well_query(profiles, plate, well, columns)
+        if mode == "perturbation":
+            name, _, modality = self.perturbation_combo.currentText().partition(" · ")
+            return perturbation_query(profiles, name, columns, modality or None)
+        if not session.selected:
+            raise ProfileTableError(NO_CELL)
+        if session.cells is None:
+            raise ProfileTableError("No single-cell profiles yet: run the Profile dock first.")
+        missing = [c for c in columns if c not in session.cells.columns]
+        if missing:
+            raise ProfileTableError(f"single-cell table has no feature column {missing[0]}")
+        key = tuple(session.selected[0])
+        index = self._cached("cells", None, lambda: PointIndex(point_keys(session.cells, "cells")))
+        found = index.indices([key])
+        if not len(found):
+            raise ProfileTableError(
+                f"cell {key[3]} of {key[0]} {key[1]} site {key[2]} is not profiled"
+            )
+        cell = session.cells.iloc[int(found[0])]
+        negcon = self._cached(
+            "negcon",
+            (feature_set, key[0]),
+            lambda: cell_normalizer(session.cells, columns, key[0]),
+        )
+        return cell_query(cell, columns, negcon)
+
+    def _cached(self, what: str, detail: Any, compute) -> Any:
+        """Per-session memo of what does not change between clicks (dropped on new cells)."""
+        key = (what, detail)
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def _fail(self, message: str) -> bool:
+        self.status.setText(message)
+        return False
+
+    # --- showing ---------------------------------------------------------------------
+    def show_ranking(self, query: Query, ranking: pd.DataFrame) -> None:
+        """Fill the table: modality colours, similarity bars, the query's targets highlighted."""
+        self.query, self.ranking = query, ranking
+        self.model.set_frame(ranking)
+        self.query_label.setText(self._summary(query, ranking))
+        self.status.setText(f"{len(ranking)} perturbations ranked. Click a row to open its well.")
+
+    @staticmethod
+    def _summary(query: Query, ranking: pd.DataFrame) -> str:
+        """The query and where its target genes landed, e.g. PLK1 #1, BRD4 #25 of 30."""
+        text = f"<b>{query.description}</b>"
+        if query.targets:
+            text += f"<br>targets: {', '.join(query.targets)}"
+        hits = ranking[ranking["is target"]]
+        if len(hits):
+            places = ", ".join(
+                f"<span style='background:{TARGET_BACKGROUND.name()};color:black'>"
+                f"{row[PERTURBATION]} ({row[MODALITY]}) #{row[RANK]}</span>"
+                for _, row in hits.iterrows()
+            )
+            text += f"<br>target genes rank: {places} of {len(ranking)}"
+        return text
+
+    def open_row(self, row: int) -> None:
+        """Show the best-matching well of ranking row ``row`` in the viewer."""
+        session = self.state.session
+        if session is None or self.ranking is None or not 0 <= row < len(self.ranking):
+            return
+        match = self.ranking.iloc[row]
+        plate, well = str(match[BEST_PLATE]), str(match[BEST_WELL])
+        try:
+            show_field(self.viewer, session, session.find(plate, well))
+        except PhenoscopeError as error:
+            self.status.setText(f"Cannot open {match[PERTURBATION]}: {error}")
+            return
+        self.status.setText(f"Showing {match[PERTURBATION]} in {plate} {well}.")
+
+    # --- gallery ---------------------------------------------------------------------
+    def _gallery_entries(
+        self, session: PlateSession, query: Query, ranking: pd.DataFrame
+    ) -> list[tuple[str, np.ndarray, bool]]:
+        cells = session.cells
+        if cells is None:
+            return []
+        index = self._cached("cells", None, lambda: PointIndex(point_keys(cells, "cells")))
+        entries: list[tuple[str, np.ndarray, bool]] = []
+        if self.mode_combo.currentText() == QUERY_MODES[0] and session.selected:
+            entries.append(("query", index.indices(session.selected[:1]), False))
+        elif query.exclude_wells:
+            entries.append(("query", index.well_indices(query.exclude_wells[:1]), True))
+        others = ranking[~ranking["is query"]].head(GALLERY_MATCHES)
+        for _, match in others.iterrows():
+            wells = [(str(match[BEST_PLATE]), str(match[BEST_WELL]))]
+            caption = f"#{match[RANK]} {match[PERTURBATION]}"
+            entries.append((caption, index.well_indices(wells), True))
+        return entries
+
+    def _start_gallery(self, session: PlateSession, query: Query, ranking: pd.DataFrame) -> None:
+        self._gallery_cancel.set()  # a newer query supersedes the gallery in progress
+        self._clear_gallery()
+        entries = self._gallery_entries(session, query, ranking)
+        if not entries:
+            return
+        cancel = threading.Event()
+        self._gallery_cancel = cancel
+        # a result arriving after the dock is gone must not touch deleted Qt objects
+        self.destroyed.connect(lambda *_, event=cancel: event.set())
+
+        def show(result: tuple[int, str, Any]) -> None:
+            if not cancel.is_set():
+                self._add_gallery_entry(*result)
+
+        def finished() -> None:
+            if self._gallery_cancel is cancel:
+                self.gallery_worker = None
+
+        feature_set = self.feature_combo.currentText()
+        self.gallery_worker = start_worker(
+            _gallery_thumbnails,
+            session.fields,
+            session.cells,
+            list(session.feature_columns.get(feature_set, [])),
+            entries,
+            cancel,
+            on_yield=show,
+            on_error=lambda error: self.status.setText(f"Gallery: {one_line(error)}"),
+            on_finished=finished,
+        )
+
+    def _clear_gallery(self) -> None:
+        while self.gallery.count():
+            widget = self.gallery.takeAt(0).widget()
+            if widget is not None:
+                widget.hide()  # deleteLater runs later: do not let it linger on screen
+                widget.deleteLater()
+
+    def _add_gallery_entry(self, column: int, caption: str, thumbnails: Any) -> None:
+        title = QLabel(caption)
+        title.setStyleSheet("font-size: 8pt")
+        title.setMaximumWidth(THUMBNAIL_PX + 8)
+        self.gallery.addWidget(title, 0, column)
+        if isinstance(thumbnails, str):
+            note = QLabel(thumbnails)
+            note.setWordWrap(True)
+            note.setStyleSheet("font-size: 7pt; color: grey")
+            self.gallery.addWidget(note, 1, column)
+            return
+        for row, rgb in enumerate(thumbnails, start=1):
+            image = QLabel()
+            image.setPixmap(rgb_pixmap(rgb))
+            self.gallery.addWidget(image, row, column)
+
+    def gallery_captions(self) -> list[str]:
+        """Captions of the gallery entries shown so far (query first)."""
+        captions = []
+        for i in range(self.gallery.count()):
+            item = self.gallery.itemAt(i)
+            row, _, _, _ = self.gallery.getItemPosition(i)
+            if row == 0 and isinstance(item.widget(), QLabel):
+                captions.append(item.widget().text())
+        return captions
+
+    # --- session ---------------------------------------------------------------------
+    def _mode_changed(self, mode: str) -> None:
+        self.well_combo.setEnabled(mode == "well")
+        self.perturbation_combo.setEnabled(mode == "perturbation")
+
+    def _session_changed(self, session: PlateSession | None) -> None:
+        self._cache.clear()
+        self.ranking = None
+        self.model.set_frame(pd.DataFrame())
+        self.query_label.setText("")
+        self._clear_gallery()
+        if session is None:
+            self.status.setText(NO_PLATE)
+            return
+        self._cells_changed()
+
+    def _cells_changed(self) -> None:
+        session = self.state.session
+        if session is None:
+            return
+        self._cache.clear()
+        current = self.feature_combo.currentText()
+        self.feature_combo.clear()
+        self.feature_combo.addItems(list(session.well_profiles))
+        if current in session.well_profiles:
+            self.feature_combo.setCurrentText(current)
+        wells: list[str] = []
+        names: list[str] = []
+        for profiles in session.well_profiles.values():
+            wells += [f"{p} {w}" for p, w in zip(profiles[PLATE], profiles[WELL], strict=True)]
+            modality = profiles[MODALITY] if MODALITY in profiles else ""
+            names += sorted(set(perturbation_names(profiles) + " · " + modality))
+        for combo, items in ((self.well_combo, wells), (self.perturbation_combo, names)):
+            text = combo.currentText()
+            combo.clear()
+            combo.addItems(list(dict.fromkeys(items)))
+            if text:
+                combo.setCurrentText(text)
+        self.status.setText(
+            NO_PROFILES if not session.well_profiles else "Choose a query and Find similar."
+        )
+
+    def _selection_changed(self, keys: list) -> None:
+        if (
+            keys
+            and self.follow_check.isChecked()
+            and self.mode_combo.currentText() == QUERY_MODES[0]
+        ):
+            self.find()

@@ -1,0 +1,200 @@
+"""The main job on the demo plates: render -> profile -> mAP -> the BI-2536 verdict.
+
+``phenoscope demo`` runs it; headless it writes its outputs and prints a summary, with a
+display it then opens napari with the plugin's docks on the BI-2536 well.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from napari_phenoscope.constants import GENE, MODALITY
+from napari_phenoscope.io.profiles import read_profiles, write_profiles
+from napari_phenoscope.similarity import (
+    TARGET,
+    perturbation_query,
+    profile_feature_columns,
+    rank_perturbations,
+    reference_profiles,
+)
+
+#: Demo seed of the quick start. The bundled encoder was trained on other demo plates
+#: (docs/model_card.md), so these plates are held out from its training.
+QUICKSTART_SEED = 0
+QUERY = "BI-2536"
+QUERY_GENES = ("PLK1", "BRD4")
+TASKS = ("replicate", "compound-gene")
+
+
+@dataclass(frozen=True)
+class DemoRunSummary:
+    """What the demo job produced.
+
+    Attributes
+    ----------
+    project
+        The rendered demo project (images, metadata).
+    out_dir
+        Where profiles, the mAP summary and the BI-2536 ranking were written.
+    n_cells, n_wells
+        Cells profiled and well profiles made.
+    retrieval
+        One row per feature set, task and stratum: mAP and fraction retrieved.
+    query_ranks
+        Rank of PLK1 and BRD4 knockout among CRISPR genes for the BI-2536 query, per
+        feature set.
+    """
+
+    project: Path
+    out_dir: Path
+    n_cells: int
+    n_wells: int
+    retrieval: pd.DataFrame
+    query_ranks: pd.DataFrame
+
+
+def gene_ranks(
+    well_profiles: pd.DataFrame,
+    query: str = QUERY,
+    genes: Sequence[str] = QUERY_GENES,
+    reference_modality: str = "crispr",
+) -> pd.DataFrame:
+    """Rank of each gene among the ``reference_modality`` genes for a compound query.
+
+    The query is the compound's consensus (median) well profile; each gene's rank is that
+    of its best guide (or ORF) by cosine similarity of consensus profiles.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``gene``, ``rank`` (1 = most similar gene), ``n_genes``, ``similarity``.
+    """
+    features = profile_feature_columns(well_profiles)
+    request = perturbation_query(well_profiles, query, features, modality="compound")
+    reference_wells = well_profiles[well_profiles[MODALITY] == reference_modality]
+    reference = reference_profiles(reference_wells, features, request.exclude_wells)
+    ranking = rank_perturbations(request, reference)
+    by_gene = ranking.drop_duplicates(TARGET).reset_index(drop=True)
+    rows = []
+    for gene in genes:
+        hits = by_gene.index[by_gene[TARGET] == gene]
+        rows.append(
+            {
+                GENE.removeprefix("Metadata_"): gene,
+                "rank": int(hits[0]) + 1 if len(hits) else None,
+                "n_genes": len(by_gene),
+                "similarity": float(by_gene.loc[hits[0], "similarity"]) if len(hits) else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def run_demo(
+    out_dir: str | Path,
+    features: Sequence[str] = ("vit", "classical"),
+    seed: int = QUICKSTART_SEED,
+    null_size: int = 2000,
+    progress: bool = True,
+) -> DemoRunSummary:
+    """Render the demo plates (cached), profile them, and measure retrieval.
+
+    Parameters
+    ----------
+    out_dir
+        Output folder: ``profiles/`` (the pipeline's outputs, resumable), ``retrieval.csv``
+        and ``bi2536_ranks.csv``.
+    features
+        Feature sets to compare.
+    seed
+        Demo plate seed.
+    null_size
+        Permutation null size for the mAP p-values.
+    progress
+        Show progress bars.
+    """
+    from napari_phenoscope.demo import ensure_demo_plates
+    from napari_phenoscope.pipeline import profile_plates
+    from napari_phenoscope.tasks import evaluate
+
+    out_dir = Path(out_dir)
+    project = ensure_demo_plates(seed=seed, progress=progress)
+    outputs = profile_plates([project], out_dir / "profiles", features=features, progress=progress)
+    summaries, ranks = [], []
+    n_wells = 0
+    for feature_set, path in outputs.well_profiles.items():
+        well_profiles = read_profiles(path)
+        n_wells = len(well_profiles)
+        for task in TASKS:
+            result = evaluate(well_profiles, task, null_size=null_size, seed=seed)
+            summaries.append(result.summary.assign(features=feature_set))
+        ranks.append(gene_ranks(well_profiles).assign(features=feature_set))
+    retrieval = pd.concat(summaries, ignore_index=True)
+    query_ranks = pd.concat(ranks, ignore_index=True)
+    write_profiles(retrieval, out_dir / "retrieval.csv")
+    write_profiles(query_ranks, out_dir / "bi2536_ranks.csv")
+    return DemoRunSummary(project, out_dir, outputs.n_cells, n_wells, retrieval, query_ranks)
+
+
+def format_demo_summary(summary: DemoRunSummary) -> str:
+    """The printed summary: what was run, mAP per feature set, and the BI-2536 verdict."""
+    retrieval = summary.retrieval.copy()
+    columns = [
+        c
+        for c in (
+            "features",
+            "task",
+            MODALITY,
+            "reference",
+            "mean_average_precision",
+            "fraction_retrieved",
+        )
+        if c in retrieval.columns
+    ]
+    table = retrieval[columns].rename(columns=lambda c: c.removeprefix("Metadata_"))
+    ranks = summary.query_ranks.pivot(index="features", columns="gene", values="rank")
+    lines = [
+        f"demo project: {summary.project}",
+        f"outputs:      {summary.out_dir}",
+        f"{summary.n_cells} cells profiled, {summary.n_wells} well profiles",
+        "",
+        "retrieval (mAP, fraction retrieved at BH q < 0.05):",
+        table.to_string(index=False, float_format=lambda v: f"{v:.3f}"),
+        "",
+        f"{QUERY} (annotated BRD4|PLK1|PLK2|PLK3): rank among CRISPR knockouts "
+        f"(1 = most similar of {int(summary.query_ranks['n_genes'].iloc[0])} genes):",
+        ranks.to_string(),
+    ]
+    return "\n".join(lines)
+
+
+def display_available() -> bool:
+    """True when a GUI can open (an X or Wayland display is set)."""
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def open_demo_viewer(summary: DemoRunSummary) -> None:
+    """Open napari with every dock, the demo project and its profiles, on BI-2536's well.
+
+    Blocks until the viewer is closed.
+    """
+    import napari
+
+    from napari_phenoscope._widgets._session import state_of
+    from napari_phenoscope._widgets.docks import add_all_docks
+    from napari_phenoscope.tour import bi2536_wells
+
+    viewer = napari.Viewer(title="Phenoscope demo")
+    docks = add_all_docks(viewer)
+    docks.navigator.open(str(summary.project))
+    session = state_of(viewer).session
+    if session is not None and session.well_metadata is not None:
+        plate, well = bi2536_wells(session.well_metadata)[0]
+        docks.navigator.plate_combo.setCurrentText(plate)
+        docks.navigator.go_to(plate, well, 1)
+    docks.profile.load_output(summary.out_dir / "profiles")
+    napari.run()
