@@ -155,7 +155,8 @@ def format_demo_summary(summary: DemoRunSummary) -> str:
         )
         if c in retrieval.columns
     ]
-    table = retrieval[columns].rename(columns=lambda c: c.removeprefix("Metadata_"))
+    # replicate rows have no reference modality: show a blank, not NaN
+    table = retrieval[columns].fillna("").rename(columns=lambda c: c.removeprefix("Metadata_"))
     ranks = summary.query_ranks.pivot(index="features", columns="gene", values="rank")
     lines = [
         f"demo project: {summary.project}",
