@@ -29,13 +29,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from napari_phenoscope import metrics, tasks
+from napari_phenoscope import metrics, quickstart, tasks
 from napari_phenoscope.constants import (
-    CONTROL_TYPE,
-    GENE,
     MODALITY,
-    NEGATIVE_CONTROL,
-    PERT_INAME,
 )
 from napari_phenoscope.demo import write_demo_plates
 from napari_phenoscope.io.profiles import feature_columns, read_profiles
@@ -65,32 +61,14 @@ def training_plates(model: Path | None) -> list[str]:
     return list(training.get("plates", [])) if isinstance(training, dict) else []
 
 
-def gene_ranks(profiles: pd.DataFrame, query: str = QUERY) -> tuple[dict[str, int], int]:
-    """Rank of each gene of ``GENES`` among CRISPR gene consensus profiles for ``query``.
-
-    Consensus = median over the wells of the compound (all replicate plates) or of the gene
-    (all its guides and plates); negative controls are not candidates.
-    """
-    features = feature_columns(profiles)
-    compound = profiles[profiles[PERT_INAME] == query]
-    if compound.empty:
-        raise SystemExit(f"{query} is not on the demo plates")
-    crispr = profiles[
-        (profiles[MODALITY] == "crispr")
-        & (profiles[CONTROL_TYPE] != NEGATIVE_CONTROL)
-        & (profiles[GENE].astype(str) != "")
-    ]
-    genes = crispr.groupby(GENE)[features].median().reset_index()
-    genes = genes.rename(columns={GENE: "Metadata_gene"})
-    query_vector = compound[features].median().to_numpy()
-    ranked = metrics.rank_by_similarity(query_vector, genes, features)
-    ranks = {
-        gene: int(ranked.loc[ranked["Metadata_gene"] == gene, metrics.RANK].iloc[0])
-        if gene in set(ranked["Metadata_gene"])
-        else -1
-        for gene in GENES
+def gene_ranks(profiles: pd.DataFrame) -> tuple[dict[str, int], int]:
+    """Rank of PLK1 and BRD4 among CRISPR gene consensus profiles for BI-2536
+    (``quickstart.gene_ranks``, the definition the demo job prints), as {gene: rank}, n."""
+    ranks = quickstart.gene_ranks(profiles, QUERY, GENES)
+    by_gene = {
+        g: (-1 if pd.isna(r) else int(r)) for g, r in zip(ranks["gene"], ranks["rank"], strict=True)
     }
-    return ranks, len(genes)
+    return by_gene, int(ranks["n_genes"].iloc[0])
 
 
 def evaluate(profiles: pd.DataFrame, null_size: int) -> dict[str, tuple[float, float]]:

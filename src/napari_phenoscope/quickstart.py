@@ -13,15 +13,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from napari_phenoscope.constants import GENE, MODALITY
-from napari_phenoscope.io.profiles import read_profiles, write_profiles
-from napari_phenoscope.similarity import (
-    TARGET,
-    perturbation_query,
-    profile_feature_columns,
-    rank_perturbations,
-    reference_profiles,
+from napari_phenoscope.constants import (
+    CONTROL_TYPE,
+    GENE,
+    MODALITY,
+    NEGATIVE_CONTROL,
+    PERT_INAME,
 )
+from napari_phenoscope.errors import ProfileTableError
+from napari_phenoscope.io.profiles import feature_columns, read_profiles, write_profiles
+from napari_phenoscope.metrics import RANK, SIMILARITY, rank_by_similarity
 
 #: Demo seed of the quick start. The bundled encoder was trained on other demo plates
 #: (docs/model_card.md), so these plates are held out from its training.
@@ -66,32 +67,44 @@ def gene_ranks(
 ) -> pd.DataFrame:
     """Rank of each gene among the ``reference_modality`` genes for a compound query.
 
-    The query is the compound's consensus (median) well profile; each gene's rank is that
-    of its best guide (or ORF) by cosine similarity of consensus profiles.
+    The query is the compound's consensus (median over its wells, all replicate plates);
+    each gene's profile is the median over all its guides' (or ORFs') wells. Negative
+    controls are not candidates. Ranking is by cosine similarity
+    (``metrics.rank_by_similarity``).
 
     Returns
     -------
     pandas.DataFrame
-        ``gene``, ``rank`` (1 = most similar gene), ``n_genes``, ``similarity``.
+        ``gene``, ``rank`` (1 = most similar gene; None if the gene is absent),
+        ``n_genes``, ``similarity``.
+
+    Raises
+    ------
+    ProfileTableError
+        If no well holds ``query``.
     """
-    features = profile_feature_columns(well_profiles)
-    request = perturbation_query(well_profiles, query, features, modality="compound")
-    reference_wells = well_profiles[well_profiles[MODALITY] == reference_modality]
-    reference = reference_profiles(reference_wells, features, request.exclude_wells)
-    ranking = rank_perturbations(request, reference)
-    by_gene = ranking.drop_duplicates(TARGET).reset_index(drop=True)
-    rows = []
-    for gene in genes:
-        hits = by_gene.index[by_gene[TARGET] == gene]
-        rows.append(
-            {
-                GENE.removeprefix("Metadata_"): gene,
-                "rank": int(hits[0]) + 1 if len(hits) else None,
-                "n_genes": len(by_gene),
-                "similarity": float(by_gene.loc[hits[0], "similarity"]) if len(hits) else None,
-            }
-        )
-    return pd.DataFrame(rows)
+    features = feature_columns(well_profiles)
+    compound = well_profiles[well_profiles[PERT_INAME] == query]
+    if compound.empty:
+        raise ProfileTableError(f"no well profile of {query} ({PERT_INAME})")
+    reference = well_profiles[
+        (well_profiles[MODALITY] == reference_modality)
+        & (well_profiles[CONTROL_TYPE] != NEGATIVE_CONTROL)
+        & (well_profiles[GENE].astype(str) != "")
+    ]
+    consensus = reference.groupby(GENE)[features].median().reset_index()
+    ranked = rank_by_similarity(compound[features].median().to_numpy(), consensus, features)
+    by_gene = ranked.set_index(GENE)
+    return pd.DataFrame(
+        {
+            "gene": list(genes),
+            "rank": [int(by_gene.loc[g, RANK]) if g in by_gene.index else None for g in genes],
+            "n_genes": len(consensus),
+            "similarity": [
+                float(by_gene.loc[g, SIMILARITY]) if g in by_gene.index else None for g in genes
+            ],
+        }
+    )
 
 
 def run_demo(
