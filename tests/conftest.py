@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -13,9 +14,13 @@ import tifffile
 from napari_phenoscope.constants import CHANNELS, CPJUMP1_CHANNEL_MAP, well_row_col
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+#: The team's data folder beside the repository. A fresh clone has none; CI proves that the
+#: suite still passes by pointing PHENOSCOPE_SHARED at a folder that does not exist.
+SHARED = Path(os.environ.get("PHENOSCOPE_SHARED") or REPO.parent / "shared")
 REAL_FIELDS = SHARED / "data" / "real-cellpainting"
 JUMP_TARGET = SHARED / "data" / "jump-target"
+#: Fixtures that read ../shared (each skips when it is absent); their tests get the `shared` mark.
+SHARED_FIXTURES = {"real_fields", "shared_jump_target"}
 CHANNEL_NUMBER = {name: number for number, name in CPJUMP1_CHANNEL_MAP.items()}
 
 
@@ -71,12 +76,36 @@ def tiny_plate(tmp_path: Path) -> Path:
     return write_tiny_plate(tmp_path / "project")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that read ../shared, so that CI can rerun them with it hidden."""
+    for item in items:
+        if SHARED_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.shared)
+
+
+def _shared_or_skip(folder: Path) -> Path:
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is not there (../shared is not beside the repository)")
+    return folder
+
+
 @pytest.fixture
 def real_fields() -> Path:
     """The real Cell Painting Gallery fields (skips if ../shared is absent)."""
-    if not REAL_FIELDS.is_dir():
-        pytest.skip("../shared/data/real-cellpainting is not beside the repository")
-    return REAL_FIELDS
+    return _shared_or_skip(REAL_FIELDS)
+
+
+@pytest.fixture
+def shared_jump_target() -> Path:
+    """The JUMP-Target-1 tables as downloaded to ../shared (skips if absent)."""
+    return _shared_or_skip(JUMP_TARGET)
+
+
+@pytest.fixture
+def bundled_jump_target() -> Path:
+    """The JUMP-Target-1 tables the package bundles (always there)."""
+    folder = resources.files("napari_phenoscope") / "data" / "jump_target"
+    return Path(str(folder))
 
 
 @pytest.fixture(scope="session")
@@ -86,10 +115,30 @@ def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     PHENOSCOPE_CACHE points at a session folder so that code calling
     ``ensure_demo_plates()`` itself (the sample data, the docks) finds this same project.
     """
-    import os
-
     from napari_phenoscope.demo import ensure_demo_plates
 
     cache = tmp_path_factory.mktemp("phenoscope-cache")
     os.environ["PHENOSCOPE_CACHE"] = str(cache)
     return ensure_demo_plates(progress=False)
+
+
+#: A small rendered plate with real-looking cells (12 wells, one 128 px field each, per modality).
+SMALL_DEMO = {"n_wells": 12, "n_sites": 1, "size": 128, "n_replicates": 1}
+
+
+@pytest.fixture(scope="session")
+def small_demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Demo plates small enough to profile in seconds (read-only: copy before changing)."""
+    from napari_phenoscope.demo import write_demo_plates
+
+    root = tmp_path_factory.mktemp("small-demo") / "project"
+    write_demo_plates(root, progress=False, **SMALL_DEMO)
+    return root
+
+
+def copy_compound_plate(project: Path, destination: Path) -> Path:
+    """Copy the compound plate of a demo project (images + metadata) to change it safely."""
+    images = next((project / "images").glob("BR00116991__*"))
+    shutil.copytree(images, destination / "images" / images.name)
+    shutil.copytree(project / "metadata", destination / "metadata")
+    return destination

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import tifffile
 
-from conftest import JUMP_TARGET, channel_value, phenix_name, write_tiny_plate
+from conftest import channel_value, phenix_name, write_tiny_plate
 from napari_phenoscope import io
 from napari_phenoscope.constants import (
     BROAD_SAMPLE,
@@ -154,11 +154,21 @@ def test_lazy_stack_reads_only_the_planes_computed(tiny_plate, monkeypatch):
     assert plane[0, 0] == channel_value("A02", 2, "DNA")
 
 
-def test_well_metadata_matches_the_jump_target_design(tiny_plate):
+def test_bundled_jump_target_tables_are_the_published_ones(shared_jump_target, bundled_jump_target):
+    for name in (
+        f"{m}_{kind}.tsv"
+        for m in ("compound", "crispr", "orf")
+        for kind in ("platemap", "metadata")
+    ):
+        assert (bundled_jump_target / name).read_bytes() == (shared_jump_target / name).read_bytes()
+
+
+def test_well_metadata_matches_the_jump_target_design(tiny_plate, bundled_jump_target):
     wells = io.read_well_metadata(tiny_plate)
     assert len(wells) == 384
-    platemap = pd.read_csv(JUMP_TARGET / "compound_platemap.tsv", sep="\t", dtype=str).fillna("")
-    compounds = pd.read_csv(JUMP_TARGET / "compound_metadata.tsv", sep="\t", dtype=str)
+    tables = bundled_jump_target
+    platemap = pd.read_csv(tables / "compound_platemap.tsv", sep="\t", dtype=str).fillna("")
+    compounds = pd.read_csv(tables / "compound_metadata.tsv", sep="\t", dtype=str)
     expected = platemap.merge(compounds, on="broad_sample", how="left")
     merged = wells.merge(expected, left_on=WELL, right_on="well_position")
     assert (merged[BROAD_SAMPLE] == merged["broad_sample"]).all()
