@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import tifffile
+from filelock import FileLock
 
 from napari_phenoscope.constants import (
     CHANNELS,
@@ -355,7 +356,10 @@ def _save_manifest(manifest: DemoManifest) -> None:
         "wells": {m: list(w) for m, w in manifest.wells.items()},
         "latent_effects": str(manifest.latent_effects.relative_to(root)),
     }
-    (root / MANIFEST_NAME).write_text(json.dumps(payload, indent=1))
+    # the manifest marks a complete project (ensure_demo_plates): never half-written
+    temporary = root / f".{MANIFEST_NAME}.{os.getpid()}.tmp"
+    temporary.write_text(json.dumps(payload, indent=1))
+    os.replace(temporary, root / MANIFEST_NAME)
 
 
 def read_demo_manifest(root: str | Path) -> DemoManifest:
@@ -413,9 +417,15 @@ def ensure_demo_plates(cache_dir: str | Path | None = None, **kwargs: int) -> Pa
     digest = hashlib.sha1(key.encode()).hexdigest()[:10]
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     root = (root / f"demo-{digest}").resolve()
-    if (root / MANIFEST_NAME).is_file():
+    if (root / MANIFEST_NAME).is_file():  # written last and atomically: the folder is complete
         return root
-    if root.exists():  # an interrupted earlier run: start over
-        shutil.rmtree(root)
-    write_demo_plates(root, progress=progress, **parameters)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    # Two first runs at once (two terminals, the demo beside the test suite): one renders,
+    # the other waits for it and reuses its folder. The OS drops the lock of a killed run.
+    with FileLock(root.parent / f"{root.name}.lock"):
+        if (root / MANIFEST_NAME).is_file():
+            return root
+        if root.exists():  # an interrupted earlier run: start over
+            shutil.rmtree(root)
+        write_demo_plates(root, progress=progress, **parameters)
     return root
