@@ -63,10 +63,18 @@ def read_channel(path: Path, frame: int | None = None) -> np.ndarray:
                 image = tiff.asarray(key=frame)
     except Exception as error:  # corrupt TIFFs raise many different types
         raise PlateFormatError(f"cannot read image {path}: {error}") from error
-    image = np.squeeze(image)
+    image = image.reshape(_plane_shape(image.shape))
     if image.ndim != 2:
         raise PlateFormatError(f"image {path} has shape {image.shape}; expected one 2-D plane")
     return image
+
+
+def _plane_shape(shape: Sequence[int]) -> tuple[int, ...]:
+    """Drop single-sample axes (a (1, Y, X) page, a (Y, X, 1) plane) but keep a 1x1 image 2-D."""
+    shape = [int(size) for size in shape]
+    while len(shape) > 2 and 1 in shape:
+        shape.remove(1)
+    return tuple(shape)
 
 
 def channel_shape(path: Path, frame: int | None = None) -> tuple[int, int]:
@@ -76,7 +84,7 @@ def channel_shape(path: Path, frame: int | None = None) -> tuple[int, int]:
     try:
         with tifffile.TiffFile(path) as tiff:
             page = tiff.pages[frame or 0]
-            shape = tuple(int(size) for size in page.shape if size > 1)
+            shape = _plane_shape(page.shape)
     except Exception as error:
         raise PlateFormatError(f"cannot read image {path}: {error}") from error
     if len(shape) != 2:

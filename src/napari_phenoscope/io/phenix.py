@@ -72,6 +72,10 @@ def parse_channel_map(spec: str | Mapping[int, str] | None) -> dict[int, str]:
     return dict(pairs)
 
 
+def _format_channel_map(numbering: Mapping[int, str]) -> str:
+    return ",".join(f"{number}={name}" for number, name in sorted(numbering.items()))
+
+
 def barcode_from_path(folder: Path) -> str:
     """Guess a plate barcode from a folder path.
 
@@ -124,12 +128,14 @@ def index_phenix_folder(
     numbering = parse_channel_map(channel_map)
     records: dict[tuple[str, str, int], dict[str, object]] = {}
     barcodes: dict[Path, str] = {}
+    unmapped: set[int] = set()
     for path in sorted(folder.rglob("*.tif*")):
         match = PHENIX_FILENAME.match(path.name)
         if match is None or int(match["plane"]) != plane:
             continue
         channel = numbering.get(int(match["channel"]))
         if channel is None:
+            unmapped.add(int(match["channel"]))
             continue
         if path.parent not in barcodes:
             barcodes[path.parent] = barcode_from_path(path.parent)
@@ -139,8 +145,20 @@ def index_phenix_folder(
             int(match["site"]),
         )
         record = records.setdefault(key, {PLATE: key[0], WELL: key[1], SITE: key[2]})
+        earlier = record.get(pathname_column(channel))
+        if earlier is not None and earlier != str(path.parent):
+            raise PlateFormatError(
+                f"plate {key[0]} well {key[1]} site {key[2]} is imaged twice, in {earlier} "
+                f"and in {path.parent}: open one measurement folder"
+            )
         record[filename_column(channel)] = path.name
         record[pathname_column(channel)] = str(path.parent)
+    if not records and unmapped:
+        seen = ", ".join(f"ch{number}" for number in sorted(unmapped))
+        raise PlateFormatError(
+            f"{folder} has only channels {seen}, none of them in the channel map "
+            f"{_format_channel_map(numbering)} (bright field?); pass --channel-map"
+        )
     if not records:
         raise PlateFormatError(f"no Phenix-named images (rRRcCCfFFpPP-chN...tiff) under {folder}")
     return _as_field_index(pd.DataFrame(list(records.values())))

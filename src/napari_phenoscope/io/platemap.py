@@ -63,8 +63,13 @@ def find_project_root(path: str | Path) -> Path | None:
 
 
 def _read_table(path: Path, sep: str) -> pd.DataFrame:
+    options = {"sep": sep, "dtype": str, "keep_default_na": False, "na_values": ["NA"]}
     try:
-        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=["NA"])
+        try:
+            return pd.read_csv(path, **options)
+        except UnicodeDecodeError:
+            # tables saved by spreadsheet programs are often Latin-1 (Windows-1252)
+            return pd.read_csv(path, encoding="latin-1", **options)
     except (OSError, ValueError, pd.errors.ParserError) as error:
         raise PlateFormatError(f"cannot read {path}: {error}") from error
 
