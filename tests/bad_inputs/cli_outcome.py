@@ -7,6 +7,7 @@ user would see, so the test fails on it. A few cases also go through a real inte
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -33,7 +34,23 @@ def run_cli(argv: list[object], capsys: pytest.CaptureFixture[str]) -> Outcome:
     capsys.readouterr()
     code = main([str(arg) for arg in argv])
     out, err = capsys.readouterr()
-    return Outcome(str(argv[0]), code, out, err)
+    return _logged(Outcome(str(argv[0]), code, out, err))
+
+
+def _logged(outcome: Outcome) -> Outcome:
+    """Append the outcome to $PHENOSCOPE_CORPUS_LOG (JSON lines), the source of the table in
+    docs/reliability.md (``python tests/bad_inputs/corpus_table.py LOG``)."""
+    log = os.environ.get("PHENOSCOPE_CORPUS_LOG")
+    if log:
+        record = {
+            "test": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0],
+            "command": outcome.command,
+            "code": outcome.code,
+            "stderr": outcome.err.strip().splitlines()[-1:] if outcome.err.strip() else [],
+        }
+        with open(log, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+    return outcome
 
 
 def run_console(argv: list[object], cwd: Path | None = None) -> Outcome:
@@ -47,7 +64,7 @@ def run_console(argv: list[object], cwd: Path | None = None) -> Outcome:
         cwd=cwd,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
-    return Outcome(str(argv[0]), done.returncode, done.stdout, done.stderr)
+    return _logged(Outcome(str(argv[0]), done.returncode, done.stdout, done.stderr))
 
 
 def assert_refused(outcome: Outcome, *names: object) -> str:

@@ -8,14 +8,25 @@ import numpy as np
 import torch
 from timm.models.vision_transformer import VisionTransformer
 
+from napari_phenoscope.errors import PhenoscopeError
+
 Pool = Literal["auto", "cls", "mean"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; other values as ``torch.device``."""
+    """``"auto"`` -> CUDA when available, else CPU; other values as ``torch.device``.
+
+    Raises
+    ------
+    PhenoscopeError
+        If ``device`` is not a torch device name (``"tpu"``).
+    """
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        return torch.device(device)
+    except RuntimeError as error:
+        raise PhenoscopeError(f"unknown device {device!r}; use auto, cpu or cuda") from error
 
 
 def default_pool(encoder: VisionTransformer) -> Literal["cls", "mean"]:
