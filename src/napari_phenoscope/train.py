@@ -146,7 +146,11 @@ def build_crop_cache(
         bar.close()
     if n_cells == 0:
         raise PlateFormatError(f"no cells found in {', '.join(map(str, plate_dirs))}")
-    meta_path.write_text(json.dumps({**wanted, "n_cells": n_cells}, indent=1))
+    # meta.json marks a finished cache: written last, through a rename (a kill never leaves
+    # half of it)
+    temporary = meta_path.with_name(f".{meta_path.name}.tmp")
+    temporary.write_text(json.dumps({**wanted, "n_cells": n_cells}, indent=1))
+    temporary.replace(meta_path)
     return _open_cache(data_path, n_cells, size)
 
 
@@ -284,7 +288,7 @@ def train(
     target = resolve_device(device)
     model.to(target)
     optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
-    step, history = 0, []
+    step, history, recent = 0, [], []
     if resume is not None:
         state = load_checkpoint(resume, model, optimizer, config.method)
         if int(state.get("n_cells", len(crops))) != len(crops):
@@ -293,11 +297,12 @@ def train(
                 f"plates give {len(crops)}: resume with the same plates and crop options"
             )
         step, history = int(state["step"]), list(state.get("history", []))
+        # the losses since the last logged row, so the next row averages the same steps
+        recent = [float(value) for value in state.get("recent", [])]
     _start_loss_log(paths["losses"], step)
     bar = tqdm(
         total=total_steps, initial=step, unit="step", desc=config.method, disable=not progress
     )
-    recent: list[float] = []
     stopped_early = False
     model.train()
     try:
@@ -339,15 +344,15 @@ def train(
                 recent = []
             if step % config.checkpoint_every == 0:
                 _checkpoint(
-                    paths["checkpoint"], model, optimizer, step, config, history, len(crops)
+                    paths["checkpoint"], model, optimizer, step, config, history, recent, crops
                 )
             bar.update(1)
     except KeyboardInterrupt:
-        _checkpoint(paths["checkpoint"], model, optimizer, step, config, history, len(crops))
+        _checkpoint(paths["checkpoint"], model, optimizer, step, config, history, recent, crops)
         raise
     finally:
         bar.close()
-    _checkpoint(paths["checkpoint"], model, optimizer, step, config, history, len(crops))
+    _checkpoint(paths["checkpoint"], model, optimizer, step, config, history, recent, crops)
     summary = _summary(config, plate_dirs, len(crops), step, total_steps, history, target)
     summary["seconds_this_run"] = round(time.monotonic() - started, 1)
     summary["init"] = None if init is None else f"{Path(init).name} sha256:{sha256_of(init)}"
@@ -376,9 +381,16 @@ def _checkpoint(
     step: int,
     config: TrainConfig,
     history: list,
-    n_cells: int,
+    recent: list[float],
+    crops: np.ndarray,
 ) -> None:
-    state = {"step": step, "config": asdict(config), "history": history, "n_cells": n_cells}
+    state = {
+        "step": step,
+        "config": asdict(config),
+        "history": history,
+        "recent": recent,
+        "n_cells": len(crops),
+    }
     save_checkpoint(path, model, optimizer, state)
 
 

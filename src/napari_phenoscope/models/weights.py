@@ -125,10 +125,14 @@ def save_weights(
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     temporary = path.with_name(f".{path.name}.tmp")
     save_file(tensors, str(temporary), metadata=metadata)
+    # never a stale or half-written digest beside the new weights, even if killed here
+    checksum_path(path).unlink(missing_ok=True)
     temporary.replace(path)
     path.chmod(0o644)  # safetensors writes 0600; weights are meant to be shared / packaged
     digest = sha256_of(path)
-    checksum_path(path).write_text(f"{digest}  {path.name}\n")
+    sidecar = path.with_name(f".{checksum_path(path).name}.tmp")
+    sidecar.write_text(f"{digest}  {path.name}\n")
+    sidecar.replace(checksum_path(path))
     return digest
 
 
