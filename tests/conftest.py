@@ -115,7 +115,7 @@ def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     PHENOSCOPE_CACHE points at a session folder so that code calling
     ``ensure_demo_plates()`` itself (the sample data, the docks) finds this same project.
     """
-    from napari_phenoscope.demo import ensure_demo_plates
+    from napari_phenoscope.demo.project import ensure_demo_plates
 
     cache = tmp_path_factory.mktemp("phenoscope-cache")
     os.environ["PHENOSCOPE_CACHE"] = str(cache)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from test_bad_profile_tables import valid_profiles
 
-from napari_phenoscope.embedding_map import UmapParams, compute_umap
+from napari_phenoscope.profiling.embedding_map import UmapParams, compute_umap
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.session.interruptible import Cancelled, run_interruptible
-from napari_phenoscope.tasks import evaluate
+from napari_phenoscope.evaluation.tasks import evaluate
 
 
 def _cancel_midway(function, *args, started, **kwargs) -> tuple[float, BaseException | None]:

@@ -10,7 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from napari_phenoscope import demo
+from napari_phenoscope.demo import project
 from napari_phenoscope.constants import CHANNELS
 
 SMALL = {"n_wells": 12, "n_sites": 1, "size": 64, "n_replicates": 1}
@@ -18,14 +18,14 @@ SMALL = {"n_wells": 12, "n_sites": 1, "size": 64, "n_replicates": 1}
 RENDERER = textwrap.dedent(
     f"""
     import sys, time
-    from napari_phenoscope import demo
+    from napari_phenoscope.demo import project
     original = demo.write_demo_plates
     def announced(*args, **kwargs):
         print("rendering", flush=True)
         time.sleep(float(sys.argv[2]))
         return original(*args, **kwargs)
-    demo.write_demo_plates = announced
-    print("root", demo.ensure_demo_plates(sys.argv[1], **{SMALL!r}), flush=True)
+    project.write_demo_plates = announced
+    print("root", project.ensure_demo_plates(sys.argv[1], **{SMALL!r}), flush=True)
     """
 )
 
@@ -41,7 +41,7 @@ def _start(cache: Path, pause_s: float) -> subprocess.Popen[str]:
 
 
 def _assert_complete(root: Path) -> None:
-    manifest = demo.read_demo_manifest(root)
+    manifest = project.read_demo_manifest(root)
     assert len(manifest.plates) == 3
     assert len(list(root.rglob("*.tiff"))) == 3 * 12 * (len(CHANNELS) + 2)
     assert not list(root.rglob("*.tmp"))
@@ -76,7 +76,7 @@ def test_a_render_killed_midway_is_started_over(tmp_path: Path) -> None:
     killed.send_signal(signal.SIGKILL)
     killed.communicate(timeout=60)
     half = next(cache.glob("demo-*"))
-    assert not (half / demo.MANIFEST_NAME).exists()  # a half folder is never marked complete
+    assert not (half / project.MANIFEST_NAME).exists()  # a half folder is never marked complete
     after = _start(cache, pause_s=0.0)
     out, err = after.communicate(timeout=300)
     assert after.returncode == 0, err
