@@ -8,10 +8,22 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import tifffile
 
-from napari_phenoscope.constants import CHANNELS, CPJUMP1_CHANNEL_MAP, well_row_col
+from napari_phenoscope.constants import (
+    BROAD_SAMPLE,
+    CHANNELS,
+    CONTROL_TYPE,
+    CPJUMP1_CHANNEL_MAP,
+    MODALITY,
+    PERT_TYPE,
+    PLATE,
+    TARGET_LIST,
+    WELL,
+    well_row_col,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 #: The team's data folder beside the repository. A fresh clone has none; CI proves that the
@@ -142,3 +154,45 @@ def copy_compound_plate(project: Path, destination: Path) -> Path:
     shutil.copytree(images, destination / "images" / images.name)
     shutil.copytree(project / "metadata", destination / "metadata")
     return destination
+
+
+PROFILE_FEATURES = [f"feature_{i}" for i in range(6)]
+
+
+def valid_well_profiles(seed: int = 0) -> pd.DataFrame:
+    """A valid table for ``phenoscope evaluate``: two compound plates, each with 4 negcon
+    wells and the same 6 compounds (replicates across plates) on 3 target genes."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for plate in ("P1", "P2"):
+        for k in range(4):
+            rows.append(
+                {
+                    PLATE: plate,
+                    WELL: f"A{k + 1:02d}",
+                    BROAD_SAMPLE: "",
+                    MODALITY: "compound",
+                    TARGET_LIST: "",
+                    PERT_TYPE: "control",
+                    CONTROL_TYPE: "negcon",
+                }
+            )
+        for k in range(6):
+            rows.append(
+                {
+                    PLATE: plate,
+                    WELL: f"B{k + 1:02d}",
+                    BROAD_SAMPLE: f"BRD-{k}",
+                    MODALITY: "compound",
+                    TARGET_LIST: f"G{k % 3}",
+                    PERT_TYPE: "trt",
+                    CONTROL_TYPE: "",
+                }
+            )
+    table = pd.DataFrame(rows)
+    signal = {f"BRD-{k}": rng.normal(size=len(PROFILE_FEATURES)) * 3 for k in range(6)}
+    values = [
+        signal.get(sample, 0) + rng.normal(size=len(PROFILE_FEATURES))
+        for sample in table[BROAD_SAMPLE]
+    ]
+    return pd.concat([table, pd.DataFrame(np.array(values), columns=PROFILE_FEATURES)], axis=1)

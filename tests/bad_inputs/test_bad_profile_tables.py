@@ -8,56 +8,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cli_outcome import assert_fine, assert_refused, run_cli
 
+from cli_outcome import assert_fine, assert_refused, run_cli
+from conftest import PROFILE_FEATURES as FEATURES
+from conftest import valid_well_profiles as valid_profiles
 from napari_phenoscope.constants import (
     BROAD_SAMPLE,
     CONTROL_TYPE,
-    MODALITY,
-    PERT_TYPE,
-    PLATE,
     TARGET_LIST,
-    WELL,
 )
-
-FEATURES = [f"feature_{i}" for i in range(6)]
-
-
-def valid_profiles(seed: int = 0) -> pd.DataFrame:
-    """Two compound plates: 4 negcon wells and 6 compounds each, replicated across plates."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for plate in ("P1", "P2"):
-        for k in range(4):
-            rows.append(
-                {
-                    PLATE: plate,
-                    WELL: f"A{k + 1:02d}",
-                    BROAD_SAMPLE: "",
-                    MODALITY: "compound",
-                    TARGET_LIST: "",
-                    PERT_TYPE: "control",
-                    CONTROL_TYPE: "negcon",
-                }
-            )
-        for k in range(6):
-            rows.append(
-                {
-                    PLATE: plate,
-                    WELL: f"B{k + 1:02d}",
-                    BROAD_SAMPLE: f"BRD-{k}",
-                    MODALITY: "compound",
-                    TARGET_LIST: f"G{k % 3}",
-                    PERT_TYPE: "trt",
-                    CONTROL_TYPE: "",
-                }
-            )
-    table = pd.DataFrame(rows)
-    signal = {f"BRD-{k}": rng.normal(size=len(FEATURES)) * 3 for k in range(6)}
-    values = [
-        signal.get(sample, 0) + rng.normal(size=len(FEATURES)) for sample in table[BROAD_SAMPLE]
-    ]
-    return pd.concat([table, pd.DataFrame(np.array(values), columns=FEATURES)], axis=1)
 
 
 def _evaluate(capsys, path: Path, task: str = "replicate", *extra: object):

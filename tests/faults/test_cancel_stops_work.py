@@ -8,12 +8,12 @@ import time
 
 import numpy as np
 import pytest
-from test_bad_profile_tables import valid_profiles
 
-from napari_phenoscope.profiling.embedding_map import UmapParams, compute_umap
+from conftest import valid_well_profiles
 from napari_phenoscope.errors import ProfileTableError
-from napari_phenoscope.session.interruptible import Cancelled, run_interruptible
 from napari_phenoscope.evaluation.tasks import evaluate
+from napari_phenoscope.profiling.embedding_map import UmapParams, compute_umap
+from napari_phenoscope.session.interruptible import Cancelled, run_interruptible
 
 
 def _cancel_midway(function, *args, started, **kwargs) -> tuple[float, BaseException | None]:
@@ -55,7 +55,7 @@ def test_cancelling_a_umap_layout_kills_its_process_within_a_second():
 
 
 def test_cancelling_an_map_evaluation_kills_its_process_within_a_second():
-    profiles = valid_profiles()
+    profiles = valid_well_profiles()
     children_seen = lambda: bool(multiprocessing.active_children())  # noqa: E731
     started_at = time.monotonic()
     seconds, error = _cancel_midway(

@@ -10,8 +10,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from napari_phenoscope.demo import project
 from napari_phenoscope.constants import CHANNELS
+from napari_phenoscope.demo import project
 
 SMALL = {"n_wells": 12, "n_sites": 1, "size": 64, "n_replicates": 1}
 #: A process that announces when it starts rendering (holding the cache lock), then renders.
@@ -19,7 +19,7 @@ RENDERER = textwrap.dedent(
     f"""
     import sys, time
     from napari_phenoscope.demo import project
-    original = demo.write_demo_plates
+    original = project.write_demo_plates
     def announced(*args, **kwargs):
         print("rendering", flush=True)
         time.sleep(float(sys.argv[2]))

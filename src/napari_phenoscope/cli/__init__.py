@@ -13,13 +13,14 @@ import sys
 from collections.abc import Callable, Sequence
 
 from napari_phenoscope.cli import demo, demo_data, evaluate, profile, segment, tour, train
+from napari_phenoscope.cli._options import OneLineParser
 from napari_phenoscope.errors import PhenoscopeError
 
 SubcommandAdder = Callable[[argparse._SubParsersAction], None]
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="phenoscope",
         description="Visual image-based profiling of Cell Painting plates.",
     )
@@ -48,8 +49,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except PhenoscopeError as error:
-        print(f"phenoscope {args.command}: error: {error}", file=sys.stderr)
+        print(f"phenoscope {args.command}: error: {_one_line(str(error))}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a full disk, a read-only or vanished output folder
+        where = f": {error.filename}" if error.filename else ""
+        reason = error.strerror or _one_line(str(error))
+        print(f"phenoscope {args.command}: error: {reason}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"phenoscope {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(message: str) -> str:
+    """Library messages may quote a multi-line parser error: keep the CLI's one line."""
+    return " ".join(message.split())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from napari_phenoscope.cli._options import positive_int
+
 
 def add(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -17,7 +19,9 @@ def add(subparsers: argparse._SubParsersAction) -> None:
         "--out", default="phenoscope-out/demo", metavar="OUT_DIR", help="output folder"
     )
     parser.add_argument("--features", default="vit,classical", help="feature sets, comma-separated")
-    parser.add_argument("--null-size", type=int, default=2000, help="permutation null size")
+    parser.add_argument(
+        "--null-size", type=positive_int, default=2000, help="permutation null size"
+    )
     parser.add_argument("--no-viewer", action="store_true", help="never open napari")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(handler=run)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from napari_phenoscope.cli._options import positive_int
+
 
 def add(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -19,7 +21,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
         choices=("replicate", "sister", "compound-gene", "crispr-orf"),
         help="which retrieval task",
     )
-    parser.add_argument("--null-size", type=int, default=10000, help="null size (10000)")
+    parser.add_argument("--null-size", type=positive_int, default=10000, help="null size (10000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the nulls (0)")
     parser.add_argument("--out", metavar="CSV", help="write the per-query table here")
     parser.set_defaults(handler=run)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from napari_phenoscope.cli._options import positive_int
+
 
 def add(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -28,7 +30,9 @@ def add(subparsers: argparse._SubParsersAction) -> None:
         default="error",
         help="a field lacking a channel file: stop (default) or fill it with zeros",
     )
-    parser.add_argument("--batch-size", type=int, default=64, help="crops per encoder batch")
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=64, help="crops per encoder batch"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=run)
 

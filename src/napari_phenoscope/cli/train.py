@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from napari_phenoscope.cli._options import positive_int
+
 
 def add(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -17,19 +19,21 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--method", choices=("mae", "dino"), default="mae", help="(default: mae)")
     parser.add_argument("--out", required=True, metavar="MODEL.safetensors", help="weights file")
     parser.add_argument(
-        "--epochs", type=int, default=10, help="passes over the cells (default: 10)"
+        "--epochs", type=positive_int, default=10, help="passes over the cells (default: 10)"
     )
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     parser.add_argument("--resume", metavar="CKPT", help="checkpoint to continue from")
     parser.add_argument(
         "--init", metavar="MODEL|bundled", help="fine-tune: start from these weights"
     )
-    parser.add_argument("--batch-size", type=int, default=64, help="crops per step (default: 64)")
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=64, help="crops per step (default: 64)"
+    )
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default: 1e-3)")
     parser.add_argument("--seed", type=int, default=0, help="seed of everything (default: 0)")
     parser.add_argument("--crop-size", type=int, default=64, help="crop side in px (default: 64)")
     parser.add_argument(
-        "--checkpoint-every", type=int, default=500, help="steps between checkpoints"
+        "--checkpoint-every", type=positive_int, default=500, help="steps between checkpoints"
     )
     parser.add_argument("--max-fields", type=int, help="use only the first N fields")
     parser.add_argument("--max-minutes", type=float, help="stop (resumably) after N minutes")

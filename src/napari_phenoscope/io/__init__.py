@@ -23,6 +23,7 @@ from napari_phenoscope.io.fields import (
     read_field,
 )
 from napari_phenoscope.io.loaddata import index_load_data_csv, index_multichannel_tiff
+from napari_phenoscope.io.outputs import output_folder
 from napari_phenoscope.io.phenix import (
     barcode_from_path,
     filename_column,
@@ -52,6 +53,7 @@ __all__ = [
     "is_plate_path",
     "join_well_metadata",
     "lazy_channel_stack",
+    "output_folder",
     "parse_channel_map",
     "pathname_column",
     "read_channel",

@@ -227,6 +227,11 @@ def write_parquet_atomic(
     try:
         pq.write_table(arrow, temporary)
         os.replace(temporary, path)
+    except OSError as error:
+        if error.filename is not None:
+            raise
+        # Arrow's write errors (a full disk) name no file: name the one being written
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from error
     finally:
         temporary.unlink(missing_ok=True)
     return path
@@ -259,6 +264,7 @@ def index_plates(
         Naming the folder, if it holds no fields (or none of the chosen wells).
     """
     from napari_phenoscope.io import index_plate
+    from napari_phenoscope.segmentation.batch import select_wells
 
     indexes = []
     for plate_dir in plate_dirs:
@@ -268,10 +274,7 @@ def index_plates(
         fields = fields.copy()
         fields["_source"] = str(plate_dir)
         if wells is not None:
-            chosen = {well.strip().upper() for well in wells}
-            fields = fields[fields[WELL].str.upper().isin(chosen)]
-            if fields.empty:
-                raise PlateFormatError(f"none of the wells {sorted(chosen)} is in {plate_dir}")
+            fields = select_wells(fields, wells, Path(plate_dir))
         indexes.append(fields)
     if not indexes:
         raise PlateFormatError("no plate folder given")
@@ -349,14 +352,14 @@ def profile_plates(
     """
     from tqdm.auto import tqdm
 
-    from napari_phenoscope.io import read_field
+    from napari_phenoscope.io import output_folder, read_field
 
     feature_sets = parse_feature_sets(features)
     fields = index_plates(plate_dirs, channel_map=channel_map, wells=wells)
     well_metadata = _well_metadata(plate_dirs)
     _check_wells_annotated(fields, well_metadata)
-    out_dir = Path(out_dir)
-    for stale in (out_dir / "fields").glob("*/.*.tmp"):
+    out_dir = output_folder(out_dir)
+    for stale in [*out_dir.glob(".*.tmp"), *(out_dir / "fields").glob("*/.*.tmp")]:
         stale.unlink(missing_ok=True)  # left by a run killed mid-write; never read
     signature: dict[str, Any] = {"feature_sets": list(feature_sets), "model": None}
     encoder = None

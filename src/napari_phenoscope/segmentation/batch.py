@@ -96,11 +96,17 @@ def segment_plate(
     """
     from tqdm.auto import tqdm
 
-    from napari_phenoscope.io import available_channels, describe_field, index_plate, read_field
+    from napari_phenoscope.io import (
+        available_channels,
+        describe_field,
+        index_plate,
+        output_folder,
+        read_field,
+    )
 
     plate_path = Path(plate_path)
     fields = select_wells(index_plate(plate_path, channel_map=channel_map), wells, plate_path)
-    out_dir = Path(out_dir)
+    out_dir = output_folder(out_dir)
     tables = []
     rows = fields.to_dict("records")
     for row in tqdm(rows, unit="field", desc="segmenting", disable=not progress):

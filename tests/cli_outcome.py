@@ -32,7 +32,10 @@ class Outcome:
 def run_cli(argv: list[object], capsys: pytest.CaptureFixture[str]) -> Outcome:
     """``phenoscope ARGV`` in this process."""
     capsys.readouterr()
-    code = main([str(arg) for arg in argv])
+    try:
+        code = main([str(arg) for arg in argv])
+    except SystemExit as exit:  # argparse refusing an option
+        code = exit.code if isinstance(exit.code, int) else 2
     out, err = capsys.readouterr()
     return _logged(Outcome(str(argv[0]), code, out, err))
 

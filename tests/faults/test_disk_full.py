@@ -1,0 +1,87 @@
+"""A disk that fills up, or an output that turns read-only, mid-run: one line, exit 2, and
+what earlier runs wrote stays whole."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from cli_outcome import assert_fine, assert_refused, run_cli
+
+from conftest import copy_compound_plate
+
+FIRST = ["--wells", "A02,P10", "--features", "classical", "--no-progress"]
+SECOND = ["--features", "both", "--no-progress"]  # every well, more columns: more bytes
+
+
+@pytest.fixture
+def plate(small_demo_project: Path, tmp_path: Path) -> Path:
+    return copy_compound_plate(small_demo_project, tmp_path / "plate")
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A 400 kB tmpfs (needs the right to mount; skipped without it)."""
+    mount_point = tmp_path / "tiny-disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount_point)],
+        capture_output=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (not root, or no CAP_SYS_ADMIN)")
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def _snapshot(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in out.glob("*.parquet")}
+
+
+def _assert_no_partial_file(out: Path) -> None:
+    for path in out.rglob("*.parquet"):
+        if not path.name.startswith("."):
+            pq.read_table(path)
+
+
+def test_a_disk_that_fills_up(capsys, plate, tiny_disk):
+    out = tiny_disk / "out"
+    assert_fine(run_cli(["profile", plate, "--out", out, *FIRST], capsys))
+    earlier = _snapshot(out)
+    outcome = run_cli(["profile", plate, "--out", out, *SECOND], capsys)
+    assert_refused(outcome, "No space left on device", out)
+    assert _snapshot(out) == earlier
+    _assert_no_partial_file(out)
+
+
+@pytest.mark.parametrize(
+    ("number", "reason"),
+    [(errno.ENOSPC, "No space left on device"), (errno.EROFS, "Read-only file system")],
+    ids=["disk-full", "read-only"],
+)
+def test_an_output_that_cannot_be_written_midway(
+    capsys, plate, tmp_path, monkeypatch, number, reason
+):
+    out = tmp_path / "out"
+    assert_fine(run_cli(["profile", plate, "--out", out, *FIRST], capsys))
+    earlier = _snapshot(out)
+    original, writes = pq.write_table, []
+
+    def failing_after_three(table, where, *args, **kwargs):
+        writes.append(where)
+        if len(writes) > 3:  # some fields are cached, then the disk is gone
+            raise OSError(number, reason, str(where))
+        return original(table, where, *args, **kwargs)
+
+    monkeypatch.setattr(pq, "write_table", failing_after_three)
+    assert_refused(run_cli(["profile", plate, "--out", out, *SECOND], capsys), reason, out)
+    assert _snapshot(out) == earlier
+    _assert_no_partial_file(out)
+    monkeypatch.setattr(pq, "write_table", original)  # space again: the run resumes
+    outcome = assert_fine(run_cli(["profile", plate, "--out", out, *SECOND], capsys))
+    assert "3 resumed" in outcome.out
+    assert len(pd.read_parquet(out / "well_profiles_vit.parquet")) == 12
