@@ -4,6 +4,7 @@ what earlier runs wrote stays whole."""
 from __future__ import annotations
 
 import errno
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -25,11 +26,11 @@ def plate(small_demo_project: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path):
-    """A 400 kB tmpfs (needs the right to mount; skipped without it)."""
+    """A 4 MB tmpfs (needs the right to mount; skipped without it)."""
     mount_point = tmp_path / "tiny-disk"
     mount_point.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount_point)],
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
         capture_output=True,
     )
     if mounted.returncode != 0:
@@ -52,6 +53,8 @@ def test_a_disk_that_fills_up(capsys, plate, tiny_disk):
     out = tiny_disk / "out"
     assert_fine(run_cli(["profile", plate, "--out", out, *FIRST], capsys))
     earlier = _snapshot(out)
+    free = shutil.disk_usage(tiny_disk).free  # leave room for about one field, then run
+    (tiny_disk / "other-files").write_bytes(bytes(max(free - 300_000, 0)))
     outcome = run_cli(["profile", plate, "--out", out, *SECOND], capsys)
     assert_refused(outcome, "No space left on device", out)
     assert _snapshot(out) == earlier
