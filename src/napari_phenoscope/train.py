@@ -46,6 +46,7 @@ from napari_phenoscope.models import (
 )
 from napari_phenoscope.models.checkpoint import load_checkpoint, save_checkpoint
 from napari_phenoscope.models.dino import Dino
+from napari_phenoscope.models.preprocessing import DEMO_PIXEL_SIZE_UM, Preprocessing, Scope
 from napari_phenoscope.models.weights import sha256_of
 
 Method = Literal["mae", "dino"]
@@ -68,6 +69,19 @@ class TrainConfig:
     checkpoint_every: int = 500
     log_every: int = 10
     encoder: EncoderConfig = DEFAULT_CONFIG
+    #: Crop intensity scaling (``"field"`` or ``"plate"``), stored in the weights.
+    normalization: Scope = "field"
+    #: Physical pixel size of the training images (um), stored in the weights.
+    pixel_size_um: float = DEMO_PIXEL_SIZE_UM
+
+    def preprocessing(self) -> Preprocessing:
+        """What the trained weights will record: the crops as this run cuts them."""
+        return Preprocessing(
+            normalization=self.normalization,
+            crop_size=self.crop_size,
+            pixel_size_um=self.pixel_size_um,
+            pooling="cls" if self.method == "dino" else "mean",
+        )
 
 
 @dataclass
@@ -274,9 +288,19 @@ def train(
         pretrained = load_encoder(init).phenoscope_config
         config = replace(config, encoder=pretrained, crop_size=pretrained.img_size)
     crops = build_crop_cache(
-        plate_dirs, paths["cache"], config.crop_size, progress, **(crop_options or {})
+        plate_dirs,
+        paths["cache"],
+        config.crop_size,
+        progress,
+        normalization=config.normalization,
+        **(crop_options or {}),
     )
-    batch_size = min(config.batch_size, len(crops))
+    if len(crops) < config.batch_size:
+        raise PlateFormatError(
+            f"{', '.join(map(str, plate_dirs))} gave {len(crops)} cells, fewer than one batch "
+            f"({config.batch_size}): add fields or lower --batch-size"
+        )
+    batch_size = config.batch_size
     steps_per_epoch = len(crops) // batch_size
     total_steps = steps_per_epoch * config.epochs
     torch.manual_seed(config.seed)
@@ -352,9 +376,22 @@ def train(
     summary["seconds_this_run"] = round(time.monotonic() - started, 1)
     summary["init"] = None if init is None else f"{Path(init).name} sha256:{sha256_of(init)}"
     if config.method == "mae":
-        save_weights(out, model.encoder, mae=model, method="mae", training=summary)
+        save_weights(
+            out,
+            model.encoder,
+            mae=model,
+            method="mae",
+            training=summary,
+            preprocessing=config.preprocessing(),
+        )
     else:
-        save_weights(out, model.teacher, method="dino", training=summary)
+        save_weights(
+            out,
+            model.teacher,
+            method="dino",
+            training=summary,
+            preprocessing=config.preprocessing(),
+        )
     losses = [row[2] for row in history]
     return TrainResult(
         weights=Path(out),
@@ -435,6 +472,7 @@ def run_from_cli(args: Any) -> int:
         seed=args.seed,
         crop_size=args.crop_size,
         checkpoint_every=args.checkpoint_every,
+        normalization=args.normalization,
     )
     crop_options = {"max_fields": args.max_fields, "channel_map": args.channel_map}
     result = train(

@@ -25,9 +25,9 @@ from safetensors.torch import save_file
 from timm.models.vision_transformer import VisionTransformer
 
 from napari_phenoscope.constants import CHANNELS
-from napari_phenoscope.crops import DEFAULT_PERCENTILES
 from napari_phenoscope.errors import ModelWeightsError
 from napari_phenoscope.models.mae import DecoderConfig, MaskedAutoencoder
+from napari_phenoscope.models.preprocessing import PREPROCESSING_KEY, Preprocessing
 from napari_phenoscope.models.vit import EncoderConfig, create_encoder
 
 FORMAT = "napari-phenoscope-weights/1"
@@ -81,6 +81,7 @@ def save_weights(
     method: str = "mae",
     training: dict[str, Any] | None = None,
     config: EncoderConfig | None = None,
+    preprocessing: Preprocessing | None = None,
 ) -> str:
     """Write an encoder (and optionally its MAE decoder) to safetensors plus a ``.sha256``.
 
@@ -98,6 +99,10 @@ def save_weights(
         Training summary stored as JSON (data, epochs, losses...).
     config
         The encoder configuration (read from the encoder when omitted).
+    preprocessing
+        How the encoder's crops were made (``models.preprocessing``); stored under
+        ``preprocessing`` and applied by every loader. Default: per-field normalisation,
+        crops of the encoder's input size, demo pixel size, mean pooling (``"cls"`` for DINO).
 
     Returns
     -------
@@ -107,6 +112,14 @@ def save_weights(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     config = config or config_of(encoder)
+    if preprocessing is None:
+        pooling = "cls" if method == "dino" else "mean"
+        preprocessing = Preprocessing(crop_size=config.img_size, pooling=pooling)
+    if preprocessing.crop_size != config.img_size:
+        raise ModelWeightsError(
+            f"preprocessing crop size {preprocessing.crop_size} differs from the encoder's "
+            f"input size {config.img_size}"
+        )
     tensors = {ENCODER_PREFIX + k: v for k, v in encoder.state_dict().items()}
     metadata = {
         "format": FORMAT,
@@ -114,7 +127,7 @@ def save_weights(
         "encoder_config": config.to_json(),
         "channels": json.dumps(list(CHANNELS)),
         "crop_size": str(config.img_size),
-        "normalization": json.dumps({"scope": "field", "percentiles": list(DEFAULT_PERCENTILES)}),
+        PREPROCESSING_KEY: preprocessing.to_json(),
         "training": json.dumps(training or {}, sort_keys=True),
     }
     if mae is not None:
@@ -251,13 +264,15 @@ def load_encoder(
     Returns
     -------
     timm.models.vision_transformer.VisionTransformer
-        In eval mode, with ``phenoscope_method`` (``"mae"``, ``"dino"`` or ``"unknown"``)
-        and ``phenoscope_config`` attributes.
+        In eval mode, with ``phenoscope_method`` (``"mae"``, ``"dino"`` or ``"unknown"``),
+        ``phenoscope_config`` and ``phenoscope_preprocessing`` (``Preprocessing``, read from
+        the file; defaults for a plain timm state dict) attributes.
 
     Raises
     ------
     ModelWeightsError
-        Missing, corrupt, truncated or mismatched file, or not five input channels.
+        Missing, corrupt, truncated or mismatched file, not five input channels, or
+        missing / unknown preprocessing metadata (naming the key).
     """
     path = Path(path) if path is not None else bundled_weights_path()
     return _build_encoder(read_weights(path), num_heads).to(device).eval()
@@ -271,9 +286,16 @@ def _build_encoder(weights: WeightsFile, num_heads: int | None = None) -> Vision
         if not isinstance(config_values, dict):
             raise ModelWeightsError(f"weights file {path} lacks its encoder_config metadata")
         config = EncoderConfig.from_dict(config_values)
+        preprocessing = Preprocessing.from_metadata(weights.metadata, path)
+        if preprocessing.crop_size != config.img_size:
+            raise ModelWeightsError(
+                f"weights file {path}: '{PREPROCESSING_KEY}.crop_size' "
+                f"{preprocessing.crop_size} differs from the encoder's input size {config.img_size}"
+            )
     else:  # a plain timm state dict: drop a classifier head, infer the shapes
         state = {k: v for k, v in weights.tensors.items() if not k.startswith("head.")}
         config = infer_config(state, path, num_heads)
+        preprocessing = Preprocessing(crop_size=config.img_size)
     if config.in_chans != len(CHANNELS):
         raise ModelWeightsError(
             f"weights file {path} has {config.in_chans} input channels; "
@@ -283,6 +305,7 @@ def _build_encoder(weights: WeightsFile, num_heads: int | None = None) -> Vision
     _load_state(encoder, state, path)
     encoder.phenoscope_method = weights.method
     encoder.phenoscope_config = config
+    encoder.phenoscope_preprocessing = preprocessing
     return encoder.eval()
 
 
