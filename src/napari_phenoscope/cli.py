@@ -150,6 +150,12 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         help="crop intensity scaling per field or per plate, stored in the weights (field)",
     )
     parser.add_argument(
+        "--dino-intensity-jitter",
+        type=float,
+        default=0.2,
+        help="DINO views' per-channel gain jitter (default: 0.2; 0 keeps intensity phenotypes)",
+    )
+    parser.add_argument(
         "--checkpoint-every", type=int, default=500, help="steps between checkpoints"
     )
     parser.add_argument("--max-fields", type=int, help="use only the first N fields")

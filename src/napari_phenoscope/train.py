@@ -45,7 +45,7 @@ from napari_phenoscope.models import (
     save_weights,
 )
 from napari_phenoscope.models.checkpoint import load_checkpoint, save_checkpoint
-from napari_phenoscope.models.dino import Dino
+from napari_phenoscope.models.dino import Dino, DinoConfig
 from napari_phenoscope.models.preprocessing import DEMO_PIXEL_SIZE_UM, Preprocessing, Scope
 from napari_phenoscope.models.weights import sha256_of
 
@@ -73,6 +73,10 @@ class TrainConfig:
     normalization: Scope = "field"
     #: Physical pixel size of the training images (um), stored in the weights.
     pixel_size_um: float = DEMO_PIXEL_SIZE_UM
+    #: DINO's per-channel gain jitter of the views. It teaches invariance to channel
+    #: brightness, which per-field normalisation made moot and which erases intensity
+    #: phenotypes once crops are scaled per plate.
+    dino_intensity_jitter: float = 0.2
 
     def preprocessing(self) -> Preprocessing:
         """What the trained weights will record: the crops as this run cuts them."""
@@ -214,7 +218,7 @@ def _build(
             _load_init(model, load_mae(init).state_dict(), init)
         return model, list(model.parameters())
     if config.method == "dino":
-        dino = Dino(encoder)
+        dino = Dino(encoder, DinoConfig(intensity_jitter=config.dino_intensity_jitter))
         return dino, dino.student_parameters()
     raise ValueError(f"method must be 'mae' or 'dino', not {config.method!r}")
 
@@ -473,6 +477,7 @@ def run_from_cli(args: Any) -> int:
         crop_size=args.crop_size,
         checkpoint_every=args.checkpoint_every,
         normalization=args.normalization,
+        dino_intensity_jitter=args.dino_intensity_jitter,
     )
     crop_options = {"max_fields": args.max_fields, "channel_map": args.channel_map}
     result = train(
