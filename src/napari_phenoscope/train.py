@@ -299,11 +299,6 @@ def train(
         normalization=config.normalization,
         **(crop_options or {}),
     )
-    if len(crops) < config.batch_size:
-        raise PlateFormatError(
-            f"{', '.join(map(str, plate_dirs))} gave {len(crops)} cells, fewer than one batch "
-            f"({config.batch_size}): add fields or lower --batch-size"
-        )
     batch_size = config.batch_size
     steps_per_epoch = len(crops) // batch_size
     total_steps = steps_per_epoch * config.epochs
@@ -321,6 +316,11 @@ def train(
                 f"plates give {len(crops)}: resume with the same plates and crop options"
             )
         step, history = int(state["step"]), list(state.get("history", []))
+    if len(crops) < config.batch_size:
+        raise PlateFormatError(
+            f"{', '.join(map(str, plate_dirs))} gave {len(crops)} cells, fewer than one batch "
+            f"({config.batch_size}): add fields or lower --batch-size"
+        )
     _start_loss_log(paths["losses"], step)
     bar = tqdm(
         total=total_steps, initial=step, unit="step", desc=config.method, disable=not progress
