@@ -32,12 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_profiles import FEATURE_SETS, evaluate, gene_ranks, render  # noqa: E402
 
 from napari_phenoscope.constants import CHANNELS, PLATE, SITE, WELL  # noqa: E402
-from napari_phenoscope.crops import extract_crops, plate_limits  # noqa: E402
+from napari_phenoscope.features.crops import extract_crops, plate_limits  # noqa: E402
 from napari_phenoscope.io import join_well_metadata, read_field, read_well_metadata  # noqa: E402
 from napari_phenoscope.io.profiles import read_profiles  # noqa: E402
 from napari_phenoscope.models import embed_crops, load_encoder  # noqa: E402
-from napari_phenoscope.pipeline import index_plates, profile_plates, well_profiles  # noqa: E402
-from napari_phenoscope.segment import segment_field  # noqa: E402
+from napari_phenoscope.profiling.pipeline import index_plates, profile_plates, well_profiles  # noqa: E402
+from napari_phenoscope.segmentation import segment_field  # noqa: E402
 
 SCOPES = ("field", "plate")
 CROP_SIZE = 64
