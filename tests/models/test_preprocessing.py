@@ -174,3 +174,31 @@ def test_iter_plate_crops_accepts_plate_normalisation(tmp_path):
     )
     per_field = np.concatenate([b.crops for b in iter_plate_crops([plate], **kwargs)])
     assert per_plate.shape == per_field.shape and not np.allclose(per_plate, per_field)
+
+
+def test_viewer_profiling_and_inspection_scale_crops_as_the_weights_say(tmp_path):
+    from napari_phenoscope.models import MaskedAutoencoder
+    from napari_phenoscope.profiling.pipeline import measure_field
+    from napari_phenoscope.session.compute import iter_profiles
+    from napari_phenoscope.session.inspect import _normalization
+
+    plate = write_demo_plate(tmp_path, wells=("A01", "A02"), sites=(1,), size=96)
+    fields = index_plate(plate)
+    path = tmp_path / "plate.safetensors"
+    mae = MaskedAutoencoder(create_encoder(TINY))
+    wanted = Preprocessing(normalization="plate", crop_size=32)
+    save_weights(path, mae.encoder, mae=mae, preprocessing=wanted)
+    encoder = load_encoder(path)
+    limits = plate_limits(fields)
+    (result,) = iter_profiles(fields, [1], "vit", "cpu", model_path=str(path))
+    row = fields.iloc[1]
+    expected, columns = measure_field(
+        read_field(row, channels=CHANNELS), result.key, ("vit",), encoder, normalization=limits
+    )
+    vit = columns["vit"]
+    np.testing.assert_allclose(result.table[vit].to_numpy(), expected[vit].to_numpy(), atol=1e-5)
+    field_scaled, _ = measure_field(
+        read_field(row, channels=CHANNELS), result.key, ("vit",), encoder
+    )
+    assert not np.allclose(result.table[vit].to_numpy(), field_scaled[vit].to_numpy(), atol=1e-3)
+    np.testing.assert_allclose(_normalization(encoder, result.key[0], fields, row), limits)

@@ -189,6 +189,7 @@ class InspectDock(QWidget):
             int(self.seed.value()),
             self.attention_combo.currentData(),
             self.weights_edit.text().strip() or None,
+            session.fields,
             on_yield=self._done,
             on_error=self._errored,
             on_finished=self._finished,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -135,15 +136,20 @@ def plate_limits(
 ) -> np.ndarray:
     """Per-plate normalisation limits from a sample of the plate's fields.
 
+    Memoised by the sampled fields' index rows (file paths), so the viewer computes a
+    plate's limits once however many of its fields are profiled or inspected
+    (``plate_limits_cache_clear()`` forgets them, e.g. after files were rewritten).
+
     Parameters
     ----------
     fields
-        The field index of ONE plate (``io.index_plate`` rows), in index order; the sample
-        does not depend on which wells are later profiled.
+        The field index of ONE plate (``io.index_plate`` rows); the sample does not depend
+        on which wells are later profiled.
     percentiles
         The (low, high) percentiles, in 0-100.
     n_sample
-        Fields to read (evenly spaced, see ``sample_rows``).
+        Fields to read (evenly spaced over the plate sorted by well and site, see
+        ``sample_rows``).
     missing
         As for ``io.read_field``.
 
@@ -152,12 +158,33 @@ def plate_limits(
     numpy.ndarray
         (5, 2) limits to pass as ``normalization`` to ``extract_crops``.
     """
+    rows = fields.sort_values([WELL, SITE], kind="stable").to_dict("records")
+    chosen = tuple(
+        tuple(sorted((str(k), _hashable(v)) for k, v in rows[index].items()))
+        for index in sample_rows(len(rows), n_sample)
+    )
+    return _plate_limits(chosen, tuple(percentiles), missing).copy()
+
+
+def _hashable(value: object) -> object:
+    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+
+
+@lru_cache(maxsize=64)
+def _plate_limits(
+    rows: tuple[tuple[tuple[str, object], ...], ...],
+    percentiles: tuple[float, float],
+    missing: Literal["error", "zeros"],
+) -> np.ndarray:
     from napari_phenoscope.io import read_field
 
-    rows = fields.sort_values([WELL, SITE], kind="stable").to_dict("records")
-    chosen = [rows[index] for index in sample_rows(len(rows), n_sample)]
-    images = (read_field(row, channels=CHANNELS, missing=missing) for row in chosen)
+    images = (read_field(dict(row), channels=CHANNELS, missing=missing) for row in rows)
     return plate_percentiles(images, percentiles)
+
+
+def plate_limits_cache_clear() -> None:
+    """Forget every memoised ``plate_limits`` result."""
+    _plate_limits.cache_clear()
 
 
 def normalize_image(image: np.ndarray, normalization: Normalization = "field") -> np.ndarray:

@@ -84,6 +84,7 @@ def profile_field(
     encoder: Any = None,
     device: str = "cpu",
     batch_size: int = 64,
+    normalization: Any = "field",
 ) -> FieldProfile:
     """Segment one field and measure its cells, keeping the label images for the viewer.
 
@@ -95,7 +96,7 @@ def profile_field(
         (plate, well, site) of the field, written into the table.
     index
         Row of the field index.
-    feature_sets, encoder, device, batch_size
+    feature_sets, encoder, device, batch_size, normalization
         As in ``pipeline.measure_field`` (the same code profiles plates headless).
 
     Returns
@@ -106,7 +107,14 @@ def profile_field(
 
     segmentation = segment_field(image, channels=CHANNELS)
     table, columns = pipeline.measure_field(
-        image, key, feature_sets, encoder, device, batch_size, segmentation=segmentation
+        image,
+        key,
+        feature_sets,
+        encoder,
+        device,
+        batch_size,
+        segmentation=segmentation,
+        normalization=normalization,
     )
     return FieldProfile(
         index=index,
@@ -138,10 +146,14 @@ def iter_profiles(
     sets = pipeline.parse_feature_sets(feature_choice)
     device = pipeline.resolve_device(device_choice)
     encoder = None
+    scaling: dict[str, Any] = {}
     if "vit" in sets:
         from napari_phenoscope.models import load_encoder
 
         encoder = load_encoder(model_path, device=device)
+        chosen_plates = set(fields.iloc[list(indices)][PLATE].astype(str))
+        in_scope = fields[fields[PLATE].astype(str).isin(chosen_plates)]
+        scaling = pipeline.encoder_normalization(encoder, in_scope, missing="zeros")
     for index in indices:
         if cancel.is_set():
             return
@@ -150,7 +162,13 @@ def iter_profiles(
         try:
             image = read_field(row, missing="zeros")
             result: FieldProfile | FieldFailure = profile_field(
-                image, key, index, sets, encoder=encoder, device=device
+                image,
+                key,
+                index,
+                sets,
+                encoder=encoder,
+                device=device,
+                normalization=scaling.get(key[0], "field"),
             )
         except PhenoscopeError as error:
             result = FieldFailure(index, key, str(error))
