@@ -94,7 +94,7 @@ def frechet(a: np.ndarray, b: np.ndarray) -> float:
     """Frechet distance between Gaussians fitted to two embedding sets (as FID)."""
     mean_a, mean_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    root = linalg.sqrtm(cov_a @ cov_b)
     return float(((mean_a - mean_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * np.real(root)))
 
 
