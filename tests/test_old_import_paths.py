@@ -6,6 +6,8 @@ import importlib
 
 import pytest
 
+from napari_phenoscope import MOVED_MODULES
+
 #: old module -> (new home, names the docs used)
 OLD_PATHS = {
     "napari_phenoscope.metrics": (
@@ -37,7 +39,16 @@ def test_old_path_gives_the_same_objects_as_the_new_home(old):
         assert getattr(old_module, name) is getattr(new_module, name), name
 
 
-@pytest.mark.parametrize("old", sorted(OLD_PATHS))
-def test_old_path_exports_only_names_that_exist(old):
-    module = importlib.import_module(old)
-    assert [name for name in module.__all__ if not hasattr(module, name)] == []
+@pytest.mark.parametrize("old", sorted(MOVED_MODULES))
+def test_an_old_module_is_the_module_it_moved_to_not_a_copy(old, monkeypatch):
+    old_module = importlib.import_module(f"napari_phenoscope.{old}")
+    new_module = importlib.import_module(f"napari_phenoscope.{MOVED_MODULES[old]}")
+    assert old_module is new_module
+    assert new_module.__spec__.name == new_module.__name__  # its own spec, not the alias's
+    monkeypatch.setattr(old_module, "PATCHED_BY_THE_TEST", True, raising=False)
+    assert new_module.PATCHED_BY_THE_TEST
+
+
+def test_an_unknown_module_is_still_an_import_error():
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("napari_phenoscope.no_such_module")
