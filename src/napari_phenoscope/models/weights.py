@@ -31,8 +31,11 @@ from napari_phenoscope.models.preprocessing import PREPROCESSING_KEY, Preprocess
 from napari_phenoscope.models.vit import EncoderConfig, create_encoder
 
 FORMAT = "napari-phenoscope-weights/1"
-#: File name of the bundled MAE weights inside ``napari_phenoscope/models/weights``.
+#: File name of the default bundled weights inside ``napari_phenoscope/models/weights``.
 BUNDLED_WEIGHTS = "mae_vit_tiny_p8_64.safetensors"
+#: The bundled weights by name (as timm names its pretrained configs); "bundled" is the default.
+BUNDLED_MODELS: dict[str, str] = {"vit-tiny-p8-64": BUNDLED_WEIGHTS}
+DEFAULT_MODEL = "vit-tiny-p8-64"
 ENCODER_PREFIX = "encoder."
 DECODER_PREFIX = "decoder."
 
@@ -51,12 +54,31 @@ class WeightsFile:
         return str(self.metadata.get("method", "unknown"))
 
 
-def bundled_weights_path() -> Path:
-    """Path of the bundled MAE weights (raises ``ModelWeightsError`` if not installed)."""
-    path = Path(str(resources.files("napari_phenoscope.models") / "weights" / BUNDLED_WEIGHTS))
+def bundled_weights_path(name: str = DEFAULT_MODEL) -> Path:
+    """Path of bundled weights by registry name (raises ``ModelWeightsError`` if absent)."""
+    if name == "bundled":
+        name = DEFAULT_MODEL
+    if name not in BUNDLED_MODELS:
+        known = ", ".join(sorted(BUNDLED_MODELS))
+        raise ModelWeightsError(f"no bundled weights named {name!r}; bundled: {known}")
+    folder = resources.files("napari_phenoscope.models") / "weights"
+    path = Path(str(folder / BUNDLED_MODELS[name]))
     if not path.is_file():
         raise ModelWeightsError(f"bundled weights {path} are missing; reinstall the package")
     return path
+
+
+def resolve_weights(choice: str | Path | None = None) -> Path:
+    """A weights file from a path, a bundled name (``BUNDLED_MODELS``), ``"bundled"`` or None.
+
+    Examples
+    --------
+    >>> resolve_weights().name == BUNDLED_WEIGHTS
+    True
+    """
+    if choice is None or str(choice) == "bundled" or str(choice) in BUNDLED_MODELS:
+        return bundled_weights_path("bundled" if choice is None else str(choice))
+    return Path(choice)
 
 
 def sha256_of(path: str | Path) -> str:
@@ -274,7 +296,7 @@ def load_encoder(
         Missing, corrupt, truncated or mismatched file, not five input channels, or
         missing / unknown preprocessing metadata (naming the key).
     """
-    path = Path(path) if path is not None else bundled_weights_path()
+    path = resolve_weights(path)
     return _build_encoder(read_weights(path), num_heads).to(device).eval()
 
 
@@ -319,7 +341,7 @@ def load_mae(
     ModelWeightsError
         As ``load_encoder``, or if the file holds no MAE decoder (e.g. DINO weights).
     """
-    path = Path(path) if path is not None else bundled_weights_path()
+    path = resolve_weights(path)
     weights = read_weights(path)
     encoder = _build_encoder(weights)
     decoder_state = _split(weights, DECODER_PREFIX)

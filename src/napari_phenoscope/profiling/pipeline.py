@@ -239,9 +239,9 @@ def model_signature(model_path: str | Path | None) -> str:
     ModelWeightsError
         If ``model_path`` (or the bundled file) does not exist.
     """
-    from napari_phenoscope.models.weights import bundled_weights_path, sha256_of
+    from napari_phenoscope.models.weights import resolve_weights, sha256_of
 
-    path = bundled_weights_path() if model_path is None else Path(model_path)
+    path = resolve_weights(model_path)
     if not path.is_file():
         raise ModelWeightsError(f"weights file {path} does not exist")
     return sha256_of(path)

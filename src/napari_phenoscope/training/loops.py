@@ -36,12 +36,12 @@ from napari_phenoscope.models import (
     DEFAULT_CONFIG,
     EncoderConfig,
     MaskedAutoencoder,
-    bundled_weights_path,
     create_encoder,
     load_encoder,
     load_mae,
     read_weights,
     resolve_device,
+    resolve_weights,
     save_weights,
 )
 from napari_phenoscope.models.checkpoint import load_checkpoint, save_checkpoint
@@ -288,7 +288,7 @@ def train(
     started = time.monotonic()
     paths = outputs_for(out)
     if init is not None:
-        init = bundled_weights_path() if str(init) == "bundled" else Path(init)
+        init = resolve_weights(init)
         pretrained = load_encoder(init).phenoscope_config
         config = replace(config, encoder=pretrained, crop_size=pretrained.img_size)
     crops = build_crop_cache(
