@@ -205,10 +205,18 @@ def test_viewer_profiling_and_inspection_scale_crops_as_the_weights_say(tmp_path
 
 
 def test_bundled_weights_are_found_by_name():
-    from napari_phenoscope.models import BUNDLED_MODELS, bundled_weights_path, resolve_weights
+    from napari_phenoscope.models import (
+        BUNDLED_MODELS,
+        DEFAULT_MODEL,
+        bundled_weights_path,
+        resolve_weights,
+    )
 
+    assert (
+        resolve_weights(None) == resolve_weights("bundled") == bundled_weights_path(DEFAULT_MODEL)
+    )
     for name in BUNDLED_MODELS:
-        assert resolve_weights(name) == bundled_weights_path(name) == resolve_weights("bundled")
+        assert resolve_weights(name) == bundled_weights_path(name)
         assert load_encoder(name).phenoscope_preprocessing.crop_size == 64
     with pytest.raises(ModelWeightsError, match="no bundled weights named 'nope'"):
         bundled_weights_path("nope")
