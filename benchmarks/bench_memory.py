@@ -43,7 +43,7 @@ from napari_phenoscope.constants import (
     well_row_col,
 )
 from napari_phenoscope.demo import render_field
-from napari_phenoscope.profiling.pipeline import field_cache_path, write_parquet_atomic
+from napari_phenoscope.profiling.outputs import field_cache_path, write_parquet_atomic
 
 TARGET_GIB = 3.0
 BARCODE = "BR00116991"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from cli_outcome import assert_fine, assert_refused, run_cli
 
+from cli_outcome import assert_fine, assert_refused, run_cli
 from conftest import copy_compound_plate
 
 FIRST = ["--wells", "A02,P10", "--features", "classical", "--no-progress"]
