@@ -238,7 +238,9 @@ def similarity_null(
             f"cannot draw random sets of {set_size} wells from {len(candidates)} wells"
         )
     rng = np.random.default_rng(seed)
-    picks = np.stack([rng.choice(len(candidates), set_size, replace=False) for _ in range(n_samples)])
+    picks = np.stack(
+        [rng.choice(len(candidates), set_size, replace=False) for _ in range(n_samples)]
+    )
     medians = np.median(candidates[picks], axis=1)
     query = np.asarray(query, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
