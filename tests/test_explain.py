@@ -170,7 +170,7 @@ def test_feature_groups_follow_the_cellprofiler_names() -> None:
         "radial distribution",
     )
     assert feature_group("Nuclei_Intensity_MeanIntensity_OrigDNA") == ("Nuclei", "DNA", "intensity")
-    assert feature_group("vit_017") == ("", "", "vit")
+    assert feature_group("Cells_ViT_0017") == ("", "", "Cells_ViT")
 
 
 def test_direction_words() -> None:

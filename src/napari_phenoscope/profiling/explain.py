@@ -65,7 +65,8 @@ def feature_group(name: str) -> tuple[str, str, str]:
 
     Channels are the ``CHANNELS`` named in the column (``Orig`` prefixes allowed), joined
     with "-" for colocalization; shape features have none. Columns that do not follow the
-    CellProfiler pattern (e.g. ViT dimensions ``vit_000``) are one group per prefix.
+    CellProfiler pattern (e.g. ViT dimensions ``Cells_ViT_0000``) are one group per name
+    less its last part.
 
     Examples
     --------
@@ -78,7 +79,7 @@ def feature_group(name: str) -> tuple[str, str, str]:
     """
     parts = name.split("_")
     if len(parts) < 3 or parts[1] not in FAMILY_NAMES:
-        return "", "", parts[0]
+        return "", "", name.rsplit("_", 1)[0]
     channels = [p.removeprefix("Orig") for p in parts[2:]]
     named = [c for c in dict.fromkeys(channels) if c in CHANNELS]
     return parts[0], "-".join(named), FAMILY_NAMES[parts[1]]
