@@ -247,6 +247,10 @@ def channel_occlusion(
     from napari_phenoscope.pipeline import vit_feature_names
     from napari_phenoscope.profiles import aggregate, normalize
 
+    names = vit_feature_names(int(encoder.embed_dim))
+    missing = [c for c in feature_columns if c not in names]
+    if missing:
+        raise ProfileTableError(f"the encoder has no output {missing[0]} of the profiles")
     controls = occlusion_wells(cells, query_keys, match_keys, max_controls, seed)
     sample = sample_cells(cells, [*query_keys, *match_keys, *controls], per_well, seed)
     if sample.empty:
@@ -262,10 +266,6 @@ def channel_occlusion(
         if blanked != BASELINE:
             variant[:, list(CHANNELS).index(blanked)] = 0.0
         embeddings = embed_crops(encoder, variant, device=device)
-        names = vit_feature_names(embeddings.shape[1])
-        missing = [c for c in feature_columns if c not in names]
-        if missing:
-            raise ProfileTableError(f"the encoder has no output {missing[0]} of the profiles")
         table = pd.concat([meta, pd.DataFrame(embeddings, columns=names)], axis=1)
         wells = aggregate(table[[PLATE, WELL, *names]], (PLATE, WELL), "median")
         wells[CONTROL_TYPE] = [
