@@ -158,6 +158,11 @@ class CompareDock(QWidget):
         if session is not None:
             self._session_changed(session)
 
+    @property
+    def running(self) -> bool:
+        """Whether a comparison is being computed."""
+        return self.worker is not None
+
     # --- running ------------------------------------------------------------------------
     def run(
         self,
