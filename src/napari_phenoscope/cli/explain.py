@@ -33,8 +33,9 @@ def add(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from napari_phenoscope.profiling.comparison import compare, read_profile_outputs
-    from napari_phenoscope.profiling.comparison_figure import write_comparison
+    from napari_phenoscope.profiling.comparison_figure import figure_path, write_comparison
 
+    figure_path(args.out)  # a wrong suffix fails before the work
     profiles, cells = read_profile_outputs(args.profiles)
     fields = encoder = None
     device = args.device

@@ -275,6 +275,14 @@ def _number(value: object) -> str:
     return "n/a (1 well)" if np.isnan(value) else f"{value:+.2f}"
 
 
+def figure_path(path: str | Path) -> Path:
+    """``path`` as a Path if it names a PNG or SVG file; a one-line error otherwise."""
+    path = Path(path)
+    if path.suffix.lower() not in (".png", ".svg"):
+        raise ProfileTableError(f"{path}: the figure must be .png or .svg")
+    return path
+
+
 def write_comparison(comparison: Comparison, out: str | Path) -> list[Path]:
     """Write the figure (PNG or SVG, by suffix) and ``<stem>_<table>.csv`` beside it.
 
@@ -283,9 +291,7 @@ def write_comparison(comparison: Comparison, out: str | Path) -> list[Path]:
     list of Path
         The figure first, then the CSV files.
     """
-    out = Path(out)
-    if out.suffix.lower() not in (".png", ".svg"):
-        raise ProfileTableError(f"{out}: the figure must be .png or .svg")
+    out = figure_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     figure = comparison_figure(comparison)
     figure.savefig(out, dpi=150)
