@@ -263,10 +263,10 @@ def _numbers(axes, comparison: Comparison) -> None:
             f"  similarity {explanation.similarity:+.3f}",
             f"  rank #{explanation.rank} of {explanation.n_ranked} perturbations",
             f"  null p = {explanation.p_value:.3g} ({len(explanation.null)} random sets)",
-            f"  replicates: query {_number(record['query replicate consistency'])}, "
-            f"match {_number(record['match replicate consistency'])}",
+            f"  replicate consistency: query {_number(record['query replicate consistency'])}",
+            f"                         match {_number(record['match replicate consistency'])}",
         ]
-    axes.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=9.5, family="monospace")
+    axes.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=8.5, family="monospace")
     axes.set_title("numbers", fontsize=10, loc="left")
 
 
