@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from test_profile_map import profiled_session
+from test_similarity import synthetic_cells, write_synthetic_project
 
-from napari_phenoscope._widgets._session import state_of
 from napari_phenoscope._widgets._viewer import field_key, open_plate
 from napari_phenoscope._widgets.compare_dock import NO_PLATE, NO_PROFILES, CompareDock
 from napari_phenoscope._widgets.similar_dock import SimilarDock
-from test_profile_map import profiled_session
-from test_similarity import synthetic_cells, write_synthetic_project
+from napari_phenoscope.session.state import state_of
 
 pytestmark = pytest.mark.gui
 

@@ -36,7 +36,7 @@ from napari_phenoscope.profiling.explain import (
     replicate_consistency,
     similarity_null,
 )
-from napari_phenoscope.similarity import (
+from napari_phenoscope.profiling.similarity import (
     RANK,
     SIMILARITY,
     perturbation_ids,

@@ -30,8 +30,8 @@ from napari_phenoscope.constants import (
     TARGET_LIST,
     WELL,
 )
-from napari_phenoscope.crops import LABEL
 from napari_phenoscope.errors import PlateFormatError
+from napari_phenoscope.features.crops import LABEL
 from napari_phenoscope.io import index_plate
 from napari_phenoscope.profiling.comparison import compare, comparison_tables
 from napari_phenoscope.profiling.comparison_figure import (

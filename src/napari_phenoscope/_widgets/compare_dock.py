@@ -28,7 +28,6 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_phenoscope._widgets._session import PlateSession, state_of
 from napari_phenoscope._widgets._viewer import current_session, show_field
 from napari_phenoscope._widgets._workers import (
     keep_triton_out_beside_mesa_llvm,
@@ -37,8 +36,8 @@ from napari_phenoscope._widgets._workers import (
 )
 from napari_phenoscope._widgets.profile_dock import NO_PLATE
 from napari_phenoscope.constants import MODALITY, PLATE, SITE, WELL
-from napari_phenoscope.crops import LABEL
 from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
+from napari_phenoscope.features.crops import LABEL
 from napari_phenoscope.profiling.comparison import Comparison, compare
 from napari_phenoscope.profiling.comparison_figure import (
     FIGURE_SIZE,
@@ -46,13 +45,14 @@ from napari_phenoscope.profiling.comparison_figure import (
     draw_comparison,
     write_comparison,
 )
-from napari_phenoscope.similarity import (
+from napari_phenoscope.profiling.similarity import (
     cell_normalizer,
     cell_query,
     find_cell,
     perturbation_names,
     well_query,
 )
+from napari_phenoscope.session.state import PlateSession, state_of
 
 if TYPE_CHECKING:
     import napari

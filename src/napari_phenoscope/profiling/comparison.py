@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from napari_phenoscope.constants import PLATE, SITE, WELL
-from napari_phenoscope.crops import LABEL
 from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
+from napari_phenoscope.features.crops import LABEL
 from napari_phenoscope.profiling.explain import (
     MatchExplanation,
     explain_match,
@@ -36,7 +36,7 @@ from napari_phenoscope.profiling.explain_cells import (
     shared_limits,
     well_keys,
 )
-from napari_phenoscope.similarity import Query, profile_feature_columns
+from napari_phenoscope.profiling.similarity import Query, profile_feature_columns
 
 #: Feature sets in the order they are explained (the first with classical names gives the
 #: feature-group chart; the ViT gives occlusion and attention).
@@ -204,7 +204,7 @@ def _add_cells(
     except PhenoscopeError as error:
         comparison.notes.append(f"cells not shown: {error}")
         return
-    from napari_phenoscope._widgets._inspect import channel_composite
+    from napari_phenoscope.features.composite import channel_composite
 
     controls = (comparison.cells["role"] == ROLES[2]).to_numpy()
     limits = shared_limits(windows[controls] if controls.any() else windows)

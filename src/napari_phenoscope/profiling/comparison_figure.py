@@ -131,7 +131,7 @@ def _attention(figure: Figure, slot, comparison: Comparison) -> None:
     if comparison.attention is None:
         _empty(figure.add_subplot(slot), "no ViT attention (needs images, cells and the ViT)")
         return
-    from napari_phenoscope._widgets._inspect import channel_composite
+    from napari_phenoscope.features.composite import channel_composite
 
     crops, maps = comparison.attention
     inner = slot.subgridspec(1, 4, wspace=0.05)

@@ -33,9 +33,9 @@ from napari_phenoscope.constants import (
     PLATE,
     WELL,
 )
-from napari_phenoscope.embedding_map import feature_matrix
 from napari_phenoscope.errors import ProfileTableError
-from napari_phenoscope.similarity import (
+from napari_phenoscope.profiling.embedding_map import feature_matrix
+from napari_phenoscope.profiling.similarity import (
     Query,
     perturbation_ids,
     perturbation_names,

@@ -23,17 +23,17 @@ import numpy as np
 import pandas as pd
 
 from napari_phenoscope.constants import CHANNELS, CONTROL_TYPE, NEGATIVE_CONTROL, PLATE, SITE, WELL
-from napari_phenoscope.crops import (
+from napari_phenoscope.errors import PlateFormatError, ProfileTableError
+from napari_phenoscope.features.crops import (
     cell_centers,
     channel_percentiles,
     crop_origins,
     cut_windows,
     extract_crops,
 )
-from napari_phenoscope.embedding_map import feature_matrix
-from napari_phenoscope.errors import PlateFormatError, ProfileTableError
+from napari_phenoscope.profiling.embedding_map import feature_matrix
 from napari_phenoscope.profiling.explain import cosine
-from napari_phenoscope.similarity import profile_feature_columns, representative_cells
+from napari_phenoscope.profiling.similarity import profile_feature_columns, representative_cells
 
 #: Rows of the cell panel, top to bottom.
 ROLES = ("query", "match", "control")
@@ -244,8 +244,8 @@ def channel_occlusion(
         ``change`` (similarity minus the baseline), ``cells`` (crops embedded).
     """
     from napari_phenoscope.models import embed_crops
-    from napari_phenoscope.pipeline import vit_feature_names
-    from napari_phenoscope.profiles import aggregate, normalize
+    from napari_phenoscope.profiling.pipeline import vit_feature_names
+    from napari_phenoscope.profiling.profiles import aggregate, normalize
 
     names = vit_feature_names(int(encoder.embed_dim))
     missing = [c for c in feature_columns if c not in names]
