@@ -63,7 +63,7 @@ def draw_comparison(figure: Figure, comparison: Comparison) -> CellTiles:
     figure.suptitle(f"Why {main.query_name}  matches  {main.match_name}", fontsize=15, y=0.99)
     grid = figure.add_gridspec(
         3, 4, height_ratios=(1.15, 1.55, 1.0), hspace=0.45, wspace=0.35,
-        left=0.13, right=0.98, top=0.92, bottom=0.07,
+        left=0.17, right=0.98, top=0.92, bottom=0.07,
     )  # fmt: skip
     tiles = _cells(figure.add_subplot(grid[0, :2]), comparison)
     _attention(figure, grid[0, 2:], comparison)
@@ -165,7 +165,7 @@ def _groups(bars, dots, explanation: MatchExplanation) -> None:
     colours = [POSITIVE if v >= 0 else NEGATIVE for v in values]
     bars.barh(y, values, color=colours)
     bars.set_yticks(y)
-    bars.set_yticklabels(labels, fontsize=8.5)
+    bars.set_yticklabels(labels, fontsize=8)
     bars.axvline(0, color="black", linewidth=0.8)
     bars.set_xlabel(
         f"share of the classical cosine similarity (all {len(groups)} groups add up to "
@@ -178,6 +178,7 @@ def _groups(bars, dots, explanation: MatchExplanation) -> None:
     dots.scatter(top["query z"], top_y, marker="o", color="#222222", label="query", zorder=3)
     dots.scatter(top["match z"], top_y, marker="D", color="#e09f1f", label="match", zorder=3)
     dots.axvline(0, color="black", linewidth=0.8)
+    dots.set_xscale("symlog", linthresh=1.0)  # a few z-scores of 40 must not hide the 2s
     dots.set_ylim(bars.get_ylim())
     dots.set_yticks([])
     dots.set_xlabel("mean robust z-score vs controls", fontsize=9)
@@ -195,27 +196,32 @@ def _occlusion(axes, comparison: Comparison) -> None:
     blanked = table.iloc[1:]
     y = np.arange(len(blanked))[::-1]
     colours = [_CHANNEL_RGB[CHANNEL_COLORMAPS[c]] for c in blanked["blanked"]]
-    axes.barh(y, blanked["similarity"], color=colours)
-    axes.axvline(baseline, color="black", linestyle="--", linewidth=1)
+    axes.barh(y, blanked["change"], color=colours)
+    axes.axvline(0, color="black", linewidth=0.8)
     axes.set_yticks(y)
-    axes.set_yticklabels([f"{c} blanked" for c in blanked["blanked"]], fontsize=8.5)
-    low = min(0.0, float(blanked["similarity"].min()))
-    axes.set_xlim(low - 0.05, 1.0)
-    axes.set_xlabel(f"ViT similarity (dashed: nothing blanked, {baseline:+.2f})", fontsize=9)
+    axes.set_yticklabels(
+        [
+            f"{c} blanked: {v:+.2f}"
+            for c, v in zip(blanked["blanked"], blanked["similarity"], strict=True)
+        ],
+        fontsize=8.5,
+    )
+    axes.set_xlabel(f"change of the ViT similarity (nothing blanked: {baseline:+.2f})", fontsize=9)
     axes.set_title(f"ViT channel occlusion ({int(table['cells'].iloc[0])} cells)", fontsize=10)
     axes.tick_params(axis="x", labelsize=8)
 
 
 def _null(axes, comparison: Comparison) -> None:
-    for name, explanation in comparison.explanations.items():
+    for index, (name, explanation) in enumerate(comparison.explanations.items()):
         colour = SET_COLOURS.get(name, "#555555")
         null = explanation.null[np.isfinite(explanation.null)]
         axes.hist(null, bins=40, range=(-1, 1), alpha=0.45, color=colour,
                   label=f"{name}: random {len(explanation.match_wells)}-well sets")  # fmt: skip
         axes.axvline(explanation.similarity, color=colour, linewidth=2.2)
-        axes.text(explanation.similarity, axes.get_ylim()[1] * 0.92,
-                  f" {name} {explanation.similarity:+.2f}", color=colour, fontsize=8.5,
-                  ha="right" if explanation.similarity > 0.5 else "left")  # fmt: skip
+        axes.annotate(f"{name} {explanation.similarity:+.2f} (p {explanation.p_value:.2g})",
+                      (explanation.similarity, 1 - 0.09 * (index + 1)),
+                      xycoords=("data", "axes fraction"), color=colour, fontsize=8.5,
+                      ha="right" if explanation.similarity > 0 else "left")  # fmt: skip
     axes.set_xlim(-1, 1)
     axes.set_xlabel("cosine similarity to the query", fontsize=9)
     axes.set_ylabel("random perturbations", fontsize=9)
