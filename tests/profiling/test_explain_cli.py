@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from test_explain import make_profiles
 
 from napari_phenoscope.cli import main
-from test_explain import make_profiles
 
 
 @pytest.fixture

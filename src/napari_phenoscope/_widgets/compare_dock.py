@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from matplotlib.figure import Figure
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -124,6 +125,8 @@ class CompareDock(QWidget):
         self.query_combo.setEditable(True)
         self.match_combo = QComboBox()
         self.match_combo.setEditable(True)
+        self.vit_check = QCheckBox("ViT occlusion and attention (re-embeds cells: slower)")
+        self.vit_check.setChecked(True)
         self.compare_button = QPushButton("Compare")
         self.compare_button.clicked.connect(lambda: self.run())
         self.export_button = QPushButton("Export…")
@@ -141,6 +144,7 @@ class CompareDock(QWidget):
         form.addRow("Query", self.mode_combo)
         form.addRow("", self.query_combo)
         form.addRow("Match", self.match_combo)
+        form.addRow("", self.vit_check)
         buttons = QHBoxLayout()
         buttons.addWidget(self.compare_button)
         buttons.addWidget(self.export_button)
@@ -169,19 +173,22 @@ class CompareDock(QWidget):
         query: str | None = None,
         match: str | None = None,
         mode: str | None = None,
-        with_vit: bool = True,
+        with_vit: bool | None = None,
     ) -> bool:
         """Start the comparison (defaults: the dock's fields); False with a message if not.
 
         ``query`` is a perturbation (``"BI-2536 · compound"``), a well (``"PLATE WELL"``)
         or ignored for the selected cell; ``match`` a perturbation as
-        ``explain.find_perturbation`` reads it (``"PLK1 · crispr"``, ``"crispr:PLK1"``).
+        ``explain.find_perturbation`` reads it (``"PLK1 · crispr"``, ``"crispr:PLK1"``);
+        ``with_vit`` sets the ViT check box.
         """
         for combo, value in ((self.mode_combo, mode), (self.query_combo, query)):
             if value is not None:
                 combo.setCurrentText(value)
         if match is not None:
             self.match_combo.setCurrentText(match)
+        if with_vit is not None:
+            self.vit_check.setChecked(with_vit)
         session = current_session(self.viewer)
         if session is None:
             return self._fail(NO_PLATE)
@@ -201,7 +208,7 @@ class CompareDock(QWidget):
             session,
             maker,
             match_text,
-            with_vit and "vit" in session.well_profiles,
+            self.vit_check.isChecked() and "vit" in session.well_profiles,
             on_yield=self.show_comparison,
             on_error=lambda error: self._fail(one_line(error)),
             on_finished=self._finished,
