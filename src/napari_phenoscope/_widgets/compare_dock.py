@@ -25,6 +25,7 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -60,6 +61,9 @@ if TYPE_CHECKING:
 
 QUERY_MODES = ("perturbation", "well", "selected cell")
 NO_PROFILES = "No well profiles yet: profile the plate (Profile dock or pipeline) first."
+#: Screen resolution of the figure: its full size (16 x 10.5 in) in about 1200 x 790 px,
+#: shown whole in a scroll area rather than squeezed into the dock.
+SCREEN_DPI = 75
 
 
 @lru_cache(maxsize=2)
@@ -132,9 +136,12 @@ class CompareDock(QWidget):
         self.export_button = QPushButton("Export…")
         self.export_button.clicked.connect(self._export_dialog)
         self.export_button.setEnabled(False)
-        self.figure = Figure(figsize=FIGURE_SIZE)
+        self.figure = Figure(figsize=FIGURE_SIZE, dpi=SCREEN_DPI)
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(420)
+        self.canvas.setFixedSize(int(FIGURE_SIZE[0] * SCREEN_DPI), int(FIGURE_SIZE[1] * SCREEN_DPI))
+        scroll = QScrollArea()
+        scroll.setWidget(self.canvas)
+        scroll.setMinimumHeight(360)
         self.canvas.mpl_connect("button_press_event", self._on_click)
         self.toolbar = NavigationToolbar2QT(self.canvas, self)
         self.status = QLabel(NO_PLATE)
@@ -152,7 +159,7 @@ class CompareDock(QWidget):
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.toolbar)
-        layout.addWidget(self.canvas, stretch=1)
+        layout.addWidget(scroll, stretch=1)
         layout.addWidget(self.status)
 
         self.state.events.session_changed.connect(self._session_changed)
