@@ -25,13 +25,13 @@ import numpy as np
 import pandas as pd
 
 from napari_phenoscope.constants import CHANNELS
-from napari_phenoscope.features import (
+from napari_phenoscope.features.classical import (
     GRANULARITY_COMPARTMENTS,
     RADIAL_COMPARTMENTS,
     TEXTURE_COMPARTMENTS,
     measure_cells,
 )
-from napari_phenoscope.segment import segment_field
+from napari_phenoscope.segmentation import segment_field
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_segment import pediatric_field  # noqa: E402
