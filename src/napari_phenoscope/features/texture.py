@@ -51,7 +51,9 @@ def grey_levels(image: np.ndarray, levels: int = 256) -> np.ndarray:
     """
     if not 2 <= levels <= 256:
         raise ValueError(f"texture levels must be between 2 and 256; got {levels}")
-    grey = np.rint(np.clip(image, 0.0, 1.0) * 255.0)
+    grey = np.multiply(image, 255.0)  # one temporary, then in place: a field is ~50 MB
+    np.clip(grey, 0.0, 255.0, out=grey)
+    np.rint(grey, out=grey)
     if levels != 256:
         grey = grey / 255.0 * (levels - 1)  # skimage.exposure.rescale_intensity's arithmetic
     return grey.astype(np.uint8)
