@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from skimage.measure import regionprops_table
 
-from napari_phenoscope.constants import CHANNELS
+from napari_phenoscope.constants import CHANNELS, LABEL
 from napari_phenoscope.features._labels import per_label_sum, safe_divide
 from napari_phenoscope.features.granularity import granular_spectrum
 from napari_phenoscope.features.radial import RADIAL_FEATURES, radial_distribution
@@ -188,7 +188,7 @@ def measure_cells(
     )
     labels = np.unique(cells[cells > 0])
     if labels.size == 0:
-        return pd.DataFrame({"label": pd.Series(dtype=np.int64), **{n: [] for n in names}})
+        return pd.DataFrame({LABEL: pd.Series(dtype=np.int64), **{n: [] for n in names}})
     # Dense index 1..n per cell so that every per-label array is a plain bincount.
     lookup = np.zeros(int(labels.max()) + 1, dtype=np.int64)
     lookup[labels] = np.arange(1, labels.size + 1)
@@ -225,7 +225,7 @@ def measure_cells(
         ).items():
             columns[f"{compartment}_RadialDistribution_{name}"] = values
     table = pd.DataFrame(columns)[names]
-    table.insert(0, "label", labels.astype(np.int64))
+    table.insert(0, LABEL, labels.astype(np.int64))
     return table
 
 
