@@ -22,6 +22,7 @@ from napari_phenoscope.constants import (
     CHANNELS,
     CONTROL_TYPE,
     GENE,
+    LABEL,
     MODALITY,
     NEGATIVE_CONTROL,
     PERT_INAME,
@@ -31,7 +32,6 @@ from napari_phenoscope.constants import (
     WELL,
 )
 from napari_phenoscope.errors import PlateFormatError
-from napari_phenoscope.features.crops import LABEL
 from napari_phenoscope.io import index_plate
 from napari_phenoscope.profiling.comparison import compare, comparison_tables
 from napari_phenoscope.profiling.comparison_figure import (

@@ -23,7 +23,7 @@ from napari_phenoscope.constants import (
 )
 from napari_phenoscope.errors import PlateFormatError, ProfileTableError
 from napari_phenoscope.features.classical import classical_feature_names
-from napari_phenoscope.profiling import pipeline
+from napari_phenoscope.profiling import outputs, pipeline
 
 WELLS = ("A01", "A02", "B03")  # gabapentin-enacarbil, DMSO, DMSO on the compound map
 SITES = (1, 2)
@@ -132,6 +132,10 @@ def test_cache_without_the_requested_feature_set_is_recomputed(cell_plate, tmp_p
     signature = {"feature_sets": ["vit"], "model": "another"}
     pipeline.write_parquet_atomic(pd.read_parquet(path), path, signature)
     assert _run(cell_plate, out).n_fields_computed == 1
+    # a field measured with older classical definitions is measured again
+    signature = {"feature_sets": ["classical"], "model": None}
+    pipeline.write_parquet_atomic(pd.read_parquet(path), path, signature)
+    assert _run(cell_plate, out).n_fields_computed == 1
 
 
 def test_one_control_well_per_plate_is_a_clear_error(cell_plate, tmp_path):
@@ -198,7 +202,7 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatc
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(pipeline.pq, "write_table", broken)
+    monkeypatch.setattr(outputs.pq, "write_table", broken)
     with pytest.raises(OSError, match="disk full"):
         pipeline.write_parquet_atomic(pd.DataFrame({"a": [3]}), path)
     pd.testing.assert_frame_equal(pd.read_parquet(path), old)

@@ -23,23 +23,16 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QScrollArea,
     QVBoxLayout,
-    QWidget,
 )
 
-from napari_phenoscope._widgets._viewer import current_session, show_field
-from napari_phenoscope._widgets._workers import (
-    keep_triton_out_beside_mesa_llvm,
-    one_line,
-    start_worker,
-)
-from napari_phenoscope._widgets.profile_dock import NO_PLATE
-from napari_phenoscope.constants import MODALITY, PLATE, SITE, WELL
+from napari_phenoscope._widgets._dock import NO_PLATE, NO_PROFILES, Dock
+from napari_phenoscope._widgets._viewer import show_field
+from napari_phenoscope._widgets._workers import one_line
+from napari_phenoscope.constants import LABEL, MODALITY, PLATE, SITE, WELL
 from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
-from napari_phenoscope.features.crops import LABEL
 from napari_phenoscope.profiling.comparison import Comparison, compare
 from napari_phenoscope.profiling.comparison_figure import (
     FIGURE_SIZE,
@@ -54,13 +47,12 @@ from napari_phenoscope.profiling.similarity import (
     perturbation_names,
     well_query,
 )
-from napari_phenoscope.session.state import PlateSession, state_of
+from napari_phenoscope.session.state import PlateSession
 
 if TYPE_CHECKING:
     import napari
 
 QUERY_MODES = ("perturbation", "well", "selected cell")
-NO_PROFILES = "No well profiles yet: profile the plate (Profile dock or pipeline) first."
 #: Screen resolution of the figure: its full size (16 x 10.5 in) in about 1200 x 790 px,
 #: shown whole in a scroll area rather than squeezed into the dock.
 SCREEN_DPI = 75
@@ -98,7 +90,9 @@ def query_maker(session: PlateSession, mode: str, value: str):
     return make
 
 
-def _run(session: PlateSession, query: Any, match: str, with_vit: bool) -> Comparison:
+def _run(
+    session: PlateSession, query: Any, match: str, with_vit: bool, weights: str | None
+) -> Comparison:
     """Worker: the whole comparison (reads fields and embeds crops)."""
     return compare(
         session.well_profiles,
@@ -106,20 +100,16 @@ def _run(session: PlateSession, query: Any, match: str, with_vit: bool) -> Compa
         match,
         cells=session.cells,
         fields=session.fields,
-        encoder=_encoder(None) if with_vit else None,
+        encoder=_encoder(weights) if with_vit else None,
     )
 
 
-class CompareDock(QWidget):
+class CompareDock(Dock):
     """Dock widget: a query and a match, side by side, with why and how sure."""
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
-        super().__init__()
-        keep_triton_out_beside_mesa_llvm()  # before anything imports timm (see there)
-        self.viewer = napari_viewer
-        self.state = state_of(napari_viewer)
+        super().__init__(napari_viewer)
         self.comparison: Comparison | None = None
-        self.worker: Any = None
         self.tiles = CellTiles()
 
         self.mode_combo = QComboBox()
@@ -144,8 +134,6 @@ class CompareDock(QWidget):
         scroll.setMinimumHeight(360)
         self.canvas.mpl_connect("button_press_event", self._on_click)
         self.toolbar = NavigationToolbar2QT(self.canvas, self)
-        self.status = QLabel(NO_PLATE)
-        self.status.setWordWrap(True)
 
         form = QFormLayout()
         form.addRow("Query", self.mode_combo)
@@ -162,17 +150,8 @@ class CompareDock(QWidget):
         layout.addWidget(scroll, stretch=1)
         layout.addWidget(self.status)
 
-        self.state.events.session_changed.connect(self._session_changed)
-        self.state.events.cells_changed.connect(self._fill_choices)
         self.state.events.compare_requested.connect(self._requested)
-        session = current_session(napari_viewer)
-        if session is not None:
-            self._session_changed(session)
-
-    @property
-    def running(self) -> bool:
-        """Whether a comparison is being computed."""
-        return self.worker is not None
+        self.subscribe(session_changed=self._session_changed, cells_changed=self._fill_choices)
 
     # --- running ------------------------------------------------------------------------
     def run(
@@ -196,39 +175,32 @@ class CompareDock(QWidget):
             self.match_combo.setCurrentText(match)
         if with_vit is not None:
             self.vit_check.setChecked(with_vit)
-        session = current_session(self.viewer)
+        session = self.current_session()
         if session is None:
-            return self._fail(NO_PLATE)
+            return self.fail(NO_PLATE)
         if not session.well_profiles:
-            return self._fail(NO_PROFILES)
+            return self.fail(NO_PROFILES)
         try:
             maker = query_maker(
                 session, self.mode_combo.currentText(), self.query_combo.currentText()
             )
         except PhenoscopeError as error:
-            return self._fail(str(error))
+            return self.fail(str(error))
         match_text = self.match_combo.currentText()
         self.compare_button.setEnabled(False)
         self.status.setText(f"Comparing with {match_text}…")
-        self.worker = start_worker(
+        self.start(
             _run,
             session,
             maker,
             match_text,
             self.vit_check.isChecked() and "vit" in session.well_profiles,
-            on_yield=self.show_comparison,
-            on_error=lambda error: self._fail(one_line(error)),
-            on_finished=self._finished,
+            self.weights_path(),
+            on_result=self.show_comparison,
+            on_error=lambda error: self.fail(one_line(error)),
+            on_finished=lambda: self.compare_button.setEnabled(True),
         )
         return True
-
-    def _finished(self) -> None:
-        self.worker = None
-        self.compare_button.setEnabled(True)
-
-    def _fail(self, message: str) -> bool:
-        self.status.setText(message)
-        return False
 
     def show_comparison(self, comparison: Comparison) -> None:
         """Draw a comparison (the figure ``phenoscope explain`` writes)."""

@@ -18,9 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from napari_phenoscope.constants import PLATE, SITE, WELL
+from napari_phenoscope.constants import LABEL, PLATE, SITE, WELL
 from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
-from napari_phenoscope.features.crops import LABEL
 from napari_phenoscope.profiling.explain import (
     MatchExplanation,
     explain_match,
