@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from qtpy.QtWidgets import QLabel, QWidget
@@ -23,7 +22,6 @@ from napari_phenoscope._widgets._workers import (
     notify_error,
     start_worker,
 )
-from napari_phenoscope.session.interruptible import run_interruptible
 from napari_phenoscope.session.state import PlateSession, state_of
 
 if TYPE_CHECKING:
@@ -131,7 +129,6 @@ class Dock(QWidget):
         on_finished: Callable[[], None],
         finish_cancelled: bool = False,
         cancel: threading.Event | None = None,
-        in_child_process: bool = False,
     ) -> threading.Event:
         """Run ``function(*args)`` in a worker; its results stop counting once cancelled.
 
@@ -144,11 +141,6 @@ class Dock(QWidget):
         ``cancel`` is the run's cancel event when ``function`` polls it (it is among
         ``args``); a new one otherwise.
 
-        ``in_child_process`` runs ``function`` (a module-level function whose arguments
-        pickle) in a child process that cancelling kills, for work a thread cannot
-        interrupt (numba, long numpy loops): cancel then stops the computation itself,
-        within a twentieth of a second, instead of only hiding its result.
-
         Returns
         -------
         threading.Event
@@ -156,8 +148,6 @@ class Dock(QWidget):
         """
         cancel = threading.Event() if cancel is None else cancel
         self._cancel = cancel
-        if in_child_process:
-            function = partial(run_interruptible, function, cancel=cancel)
         self.destroyed.connect(lambda *_, event=cancel: event.set())
 
         def result(value: Any) -> None:

@@ -171,12 +171,14 @@ class MapDock(Dock):
             on_result=done,
             on_error=self._errored,
             on_finished=lambda: self._idle(None),
-            in_child_process=True,  # cancel stops the null computation itself
         )
         return True
 
     def cancel(self) -> None:
-        """Stop the running task: the dock is free at once and its process is killed."""
+        """Drop the running task: the dock is free at once, its result is never shown.
+
+        ``tasks.evaluate`` cannot be interrupted, so its thread finishes in the background.
+        """
         if self.worker is None:
             return
         self._cancel.set()

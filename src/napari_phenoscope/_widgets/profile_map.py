@@ -10,7 +10,6 @@ layout runs in a worker thread with a progress bar and can be cancelled.
 from __future__ import annotations
 
 import threading
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,14 +53,12 @@ from napari_phenoscope.profiling.embedding_map import (
     PointIndex,
     UmapParams,
     cached_umap,
-    compute_umap,
     feature_matrix,
     point_colours,
     point_keys,
     subsample,
 )
 from napari_phenoscope.profiling.similarity import profile_feature_columns
-from napari_phenoscope.session.interruptible import run_interruptible
 from napari_phenoscope.session.state import PlateSession
 
 if TYPE_CHECKING:
@@ -213,7 +210,6 @@ class ProfileMap(Dock):
             UmapParams(),
             report,
             cancel,
-            partial(run_interruptible, compute_umap),  # where cancel can kill it
             cancel=cancel,
             on_result=done,
             on_error=self._errored,
@@ -222,7 +218,11 @@ class ProfileMap(Dock):
         return True
 
     def cancel(self) -> None:
-        """Cancel the map: the dock is free at once and the layout's process is killed."""
+        """Cancel the map: the dock is free at once and the layout's result is dropped.
+
+        A layout not yet started never starts; one under way (UMAP cannot be interrupted)
+        finishes in its thread, unseen.
+        """
         if self.worker is None:
             return
         self._cancel.set()
