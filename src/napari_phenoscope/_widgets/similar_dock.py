@@ -40,7 +40,7 @@ from napari_phenoscope._widgets._workers import one_line, start_worker
 from napari_phenoscope._widgets.profile_dock import NO_PLATE
 from napari_phenoscope.constants import MODALITY, PLATE, SITE, WELL
 from napari_phenoscope.crops import cell_centers, channel_percentiles, crop_origins, cut_windows
-from napari_phenoscope.embedding_map import PointIndex, point_keys
+from napari_phenoscope.embedding_map import PointIndex
 from napari_phenoscope.errors import PhenoscopeError, PlateFormatError, ProfileTableError
 from napari_phenoscope.io import read_field
 from napari_phenoscope.plate_layout import category_color
@@ -352,7 +352,7 @@ class SimilarDock(QWidget):
         if missing:
             raise ProfileTableError(f"single-cell table has no feature column {missing[0]}")
         key = tuple(session.selected[0])
-        index = self._cached("cells", None, lambda: PointIndex(point_keys(session.cells, "cells")))
+        index = self._cached("cells", None, lambda: PointIndex.from_table(session.cells, "cells"))
         found = index.indices([key])
         if not len(found):
             raise ProfileTableError(
@@ -422,7 +422,7 @@ class SimilarDock(QWidget):
         cells = session.cells
         if cells is None:
             return []
-        index = self._cached("cells", None, lambda: PointIndex(point_keys(cells, "cells")))
+        index = self._cached("cells", None, lambda: PointIndex.from_table(cells, "cells"))
         entries: list[tuple[str, np.ndarray, bool]] = []
         if self.mode_combo.currentText() == QUERY_MODES[0] and session.selected:
             entries.append(("query", index.indices(session.selected[:1]), False))
