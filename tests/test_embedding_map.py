@@ -131,7 +131,7 @@ def test_point_index_from_a_table_equals_the_index_of_its_keys():
 
 
 @pytest.mark.slow  # UMAP's transform is compiled by numba on first use
-def test_large_tables_fit_a_sample_and_place_the_rest_by_transform():
+def test_large_tables_fit_a_sample_and_place_the_rest_among_neighbours():
     features, group = two_blobs(n=150)
     messages: list[tuple[str, float]] = []
     params = UmapParams(metric="euclidean", fit_rows=120)

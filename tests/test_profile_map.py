@@ -52,7 +52,8 @@ def map_dock(make_napari_viewer, qtbot):
 
 def computed(widget, qtbot, level="cells"):
     assert widget.compute(level=level, feature_set="vit"), widget.status.text()
-    qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
+    # generous: UMAP's numba compilation alone takes minutes on a loaded 2-core machine
+    qtbot.waitUntil(lambda: not widget.running, timeout=600_000)
     assert widget.embedding is not None, widget.status.text()
     widget.canvas.draw()
     return widget.embedding

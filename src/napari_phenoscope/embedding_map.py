@@ -47,7 +47,7 @@ class UmapParams:
     n_pca: int = 50  # PCA first: 20k x 384 ViT features lay out in a fraction of the time
     seed: int = DEFAULT_SEED
     #: Larger tables: PCA and UMAP are fitted on a seeded sample of this many rows and the
-    #: other rows placed by ``UMAP.transform`` (their neighbours among the sample).
+    #: other rows placed among their nearest neighbours in the sample.
     fit_rows: int = 20_000
 
 
@@ -328,9 +328,11 @@ def compute_umap(
     """Lay out rows of ``features`` in 2-D with UMAP, reproducibly (seeded).
 
     Up to ``params.fit_rows`` rows, PCA and UMAP are fitted on every row. Above, they are
-    fitted on a seeded sample of ``fit_rows`` rows and the others are placed, in chunks,
-    by ``UMAP.transform`` against the fitted map: the cost grows linearly with the rows
-    beyond the sample, and a million cells lay out (see benchmarks/bench_gui.py).
+    fitted on a seeded sample of ``fit_rows`` rows and every other row is placed, in
+    chunks, at the distance-weighted mean position of its ``n_neighbors`` nearest sample
+    rows (pynndescent search in the PCA space). That is ``UMAP.transform``'s initial
+    placement without its refinement epochs, which cost ten times the search: the cost
+    grows linearly beyond the sample (a million cells: see benchmarks/bench_gui.py).
 
     Parameters
     ----------
@@ -402,14 +404,15 @@ def _umap(params: UmapParams, n_rows: int, stream: _EpochStream) -> Any:
     )
 
 
-#: Rows placed per ``UMAP.transform`` call (progress and cancel between chunks).
-TRANSFORM_CHUNK = 50_000
+#: Rows placed per chunk (progress and cancel between chunks).
+PLACE_CHUNK = 50_000
 
 
 def _sample_and_transform(
     features: np.ndarray, params: UmapParams, report: Progress, cancel: threading.Event | None
 ) -> np.ndarray:
-    """UMAP fitted on a seeded sample of ``params.fit_rows`` rows, the rest transformed."""
+    """UMAP fitted on a seeded sample of ``params.fit_rows`` rows, the rest placed among
+    their nearest sample rows."""
     n_rows = features.shape[0]
     sample = subsample(n_rows, params.fit_rows, params.seed)
     mean, scale = _column_stats(features)
@@ -421,27 +424,39 @@ def _sample_and_transform(
 
     n_components = min(params.n_pca, features.shape[1], len(sample))
     pca = PCA(n_components=n_components, random_state=params.seed)
-    reduced_sample = pca.fit_transform(standardized(sample))
+    reduced_sample = pca.fit_transform(standardized(sample)).astype(np.float32)
     _stop_if_cancelled(cancel)
     report(f"UMAP of a sample of {len(sample)} of {n_rows} points", 0.05)
     reducer = _umap(params, len(sample), _EpochStream(report, start=0.1, span=0.3))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        reducer.fit(reduced_sample)
-    reducer.tqdm_kwds = {**reducer.tqdm_kwds, "disable": True}
+        sample_embedding = np.asarray(reducer.fit_transform(reduced_sample), dtype=np.float32)
+    _stop_if_cancelled(cancel)
+    report(f"neighbour index of the {len(sample)} sample points", 0.4)
+    from pynndescent import NNDescent  # umap-learn's own neighbour search
+
+    neighbours = min(params.n_neighbors, len(sample) - 1)
+    search = NNDescent(
+        reduced_sample,
+        metric=params.metric,
+        n_neighbors=neighbours,
+        random_state=params.seed,
+        n_jobs=1,
+    )
     embedding = np.empty((n_rows, 2), dtype=np.float32)
-    embedding[sample] = reducer.embedding_
+    embedding[sample] = sample_embedding
     rest = np.setdiff1d(np.arange(n_rows), sample)
-    for start in range(0, len(rest), TRANSFORM_CHUNK):
+    for start in range(0, len(rest), PLACE_CHUNK):
         _stop_if_cancelled(cancel)
         report(
             f"placing points {start + len(sample)}/{n_rows} on the sample's map",
-            0.4 + 0.6 * start / len(rest),
+            0.45 + 0.55 * start / len(rest),
         )
-        rows = rest[start : start + TRANSFORM_CHUNK]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            embedding[rows] = reducer.transform(pca.transform(standardized(rows)))
+        rows = rest[start : start + PLACE_CHUNK]
+        found, distances = search.query(pca.transform(standardized(rows)), k=neighbours)
+        weights = 1.0 / np.maximum(distances, 1e-6)
+        weights /= weights.sum(axis=1, keepdims=True)
+        embedding[rows] = np.einsum("nk,nkd->nd", weights, sample_embedding[found])
     report("map ready", 1.0)
     return embedding
 
