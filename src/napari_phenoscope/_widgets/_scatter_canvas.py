@@ -62,6 +62,10 @@ class ScatterCanvas(QWidget):
         self._lasso_on = False
         self.canvas.mpl_connect("button_press_event", self._on_press)
         self.canvas.mpl_connect("draw_event", self._on_draw)
+        # once: clearing the axes keeps their callbacks; a map of markers ignores them
+        self.axes.callbacks.connect("xlim_changed", self._render)
+        self.axes.callbacks.connect("ylim_changed", self._render)
+        self.canvas.mpl_connect("resize_event", self._render)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.toolbar)
@@ -155,9 +159,6 @@ class ScatterCanvas(QWidget):
         )
         self.highlight_image.set_animated(True)
         axes.set_autoscale_on(False)
-        axes.callbacks.connect("xlim_changed", self._render)
-        axes.callbacks.connect("ylim_changed", self._render)
-        self.canvas.mpl_connect("resize_event", self._render)
         self._render()
 
     def _view(self) -> tuple[tuple[float, float, float, float], tuple[int, int]]:

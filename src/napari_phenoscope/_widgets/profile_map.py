@@ -110,18 +110,21 @@ def map_table(
 
 
 def layout_and_index(
-    table: pd.DataFrame,
-    cache: EmbeddingCache,
-    features: np.ndarray,
-    feature_set: str,
+    session: PlateSession,
     level: Level,
+    feature_set: str,
+    max_rows: int,
+    cache: EmbeddingCache,
     params: UmapParams,
     progress: Any,
     cancel: threading.Event,
-) -> tuple[np.ndarray, PointIndex, PointLocator]:
-    """The layout (cached) and the lookups a click needs, all off the GUI thread."""
+) -> tuple[pd.DataFrame, np.ndarray, PointIndex, PointLocator]:
+    """The mapped rows, their layout (cached) and the lookups a click needs, all off the
+    GUI thread: with a million cells, even copying the features takes seconds."""
+    table, columns = map_table(session, level, feature_set, max_rows)
+    features = feature_matrix(table, columns)
     embedding = cached_umap(cache, features, feature_set, level, params, progress, cancel)
-    return embedding, PointIndex.from_table(table, level), PointLocator(embedding)
+    return table, embedding, PointIndex.from_table(table, level), PointLocator(embedding)
 
 
 class ProfileMap(QWidget):
@@ -219,10 +222,10 @@ class ProfileMap(QWidget):
             return False
         level = self.level_combo.currentData()
         feature_set = self.feature_combo.currentText()
-        try:
-            table, columns = map_table(session, level, feature_set, self.max_cells.value())
-            features = feature_matrix(table, columns)
-            PointIndex.from_table(table.head(1), level)  # a missing key fails now, not later
+        try:  # bad input fails now, on a few rows, not after the layout
+            sample, columns = map_table(session, level, feature_set, 50)
+            feature_matrix(sample, columns)
+            PointIndex.from_table(sample, level)
         except PhenoscopeError as error:
             self.status.setText(str(error))
             return False
@@ -230,12 +233,13 @@ class ProfileMap(QWidget):
         self._cancel = threading.Event()
         # a result arriving after the dock is gone must not touch deleted Qt objects
         self.destroyed.connect(lambda *_, event=self._cancel: event.set())
-        self._set_running(True, f"Laying out {len(table)} {level}…")
+        n_rows = len(sample) if len(sample) < 50 else "the"
+        self._set_running(True, f"Laying out {n_rows} {level}…")
         cancel, session_then = self._cancel, session
 
-        def done(result: tuple[np.ndarray, PointIndex, PointLocator]) -> None:
+        def done(result: tuple[pd.DataFrame, np.ndarray, PointIndex, PointLocator]) -> None:
             if not cancel.is_set() and self.state.session is session_then:
-                self.set_map(table, level, *result)
+                self.set_map(result[0], level, *result[1:])
 
         def report(message: str, fraction: float) -> None:  # runs in the worker thread
             if not cancel.is_set():
@@ -243,11 +247,11 @@ class ProfileMap(QWidget):
 
         self.worker = start_worker(
             layout_and_index,
-            table,
-            cache,
-            features,
-            feature_set,
+            session,
             level,
+            feature_set,
+            self.max_cells.value(),
+            cache,
             UmapParams(),
             report,
             cancel,
