@@ -62,10 +62,7 @@ class ScatterCanvas(QWidget):
         self._lasso_on = False
         self.canvas.mpl_connect("button_press_event", self._on_press)
         self.canvas.mpl_connect("draw_event", self._on_draw)
-        # once: clearing the axes keeps their callbacks; a map of markers ignores them
-        self.axes.callbacks.connect("xlim_changed", self._render)
-        self.axes.callbacks.connect("ylim_changed", self._render)
-        self.canvas.mpl_connect("resize_event", self._render)
+        self.canvas.mpl_connect("resize_event", self._render)  # a map of markers ignores it
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.toolbar)
@@ -159,6 +156,9 @@ class ScatterCanvas(QWidget):
         )
         self.highlight_image.set_animated(True)
         axes.set_autoscale_on(False)
+        # clearing the axes drops these callbacks: connected again for each map drawn
+        axes.callbacks.connect("xlim_changed", self._render)
+        axes.callbacks.connect("ylim_changed", self._render)
         self._render()
 
     def _view(self) -> tuple[tuple[float, float, float, float], tuple[int, int]]:
