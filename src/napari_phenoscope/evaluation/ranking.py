@@ -215,21 +215,13 @@ def _rank_against_set(
     positive when its key is strictly smaller (ties go to the positive, as in copairs).
     Returns the entry indices and their counts.
     """
-    rows, unit_slot = np.unique(rows_of_units, return_inverse=True)
-    partner_xn = xn[partners]
-    chunk = max(1, block_elements // len(partners))
-    all_entries, all_counts = [], []
-    for start in range(0, len(rows), chunk):
-        block_rows = rows[start : start + chunk]
-        keys = _sim_keys(xn[block_rows] @ partner_xn.T)
+
+    def exclude(block_rows: np.ndarray, keys: np.ndarray) -> None:
         if self_in_set:  # a query is never its own negative
             keys[np.arange(len(block_rows)), np.searchsorted(partners, block_rows)] = _EXCLUDED_KEY
-        entries, counts = _count_keys_below(
-            keys, unit_slot, start, unit_first_entry, unit_n_pos, pos_keys
-        )
-        all_entries.append(entries)
-        all_counts.append(counts)
-    return np.concatenate(all_entries), np.concatenate(all_counts)
+
+    counts = (unit_first_entry, unit_n_pos, pos_keys)
+    return _count_in_blocks(xn, rows_of_units, xn[partners], exclude, block_elements, *counts)
 
 
 def _rank_against_group(
@@ -248,26 +240,46 @@ def _rank_against_group(
     Each query is compared with every member; the members outside its negative set (itself
     among them) get a key above every similarity, so they are never counted.
     """
-    rows, unit_slot = np.unique(rows_of_units, return_inverse=True)
-    member_xn = xn if len(members) == len(xn) else xn[members]
     position = np.empty(len(xn), dtype=np.int64)
     position[members] = np.arange(len(members))
     outside = {}  # set id -> positions in ``members`` of the group rows not in the set
-    for set_id in np.unique(set_of_row[rows]):
+    for set_id in np.unique(set_of_row[rows_of_units]):
         inside = np.zeros(len(members), dtype=bool)
         inside[position[neg_sets[set_id]]] = True
         outside[int(set_id)] = np.flatnonzero(~inside)
-    chunk = max(1, block_elements // len(members))
+
+    def exclude(block_rows: np.ndarray, keys: np.ndarray) -> None:
+        excluded = [outside[int(s)] for s in set_of_row[block_rows]]
+        lengths = np.array([len(e) for e in excluded], dtype=np.int64)
+        rows = np.repeat(np.arange(len(block_rows)), lengths)
+        keys[rows, np.concatenate(excluded)] = _EXCLUDED_KEY
+        keys[np.arange(len(block_rows)), position[block_rows]] = _EXCLUDED_KEY
+
+    member_xn = xn if len(members) == len(xn) else xn[members]
+    counts = (unit_first_entry, unit_n_pos, pos_keys)
+    return _count_in_blocks(xn, rows_of_units, member_xn, exclude, block_elements, *counts)
+
+
+def _count_in_blocks(
+    xn: np.ndarray,
+    rows_of_units: np.ndarray,
+    partner_xn: np.ndarray,
+    exclude,
+    block_elements: int,
+    unit_first_entry: np.ndarray,
+    unit_n_pos: np.ndarray,
+    pos_keys: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keys of the units' rows against ``partner_xn`` in blocks of rows, ``exclude(rows,
+    keys)`` marking the partners that are not negatives; the counts of
+    :func:`_count_keys_below` for every positive entry, and those entries."""
+    rows, unit_slot = np.unique(rows_of_units, return_inverse=True)
+    chunk = max(1, block_elements // len(partner_xn))
     all_entries, all_counts = [], []
     for start in range(0, len(rows), chunk):
         block_rows = rows[start : start + chunk]
-        keys = _sim_keys(xn[block_rows] @ member_xn.T)
-        excluded = [outside[int(s)] for s in set_of_row[block_rows]]
-        lengths = np.array([len(e) for e in excluded], dtype=np.int64)
-        keys[np.repeat(np.arange(len(block_rows)), lengths), np.concatenate(excluded)] = (
-            _EXCLUDED_KEY
-        )
-        keys[np.arange(len(block_rows)), position[block_rows]] = _EXCLUDED_KEY
+        keys = _sim_keys(xn[block_rows] @ partner_xn.T)
+        exclude(block_rows, keys)
         entries, counts = _count_keys_below(
             keys, unit_slot, start, unit_first_entry, unit_n_pos, pos_keys
         )

@@ -64,16 +64,7 @@ def point_keys(table: pd.DataFrame, level: Level) -> list[tuple]:
     ProfileTableError
         If a key column is missing.
     """
-    columns = key_columns(level)
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise ProfileTableError(f"{level} table has no column {missing[0]}")
-    if level == "cells":
-        return [
-            (str(p), str(w), int(s), int(label))
-            for p, w, s, label in zip(*(table[c] for c in columns), strict=True)
-        ]
-    return [(str(p), str(w)) for p, w in zip(table[PLATE], table[WELL], strict=True)]
+    return PointIndex.from_table(table, level).keys
 
 
 class PointIndex:
