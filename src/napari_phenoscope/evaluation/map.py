@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from napari_phenoscope.constants import is_metadata_column
+from napari_phenoscope.constants import RANK, SIMILARITY, is_metadata_column
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.evaluation.nulls import (
     COPAIRS_NULL_BUDGET,
@@ -104,8 +104,6 @@ CORRECTED_P = "corrected_p_value"
 BELOW_P = "below_p"
 BELOW_CORRECTED_P = "below_corrected_p"
 NULL_METHOD = "null_method"
-RANK = "rank"
-SIMILARITY = "similarity"
 
 
 def _normalized_ap(ap: np.ndarray, n_pos: np.ndarray, n_total: np.ndarray) -> np.ndarray:
