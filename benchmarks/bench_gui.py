@@ -274,7 +274,8 @@ def main() -> None:
     timer.stop()
     layout_s = time.perf_counter() - start
     assert profile_map.embedding is not None, profile_map.status.text()
-    gaps_sorted = sorted(gaps)
+    gaps_sorted = sorted(gaps) or [1000 * layout_s]
+    gaps = gaps or gaps_sorted
     print(
         f"map of {len(profile_map.embedding)} cells in the worker: {layout_s:.1f} s, "
         f"{len(set(progress_values))} progress updates; GUI thread gaps (10 ms timer): "
