@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _real_tables import real_single_cells, robust_z
 
+from _real_tables import real_single_cells, robust_z
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.evaluation_rules import (
     PairRules,
