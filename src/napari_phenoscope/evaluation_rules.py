@@ -23,12 +23,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from napari_phenoscope import metrics
 from napari_phenoscope.errors import ProfileTableError
+from napari_phenoscope.io.profile_tables import describe, load_profile_table
+from napari_phenoscope.io.profiles import write_profiles
 
 #: Internal column holding copairs' reference index (never written out).
 REFERENCE_INDEX = "Metadata__reference_index"
@@ -297,3 +300,32 @@ def format_result(result: RetrievalResult, rules: PairRules, threshold: float = 
         f"{s['fraction_retrieved']:.1%} retrieved (corrected p < {threshold})"
     )
     return "\n".join(lines)
+
+
+def evaluate_rules_file(
+    path: str | Path,
+    rules: PairRules,
+    null_size: int = 10000,
+    seed: int = 0,
+    threshold: float = 0.05,
+    out: str | Path | None = None,
+    drop_missing: bool = False,
+) -> str:
+    """Evaluate ``rules`` on a profile file, write the per-query table to ``out``; return
+    the text ``phenoscope evaluate`` prints (the table, the rules, the numbers)."""
+    table = load_profile_table(path)
+    result = evaluate_rules(
+        table.metadata,
+        table.features,
+        rules,
+        null_size,
+        seed,
+        threshold,
+        source=table.source,
+        drop_missing=drop_missing,
+    )
+    text = describe(table) + "\n" + format_result(result, rules, threshold)
+    if out:
+        written = write_profiles(result.per_query, out)
+        text += f"\nper-query table ({len(result.per_query)} rows) -> {written}"
+    return text
