@@ -155,8 +155,8 @@ def add_profile_table(session: PlateSession, table: ProfileTable, name: str | No
         # a table of CellProfiler features next to ours: keep both, prefixed by the set name
         columns = [f"{name}:{c}" if c in existing else c for c in table.feature_names]
         cells = cells_of(table, columns)
-        session.cells = cells if session.cells is None else pd.concat(
-            [session.cells, cells], ignore_index=True
+        session.cells = (
+            cells if session.cells is None else pd.concat([session.cells, cells], ignore_index=True)
         )
         session.feature_columns[name] = columns
         counts = cells.groupby([PLATE, WELL]).size()
