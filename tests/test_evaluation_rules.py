@@ -27,9 +27,25 @@ NULL_SIZE = 500
 
 
 @pytest.fixture(scope="module")
-def real_cells():
-    """234 real cells (3 wells, 2 plates), robust z-scored CellProfiler features."""
+def all_real_features():
+    """234 real cells (3 wells, 2 plates), 5,464 robust z-scored CellProfiler features."""
     return profile_table(robust_z(real_single_cells()), "real cells")
+
+
+@pytest.fixture(scope="module")
+def real_cells(all_real_features):
+    """The same cells with every 10th feature: copairs takes 20 s a call on all of them."""
+    table = all_real_features
+    return profile_table(
+        pd.concat(
+            [
+                table.metadata,
+                pd.DataFrame(table.features[:, ::10], columns=table.feature_names[::10]),
+            ],
+            axis=1,
+        ),
+        "real cells",
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -90,6 +106,22 @@ def test_rules_equal_copairs_on_real_cells(real_cells, rules, tmp_path):
     ours = evaluate_rules(real_cells.metadata, real_cells.features, rules, NULL_SIZE, seed=0)
     assert_same_numbers(ours, theirs_ap, theirs_map, list(resolved.map_by))
     assert ours.summary["n_queries"] == len(theirs_ap)
+
+
+@pytest.mark.slow
+def test_all_5464_real_features_equal_copairs(all_real_features, tmp_path):
+    rules = RULES[0]
+    theirs_ap, theirs_map = copairs_result(
+        all_real_features.metadata,
+        all_real_features.features,
+        [[PLATE, WELL], [], [], [WELL]],
+        [PLATE, WELL],
+        tmp_path,
+    )
+    ours = evaluate_rules(
+        all_real_features.metadata, all_real_features.features, rules, NULL_SIZE, seed=0
+    )
+    assert_same_numbers(ours, theirs_ap, theirs_map, [PLATE, WELL])
 
 
 def test_reference_equals_copairs_recipe(real_cells, tmp_path):
