@@ -30,9 +30,12 @@ import pandas as pd
 
 from napari_phenoscope import metrics
 from napari_phenoscope.errors import ProfileTableError
-from napari_phenoscope.io.profile_tables import describe, load_profile_table
+from napari_phenoscope.io.profile_tables import describe, load_profile_table, profile_table
 from napari_phenoscope.io.profiles import write_profiles
+from napari_phenoscope.tasks import TaskResult
 
+#: Summary column naming what a row of the summary covers (rules have one stratum).
+STRATUM = "stratum"
 #: Internal column holding copairs' reference index (never written out).
 REFERENCE_INDEX = "Metadata__reference_index"
 
@@ -329,3 +332,49 @@ def evaluate_rules_file(
         written = write_profiles(result.per_query, out)
         text += f"\nper-query table ({len(result.per_query)} rows) -> {written}"
     return text
+
+
+def rules_label(rules: PairRules) -> str:
+    """A short name of the rules, e.g. ``Metadata_broad_sample vs Metadata_pert_type=control``."""
+    resolved = rules.resolved()
+    label = ",".join(resolved.pos_sameby) or "labels"
+    if resolved.pos_diffby:
+        label += f" (other {','.join(resolved.pos_diffby)})"
+    if rules.reference:
+        label += f" vs {'='.join(rules.reference)}"
+    if resolved.neg_sameby:
+        label += f" within {','.join(resolved.neg_sameby)}"
+    return label
+
+
+def as_task_result(result: RetrievalResult, rules: PairRules) -> TaskResult:
+    """The result in the shape of a CPJUMP1 task's (what the mAP dock shows and plots)."""
+    label = rules_label(rules)
+    summary = pd.DataFrame(
+        [
+            {
+                "task": label,
+                STRATUM: "all profiles",
+                "n_groups": result.summary["n_groups"],
+                metrics.MAP: result.summary[metrics.MAP],
+                "fraction_retrieved": result.summary["fraction_retrieved"],
+            }
+        ]
+    )
+    return TaskResult(label, result.per_query, result.per_group, summary)
+
+
+def evaluate_profiles(
+    profiles: pd.DataFrame,
+    rules: PairRules,
+    null_size: int = 10000,
+    seed: int = 0,
+    threshold: float = 0.05,
+    source: str = "profiles",
+) -> TaskResult:
+    """Rules on a pycytominer-shaped DataFrame (the mAP dock's call), as a task result."""
+    table = profile_table(profiles, source)
+    result = evaluate_rules(
+        table.metadata, table.features, rules, null_size, seed, threshold, source
+    )
+    return as_task_result(result, rules)
