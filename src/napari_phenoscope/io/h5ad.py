@@ -2,9 +2,9 @@
 
 scanpy and its users read AnnData: ``X`` the (profiles x features) matrix, ``obs`` one row
 of metadata per profile, ``var`` one row per feature, ``obsm`` embeddings such as
-``X_umap`` (scanpy's key, so ``scanpy.pl.umap`` draws it). Metadata keep their types;
-missing text stays missing, and label lists (Parquet list columns) become ``|``-joined
-text, the form pycytominer writes in CSV.
+``X_umap`` (scanpy's key, so ``scanpy.pl.umap`` draws it). Numeric metadata keep their
+types, text becomes categories (missing stays missing), and label lists (Parquet list
+columns) become ``|``-joined text, the form pycytominer writes in CSV.
 """
 
 from __future__ import annotations
@@ -26,18 +26,22 @@ def _is_list(value) -> bool:
 
 
 def _storable(column: pd.Series) -> pd.Series:
-    """A metadata column h5py can store: numbers and text as they are, lists joined."""
-    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+    """A metadata column every anndata writes: numbers as they are, text as categories.
+
+    Categories are scanpy's own form for text (``strings_to_categoricals``) and keep
+    missing values missing (code -1), where nullable string arrays need an opt-in in
+    some anndata versions. Label lists are joined with ``|``.
+    """
+    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
         return column
     if isinstance(column.dtype, pd.CategoricalDtype):
         return column
     values = column.astype(object)
     present = values.map(lambda value: _is_list(value) or not pd.isna(value)).astype(bool)
-    joined = values[present].map(
+    text = values[present].map(
         lambda value: "|".join(map(str, value)) if _is_list(value) else str(value)
     )
-    # pandas' nullable string: missing values stay missing in the file (not "nan")
-    return pd.Series(joined, index=column.index).reindex(column.index).astype("string")
+    return pd.Categorical(text.reindex(column.index), categories=sorted(set(text)))
 
 
 def to_anndata(table: ProfileTable, umap: np.ndarray | None = None):
@@ -61,8 +65,8 @@ def to_anndata(table: ProfileTable, umap: np.ndarray | None = None):
     obs = pd.DataFrame(
         {column: _storable(table.metadata[column]) for column in table.metadata.columns}
     )
-    obs.index = pd.Index([str(i) for i in range(len(table))])
-    var = pd.DataFrame(index=pd.Index(table.feature_names, name="feature"))
+    obs.index = pd.Index([str(i) for i in range(len(table))], dtype=object)
+    var = pd.DataFrame(index=pd.Index(table.feature_names, name="feature", dtype=object))
     adata = anndata.AnnData(X=table.features.astype(np.float32), obs=obs, var=var)
     adata.uns["phenoscope"] = {
         "source": table.source,

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from napari_phenoscope.profiling.pipeline import LABEL
-from napari_phenoscope.session.state import PlateSession
 
 from napari_phenoscope.constants import (
     CENTER_X,
@@ -29,6 +27,8 @@ from napari_phenoscope.constants import (
 )
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.io.profile_tables import ProfileTable
+from napari_phenoscope.profiling.pipeline import LABEL
+from napari_phenoscope.session.state import PlateSession
 
 #: Centroid columns of CellProfiler / pycytominer tables, best first: (x, y).
 _CENTROIDS = (

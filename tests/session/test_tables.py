@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _real_tables import BACKEND, real_profiles_dir, real_single_cells
 
+from _real_tables import BACKEND, real_profiles_dir, real_single_cells
 from napari_phenoscope.constants import CENTER_X, PLATE, SITE, WELL
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.io import index_plate
@@ -17,7 +17,6 @@ from napari_phenoscope.session.tables import (
     add_profile_table,
     feature_set_name,
     session_without_images,
-    well_profiles_of,
 )
 
 

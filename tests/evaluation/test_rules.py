@@ -10,7 +10,7 @@ import pytest
 
 from _real_tables import real_single_cells, robust_z
 from napari_phenoscope.errors import ProfileTableError
-from napari_phenoscope.evaluation_rules import (
+from napari_phenoscope.evaluation.rules import (
     PairRules,
     evaluate_rules,
     parse_columns,

@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from napari_phenoscope import metrics
+import napari_phenoscope.evaluation.map as metrics
 from napari_phenoscope.errors import ProfileTableError
+from napari_phenoscope.evaluation.tasks import TaskResult
 from napari_phenoscope.io.profile_tables import describe, load_profile_table, profile_table
 from napari_phenoscope.io.profiles import write_profiles
-from napari_phenoscope.tasks import TaskResult
 
 #: Summary column naming what a row of the summary covers (rules have one stratum).
 STRATUM = "stratum"
