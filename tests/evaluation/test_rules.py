@@ -241,3 +241,57 @@ def test_parse_helpers():
     )
     with pytest.raises(ProfileTableError, match="COLUMN=VALUE"):
         parse_reference("negcon")
+
+
+def test_cli_evaluate_with_rules_writes_the_per_query_table(real_cells, tmp_path, capsys):
+    from napari_phenoscope.cli import main
+
+    path = tmp_path / "cells.csv.gz"
+    real_cells.frame().to_csv(path, index=False)
+    out = tmp_path / "ap.csv"
+    argv = ["evaluate", str(path), "--pos-sameby", f"{PLATE},{WELL}"]
+    argv += ["--reference", "Metadata_Well=A02", "--null-size", "200", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    rules = PairRules(pos_sameby=(PLATE, WELL), reference=("Metadata_Well", "A02"))
+    expected = evaluate_rules(real_cells.metadata, real_cells.features, rules, 200)
+    assert f"{expected.summary['n_queries']} queries of 234 profiles, 2 groups" in printed
+    assert "reference Metadata_Well=A02" in printed
+    written = pd.read_csv(out)
+    np.testing.assert_allclose(
+        written["average_precision"], expected.per_query["average_precision"], atol=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--pos-sameby", "Metadata_gene"], "no metadata column 'Metadata_gene'"),
+        (["--task", "replicate", "--pos-sameby", WELL], "either --task or pair rules"),
+        ([], "give --task or pair rules"),
+        (["--pos-sameby", WELL, "--reference", "A02"], "expected COLUMN=VALUE"),
+    ],
+)
+def test_cli_bad_rules_exit_2_with_one_line(real_cells, tmp_path, capsys, argv, message):
+    from napari_phenoscope.cli import main
+
+    path = tmp_path / "cells.parquet"
+    real_cells.frame().to_parquet(path, index=False)
+    assert main(["evaluate", str(path), *argv]) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1
+
+
+def test_reference_rows_may_lack_the_group_value(real_cells, tmp_path):
+    # JUMP plate maps leave broad_sample empty in negative-control wells: NaN once read
+    meta = real_cells.metadata.copy()
+    meta["Metadata_broad_sample"] = np.where(meta[WELL] == "A02", None, "BRD-" + meta[PLATE])
+    rules = PairRules(pos_sameby=("Metadata_broad_sample",), reference=(WELL, "A02"))
+    ours = evaluate_rules(meta, real_cells.features, rules, NULL_SIZE)
+    filled = meta.fillna({"Metadata_broad_sample": "DMSO"})
+    expected = evaluate_rules(filled, real_cells.features, rules, NULL_SIZE)
+    pd.testing.assert_frame_equal(ours.per_group, expected.per_group)
+    # a query without a group value is still refused
+    meta.loc[0, "Metadata_broad_sample"] = None
+    with pytest.raises(ProfileTableError, match="missing in 1 of 234 rows"):
+        evaluate_rules(meta, real_cells.features, rules, NULL_SIZE)

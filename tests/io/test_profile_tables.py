@@ -146,3 +146,32 @@ def test_h5ad_refuses_a_umap_of_the_wrong_shape(real_cells_frame, tmp_path):
         write_h5ad(table, tmp_path / "x.h5ad", umap=np.zeros((9, 2)))
     with pytest.raises(ProfileTableError, match=r"\*\.h5ad"):
         write_h5ad(table, tmp_path / "x.zarr")
+
+
+def test_cli_export_writes_h5ad_and_bad_tables_exit_2(real_cells_frame, tmp_path, capsys):
+    anndata = pytest.importorskip("anndata")
+    from napari_phenoscope.cli import main
+
+    path = tmp_path / "cells.csv.gz"
+    real_cells_frame.to_csv(path, index=False)
+    assert main(["export", str(path), "--to", str(tmp_path / "cells.h5ad")]) == 0
+    assert "234 cell-level profiles" in capsys.readouterr().out
+    adata = anndata.read_h5ad(tmp_path / "cells.h5ad")
+    assert adata.n_obs == 234 and "X_umap" not in adata.obsm
+
+    bad = write_csv(tmp_path / "bad.csv", ["Metadata_Well", "f", "f"], [["A01", 1, 2]])
+    assert main(["export", str(bad), "--to", str(tmp_path / "bad.h5ad")]) == 2
+    error = capsys.readouterr().err
+    assert error == "phenoscope export: error: bad.csv: column 'f' appears 2 times\n"
+
+
+@pytest.mark.slow
+def test_cli_export_umap_goes_to_obsm(real_cells_frame, tmp_path):
+    anndata = pytest.importorskip("anndata")
+    from napari_phenoscope.cli import main
+
+    path = tmp_path / "cells.parquet"
+    real_cells_frame.to_parquet(path, index=False)
+    assert main(["export", str(path), "--to", str(tmp_path / "c.h5ad"), "--umap"]) == 0
+    layout = anndata.read_h5ad(tmp_path / "c.h5ad").obsm["X_umap"]
+    assert layout.shape == (234, 2) and np.isfinite(layout).all()

@@ -33,7 +33,7 @@ from napari_phenoscope._widgets._workers import (
 from napari_phenoscope._widgets.profile_dock import enable_cell_clicks, field_image_scale
 from napari_phenoscope.constants import CENTER_X, CENTER_Y, PLATE, SITE, WELL
 from napari_phenoscope.session.inspect import ROLLOUT, Inspection
-from napari_phenoscope.session.state import state_of
+from napari_phenoscope.session.state import NO_IMAGES, state_of
 
 if TYPE_CHECKING:
     import napari
@@ -169,6 +169,8 @@ class InspectDock(QWidget):
         if self.running:
             self.status.setText("Already running: wait for the current inspection.")
             return False
+        if not session.has_images:
+            return self._fail(f"Cannot inspect: {NO_IMAGES}.")
         key = field_key(session)
         mode = self.mode_combo.currentData()
         centre = None

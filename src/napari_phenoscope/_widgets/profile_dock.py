@@ -39,6 +39,7 @@ from napari_phenoscope._widgets._workers import (
 )
 from napari_phenoscope.constants import PLATE, SITE, WELL
 from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope.io.profile_tables import ProfileTable, describe, load_profile_table
 from napari_phenoscope.session.compute import (
     DEVICES,
     FEATURE_SETS,
@@ -50,7 +51,8 @@ from napari_phenoscope.session.compute import (
     labels_features,
     record_profile,
 )
-from napari_phenoscope.session.state import PlateSession, state_of
+from napari_phenoscope.session.state import NO_IMAGES, PlateSession, state_of
+from napari_phenoscope.session.tables import adopt_profile_table
 
 if TYPE_CHECKING:
     import napari
@@ -174,6 +176,12 @@ class ProfileDock(QWidget):
         self.load_button = QPushButton("Load pipeline output…")
         self.load_button.setToolTip("Cells and well profiles written by `phenoscope profile`")
         self.load_button.clicked.connect(self._browse_output)
+        self.profiles_button = QPushButton("Load profiles…")
+        self.profiles_button.setToolTip(
+            "Any pycytominer-shaped table (CSV, CSV.gz, Parquet; wells or cells) as a feature "
+            "set; without an open plate the docks work on its numbers alone"
+        )
+        self.profiles_button.clicked.connect(self._browse_profiles)
         self.progress_bar = QProgressBar()
         self.progress_bar.setValue(0)
         self.status = QLabel(NO_PLATE)
@@ -192,7 +200,10 @@ class ProfileDock(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
-        layout.addWidget(self.load_button)
+        loads = QHBoxLayout()
+        loads.addWidget(self.load_button)
+        loads.addWidget(self.profiles_button)
+        layout.addLayout(loads)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.status)
         layout.addWidget(self.field_label)
@@ -224,6 +235,8 @@ class ProfileDock(QWidget):
         session = current_session(self.viewer)
         if session is None:
             return self._fail(NO_PLATE)
+        if not session.has_images:
+            return self._fail(f"Cannot profile: {NO_IMAGES}.")
         if self.running:
             self.status.setText("Already profiling: wait for it to finish or cancel it.")
             return False
@@ -285,6 +298,39 @@ class ProfileDock(QWidget):
             on_finished=self._set_idle,
         )
         return True
+
+    def load_profiles(self, path: str | Path, name: str | None = None) -> bool:
+        """Read a profile table in a worker and make it a feature set of the session."""
+        if self.running:
+            self.status.setText("Busy: wait for the current run or cancel it.")
+            return False
+        self.status.setText(f"Reading {Path(path).name}…")
+        self.worker = start_worker(
+            load_profile_table,
+            path,
+            on_yield=lambda table: self.adopt_profiles(table, name),
+            on_error=lambda error: self._fail(one_line(error)),
+            on_finished=self._set_idle,
+        )
+        return True
+
+    def adopt_profiles(self, table: ProfileTable, name: str | None = None) -> str | None:
+        """Make a read table a feature set (of a session without images if none is open)."""
+        current_session(self.viewer)  # adopt a plate dropped on napari first
+        try:
+            name = adopt_profile_table(self.state, table, name)
+        except PhenoscopeError as error:
+            self._fail(one_line(error))
+            return None
+        self.status.setText(f"Feature set {name!r}: {describe(table)}.")
+        return name
+
+    def _browse_profiles(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a profile table", "", "Profiles (*.csv *.csv.gz *.parquet)"
+        )
+        if path:
+            self.load_profiles(path)
 
     def _browse_output(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a phenoscope profile output")
@@ -390,6 +436,9 @@ class ProfileDock(QWidget):
         if session is None:
             self.status.setText(NO_PLATE)
             return
+        if not session.has_images:
+            self.field_label.setText("")
+            return  # the status says which table was loaded
         done = len(session.labels)
         self.status.setText(
             f"{len(session.fields)} fields; {done} profiled. Choose what to profile and Run."
@@ -397,7 +446,7 @@ class ProfileDock(QWidget):
 
     def _field_changed(self, index: int) -> None:
         session = self.state.session
-        if session is None:
+        if session is None or not session.has_images:
             self.field_label.setText("")
             return
         plate, well, site = field_key(session, index)

@@ -16,7 +16,9 @@ built in:
 
 Missing metadata keep pycytominer's meaning (NaN = not known). copairs refuses missing
 values in a rule column; so do we, naming the column, unless ``drop_missing`` drops those
-rows (a column with no value at all is refused either way).
+rows (a column with no value at all is refused either way). Reference rows are the
+exception: a negative-control well without a perturbation (NaN ``broad_sample``) is a
+reference like any other, as each reference row is a group of its own.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from napari_phenoscope.io.profiles import write_profiles
 
 #: Summary column naming what a row of the summary covers (rules have one stratum).
 STRATUM = "stratum"
+#: Group value given to reference rows that have none (see ``evaluate_rules``).
+REFERENCE_GROUP = "(reference)"
 #: Internal column holding copairs' reference index (never written out).
 REFERENCE_INDEX = "Metadata__reference_index"
 
@@ -176,6 +180,25 @@ def _reference_mask(meta: pd.DataFrame, column: str, value: str, source: str) ->
     return mask
 
 
+def _name_reference_groups(meta: pd.DataFrame, is_reference: np.ndarray, columns) -> pd.DataFrame:
+    """Reference rows missing a group value get ``REFERENCE_GROUP`` there.
+
+    Negative-control wells often have no perturbation (an empty ``broad_sample`` in the
+    JUMP plate maps, NaN once read). As references each is a group of its own anyway
+    (copairs' reference index), so their missing group values are no reason to refuse
+    them; queries missing one still are.
+    """
+    meta = meta.copy()
+    for column in dict.fromkeys(columns):
+        if column not in meta.columns:
+            continue
+        gaps = is_reference & meta[column].isna().to_numpy()
+        if gaps.any():
+            meta[column] = meta[column].astype(object)
+            meta.loc[gaps, column] = REFERENCE_GROUP
+    return meta
+
+
 def _usable_rows(meta, rules: PairRules, source: str, drop_missing: bool) -> np.ndarray:
     keep = np.ones(len(meta), dtype=bool)
     for column in rules.columns():
@@ -230,14 +253,17 @@ def evaluate_rules(
     """
     rules = rules.resolved()
     meta = metadata.reset_index(drop=True)
+    is_reference = np.zeros(len(meta), dtype=bool)
+    if rules.reference:
+        _check_column(meta, rules.reference[0], source)
+        is_reference = _reference_mask(meta, *rules.reference, source)
+        meta = _name_reference_groups(meta, is_reference, [*rules.pos_sameby, *rules.map_by])
     keep = _usable_rows(meta, rules, source, drop_missing)
     meta, feats = meta[keep].reset_index(drop=True), np.asarray(features)[keep]
-    query = np.ones(len(meta), dtype=bool)
+    is_reference = is_reference[keep]
+    query = ~is_reference
     if rules.reference:
-        column, value = rules.reference
-        is_reference = _reference_mask(meta, column, value, source)
         meta = meta.assign(**{REFERENCE_INDEX: np.where(is_reference, np.arange(len(meta)), -1)})
-        query = ~is_reference
         rules = PairRules(
             (*rules.pos_sameby, REFERENCE_INDEX),
             rules.pos_diffby,

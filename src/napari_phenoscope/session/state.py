@@ -17,6 +17,9 @@ from psygnal import Signal
 from napari_phenoscope.constants import PLATE, SITE, WELL
 from napari_phenoscope.errors import PlateFormatError
 
+#: What a session opened from profile tables alone answers when asked for a field.
+NO_IMAGES = "no images in this session: open the plate first (phenoscope view --images PLATE_DIR)"
+
 
 @dataclass
 class PlateSession:
@@ -60,12 +63,27 @@ class PlateSession:
     selected: list[tuple[str, str, int, int]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def has_images(self) -> bool:
+        """False for a session opened from profile tables alone (no field to show)."""
+        return len(self.fields) > 0
+
     def field_row(self, index: int | None = None) -> pd.Series:
-        """The field-index row on show (or at ``index``)."""
+        """The field-index row on show (or at ``index``).
+
+        Raises
+        ------
+        PlateFormatError
+            In a session without images.
+        """
+        if not self.has_images:
+            raise PlateFormatError(NO_IMAGES)
         return self.fields.iloc[self.current if index is None else index]
 
     def plates(self) -> list[str]:
-        """Plate barcodes in the order they appear."""
+        """Plate barcodes in the order they appear (from the profiles without images)."""
+        if not self.has_images and self.well_metadata is not None:
+            return list(dict.fromkeys(self.well_metadata[PLATE].astype(str)))
         return list(dict.fromkeys(self.fields[PLATE]))
 
     def sites(self, plate: str, well: str) -> list[int]:
@@ -85,6 +103,8 @@ class PlateSession:
         if site is not None:
             mask &= self.fields[SITE] == int(site)
         rows = self.fields.index[mask]
+        if not self.has_images:
+            raise PlateFormatError(NO_IMAGES)
         if len(rows) == 0:
             where = f"{plate} {well}" + ("" if site is None else f" site {site}")
             raise PlateFormatError(f"no images for {where}")

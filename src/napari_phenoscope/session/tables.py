@@ -28,7 +28,7 @@ from napari_phenoscope.constants import (
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.io.profile_tables import ProfileTable
 from napari_phenoscope.profiling.pipeline import LABEL
-from napari_phenoscope.session.state import PlateSession
+from napari_phenoscope.session.state import PlateSession, ViewerState
 
 #: Centroid columns of CellProfiler / pycytominer tables, best first: (x, y).
 _CENTROIDS = (
@@ -125,9 +125,7 @@ def session_without_images(table: ProfileTable, source: str | Path) -> PlateSess
     fields[SITE] = pd.Series(dtype=np.int64)
     wells = well_profiles_of(table)
     well_metadata = wells[[c for c in wells.columns if c in metadata.columns]]
-    session = PlateSession(source=Path(source), fields=fields, well_metadata=well_metadata)
-    session.extras["plates"] = list(dict.fromkeys(metadata[PLATE]))
-    return session
+    return PlateSession(source=Path(source), fields=fields, well_metadata=well_metadata)
 
 
 def add_profile_table(session: PlateSession, table: ProfileTable, name: str | None = None) -> str:
@@ -163,4 +161,19 @@ def add_profile_table(session: PlateSession, table: ProfileTable, name: str | No
         for (plate, well), n in counts.items():
             session.cell_counts.setdefault((plate, well), int(n))
     session.well_profiles[name] = wells
+    return name
+
+
+def adopt_profile_table(state: ViewerState, table: ProfileTable, name: str | None = None) -> str:
+    """Add ``table`` to a viewer's session (one without images if none is open) and tell
+    the docks; returns the feature set's name (what *Load profiles...* does)."""
+    session = state.session
+    if session is None:
+        session = session_without_images(table, table.source)
+        name = add_profile_table(session, table, name)
+        state.session = session
+        state.events.session_changed.emit(session)
+    else:
+        name = add_profile_table(session, table, name)
+        state.events.cells_changed.emit()
     return name
