@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_similarity import FEATURES, synthetic_cells, synthetic_well_profiles
-from test_similarity import write_synthetic_project
+from test_similarity import (
+    FEATURES,
+    synthetic_cells,
+    synthetic_well_profiles,
+    write_synthetic_project,
+)
 
 from napari_phenoscope._widgets._rules_form import RULES_TASK
 from napari_phenoscope._widgets._viewer import field_key, open_plate
