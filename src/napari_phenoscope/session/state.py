@@ -111,9 +111,11 @@ class PlateSession:
         return int(self.fields.index.get_loc(rows[0]))
 
     def wells_of(self, plate: str) -> pd.DataFrame:
-        """One row per imaged well of a plate, with its metadata and cell count if known."""
+        """One row per imaged well of a plate (per profiled well in a session without
+        images), with its metadata and cell count if known."""
+        known = self.fields if self.has_images or self.well_metadata is None else self.well_metadata
         wells = (
-            self.fields.loc[self.fields[PLATE] == plate, [PLATE, WELL]]
+            known.loc[known[PLATE].astype(str) == plate, [PLATE, WELL]]
             .drop_duplicates()
             .reset_index(drop=True)
         )
