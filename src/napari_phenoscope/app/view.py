@@ -45,3 +45,16 @@ def open_profiles_viewer(
     )
     docks.show("Profile map")
     return docks
+
+
+def view_profiles(
+    profiles: Sequence[str | Path],
+    images: str | Path | None = None,
+    names: Sequence[str] = (),
+    channel_map: str | None = None,
+) -> None:
+    """:func:`open_profiles_viewer`, then napari's event loop (blocks until closed)."""
+    import napari
+
+    open_profiles_viewer(profiles, images, names, channel_map)
+    napari.run()

@@ -33,10 +33,7 @@ def run(args: argparse.Namespace) -> int:
         print(describe(load_profile_table(path)))
     if not display_available():
         raise PhenoscopeError("no display: run phenoscope view on a desktop (or under xvfb-run)")
-    import napari
+    from napari_phenoscope.app.view import view_profiles
 
-    from napari_phenoscope.app.view import open_profiles_viewer
-
-    open_profiles_viewer(args.profiles, args.images, args.name, args.channel_map)
-    napari.run()
+    view_profiles(args.profiles, args.images, args.name, args.channel_map)
     return 0
