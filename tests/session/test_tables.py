@@ -87,6 +87,9 @@ def test_cells_next_to_ours_keep_both_feature_sets(real_cells):
     assert all(c.startswith("again:") for c in columns)
     assert len(session.cells) == 2 * 234
     assert session.cells[columns].notna().sum().min() == 234
+    # the well profiles of the set name the same columns (docks join cells and wells by name)
+    wells = session.well_profiles[again]
+    assert [c for c in wells.columns if not c.startswith("Metadata_")] == columns
 
 
 def test_integer_barcodes_and_centroids(real_cells):

@@ -38,7 +38,7 @@ _CENTROIDS = (
     ("Cells_Location_Center_X", "Cells_Location_Center_Y"),
     ("Metadata_Location_Center_X", "Metadata_Location_Center_Y"),
 )
-_OBJECT_NUMBERS = (OBJECT_NUMBER, "Metadata_Cells_Number_Object_Number", "Metadata_ObjectNumber")
+_OBJECT_NUMBERS = (OBJECT_NUMBER, "Metadata_Cells_Number_Object_Number")
 
 
 def feature_set_name(source: str, taken) -> str:
@@ -96,8 +96,8 @@ def _object_numbers(metadata: pd.DataFrame) -> np.ndarray:
     return metadata.groupby([PLATE, WELL, SITE], sort=False).cumcount().to_numpy() + 1
 
 
-def cells_of(table: ProfileTable, columns: list[str]) -> pd.DataFrame:
-    """The rows of a single-cell table as ``session.cells`` rows, features named ``columns``."""
+def cells_of(table: ProfileTable) -> pd.DataFrame:
+    """The rows of a single-cell table as ``session.cells`` rows (key, label, centroid)."""
     metadata = _keyed(table.metadata, table.source)
     if SITE not in metadata.columns:
         metadata = metadata.assign(**{SITE: 1})
@@ -114,7 +114,7 @@ def cells_of(table: ProfileTable, columns: list[str]) -> pd.DataFrame:
             metadata[CENTER_X] = source[x].to_numpy(dtype=float)
             metadata[CENTER_Y] = source[y].to_numpy(dtype=float)
             break
-    features = pd.DataFrame(table.features, columns=columns)
+    features = pd.DataFrame(table.features, columns=table.feature_names)
     return pd.concat([metadata.reset_index(drop=True), features], axis=1)
 
 
@@ -149,10 +149,15 @@ def add_profile_table(session: PlateSession, table: ProfileTable, name: str | No
                 f"plate(s) {sorted(plates)[:3]}"
             )
     if table.level == "cell":
+        cells = cells_of(table)
+        columns = list(table.feature_names)
         existing = set(session.cells.columns) if session.cells is not None else set()
-        # a table of CellProfiler features next to ours: keep both, prefixed by the set name
-        columns = [f"{name}:{c}" if c in existing else c for c in table.feature_names]
-        cells = cells_of(table, columns)
+        if existing & set(columns):
+            # CellProfiler features next to our classical ones (same names): the loaded
+            # set's columns are prefixed by its name, in its cells and its well profiles
+            renamed = {c: f"{name}:{c}" for c in columns}
+            cells, wells = cells.rename(columns=renamed), wells.rename(columns=renamed)
+            columns = [renamed[c] for c in columns]
         session.cells = (
             cells if session.cells is None else pd.concat([session.cells, cells], ignore_index=True)
         )
