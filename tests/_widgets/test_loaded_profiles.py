@@ -15,6 +15,7 @@ from napari_phenoscope._widgets._rules_form import RULES_TASK
 from napari_phenoscope._widgets._viewer import field_key, open_plate
 from napari_phenoscope._widgets.docks import add_all_docks
 from napari_phenoscope._widgets.map_dock import ALL_FEATURE_SETS, fraction_retrieved_table
+from napari_phenoscope._widgets.profile_map import map_table
 from napari_phenoscope.constants import (
     BROAD_SAMPLE,
     CONTROL_TYPE,
@@ -46,20 +47,27 @@ def wells_csv(cells, tmp_path):
 
 def loaded(docks, qtbot, path, name=None) -> str:
     assert docks.profile.load_profiles(path, name), docks.profile.status.text()
-    qtbot.waitUntil(lambda: not docks.profile.running, timeout=60_000)
+    qtbot.waitUntil(lambda: not docks.profile.running, timeout=300_000)
     assert "Feature set" in docks.profile.status.text(), docks.profile.status.text()
     return list(state_of(docks.profile.viewer).session.well_profiles)[-1]
 
 
 def mapped(widget, qtbot, level, feature_set):
+    """A real UMAP in the dock's worker (numba compiles on first use: minutes when loaded)."""
     assert widget.compute(level=level, feature_set=feature_set), widget.status.text()
-    qtbot.waitUntil(lambda: not widget.running, timeout=120_000)
+    qtbot.waitUntil(lambda: not widget.running, timeout=600_000)
     assert widget.embedding is not None, widget.status.text()
+
+
+def laid_out(widget, level, feature_set):
+    """The dock's map of ``level`` with its first two features as the layout (no UMAP)."""
+    table, columns = map_table(state_of(widget.viewer).session, level, feature_set, 20_000)
+    widget.set_map(table, level, table[columns[:2]].to_numpy(dtype=np.float32))
 
 
 def map_computed(widget, qtbot, task, feature_set):
     assert widget.compute(task, feature_set), widget.status.text()
-    qtbot.waitUntil(lambda: not widget.running, timeout=120_000)
+    qtbot.waitUntil(lambda: not widget.running, timeout=300_000)
 
 
 def test_a_table_alone_feeds_every_dock(make_napari_viewer, qtbot, wells_csv, tmp_path):
@@ -141,7 +149,7 @@ def test_with_images_a_point_opens_its_well(make_napari_viewer, qtbot, cells, tm
     session = state_of(viewer).session
     assert session.has_images and len(session.well_profiles[name]) == 3 * 16
     # a map of cells: a click opens the cell's field and rings it
-    mapped(docks.profile_map, qtbot, "cells", name)
+    laid_out(docks.profile_map, "cells", name)
     index = docks.profile_map.index
     target = next(i for i, key in enumerate(index.keys) if key[0] == "P-ORF")
     docks.profile_map.select_points([target])
@@ -149,7 +157,7 @@ def test_with_images_a_point_opens_its_well(make_napari_viewer, qtbot, cells, tm
     assert field_key(session) == (plate, well, site)
     assert session.selected == [(plate, well, site, label)]
     # a map of wells: a click opens the well
-    mapped(docks.profile_map, qtbot, "wells", name)
+    laid_out(docks.profile_map, "wells", name)
     index = docks.profile_map.index
     target = next(i for i, key in enumerate(index.keys) if key[0] == "P-CRISPR")
     docks.profile_map.select_points([target])
@@ -170,9 +178,9 @@ def test_a_table_of_other_plates_is_refused_in_one_line(
     wells = synthetic_well_profiles(cells).assign(**{PLATE: "BR00116991"})
     wells.to_csv(tmp_path / "other.csv", index=False)
     assert docks.profile.load_profiles(tmp_path / "other.csv")
-    qtbot.waitUntil(lambda: not docks.profile.running, timeout=60_000)
+    qtbot.waitUntil(lambda: not docks.profile.running, timeout=300_000)
     assert "are not the open plate(s)" in docks.profile.status.text()
     (tmp_path / "bad.csv").write_text("Metadata_Well,f,f\nA01,1,2\n")
     assert docks.profile.load_profiles(tmp_path / "bad.csv")
-    qtbot.waitUntil(lambda: not docks.profile.running, timeout=60_000)
+    qtbot.waitUntil(lambda: not docks.profile.running, timeout=300_000)
     assert docks.profile.status.text() == "bad.csv: column 'f' appears 2 times"
