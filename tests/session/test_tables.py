@@ -7,11 +7,10 @@ import pandas as pd
 import pytest
 
 from _real_tables import BACKEND, real_profiles_dir, real_single_cells
-from napari_phenoscope.constants import CENTER_X, PLATE, SITE, WELL
+from napari_phenoscope.constants import CENTER_X, LABEL, PLATE, SITE, WELL
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.io import index_plate
 from napari_phenoscope.io.profile_tables import load_profile_table, profile_table
-from napari_phenoscope.profiling.pipeline import LABEL
 from napari_phenoscope.session.state import PlateSession
 from napari_phenoscope.session.tables import (
     add_profile_table,

@@ -20,6 +20,7 @@ import pandas as pd
 from napari_phenoscope.constants import (
     CENTER_X,
     CENTER_Y,
+    LABEL,
     OBJECT_NUMBER,
     PLATE,
     SITE,
@@ -27,7 +28,6 @@ from napari_phenoscope.constants import (
 )
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.io.profile_tables import ProfileTable
-from napari_phenoscope.profiling.pipeline import LABEL
 from napari_phenoscope.session.state import PlateSession, ViewerState
 
 #: Centroid columns of CellProfiler / pycytominer tables, best first: (x, y).
