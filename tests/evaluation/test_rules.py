@@ -288,6 +288,12 @@ def test_reference_rows_may_lack_the_group_value(real_cells, tmp_path):
     meta["Metadata_broad_sample"] = np.where(meta[WELL] == "A02", None, "BRD-" + meta[PLATE])
     rules = PairRules(pos_sameby=("Metadata_broad_sample",), reference=(WELL, "A02"))
     ours = evaluate_rules(meta, real_cells.features, rules, NULL_SIZE)
+    # treated rows without a control type are no references (pycytominer: NaN = not set)
+    meta["Metadata_control_type"] = np.where(meta[WELL] == "A02", "negcon", None)
+    rules = PairRules(
+        pos_sameby=("Metadata_broad_sample",), reference=("Metadata_control_type", "negcon")
+    )
+    ours = evaluate_rules(meta, real_cells.features, rules, NULL_SIZE)
     filled = meta.fillna({"Metadata_broad_sample": "DMSO"})
     expected = evaluate_rules(filled, real_cells.features, rules, NULL_SIZE)
     pd.testing.assert_frame_equal(ours.per_group, expected.per_group)

@@ -201,7 +201,9 @@ def _name_reference_groups(meta: pd.DataFrame, is_reference: np.ndarray, columns
 
 def _usable_rows(meta, rules: PairRules, source: str, drop_missing: bool) -> np.ndarray:
     keep = np.ones(len(meta), dtype=bool)
-    for column in rules.columns():
+    # the reference column is not a group key: a row without a value is no reference
+    reference_column = rules.reference[0] if rules.reference else None
+    for column in (c for c in rules.columns() if c != reference_column):
         present = _check_column(meta, column, source)
         if not present.all() and not drop_missing:
             raise ProfileTableError(
