@@ -194,6 +194,7 @@ def extract_crops(
     mask_neighbours: bool = False,
     cell_labels: np.ndarray | None = None,
     normalization: Normalization = "field",
+    scale: float = 1.0,
 ) -> np.ndarray:
     """Cut normalised single-cell crops centred on each nucleus.
 
@@ -213,6 +214,11 @@ def extract_crops(
         (Y, X) cell label image, for ``mask_neighbours``.
     normalization
         ``"field"`` (default), ``"none"`` or (5, 2) percentile limits: see ``normalize_image``.
+    scale
+        Crop pixels per image pixel: the image's pixel size over the encoder's
+        (``crop_scale``). A window of ``size / scale`` image pixels is cut and resampled
+        (linear, anti-aliased when shrinking) to ``size``, so the crop covers the physical
+        area the encoder was trained on.
 
     Returns
     -------
@@ -239,9 +245,12 @@ def extract_crops(
     centers = cell_centers(cells)
     if len(centers) == 0:
         return np.zeros((0, len(CHANNELS), size, size), dtype=np.float32)
+    if not scale > 0:
+        raise ValueError(f"crop scale must be positive, not {scale}")
+    window = size if scale == 1.0 else max(1, int(round(size / scale)))
     normalized = normalize_image(image, normalization)
-    origins = crop_origins(centers, size)
-    crops = cut_windows(normalized, origins, size)
+    origins = crop_origins(centers, window)
+    crops = cut_windows(normalized, origins, window)
     if mask_neighbours:
         if cell_labels is None:
             raise ValueError("mask_neighbours needs the cell label image (cell_labels)")
@@ -249,11 +258,39 @@ def extract_crops(
             if not isinstance(cells, pd.DataFrame) or LABEL not in cells.columns:
                 raise PlateFormatError(f"mask_neighbours needs a '{LABEL}' column or labels")
             labels = cells[LABEL].to_numpy()
-        label_windows = cut_windows(np.asarray(cell_labels)[None], origins, size)[:, 0]
+        label_windows = cut_windows(np.asarray(cell_labels)[None], origins, window)[:, 0]
         own = np.asarray(labels).reshape(-1, 1, 1)
         neighbour = (label_windows != 0) & (label_windows != own)
         crops[np.broadcast_to(neighbour[:, None], crops.shape)] = 0.0
+    if window != size:
+        crops = _resample(crops, size)
     return crops.astype(np.float32, copy=False)
+
+
+def crop_scale(image_pixel_size: float | None, encoder_pixel_size: float | None) -> float:
+    """Crop pixels per image pixel: 1 unless both physical pixel sizes (um) are known.
+
+    Examples
+    --------
+    >>> crop_scale(0.65, 1.3)   # the encoder saw coarser pixels: cut twice the window
+    0.5
+    """
+    if not image_pixel_size or not encoder_pixel_size:
+        return 1.0
+    return float(image_pixel_size) / float(encoder_pixel_size)
+
+
+def _resample(crops: np.ndarray, size: int) -> np.ndarray:
+    from skimage.transform import resize
+
+    shrinking = crops.shape[-1] > size
+    return resize(
+        crops,
+        (*crops.shape[:2], size, size),
+        order=1,
+        anti_aliasing=shrinking,
+        preserve_range=True,
+    )
 
 
 @dataclass

@@ -41,7 +41,6 @@ from napari_phenoscope.errors import (
     ModelWeightsError,
     PhenoscopeError,
     PlateFormatError,
-    ProfileTableError,
 )
 
 FEATURE_SETS: tuple[str, ...] = ("vit", "classical")
@@ -124,6 +123,7 @@ def measure_field(
     device: str = "cpu",
     batch_size: int = 64,
     segmentation: Any = None,
+    pixel_size: float | None = None,
 ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Segment one field and measure its cells with the chosen feature sets.
 
@@ -144,6 +144,9 @@ def measure_field(
     segmentation
         A ``segment_field`` result of this image to reuse (the viewer keeps its label
         images); segmented here if None.
+    pixel_size
+        The image's pixel size (um), when known: crops are then cut at the physical scale
+        the encoder declares (``phenoscope_preprocessing.pixel_size_um``).
 
     Returns
     -------
@@ -177,7 +180,7 @@ def measure_field(
     if "vit" in feature_sets:
         if encoder is None:
             raise ValueError("feature set 'vit' needs an encoder")
-        embeddings = _embed(image, table, encoder, device, batch_size)
+        embeddings = _embed(image, table, encoder, device, batch_size, pixel_size)
         names = vit_feature_names(embeddings.shape[1])
         table = pd.concat([table, pd.DataFrame(embeddings, columns=names)], axis=1)
         columns["vit"] = names
@@ -185,9 +188,14 @@ def measure_field(
 
 
 def _embed(
-    image: np.ndarray, table: pd.DataFrame, encoder: Any, device: str, batch_size: int
+    image: np.ndarray,
+    table: pd.DataFrame,
+    encoder: Any,
+    device: str,
+    batch_size: int,
+    pixel_size: float | None = None,
 ) -> np.ndarray:
-    from napari_phenoscope.crops import extract_crops
+    from napari_phenoscope.crops import crop_scale, extract_crops
     from napari_phenoscope.models import embed_crops
 
     if table.empty:
@@ -195,7 +203,9 @@ def _embed(
         return np.zeros((0, dimension), dtype=np.float32)
     # crops as large as the encoder's input, so a model trained with --crop-size fits
     crop_size = int(encoder.patch_embed.img_size[0])
-    crops = extract_crops(image, table, size=crop_size)
+    preprocessing = getattr(encoder, "phenoscope_preprocessing", None)
+    scale = crop_scale(pixel_size, getattr(preprocessing, "pixel_size_um", None))
+    crops = extract_crops(image, table, size=crop_size, scale=scale)
     embeddings = embed_crops(encoder, crops, batch_size=batch_size, device=device)
     return np.asarray(embeddings, dtype=np.float32)
 
@@ -243,6 +253,9 @@ def _cache_matches(path: Path, signature: dict[str, Any]) -> bool:
         return False  # a foreign or damaged file is recomputed, never trusted
     if not set(signature["feature_sets"]) <= set(cached.get("feature_sets", ())):
         return False
+    # caches written before the input was recorded were raw pixels at the image scale
+    if cached.get("input", {"illum": False, "pixel_size": None}) != signature.get("input"):
+        return False
     return "vit" not in signature["feature_sets"] or cached.get("model") == signature["model"]
 
 
@@ -250,8 +263,12 @@ def index_plates(
     plate_dirs: Iterable[str | Path],
     channel_map: str | None = None,
     wells: Sequence[str] | None = None,
+    illum: str | Path | None = None,
 ) -> pd.DataFrame:
     """Index the fields of every plate folder (duplicates once), optionally some wells only.
+
+    ``illum``, a folder of CellProfiler illumination functions, is attached to every field
+    (``io.attach_illum_folder``), so fields are corrected on read.
 
     Raises
     ------
@@ -278,6 +295,10 @@ def index_plates(
     fields = pd.concat(indexes, ignore_index=True)
     fields[SITE] = fields[SITE].astype(int)
     fields = fields.drop_duplicates([PLATE, WELL, SITE], keep="first")
+    if illum is not None:
+        from napari_phenoscope.io import attach_illum_folder
+
+        fields = attach_illum_folder(fields, illum)
     return fields.sort_values([PLATE, WELL, SITE], kind="stable").reset_index(drop=True)
 
 
@@ -308,14 +329,19 @@ def profile_plates(
     channel_map: str | None = None,
     missing: Literal["error", "zeros"] = "error",
     batch_size: int = 64,
+    metadata: str | Path | None = None,
+    negcon: str | None = None,
+    illum: str | Path | None = None,
+    pixel_size: float | None = None,
 ) -> ProfileOutputs:
     """Profile plates into single-cell and well-level Parquet tables, resumably.
 
     Parameters
     ----------
     plate_dirs
-        Project folders (``images/`` + ``metadata/``, CPJUMP1 layout) or plate image
-        folders inside one; each needs plate maps at or above it.
+        Anything ``io.index_plate`` opens: CPJUMP1 project or plate folders (their plate
+        maps annotate the wells), Cell Painting Gallery folders, LoadData CSVs, OME-Zarr
+        plates.
     out_dir
         Output folder (created); its ``fields/`` cache makes reruns resume.
     features
@@ -335,6 +361,15 @@ def profile_plates(
         that channel with zeros.
     batch_size
         Crops per encoder batch.
+    metadata
+        A well metadata table or JUMP metadata folder (``io.load_metadata``).
+    negcon
+        ``"COLUMN=VALUE"`` naming the negative-control wells (``io.apply_negcon``).
+    illum
+        A folder of CellProfiler illumination functions (``io.attach_illum_folder``).
+    pixel_size
+        Microns per pixel, overriding the images' metadata (``io.resolve_pixel_size``);
+        crops are then cut at the encoder's physical scale.
 
     Returns
     -------
@@ -343,22 +378,32 @@ def profile_plates(
     Raises
     ------
     PlateFormatError
-        A plate folder with no fields, no plate maps, or an unreadable image (named).
-    ProfileTableError
-        A plate without negative-control wells to normalise to.
+        A plate folder with no fields, an unreadable image or metadata table (named).
+
+    Warns
+    -----
+    PhenoscopeWarning
+        When a plate has fewer than two negative-control wells: its well profiles are
+        normalised to all of its wells instead.
     """
     from tqdm.auto import tqdm
 
     from napari_phenoscope.io import read_field
 
     feature_sets = parse_feature_sets(features)
-    fields = index_plates(plate_dirs, channel_map=channel_map, wells=wells)
-    well_metadata = _well_metadata(plate_dirs)
-    _check_wells_annotated(fields, well_metadata)
+    from napari_phenoscope.io import resolve_pixel_size
+
+    fields = index_plates(plate_dirs, channel_map=channel_map, wells=wells, illum=illum)
+    well_metadata = well_annotations(fields, plate_dirs, metadata, negcon)
+    image_pixel_size = resolve_pixel_size(fields, pixel_size)
     out_dir = Path(out_dir)
     for stale in (out_dir / "fields").glob("*/.*.tmp"):
         stale.unlink(missing_ok=True)  # left by a run killed mid-write; never read
-    signature: dict[str, Any] = {"feature_sets": list(feature_sets), "model": None}
+    signature: dict[str, Any] = {
+        "feature_sets": list(feature_sets),
+        "model": None,
+        "input": _input_signature(fields, image_pixel_size),
+    }
     encoder = None
     if "vit" in feature_sets:
         from napari_phenoscope.models import load_encoder
@@ -384,7 +429,15 @@ def profile_plates(
             key = _key(row)
             bar.set_postfix_str(f"{key[0]} {key[1]} s{key[2]}")
             image = read_field(row, channels=CHANNELS, missing=missing)
-            table, _ = measure_field(image, key, feature_sets, encoder, device, batch_size)
+            table, _ = measure_field(
+                image,
+                key,
+                feature_sets,
+                encoder,
+                device,
+                batch_size,
+                pixel_size=image_pixel_size,
+            )
             write_parquet_atomic(table, field_cache_path(out_dir, *key), signature)
             bar.update(1)
     finally:
@@ -396,29 +449,55 @@ def _key(row: dict[str, Any]) -> tuple[str, str, int]:
     return str(row[PLATE]), str(row[WELL]), int(row[SITE])
 
 
-def _well_metadata(plate_dirs: Sequence[str | Path]) -> pd.DataFrame:
-    """Well metadata of every project the plate folders belong to (each read once)."""
-    from napari_phenoscope.io import find_project_root, read_well_metadata
+def _input_signature(fields: pd.DataFrame, pixel_size: float | None) -> dict[str, Any]:
+    """What changes a field's pixels or crops besides the model: illumination, scale."""
+    from napari_phenoscope.io import is_illum_corrected
 
-    roots = []
-    for plate_dir in plate_dirs:
-        root = find_project_root(plate_dir)
-        if root is None:
-            raise PlateFormatError(
-                f"no metadata/platemaps folder at or above {plate_dir}: "
-                "well profiles need the plate maps"
-            )
-        if root not in roots:
-            roots.append(root)
-    tables = [read_well_metadata(root) for root in roots]
-    return pd.concat(tables, ignore_index=True).drop_duplicates([PLATE, WELL], keep="first")
+    corrected = bool(len(fields)) and is_illum_corrected(fields.iloc[0].to_dict())
+    return {"illum": corrected, "pixel_size": pixel_size}
 
 
-def _check_wells_annotated(fields: pd.DataFrame, well_metadata: pd.DataFrame) -> None:
-    """Fail before any work if an imaged well is not in the plate maps."""
-    from napari_phenoscope.io import join_well_metadata
+def well_annotations(
+    fields: pd.DataFrame,
+    plate_dirs: Sequence[str | Path],
+    metadata: str | Path | None = None,
+    negcon: str | None = None,
+) -> pd.DataFrame:
+    """One row per imaged plate and well with every annotation the run has.
 
-    join_well_metadata(fields[[PLATE, WELL]].drop_duplicates(), well_metadata)
+    In order: the fields' own ``Metadata_*`` columns (a LoadData CSV's source, batch...),
+    the CPJUMP1 plate maps at or above any plate folder, the ``metadata`` table or JUMP
+    folder, then ``negcon``. No annotation at all is fine: the profiles are then
+    normalised to all wells (``well_profiles``).
+
+    Raises
+    ------
+    PlateFormatError
+        Before any work: an imaged well missing from the plate maps, an unreadable or
+        unjoinable metadata table, a ``negcon`` column the metadata lacks (all named).
+    """
+    from napari_phenoscope.io import (
+        apply_negcon,
+        find_project_root,
+        join_metadata,
+        join_well_metadata,
+        load_metadata,
+        read_well_metadata,
+    )
+
+    per_well = [c for c in fields.columns if c.startswith("Metadata_") and c != SITE]
+    wells = fields[per_well].drop_duplicates([PLATE, WELL]).reset_index(drop=True)
+    roots = list(dict.fromkeys(r for r in map(find_project_root, plate_dirs) if r is not None))
+    if roots:
+        maps = [read_well_metadata(root) for root in roots]
+        plate_maps = pd.concat(maps, ignore_index=True).drop_duplicates([PLATE, WELL])
+        wells = join_well_metadata(wells, plate_maps)
+    if metadata is not None:
+        table = load_metadata(metadata, plates=wells[PLATE].unique())
+        wells = join_metadata(wells, table, metadata)
+    if negcon is not None:
+        wells = apply_negcon(wells, negcon)
+    return wells
 
 
 def _read_cached_fields(
@@ -460,10 +539,8 @@ def _assemble(
     n_computed: int,
 ) -> ProfileOutputs:
     """Concatenate the field caches into the single-cell table and the well profiles."""
-    from napari_phenoscope.io import join_well_metadata
-
     cells, feature_columns = _read_cached_fields(fields, out_dir, feature_sets)
-    cells = join_well_metadata(cells, well_metadata)
+    cells = cells.merge(well_metadata, on=[PLATE, WELL], how="left", validate="many_to_one")
     features = [c for columns in feature_columns.values() for c in columns]
     leading = [PLATE, WELL, SITE, OBJECT_NUMBER, LABEL, CENTER_X, CENTER_Y]
     leading = [c for c in leading if c in cells.columns]
@@ -501,14 +578,16 @@ def well_profiles(cells: pd.DataFrame, feature_columns: Sequence[str]) -> pd.Dat
         One row per plate and well: the well's ``Metadata_*`` columns (with
         ``Metadata_Count_Cells``), then the selected features (pycytominer layout).
 
-    Raises
-    ------
-    ProfileTableError
-        If a plate has no negative-control well.
+    Warns
+    -----
+    PhenoscopeWarning
+        If a plate has fewer than two negative-control wells (no plate map, or none among
+        the chosen wells): every plate is then normalised to all of its wells
+        (pycytominer's ``samples="all"``).
 
     Notes
     -----
-    A feature whose negative controls do not vary on some plate (MAD 0, e.g. a minimum
+    A feature whose reference wells do not vary on some plate (MAD 0, e.g. a minimum
     intensity that is 0 in every control well) cannot be normalised to them: it would be
     divided by pycytominer's epsilon and dominate every similarity, so it is dropped before
     the usual variance, correlation and NaN selection.
@@ -521,9 +600,9 @@ def well_profiles(cells: pd.DataFrame, feature_columns: Sequence[str]) -> pd.Dat
     counts = cells.groupby([PLATE, WELL]).size().rename(CELL_COUNT)
     medians = profiles.aggregate(cells[[PLATE, WELL, *features]], (PLATE, WELL), "median")
     table = wells.join(counts).join(medians.set_index([PLATE, WELL])).reset_index()
-    _check_controls(table)
-    table = table.drop(columns=_constant_in_controls(table, features))
-    normalized = profiles.normalize(table, samples="negcon", by=PLATE)
+    samples = normalisation_samples(table)
+    table = table.drop(columns=_constant_in_reference(table, features, samples))
+    normalized = profiles.normalize(table, samples=samples, by=PLATE)
     return profiles.feature_select(normalized).reset_index(drop=True).copy()  # defragment
 
 
@@ -531,29 +610,44 @@ _PER_CELL = (SITE, OBJECT_NUMBER)
 CELL_COUNT = "Metadata_Count_Cells"
 
 
-def _check_controls(table: pd.DataFrame) -> None:
-    """Normalising to controls needs two negative-control wells per plate (a MAD)."""
-    from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL
+def normalisation_samples(table: pd.DataFrame) -> Literal["negcon", "all"]:
+    """``"negcon"`` when every plate has two negative-control wells (a MAD), else ``"all"``.
 
-    is_control = table[CONTROL_TYPE] == NEGATIVE_CONTROL
+    Warns once (``PhenoscopeWarning``, one line naming the plates) when falling back.
+    """
+    import warnings
+
+    from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL
+    from napari_phenoscope.errors import PhenoscopeWarning
+
+    if CONTROL_TYPE in table.columns:
+        is_control = table[CONTROL_TYPE] == NEGATIVE_CONTROL
+    else:
+        is_control = pd.Series(False, index=table.index)
     controls = is_control.groupby(table[PLATE]).sum()
     short = controls[controls < 2]
-    if len(short):
-        listed = ", ".join(f"{plate} ({count})" for plate, count in short.items())
-        raise ProfileTableError(
-            f"normalising to negative controls needs at least two control wells per plate; "
-            f"plate(s) with fewer among the profiled wells: {listed}"
-        )
+    if short.empty:
+        return "negcon"
+    listed = ", ".join(f"{plate} ({count})" for plate, count in short.items())
+    warnings.warn(
+        f"fewer than two negative-control wells ({CONTROL_TYPE} = {NEGATIVE_CONTROL}) on "
+        f"plate(s) {listed}; well profiles are normalised to all wells of each plate",
+        PhenoscopeWarning,
+        stacklevel=3,
+    )
+    return "all"
 
 
-def _constant_in_controls(table: pd.DataFrame, features: Sequence[str]) -> list[str]:
-    """Features with zero MAD over the negative-control wells of at least one plate."""
+def _constant_in_reference(
+    table: pd.DataFrame, features: Sequence[str], samples: str = "negcon"
+) -> list[str]:
+    """Features with zero MAD over the reference wells (controls, or all) of some plate."""
     from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL
 
-    controls = table[table[CONTROL_TYPE] == NEGATIVE_CONTROL]
-    if controls.empty:
-        return []  # normalize names the problem
-    values = controls[list(features)]
-    medians = values.groupby(controls[PLATE]).transform("median")
-    mad = (values - medians).abs().groupby(controls[PLATE]).median()
+    reference = table if samples == "all" else table[table[CONTROL_TYPE] == NEGATIVE_CONTROL]
+    if reference.empty:
+        return []
+    values = reference[list(features)]
+    medians = values.groupby(reference[PLATE]).transform("median")
+    mad = (values - medians).abs().groupby(reference[PLATE]).median()
     return [name for name in features if (mad[name] == 0).any()]
