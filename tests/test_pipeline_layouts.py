@@ -113,3 +113,49 @@ def test_illum_folder_changes_the_measured_intensities_and_the_cache(tmp_path):
     # segmentation normalises intensities, so the same cells are found; AGP is halved
     assert len(corrected) == len(raw)
     np.testing.assert_allclose(corrected[column], raw[column] / 2, rtol=0.02)
+
+
+def test_a_single_well_plate_gets_unnormalised_medians_with_one_warning(tmp_path):
+    csv = write_load_data_plate(tmp_path / "screen")
+    with pytest.warns(PhenoscopeWarning, match="have one well: .* not normalised"):
+        outputs = profile(csv, tmp_path / "out", wells=["A02"])
+    cells = pd.read_parquet(outputs.single_cells)
+    wells = pd.read_parquet(outputs.well_profiles["classical"])
+    column = "Cells_Intensity_MeanIntensity_AGP"
+    assert wells[column].iloc[0] == pytest.approx(cells[column].median())
+
+
+@pytest.mark.slow
+def test_real_fields_of_two_sources_profile_without_any_plate_map(tmp_path, real_fields):
+    """The issue's user story: real JUMP + pediatric fields named by one LoadData CSV."""
+    numbering = {
+        ("BR00143976", "C03", 3, "pediatric_cancer_atlas_profiling", "r03c03f03p01"): {
+            "ER": 2,
+            "AGP": 3,
+            "Mito": 4,
+            "DNA": 5,
+            "RNA": 6,
+        },
+        ("BR00117006", "A01", 1, "JUMP_plate_BR00117006", "r01c01f01p01"): {
+            "AGP": 2,
+            "RNA": 3,
+            "DNA": 5,
+        },
+    }
+    rows = []
+    for (plate, well, site, folder, stem), numbers in numbering.items():
+        row = {PLATE: plate, WELL: well, "Metadata_Site": site}
+        for channel, number in numbers.items():
+            row[f"FileName_Orig{channel}"] = f"{stem}-ch{number}sk1fk1fl1.tiff"
+            row[f"PathName_Orig{channel}"] = str(real_fields / folder / "images" / "orig")
+        rows.append(row)
+    csv = tmp_path / "load_data.csv"
+    pd.DataFrame(rows).to_csv(csv, index=False)
+    with pytest.raises(PlateFormatError, match="BR00117006 well A01 site 1 has no ER image"):
+        profile(csv, tmp_path / "out")
+    with pytest.warns(PhenoscopeWarning):
+        outputs = profile(csv, tmp_path / "out", missing="zeros", pixel_size=0.65)
+    cells = pd.read_parquet(outputs.single_cells)
+    per_plate = cells.groupby(PLATE).size()
+    # 50-120 px cells on 1080 px fields: tens to a few hundred per field
+    assert per_plate.between(20, 400).all() and len(per_plate) == 2

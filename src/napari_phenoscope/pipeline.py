@@ -583,7 +583,7 @@ def well_profiles(cells: pd.DataFrame, feature_columns: Sequence[str]) -> pd.Dat
     PhenoscopeWarning
         If a plate has fewer than two negative-control wells (no plate map, or none among
         the chosen wells): every plate is then normalised to all of its wells
-        (pycytominer's ``samples="all"``).
+        (pycytominer's ``samples="all"``), or, with a plate of a single well, not at all.
 
     Notes
     -----
@@ -601,6 +601,8 @@ def well_profiles(cells: pd.DataFrame, feature_columns: Sequence[str]) -> pd.Dat
     medians = profiles.aggregate(cells[[PLATE, WELL, *features]], (PLATE, WELL), "median")
     table = wells.join(counts).join(medians.set_index([PLATE, WELL])).reset_index()
     samples = normalisation_samples(table)
+    if samples == "none":
+        return profiles.feature_select(table, ["drop_na_columns"]).reset_index(drop=True).copy()
     table = table.drop(columns=_constant_in_reference(table, features, samples))
     normalized = profiles.normalize(table, samples=samples, by=PLATE)
     return profiles.feature_select(normalized).reset_index(drop=True).copy()  # defragment
@@ -610,10 +612,13 @@ _PER_CELL = (SITE, OBJECT_NUMBER)
 CELL_COUNT = "Metadata_Count_Cells"
 
 
-def normalisation_samples(table: pd.DataFrame) -> Literal["negcon", "all"]:
-    """``"negcon"`` when every plate has two negative-control wells (a MAD), else ``"all"``.
+def normalisation_samples(table: pd.DataFrame) -> Literal["negcon", "all", "none"]:
+    """How to normalise well profiles: to controls, to all wells, or not at all.
 
-    Warns once (``PhenoscopeWarning``, one line naming the plates) when falling back.
+    ``"negcon"`` when every plate has two negative-control wells (a MAD); else ``"all"``
+    when every plate has two wells; else ``"none"`` (a plate of one well has no spread to
+    scale by). Warns once (``PhenoscopeWarning``, one line naming the plates) when falling
+    back.
     """
     import warnings
 
@@ -629,13 +634,23 @@ def normalisation_samples(table: pd.DataFrame) -> Literal["negcon", "all"]:
     if short.empty:
         return "negcon"
     listed = ", ".join(f"{plate} ({count})" for plate, count in short.items())
-    warnings.warn(
+    message = (
         f"fewer than two negative-control wells ({CONTROL_TYPE} = {NEGATIVE_CONTROL}) on "
-        f"plate(s) {listed}; well profiles are normalised to all wells of each plate",
-        PhenoscopeWarning,
-        stacklevel=3,
+        f"plate(s) {listed}; "
     )
-    return "all"
+    wells = table.groupby(PLATE).size()
+    single = wells[wells < 2]
+    if single.empty:
+        samples: Literal["all", "none"] = "all"
+        message += "well profiles are normalised to all wells of each plate"
+    else:
+        samples = "none"
+        message += (
+            f"plate(s) {', '.join(map(str, single.index))} have one well: well profiles are "
+            "the per-well medians, not normalised"
+        )
+    warnings.warn(message, PhenoscopeWarning, stacklevel=3)
+    return samples
 
 
 def _constant_in_reference(
