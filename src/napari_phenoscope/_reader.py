@@ -17,7 +17,6 @@ from napari_phenoscope.io import (
     index_plate,
     is_gallery_path,
     is_illum_corrected,
-    is_ome_zarr,
     lazy_channel_stack,
 )
 
@@ -48,7 +47,9 @@ def napari_get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]]
 
 
 def _is_ome_zarr_plate(folder: Path) -> bool:
-    return is_ome_zarr(folder) and folder.name.lower().endswith(".zarr")
+    from napari_phenoscope.io.omezarr import has_ome_metadata
+
+    return has_ome_metadata(folder)
 
 
 def _first_line(path: Path) -> str:

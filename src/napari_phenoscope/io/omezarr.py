@@ -42,6 +42,17 @@ def is_ome_zarr(path: str | Path) -> bool:
     return path.is_dir() and ((path / "zarr.json").is_file() or (path / ".zattrs").is_file())
 
 
+def has_ome_metadata(path: str | Path) -> bool:
+    """True for a zarr group with OME plate or image (multiscales) metadata."""
+    if not is_ome_zarr(path):
+        return False
+    try:
+        attrs = _location(Path(path)).root_attrs
+    except PlateFormatError:
+        return False
+    return "plate" in attrs or "multiscales" in attrs
+
+
 def _location(path: Path) -> Any:
     from ome_zarr.io import parse_url
 
