@@ -394,7 +394,9 @@ def profile_plates(
     from napari_phenoscope.io import resolve_pixel_size
 
     fields = index_plates(plate_dirs, channel_map=channel_map, wells=wells, illum=illum)
-    well_metadata = well_annotations(fields, plate_dirs, metadata, negcon)
+    from napari_phenoscope.io import annotate_wells
+
+    well_metadata = annotate_wells(fields, plate_dirs, metadata, negcon)
     image_pixel_size = resolve_pixel_size(fields, pixel_size)
     out_dir = Path(out_dir)
     for stale in (out_dir / "fields").glob("*/.*.tmp"):
@@ -455,49 +457,6 @@ def _input_signature(fields: pd.DataFrame, pixel_size: float | None) -> dict[str
 
     corrected = bool(len(fields)) and is_illum_corrected(fields.iloc[0].to_dict())
     return {"illum": corrected, "pixel_size": pixel_size}
-
-
-def well_annotations(
-    fields: pd.DataFrame,
-    plate_dirs: Sequence[str | Path],
-    metadata: str | Path | None = None,
-    negcon: str | None = None,
-) -> pd.DataFrame:
-    """One row per imaged plate and well with every annotation the run has.
-
-    In order: the fields' own ``Metadata_*`` columns (a LoadData CSV's source, batch...),
-    the CPJUMP1 plate maps at or above any plate folder, the ``metadata`` table or JUMP
-    folder, then ``negcon``. No annotation at all is fine: the profiles are then
-    normalised to all wells (``well_profiles``).
-
-    Raises
-    ------
-    PlateFormatError
-        Before any work: an imaged well missing from the plate maps, an unreadable or
-        unjoinable metadata table, a ``negcon`` column the metadata lacks (all named).
-    """
-    from napari_phenoscope.io import (
-        apply_negcon,
-        find_project_root,
-        join_metadata,
-        join_well_metadata,
-        load_metadata,
-        read_well_metadata,
-    )
-
-    per_well = [c for c in fields.columns if c.startswith("Metadata_") and c != SITE]
-    wells = fields[per_well].drop_duplicates([PLATE, WELL]).reset_index(drop=True)
-    roots = list(dict.fromkeys(r for r in map(find_project_root, plate_dirs) if r is not None))
-    if roots:
-        maps = [read_well_metadata(root) for root in roots]
-        plate_maps = pd.concat(maps, ignore_index=True).drop_duplicates([PLATE, WELL])
-        wells = join_well_metadata(wells, plate_maps)
-    if metadata is not None:
-        table = load_metadata(metadata, plates=wells[PLATE].unique())
-        wells = join_metadata(wells, table, metadata)
-    if negcon is not None:
-        wells = apply_negcon(wells, negcon)
-    return wells
 
 
 def _read_cached_fields(

@@ -34,6 +34,7 @@ from napari_phenoscope.io.illum import (
 )
 from napari_phenoscope.io.loaddata import index_load_data_csv, index_multichannel_tiff
 from napari_phenoscope.io.metadata import (
+    annotate_wells,
     apply_negcon,
     is_jump_metadata_folder,
     join_metadata,
@@ -59,6 +60,7 @@ from napari_phenoscope.io.platemap import (
 
 __all__ = [
     "WELL_METADATA_COLUMNS",
+    "annotate_wells",
     "apply_negcon",
     "attach_illum_folder",
     "available_channels",

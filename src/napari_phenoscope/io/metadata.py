@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -143,6 +143,46 @@ def apply_negcon(table: pd.DataFrame, spec: str) -> pd.DataFrame:
     table[CONTROL_TYPE] = table[CONTROL_TYPE].fillna("")
     table.loc[table[column].astype(str) == value, CONTROL_TYPE] = NEGATIVE_CONTROL
     return table
+
+
+def annotate_wells(
+    fields: pd.DataFrame,
+    plate_dirs: Sequence[str | Path],
+    metadata: str | Path | None = None,
+    negcon: str | None = None,
+) -> pd.DataFrame:
+    """One row per imaged plate and well with every annotation the run has.
+
+    In order: the fields' own ``Metadata_*`` columns (a LoadData CSV's source, batch...),
+    the CPJUMP1 plate maps at or above any plate folder, the ``metadata`` table or JUMP
+    folder, then ``negcon``. No annotation at all is fine (profiling then normalises
+    to all wells).
+
+    Raises
+    ------
+    PlateFormatError
+        Before any work: an imaged well missing from the plate maps, an unreadable or
+        unjoinable metadata table, a ``negcon`` column the metadata lacks (all named).
+    """
+    from napari_phenoscope.io.platemap import (
+        find_project_root,
+        join_well_metadata,
+        read_well_metadata,
+    )
+
+    per_well = [c for c in fields.columns if c.startswith("Metadata_") and c != SITE]
+    wells = fields[per_well].drop_duplicates([PLATE, WELL]).reset_index(drop=True)
+    roots = list(dict.fromkeys(r for r in map(find_project_root, plate_dirs) if r is not None))
+    if roots:
+        maps = [read_well_metadata(root) for root in roots]
+        plate_maps = pd.concat(maps, ignore_index=True).drop_duplicates([PLATE, WELL])
+        wells = join_well_metadata(wells, plate_maps)
+    if metadata is not None:
+        table = load_metadata(metadata, plates=wells[PLATE].unique())
+        wells = join_metadata(wells, table, metadata)
+    if negcon is not None:
+        wells = apply_negcon(wells, negcon)
+    return wells
 
 
 # --- JUMP ----------------------------------------------------------------------------------
