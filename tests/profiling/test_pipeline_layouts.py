@@ -159,3 +159,89 @@ def test_real_fields_of_two_sources_profile_without_any_plate_map(tmp_path, real
     per_plate = cells.groupby(PLATE).size()
     # 50-120 px cells on 1080 px fields: tens to a few hundred per field
     assert per_plate.between(20, 400).all() and len(per_plate) == 2
+
+
+# --- the command line: every bad case is one line naming the file or column ------------------
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str]:
+    from napari_phenoscope.cli import main
+
+    code = main([*map(str, argv), "--no-progress"])
+    return code, capsys.readouterr().err
+
+
+def test_cli_profile_without_plate_map_warns_in_one_line(tmp_path, capsys):
+    csv = write_load_data_plate(tmp_path / "screen")
+    code, err = run_cli(
+        capsys, "profile", csv, "--out", tmp_path / "out", "--features", "classical"
+    )
+    assert code == 0
+    warning_lines = [line for line in err.splitlines() if "warning" in line]
+    assert warning_lines == [
+        "phenoscope profile: warning: fewer than two negative-control wells "
+        "(Metadata_control_type = negcon) on plate(s) BR00117035 (0); well profiles are "
+        "normalised to all wells of each plate"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("negcon_column", "--negcon names column compound, which the well metadata lacks"),
+        ("table_without_well", "wells.csv has no column Metadata_Well"),
+        ("illum_shape", "IllumDNA.npy has shape (8, 8); the images it corrects have shape"),
+        ("zarr_without_channels", "has no channel names (no omero metadata)"),
+        ("diameter_um_without_pixel_size", "--diameter-um needs the pixel size"),
+    ],
+)
+def test_cli_bad_inputs_end_in_one_line(tmp_path, capsys, case, expected):
+    from _layouts import write_ome_zarr_plate
+
+    csv = write_load_data_plate(tmp_path / "screen")
+    out = tmp_path / "out"
+    args: list = ["profile", csv, "--out", out, "--features", "classical"]
+    if case == "negcon_column":
+        args += ["--negcon", "compound=DMSO"]
+    elif case == "table_without_well":
+        table = tmp_path / "wells.csv"
+        pd.DataFrame({PLATE: ["BR00117035"], "Metadata_x": ["1"]}).to_csv(table, index=False)
+        args += ["--metadata", table]
+    elif case == "illum_shape":
+        illum = tmp_path / "illum"
+        illum.mkdir()
+        for channel in CHANNELS:
+            np.save(illum / f"Illum{channel}.npy", np.ones((8, 8)))
+        args += ["--illum", illum]
+    elif case == "zarr_without_channels":
+        plate = write_ome_zarr_plate(tmp_path / "plate.zarr", labels=None)
+        args = ["profile", plate, "--out", out, "--features", "classical"]
+    else:
+        args = ["segment", csv, "--out", out, "--diameter-um", "10"]
+    code, err = run_cli(capsys, *args)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], err
+
+
+def test_cli_segment_and_profile_an_ome_zarr_plate_of_cells(tmp_path, capsys):
+    """A zarr v3 plate of cell fields, pixel size from its metadata, diameter in microns."""
+    from _layouts import write_ome_zarr_plate
+
+    plate = write_ome_zarr_plate(tmp_path / "plate.zarr", shape=(96, 96), pixel_size_um=0.65)
+    import zarr
+
+    root = zarr.open_group(str(plate), mode="r+")
+    for index, well in enumerate(("A/1", "A/2", "B/3")):
+        for field in range(2):
+            root[f"{well}/{field}/s0"][...] = cell_field(10 * index + field + 1)
+    code, err = run_cli(capsys, "segment", plate, "--out", tmp_path / "seg", "--diameter-um", "8")
+    assert code == 0, err
+    cells = pd.read_parquet(tmp_path / "seg" / "cells.parquet")
+    assert cells.groupby([WELL, "Metadata_Site"]).size().eq(4).all()  # four cells per field
+    code, err = run_cli(
+        capsys, "profile", plate, "--out", tmp_path / "prof", "--features", "classical"
+    )
+    assert code == 0, err
+    profiles = pd.read_parquet(tmp_path / "prof" / "well_profiles_classical.parquet")
+    assert sorted(profiles[WELL]) == ["A01", "A02", "B03"]

@@ -54,10 +54,13 @@ def has_ome_metadata(path: str | Path) -> bool:
 
 
 def _location(path: Path) -> Any:
+    from ome_zarr.format import FormatV04, FormatV05
     from ome_zarr.io import parse_url
 
+    # ask for the version on disk, so ome-zarr does not log a version-mismatch warning
+    fmt = FormatV05() if (path / "zarr.json").is_file() else FormatV04()
     try:
-        location = parse_url(str(path), mode="r")
+        location = parse_url(str(path), mode="r", fmt=fmt)
     except Exception as error:  # zarr / fsspec raise many types on damaged stores
         raise PlateFormatError(f"cannot open OME-Zarr {path}: {error}") from error
     if location is None:
