@@ -23,6 +23,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_phenoscope._widgets._plate_inputs import PlateInputs, describe_session
 from napari_phenoscope._widgets._viewer import current_session, field_key, open_plate, show_field
 from napari_phenoscope.constants import MODALITY, ROW_LETTERS, is_metadata_column
 from napari_phenoscope.errors import PhenoscopeError
@@ -50,16 +51,23 @@ class PlateNavigator(QWidget):
         self.state = state_of(napari_viewer)
 
         self.path_edit = QLineEdit()
-        self.path_edit.setPlaceholderText("plate folder, load_data.csv or TIFF")
+        self.path_edit.setPlaceholderText(
+            "plate or Gallery folder, load_data.csv(.gz), plate.zarr or TIFF"
+        )
         self.channel_map_edit = QLineEdit()
         self.channel_map_edit.setPlaceholderText("CPJUMP1 (1=Mito,2=AGP,3=RNA,4=ER,5=DNA)")
+        self.inputs = PlateInputs()
         browse = QPushButton("Browse…")
+        browse.setToolTip("a plate folder, Gallery source or .zarr; File… for a CSV or TIFF")
         browse.clicked.connect(self._browse)
+        browse_file = QPushButton("File…")
+        browse_file.clicked.connect(self._browse_file)
         open_button = QPushButton("Open")
         open_button.clicked.connect(self._open_clicked)
         path_row = QHBoxLayout()
         path_row.addWidget(self.path_edit)
         path_row.addWidget(browse)
+        path_row.addWidget(browse_file)
         path_row.addWidget(open_button)
 
         self.plate_combo = QComboBox()
@@ -97,6 +105,7 @@ class PlateNavigator(QWidget):
         form.addRow("Colour wells by", self.colour_combo)
         form.addRow("Site", self.site_combo)
         form.addRow("Channel map", self.channel_map_edit)
+        self.inputs.add_rows(form)
 
         layout = QVBoxLayout(self)
         layout.addLayout(path_row)
@@ -134,10 +143,7 @@ class PlateNavigator(QWidget):
             if MODALITY in columns:
                 self.colour_combo.setCurrentText("Metadata_control_type")
             self.path_edit.setText(str(session.source))
-            self.status.setText(
-                f"{len(session.fields)} fields on {len(session.plates())} plate(s)"
-                + ("" if session.well_metadata is not None else "; no plate map found")
-            )
+            self.status.setText(describe_session(session))
         self.plate_combo.blockSignals(False)
         self.colour_combo.blockSignals(False)
         self.refresh_grid()
@@ -167,6 +173,14 @@ class PlateNavigator(QWidget):
         self.info.setHtml(f"<p>site {site}</p><table>{rows}</table>")
 
     # --- user actions ----------------------------------------------------------------
+    def _browse_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a plate", "", "Plates (*.csv *.csv.gz *.tif *.tiff);;All files (*)"
+        )
+        if path:
+            self.path_edit.setText(path)
+            self._open_clicked()
+
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a plate folder")
         if folder:
@@ -179,7 +193,12 @@ class PlateNavigator(QWidget):
     def open(self, path: str) -> None:
         """Open a plate from a path; errors become one-line notifications."""
         try:
-            open_plate(self.viewer, path, self.channel_map_edit.text().strip() or None)
+            open_plate(
+                self.viewer,
+                path,
+                self.channel_map_edit.text().strip() or None,
+                **self.inputs.values(),
+            )
         except PhenoscopeError as error:
             self.status.setText(f"Error: {error}")
             _notify_error(str(error))

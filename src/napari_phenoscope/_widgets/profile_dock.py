@@ -248,6 +248,7 @@ class ProfileDock(QWidget):
             self.device_combo.currentText(),
             self._cancel,
             self.weights_edit.text().strip() or None,
+            session.extras.get("pixel_size"),
             on_yield=self._field_done,
             on_error=self._errored,
             on_finished=self._finished,

@@ -84,6 +84,7 @@ def profile_field(
     encoder: Any = None,
     device: str = "cpu",
     batch_size: int = 64,
+    pixel_size: float | None = None,
 ) -> FieldProfile:
     """Segment one field and measure its cells, keeping the label images for the viewer.
 
@@ -95,7 +96,7 @@ def profile_field(
         (plate, well, site) of the field, written into the table.
     index
         Row of the field index.
-    feature_sets, encoder, device, batch_size
+    feature_sets, encoder, device, batch_size, pixel_size
         As in ``pipeline.measure_field`` (the same code profiles plates headless).
 
     Returns
@@ -104,9 +105,16 @@ def profile_field(
     """
     from napari_phenoscope.segmentation.field import segment_field
 
-    segmentation = segment_field(image, channels=CHANNELS)
+    segmentation = segment_field(image, channels=CHANNELS, pixel_size=pixel_size)
     table, columns = pipeline.measure_field(
-        image, key, feature_sets, encoder, device, batch_size, segmentation=segmentation
+        image,
+        key,
+        feature_sets,
+        encoder,
+        device,
+        batch_size,
+        segmentation=segmentation,
+        pixel_size=pixel_size,
     )
     return FieldProfile(
         index=index,
@@ -125,12 +133,14 @@ def iter_profiles(
     device_choice: str = "auto",
     cancel: threading.Event | None = None,
     model_path: str | None = None,
+    pixel_size: float | None = None,
 ) -> Iterator[FieldProfile | FieldFailure]:
     """Profile fields one by one, stopping between fields once ``cancel`` is set.
 
     A field that cannot be read or segmented yields a ``FieldFailure`` and the run goes on;
     a result finished after ``cancel`` was set is dropped, so nothing lands after a cancel.
-    ``model_path`` names encoder weights (the bundled ones if None).
+    ``model_path`` names encoder weights (the bundled ones if None); ``pixel_size`` (um)
+    scales segmentation and crops as in ``pipeline.profile_plates``.
     """
     from napari_phenoscope.io import read_field
 
@@ -150,7 +160,7 @@ def iter_profiles(
         try:
             image = read_field(row, missing="zeros")
             result: FieldProfile | FieldFailure = profile_field(
-                image, key, index, sets, encoder=encoder, device=device
+                image, key, index, sets, encoder=encoder, device=device, pixel_size=pixel_size
             )
         except PhenoscopeError as error:
             result = FieldFailure(index, key, str(error))
