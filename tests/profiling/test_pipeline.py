@@ -23,7 +23,7 @@ from napari_phenoscope.constants import (
 )
 from napari_phenoscope.errors import PhenoscopeWarning, PlateFormatError
 from napari_phenoscope.features.classical import classical_feature_names
-from napari_phenoscope.profiling import pipeline
+from napari_phenoscope.profiling import outputs, pipeline
 
 WELLS = ("A01", "A02", "B03")  # gabapentin-enacarbil, DMSO, DMSO on the compound map
 SITES = (1, 2)
@@ -134,9 +134,7 @@ def test_cache_without_the_requested_feature_set_is_recomputed(cell_plate, tmp_p
     assert _run(cell_plate, out).n_fields_computed == 1
 
 
-def test_one_control_well_per_plate_normalises_to_all_wells_with_a_warning(
-    cell_plate, tmp_path
-):
+def test_one_control_well_per_plate_normalises_to_all_wells_with_a_warning(cell_plate, tmp_path):
     with pytest.warns(PhenoscopeWarning, match=r"two negative-control wells.*BR00116991 \(1\)"):
         outputs = _run(cell_plate, tmp_path / "out", wells=["A01", "A02"])
     assert (tmp_path / "out" / "single_cells.parquet").is_file()
@@ -201,7 +199,7 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatc
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(pipeline.pq, "write_table", broken)
+    monkeypatch.setattr(outputs.pq, "write_table", broken)
     with pytest.raises(OSError, match="disk full"):
         pipeline.write_parquet_atomic(pd.DataFrame({"a": [3]}), path)
     pd.testing.assert_frame_equal(pd.read_parquet(path), old)

@@ -7,6 +7,7 @@ the same LoadData-shaped field index for each; ``read_field`` / ``lazy_channel_s
 pixels from it (illumination-corrected when the index lists illumination functions);
 ``read_well_metadata`` (CPJUMP1 plate maps), ``load_metadata`` (any table, or JUMP's
 metadata folder) and ``apply_negcon`` annotate wells with perturbations and controls.
+``iter_fields`` walks an index field by field (the one field loop).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import pandas as pd
 
 from napari_phenoscope.errors import PlateFormatError
 from napari_phenoscope.io.fields import (
+    Field,
     available_channels,
     channel_path,
     describe_field,
+    iter_fields,
     lazy_channel_stack,
     read_channel,
     read_field,
@@ -63,6 +66,7 @@ __all__ = [
     "annotate_wells",
     "apply_negcon",
     "attach_illum_folder",
+    "Field",
     "available_channels",
     "barcode_from_path",
     "channel_path",
@@ -84,6 +88,7 @@ __all__ = [
     "is_ome_zarr",
     "is_plate_path",
     "join_metadata",
+    "iter_fields",
     "join_well_metadata",
     "lazy_channel_stack",
     "load_metadata",

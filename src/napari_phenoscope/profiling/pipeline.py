@@ -8,30 +8,24 @@ feature sets and model match, and only then concatenates:
 - ``OUT/single_cells.parquet``: one row per cell (plate, well, site, object number, label,
   centroid, the well's perturbation metadata, every feature column);
 - ``OUT/well_profiles_<featureset>.parquet``: median per well, robust-normalised to the
-  negative controls of its plate, feature-selected (``profiles`` module, pycytominer
+  negative controls of its plate, feature-selected (``wells`` module, pycytominer
   semantics).
+
+The cache and output files (and reading them back) are the ``outputs`` module.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from napari_phenoscope.constants import (
-    CELL_AREA,
-    CENTER_X,
-    CENTER_Y,
     CHANNELS,
-    NUCLEUS_AREA,
+    LABEL,
     OBJECT_NUMBER,
     PLATE,
     SITE,
@@ -42,37 +36,15 @@ from napari_phenoscope.errors import (
     PhenoscopeError,
     PlateFormatError,
 )
-
-FEATURE_SETS: tuple[str, ...] = ("vit", "classical")
-LABEL = "label"
-VIT_PREFIX = "Cells_ViT_"
-_CACHE_KEY = b"phenoscope"  # parquet key-value metadata: feature sets and model of a field
-
-
-@dataclass(frozen=True)
-class ProfileOutputs:
-    """What ``profile_plates`` wrote.
-
-    Attributes
-    ----------
-    single_cells
-        Path of the single-cell Parquet file.
-    well_profiles
-        Path of the well-profile Parquet file per feature set.
-    feature_columns
-        Feature columns per feature set.
-    n_fields, n_fields_computed
-        Fields in the run, and those computed in this call (the rest came from the cache).
-    n_cells
-        Rows of the single-cell table.
-    """
-
-    single_cells: Path
-    well_profiles: dict[str, Path]
-    feature_columns: dict[str, list[str]] = field(repr=False)
-    n_fields: int
-    n_fields_computed: int
-    n_cells: int
+from napari_phenoscope.profiling.outputs import (
+    FEATURE_SETS,
+    VIT_PREFIX,
+    ProfileOutputs,
+    assemble_outputs,
+    cache_matches,
+    field_cache_path,
+    write_parquet_atomic,
+)
 
 
 def parse_feature_sets(choice: str | Sequence[str]) -> tuple[str, ...]:
@@ -95,24 +67,6 @@ def parse_feature_sets(choice: str | Sequence[str]) -> tuple[str, ...]:
 def vit_feature_names(dimension: int) -> list[str]:
     """Column names of ViT embedding features (``Cells_ViT_0000`` ...)."""
     return [f"{VIT_PREFIX}{i:04d}" for i in range(dimension)]
-
-
-def resolve_device(choice: str) -> str:
-    """``"auto"`` -> ``"cuda"`` when a GPU is usable, else ``"cpu"``; check explicit choices.
-
-    Raises
-    ------
-    PhenoscopeError
-        If ``"cuda"`` is asked for without a CUDA GPU.
-    """
-    import torch
-
-    from napari_phenoscope.models import resolve_device as torch_device
-
-    device = torch_device(choice)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise PhenoscopeError(f"device {choice} was chosen but no CUDA GPU is available")
-    return str(device)
 
 
 def measure_field(
@@ -145,8 +99,9 @@ def measure_field(
         A ``segment_field`` result of this image to reuse (the viewer keeps its label
         images); segmented here if None.
     pixel_size
-        The image's pixel size (um), when known: crops are then cut at the physical scale
-        the encoder declares (``phenoscope_preprocessing.pixel_size_um``).
+        The image's pixel size (um), when known: segmentation keeps nucleus diameters
+        physical, and crops are cut at the physical scale the encoder declares
+        (``phenoscope_preprocessing.pixel_size_um``).
 
     Returns
     -------
@@ -211,52 +166,6 @@ def _embed(
 
 
 # --- the plate run -------------------------------------------------------------------------
-
-
-def field_cache_path(out_dir: str | Path, plate: str, well: str, site: int) -> Path:
-    """Where the cells of one field are cached: ``OUT/fields/<plate>/<well>_s<site>.parquet``."""
-    return Path(out_dir) / "fields" / str(plate) / f"{well}_s{int(site)}.parquet"
-
-
-def write_parquet_atomic(
-    table: pd.DataFrame, path: str | Path, metadata: dict[str, Any] | None = None
-) -> Path:
-    """Write ``table`` to ``path`` through a temporary file and a rename.
-
-    A reader (or a resumed run) never sees a half-written file: either the old file, no
-    file, or the complete new one. ``metadata`` is stored as JSON in the file's schema.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrow = pa.Table.from_pandas(table, preserve_index=False)
-    if metadata is not None:
-        merged = dict(arrow.schema.metadata or {})
-        merged[_CACHE_KEY] = json.dumps(metadata, sort_keys=True).encode()
-        arrow = arrow.replace_schema_metadata(merged)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        pq.write_table(arrow, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
-
-
-def _cache_matches(path: Path, signature: dict[str, Any]) -> bool:
-    """True when a cached field holds every requested feature set, from the same model."""
-    if not path.is_file():
-        return False
-    try:
-        stored = pq.read_schema(path).metadata or {}
-        cached = json.loads(stored.get(_CACHE_KEY, b"{}"))
-    except (OSError, ValueError, pa.ArrowInvalid):
-        return False  # a foreign or damaged file is recomputed, never trusted
-    if not set(signature["feature_sets"]) <= set(cached.get("feature_sets", ())):
-        return False
-    # caches written before the input was recorded were raw pixels at the image scale
-    if cached.get("input", {"illum": False, "pixel_size": None}) != signature.get("input"):
-        return False
-    return "vit" not in signature["feature_sets"] or cached.get("model") == signature["model"]
 
 
 def index_plates(
@@ -368,8 +277,7 @@ def profile_plates(
     illum
         A folder of CellProfiler illumination functions (``io.attach_illum_folder``).
     pixel_size
-        Microns per pixel, overriding the images' metadata (``io.resolve_pixel_size``);
-        crops are then cut at the encoder's physical scale.
+        Microns per pixel, overriding the images' metadata (``io.resolve_pixel_size``).
 
     Returns
     -------
@@ -383,19 +291,14 @@ def profile_plates(
     Warns
     -----
     PhenoscopeWarning
-        When a plate has fewer than two negative-control wells: its well profiles are
-        normalised to all of its wells instead.
+        When a plate has fewer than two negative-control wells (``wells.well_profiles``).
     """
     from tqdm.auto import tqdm
 
-    from napari_phenoscope.io import read_field
+    from napari_phenoscope.io import annotate_wells, iter_fields, resolve_pixel_size
 
     feature_sets = parse_feature_sets(features)
-    from napari_phenoscope.io import resolve_pixel_size
-
     fields = index_plates(plate_dirs, channel_map=channel_map, wells=wells, illum=illum)
-    from napari_phenoscope.io import annotate_wells
-
     well_metadata = annotate_wells(fields, plate_dirs, metadata, negcon)
     image_pixel_size = resolve_pixel_size(fields, pixel_size)
     out_dir = Path(out_dir)
@@ -408,16 +311,16 @@ def profile_plates(
     }
     encoder = None
     if "vit" in feature_sets:
-        from napari_phenoscope.models import load_encoder
+        from napari_phenoscope.models import load_encoder, resolve_device
 
         signature["model"] = model_signature(model_path)
-    cached = [
-        _cache_matches(field_cache_path(out_dir, *_key(row)), signature)
-        for row in fields.to_dict("records")
+    todo = [
+        field.position
+        for field in iter_fields(fields)
+        if not cache_matches(field_cache_path(out_dir, *field.key), signature)
     ]
-    todo = [row for row, done in zip(fields.to_dict("records"), cached, strict=True) if not done]
     if todo and "vit" in feature_sets:
-        device = resolve_device(device)
+        device = str(resolve_device(device))
         encoder = load_encoder(model_path, device=device)
     bar = tqdm(
         total=len(fields),
@@ -427,12 +330,11 @@ def profile_plates(
         disable=not progress,
     )
     try:
-        for row in todo:
-            key = _key(row)
+        for field in iter_fields(fields, todo, missing=missing):
+            key = field.key
             bar.set_postfix_str(f"{key[0]} {key[1]} s{key[2]}")
-            image = read_field(row, channels=CHANNELS, missing=missing)
             table, _ = measure_field(
-                image,
+                field.read(),
                 key,
                 feature_sets,
                 encoder,
@@ -444,11 +346,7 @@ def profile_plates(
             bar.update(1)
     finally:
         bar.close()
-    return _assemble(fields, well_metadata, feature_sets, out_dir, n_computed=len(todo))
-
-
-def _key(row: dict[str, Any]) -> tuple[str, str, int]:
-    return str(row[PLATE]), str(row[WELL]), int(row[SITE])
+    return assemble_outputs(fields, well_metadata, feature_sets, out_dir, n_computed=len(todo))
 
 
 def _input_signature(fields: pd.DataFrame, pixel_size: float | None) -> dict[str, Any]:
@@ -457,171 +355,3 @@ def _input_signature(fields: pd.DataFrame, pixel_size: float | None) -> dict[str
 
     corrected = bool(len(fields)) and is_illum_corrected(fields.iloc[0].to_dict())
     return {"illum": corrected, "pixel_size": pixel_size}
-
-
-def _read_cached_fields(
-    fields: pd.DataFrame, out_dir: Path, feature_sets: Sequence[str]
-) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """Concatenate the cached cells of the run's fields, keeping only the chosen sets."""
-    tables = []
-    for row in fields.to_dict("records"):
-        # small files: the plain reader without a thread pool is 2-3x faster per file
-        table = pq.ParquetFile(field_cache_path(out_dir, *_key(row))).read(use_threads=False)
-        if table.num_rows:
-            tables.append(table.replace_schema_metadata(None))
-    if not tables:
-        raise PlateFormatError(
-            f"segmentation found no cells in any of the {len(fields)} fields of "
-            f"{', '.join(dict.fromkeys(fields['_source']))}"
-        )
-    # one Arrow concatenation and one conversion: per-file pandas conversion dominated
-    cells = pa.concat_tables(tables, promote_options="permissive").to_pandas()
-    from napari_phenoscope.features.classical import classical_feature_names
-
-    available = {
-        "vit": [c for c in cells.columns if c.startswith(VIT_PREFIX)],
-        "classical": classical_feature_names(CHANNELS),
-    }
-    feature_columns = {name: available[name] for name in feature_sets}
-    # a cache computed for more sets than this run asked for: drop the others' columns,
-    # but keep the segmentation's own areas, which share classical names
-    unwanted = {c for name in FEATURE_SETS if name not in feature_sets for c in available[name]}
-    unwanted -= {NUCLEUS_AREA, CELL_AREA}
-    return cells.drop(columns=[c for c in cells.columns if c in unwanted]), feature_columns
-
-
-def _assemble(
-    fields: pd.DataFrame,
-    well_metadata: pd.DataFrame,
-    feature_sets: Sequence[str],
-    out_dir: Path,
-    n_computed: int,
-) -> ProfileOutputs:
-    """Concatenate the field caches into the single-cell table and the well profiles."""
-    cells, feature_columns = _read_cached_fields(fields, out_dir, feature_sets)
-    cells = cells.merge(well_metadata, on=[PLATE, WELL], how="left", validate="many_to_one")
-    features = [c for columns in feature_columns.values() for c in columns]
-    leading = [PLATE, WELL, SITE, OBJECT_NUMBER, LABEL, CENTER_X, CENTER_Y]
-    leading = [c for c in leading if c in cells.columns]
-    metadata = [c for c in cells.columns if c.startswith("Metadata_") and c not in leading]
-    other = [c for c in cells.columns if c not in {*leading, *metadata, *features}]
-    cells = cells[[*leading, *metadata, *other, *features]]
-    single_cells = write_parquet_atomic(cells, out_dir / "single_cells.parquet")
-    written = {}
-    for name, columns in feature_columns.items():
-        profiles = well_profiles(cells, columns)
-        written[name] = write_parquet_atomic(profiles, out_dir / f"well_profiles_{name}.parquet")
-    return ProfileOutputs(
-        single_cells=single_cells,
-        well_profiles=written,
-        feature_columns=feature_columns,
-        n_fields=len(fields),
-        n_fields_computed=n_computed,
-        n_cells=len(cells),
-    )
-
-
-def well_profiles(cells: pd.DataFrame, feature_columns: Sequence[str]) -> pd.DataFrame:
-    """Median-aggregate cells to wells, robust-normalise to negcon per plate, select features.
-
-    Parameters
-    ----------
-    cells
-        Single-cell table with the wells' ``Metadata_*`` annotations and ``feature_columns``.
-    feature_columns
-        The features of one feature set.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per plate and well: the well's ``Metadata_*`` columns (with
-        ``Metadata_Count_Cells``), then the selected features (pycytominer layout).
-
-    Warns
-    -----
-    PhenoscopeWarning
-        If a plate has fewer than two negative-control wells (no plate map, or none among
-        the chosen wells): every plate is then normalised to all of its wells
-        (pycytominer's ``samples="all"``), or, with a plate of a single well, not at all.
-
-    Notes
-    -----
-    A feature whose reference wells do not vary on some plate (MAD 0, e.g. a minimum
-    intensity that is 0 in every control well) cannot be normalised to them: it would be
-    divided by pycytominer's epsilon and dominate every similarity, so it is dropped before
-    the usual variance, correlation and NaN selection.
-    """
-    from napari_phenoscope.profiling import profiles
-
-    features = list(feature_columns)
-    well_metadata = [c for c in cells.columns if c.startswith("Metadata_") and c not in _PER_CELL]
-    wells = cells[well_metadata].drop_duplicates([PLATE, WELL]).set_index([PLATE, WELL])
-    counts = cells.groupby([PLATE, WELL]).size().rename(CELL_COUNT)
-    medians = profiles.aggregate(cells[[PLATE, WELL, *features]], (PLATE, WELL), "median")
-    table = wells.join(counts).join(medians.set_index([PLATE, WELL])).reset_index()
-    samples = normalisation_samples(table)
-    if samples == "none":
-        return profiles.feature_select(table, ["drop_na_columns"]).reset_index(drop=True).copy()
-    table = table.drop(columns=_constant_in_reference(table, features, samples))
-    normalized = profiles.normalize(table, samples=samples, by=PLATE)
-    return profiles.feature_select(normalized).reset_index(drop=True).copy()  # defragment
-
-
-_PER_CELL = (SITE, OBJECT_NUMBER)
-CELL_COUNT = "Metadata_Count_Cells"
-
-
-def normalisation_samples(table: pd.DataFrame) -> Literal["negcon", "all", "none"]:
-    """How to normalise well profiles: to controls, to all wells, or not at all.
-
-    ``"negcon"`` when every plate has two negative-control wells (a MAD); else ``"all"``
-    when every plate has two wells; else ``"none"`` (a plate of one well has no spread to
-    scale by). Warns once (``PhenoscopeWarning``, one line naming the plates) when falling
-    back.
-    """
-    import warnings
-
-    from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL
-    from napari_phenoscope.errors import PhenoscopeWarning
-
-    if CONTROL_TYPE in table.columns:
-        is_control = table[CONTROL_TYPE] == NEGATIVE_CONTROL
-    else:
-        is_control = pd.Series(False, index=table.index)
-    controls = is_control.groupby(table[PLATE]).sum()
-    short = controls[controls < 2]
-    if short.empty:
-        return "negcon"
-    listed = ", ".join(f"{plate} ({count})" for plate, count in short.items())
-    message = (
-        f"fewer than two negative-control wells ({CONTROL_TYPE} = {NEGATIVE_CONTROL}) on "
-        f"plate(s) {listed}; "
-    )
-    wells = table.groupby(PLATE).size()
-    single = wells[wells < 2]
-    if single.empty:
-        samples: Literal["all", "none"] = "all"
-        message += "well profiles are normalised to all wells of each plate"
-    else:
-        samples = "none"
-        message += (
-            f"plate(s) {', '.join(map(str, single.index))} have one well: well profiles are "
-            "the per-well medians, not normalised"
-        )
-    warnings.warn(message, PhenoscopeWarning, stacklevel=3)
-    return samples
-
-
-def _constant_in_reference(
-    table: pd.DataFrame, features: Sequence[str], samples: str = "negcon"
-) -> list[str]:
-    """Features with zero MAD over the reference wells (controls, or all) of some plate."""
-    from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL
-
-    reference = table if samples == "all" else table[table[CONTROL_TYPE] == NEGATIVE_CONTROL]
-    if reference.empty:
-        return []
-    values = reference[list(features)]
-    medians = values.groupby(reference[PLATE]).transform("median")
-    mad = (values - medians).abs().groupby(reference[PLATE]).median()
-    return [name for name in features if (mad[name] == 0).any()]

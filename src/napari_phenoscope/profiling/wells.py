@@ -1,0 +1,121 @@
+"""Cells -> well profiles, the pipeline's recipe: median per well, normalized, selected.
+
+The steps are ``profiles``' pycytominer operations; this module chooses them (median,
+robust normalization to each plate's negative controls, feature selection) and refuses a
+plate without enough negative controls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import pandas as pd
+
+from napari_phenoscope.constants import OBJECT_NUMBER, PLATE, SITE, WELL
+
+
+def well_profiles(cells: pd.DataFrame, feature_columns: Sequence[str]) -> pd.DataFrame:
+    """Median-aggregate cells to wells, robust-normalise to negcon per plate, select features.
+
+    Parameters
+    ----------
+    cells
+        Single-cell table with the wells' ``Metadata_*`` annotations and ``feature_columns``.
+    feature_columns
+        The features of one feature set.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per plate and well: the well's ``Metadata_*`` columns (with
+        ``Metadata_Count_Cells``), then the selected features (pycytominer layout).
+
+    Warns
+    -----
+    PhenoscopeWarning
+        If a plate has fewer than two negative-control wells (no plate map, or none among
+        the chosen wells): every plate is then normalised to all of its wells
+        (pycytominer's ``samples="all"``), or, with a plate of a single well, not at all.
+
+    Notes
+    -----
+    A feature whose reference wells do not vary on some plate (MAD 0, e.g. a minimum
+    intensity that is 0 in every control well) cannot be normalised to them: it would be
+    divided by pycytominer's epsilon and dominate every similarity, so it is dropped before
+    the usual variance, correlation and NaN selection.
+    """
+    from napari_phenoscope.profiling import profiles
+
+    features = list(feature_columns)
+    well_metadata = [c for c in cells.columns if c.startswith("Metadata_") and c not in _PER_CELL]
+    wells = cells[well_metadata].drop_duplicates([PLATE, WELL]).set_index([PLATE, WELL])
+    counts = cells.groupby([PLATE, WELL]).size().rename(CELL_COUNT)
+    medians = profiles.aggregate(cells[[PLATE, WELL, *features]], (PLATE, WELL), "median")
+    table = wells.join(counts).join(medians.set_index([PLATE, WELL])).reset_index()
+    samples = normalisation_samples(table)
+    if samples == "none":
+        return profiles.feature_select(table, ["drop_na_columns"]).reset_index(drop=True).copy()
+    table = table.drop(columns=_constant_in_reference(table, features, samples))
+    normalized = profiles.normalize(table, samples=samples, by=PLATE)
+    return profiles.feature_select(normalized).reset_index(drop=True).copy()  # defragment
+
+
+_PER_CELL = (SITE, OBJECT_NUMBER)
+CELL_COUNT = "Metadata_Count_Cells"
+
+
+def normalisation_samples(table: pd.DataFrame) -> Literal["negcon", "all", "none"]:
+    """How to normalise well profiles: to controls, to all wells, or not at all.
+
+    ``"negcon"`` when every plate has two negative-control wells (a MAD); else ``"all"``
+    when every plate has two wells; else ``"none"`` (a plate of one well has no spread to
+    scale by). Warns once (``PhenoscopeWarning``, one line naming the plates) when falling
+    back.
+    """
+    import warnings
+
+    from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL
+    from napari_phenoscope.errors import PhenoscopeWarning
+
+    if CONTROL_TYPE in table.columns:
+        is_control = table[CONTROL_TYPE] == NEGATIVE_CONTROL
+    else:
+        is_control = pd.Series(False, index=table.index)
+    controls = is_control.groupby(table[PLATE]).sum()
+    short = controls[controls < 2]
+    if short.empty:
+        return "negcon"
+    listed = ", ".join(f"{plate} ({count})" for plate, count in short.items())
+    message = (
+        f"fewer than two negative-control wells ({CONTROL_TYPE} = {NEGATIVE_CONTROL}) on "
+        f"plate(s) {listed}; "
+    )
+    wells = table.groupby(PLATE).size()
+    single = wells[wells < 2]
+    if single.empty:
+        samples: Literal["all", "none"] = "all"
+        message += "well profiles are normalised to all wells of each plate"
+    else:
+        samples = "none"
+        message += (
+            f"plate(s) {', '.join(map(str, single.index))} have one well: well profiles are "
+            "the per-well medians, not normalised"
+        )
+    warnings.warn(message, PhenoscopeWarning, stacklevel=3)
+    return samples
+
+
+def _constant_in_reference(
+    table: pd.DataFrame, features: Sequence[str], samples: str = "negcon"
+) -> list[str]:
+    """Features with zero MAD over the reference wells (controls, or all) of some plate."""
+    from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL
+
+    reference = table if samples == "all" else table[table[CONTROL_TYPE] == NEGATIVE_CONTROL]
+    if reference.empty:
+        return []
+    values = reference[list(features)]
+    medians = values.groupby(reference[PLATE]).transform("median")
+    mad = (values - medians).abs().groupby(reference[PLATE]).median()
+    return [name for name in features if (mad[name] == 0).any()]
