@@ -172,6 +172,7 @@ class InspectDock(Dock):
             int(self.seed.value()),
             self.attention_combo.currentData(),
             self.weights_path(),
+            session.fields,
             on_result=self._done,
             on_error=self._errored,
             on_finished=self._finished,

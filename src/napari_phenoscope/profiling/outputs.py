@@ -111,6 +111,10 @@ def cache_matches(path: Path, signature: dict[str, Any]) -> bool:
     # caches written before the input was recorded were raw pixels at the image scale
     if cached.get("input", {"illum": False, "pixel_size": None}) != signature.get("input"):
         return False
+    if "classical" in signature["feature_sets"] and cached.get("classical") != signature.get(
+        "classical"
+    ):
+        return False  # measured with other classical definitions
     return "vit" not in signature["feature_sets"] or cached.get("model") == signature["model"]
 
 

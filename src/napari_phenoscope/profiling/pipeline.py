@@ -78,6 +78,7 @@ def measure_field(
     batch_size: int = 64,
     segmentation: Any = None,
     pixel_size: float | None = None,
+    normalization: Any = "field",
 ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Segment one field and measure its cells with the chosen feature sets.
 
@@ -102,6 +103,9 @@ def measure_field(
         The image's pixel size (um), when known: segmentation keeps nucleus diameters
         physical, and crops are cut at the physical scale the encoder declares
         (``phenoscope_preprocessing.pixel_size_um``).
+    normalization
+        Crop scaling for the encoder, as the encoder's preprocessing asks: ``"field"`` or
+        the plate's (5, 2) limits (``encoder_normalization``).
 
     Returns
     -------
@@ -135,7 +139,15 @@ def measure_field(
     if "vit" in feature_sets:
         if encoder is None:
             raise ValueError("feature set 'vit' needs an encoder")
-        embeddings = _embed(image, table, encoder, device, batch_size, pixel_size)
+        embeddings = _embed(
+            image,
+            table,
+            encoder,
+            device,
+            batch_size,
+            pixel_size=pixel_size,
+            normalization=normalization,
+        )
         names = vit_feature_names(embeddings.shape[1])
         table = pd.concat([table, pd.DataFrame(embeddings, columns=names)], axis=1)
         columns["vit"] = names
@@ -149,18 +161,18 @@ def _embed(
     device: str,
     batch_size: int,
     pixel_size: float | None = None,
+    normalization: Any = "field",
 ) -> np.ndarray:
     from napari_phenoscope.features.crops import crop_scale, extract_crops
     from napari_phenoscope.models import embed_crops
 
     if table.empty:
-        dimension = int(getattr(encoder, "embed_dim", getattr(encoder, "num_features", 0)))
-        return np.zeros((0, dimension), dtype=np.float32)
+        return embed_crops(encoder, np.zeros((0, 5, 1, 1), np.float32), device=device)
     # crops as large as the encoder's input, so a model trained with --crop-size fits
     crop_size = int(encoder.patch_embed.img_size[0])
     preprocessing = getattr(encoder, "phenoscope_preprocessing", None)
     scale = crop_scale(pixel_size, getattr(preprocessing, "pixel_size_um", None))
-    crops = extract_crops(image, table, size=crop_size, scale=scale)
+    crops = extract_crops(image, table, size=crop_size, normalization=normalization, scale=scale)
     embeddings = embed_crops(encoder, crops, batch_size=batch_size, device=device)
     return np.asarray(embeddings, dtype=np.float32)
 
@@ -211,6 +223,38 @@ def index_plates(
     return fields.sort_values([PLATE, WELL, SITE], kind="stable").reset_index(drop=True)
 
 
+def encoder_normalization(
+    encoder: Any, plate_fields: pd.DataFrame, missing: Literal["error", "zeros"] = "error"
+) -> dict[str, Any]:
+    """The crop normalisation of each plate that the encoder's preprocessing asks for.
+
+    Parameters
+    ----------
+    encoder
+        A loaded encoder (``models.load_encoder``), with its ``phenoscope_preprocessing``.
+    plate_fields
+        The WHOLE field index of the plates (not only the wells being profiled), so a
+        well's crops are scaled the same whichever wells a run chooses.
+    missing
+        As for ``io.read_field``.
+
+    Returns
+    -------
+    dict
+        Plate barcode -> ``"field"`` or (5, 2) plate limits (``crops.plate_limits``).
+    """
+    from napari_phenoscope.features.crops import plate_limits
+
+    preprocessing = getattr(encoder, "phenoscope_preprocessing", None)
+    plates = plate_fields[PLATE].astype(str).unique()
+    if preprocessing is None or preprocessing.normalization == "field":
+        return {plate: "field" for plate in plates}
+    return {
+        str(plate): plate_limits(group, preprocessing.percentiles, missing=missing)
+        for plate, group in plate_fields.groupby(PLATE, sort=False)
+    }
+
+
 def model_signature(model_path: str | Path | None) -> str:
     """Identify the encoder weights in the cache: SHA-256 of the file (bundled by default).
 
@@ -219,9 +263,9 @@ def model_signature(model_path: str | Path | None) -> str:
     ModelWeightsError
         If ``model_path`` (or the bundled file) does not exist.
     """
-    from napari_phenoscope.models.weights import bundled_weights_path, sha256_of
+    from napari_phenoscope.models.weights import resolve_weights, sha256_of
 
-    path = bundled_weights_path() if model_path is None else Path(model_path)
+    path = resolve_weights(model_path)
     if not path.is_file():
         raise ModelWeightsError(f"weights file {path} does not exist")
     return sha256_of(path)
@@ -309,6 +353,10 @@ def profile_plates(
         "model": None,
         "input": _input_signature(fields, image_pixel_size),
     }
+    if "classical" in feature_sets:
+        from napari_phenoscope.features.classical import CLASSICAL_DEFINITIONS
+
+        signature["classical"] = CLASSICAL_DEFINITIONS
     encoder = None
     if "vit" in feature_sets:
         from napari_phenoscope.models import load_encoder, resolve_device
@@ -319,9 +367,12 @@ def profile_plates(
         for field in iter_fields(fields)
         if not cache_matches(field_cache_path(out_dir, *field.key), signature)
     ]
+    scaling: dict[str, Any] = {}
     if todo and "vit" in feature_sets:
         device = str(resolve_device(device))
         encoder = load_encoder(model_path, device=device)
+        whole = fields if wells is None else index_plates(plate_dirs, channel_map=channel_map)
+        scaling = encoder_normalization(encoder, whole, missing)
     bar = tqdm(
         total=len(fields),
         initial=len(fields) - len(todo),
@@ -341,6 +392,7 @@ def profile_plates(
                 device,
                 batch_size,
                 pixel_size=image_pixel_size,
+                normalization=scaling.get(key[0], "field"),
             )
             write_parquet_atomic(table, field_cache_path(out_dir, *key), signature)
             bar.update(1)

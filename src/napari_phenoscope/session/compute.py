@@ -84,6 +84,7 @@ def profile_field(
     device: str = "cpu",
     batch_size: int = 64,
     pixel_size: float | None = None,
+    normalization: Any = "field",
 ) -> FieldProfile:
     """Segment one field and measure its cells, keeping the label images for the viewer.
 
@@ -95,7 +96,7 @@ def profile_field(
         (plate, well, site) of the field, written into the table.
     index
         Row of the field index.
-    feature_sets, encoder, device, batch_size, pixel_size
+    feature_sets, encoder, device, batch_size, pixel_size, normalization
         As in ``pipeline.measure_field`` (the same code profiles plates headless).
 
     Returns
@@ -114,6 +115,7 @@ def profile_field(
         batch_size,
         segmentation=segmentation,
         pixel_size=pixel_size,
+        normalization=normalization,
     )
     return FieldProfile(
         index=index,
@@ -148,10 +150,14 @@ def iter_profiles(
     sets = pipeline.parse_feature_sets(feature_choice)
     device = str(resolve_device(device_choice))
     encoder = None
+    scaling: dict[str, Any] = {}
     if "vit" in sets:
         from napari_phenoscope.models import load_encoder
 
         encoder = load_encoder(model_path, device=device)
+        chosen_plates = set(fields.iloc[list(indices)][PLATE].astype(str))
+        in_scope = fields[fields[PLATE].astype(str).isin(chosen_plates)]
+        scaling = pipeline.encoder_normalization(encoder, in_scope, missing="zeros")
     for plate_field in iter_fields(fields, indices, missing="zeros"):
         if cancel.is_set():
             return
@@ -165,6 +171,7 @@ def iter_profiles(
                 encoder=encoder,
                 device=device,
                 pixel_size=pixel_size,
+                normalization=scaling.get(key[0], "field"),
             )
         except PhenoscopeError as error:
             result = FieldFailure(index, key, str(error))

@@ -14,8 +14,9 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from napari_phenoscope.constants import CHANNEL_COLORMAPS, CHANNELS
+from napari_phenoscope.constants import CHANNEL_COLORMAPS, CHANNELS, PLATE
 from napari_phenoscope.errors import ModelWeightsError
 
 ROLLOUT = "rollout"
@@ -125,6 +126,20 @@ def attention_heads() -> int:
     return int(DEFAULT_CONFIG.num_heads)
 
 
+def _normalization(
+    encoder: Any, plate: str, plate_fields: pd.DataFrame | None, field_row: Any
+) -> Any:
+    """The crop scaling the weights ask for: per field, or the plate's limits."""
+    from napari_phenoscope.profiling.pipeline import encoder_normalization
+
+    if plate_fields is None:
+        plate_fields = pd.DataFrame([dict(field_row)])
+    in_plate = plate_fields[plate_fields[PLATE].astype(str) == str(plate)]
+    if in_plate.empty:
+        in_plate = pd.DataFrame([dict(field_row)])
+    return encoder_normalization(encoder, in_plate, missing="zeros").get(str(plate), "field")
+
+
 def inspect_field(
     field_row: Any,
     key: tuple[str, str, int],
@@ -133,6 +148,7 @@ def inspect_field(
     seed: int = 0,
     attention: str | int = ROLLOUT,
     model_path: str | None = None,
+    plate_fields: pd.DataFrame | None = None,
 ) -> Inspection:
     """Read a field and inspect the window on ``centre`` (a cell) or every tile (None).
 
@@ -151,6 +167,9 @@ def inspect_field(
         ``"rollout"`` or the index of a last-layer head.
     model_path
         MAE weights; the bundled weights by default.
+    plate_fields
+        The field index the field belongs to: weights trained with per-plate
+        normalisation scale the crops by the plate's limits computed from it.
 
     Returns
     -------
@@ -163,7 +182,10 @@ def inspect_field(
     image = read_field(field_row, missing="zeros")
     mae = load_inspection_model(model_path)
     centers = None if centre is None else np.asarray([centre], dtype=np.float64)
-    result = model_inspect_field(mae, image, centers, mask_ratio=mask_ratio, seed=seed)
+    normalization = _normalization(mae.encoder, key[0], plate_fields, field_row)
+    result = model_inspect_field(
+        mae, image, centers, mask_ratio=mask_ratio, seed=seed, normalization=normalization
+    )
     rows, cols = _bounding_box(np.isfinite(result.error))
     unit = np.tile([0.0, 1.0], (len(CHANNELS), 1))  # crops are normalised to [0, 1]
     if attention == ROLLOUT:
