@@ -1,14 +1,14 @@
 """Classical features of a real 1080 px field: speed before/after, agreement with CellProfiler.
 
 Run: ``.venv/bin/python benchmarks/bench_features.py [--repeats 3] [--baseline REV:PATH]``.
-The field is the real pediatric Cell Painting field (../shared/data/real-cellpainting),
-segmented by ``segment_field``. In one run it times ``measure_cells`` of this tree and of
-the baseline revision (default: the last commit before CellProfiler's definitions, loaded
-from git), interleaved, and prints their CPU and wall-clock medians and ratio. With
-cp_measure installed (the ``test`` extra) it then measures Texture (scale 3), Granularity
-and RadialDistribution of the same cells with cp_measure, CellProfiler's own code, and
-prints per group and compartment the Pearson r per column (median and minimum) and the
-median relative difference over all values.
+The fields are the real pediatric Cell Painting field and the real CPJUMP1 field
+(../shared/data/real-cellpainting), segmented by ``segment_field``. In one run it times
+``measure_cells`` of this tree and of the baseline revision (default: the last commit
+before CellProfiler's definitions, loaded from git), interleaved, and prints their CPU and
+wall-clock medians and ratio. With cp_measure installed (the ``test`` extra) it then
+measures Texture (scale 3), Granularity and RadialDistribution of the pediatric field's
+cells with cp_measure, CellProfiler's own code, and prints per group and compartment the
+Pearson r per column (median and minimum) and the median relative difference.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import tifffile
 
 from napari_phenoscope.constants import CHANNELS
 from napari_phenoscope.features.classical import (
@@ -34,15 +35,28 @@ from napari_phenoscope.features.classical import (
 from napari_phenoscope.segmentation import segment_field
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_segment import pediatric_field  # noqa: E402
+from bench_segment import REAL, pediatric_field  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = "7321643:src/napari_phenoscope/features.py"
+CPJUMP1_CHANNELS = {"Mito": 1, "AGP": 2, "RNA": 3, "ER": 4, "DNA": 5}
 GROUPS = {
     "Texture": TEXTURE_COMPARTMENTS,
     "Granularity": GRANULARITY_COMPARTMENTS,
     "RadialDistribution": RADIAL_COMPARTMENTS,
 }
+
+
+def cpjump1_field() -> np.ndarray | None:
+    """The real CPJUMP1 field (BR00117006 A01 s1): AGP, RNA, DNA present, ER and Mito zero."""
+    folder = REAL / "JUMP_plate_BR00117006" / "images" / "orig"
+    if not folder.is_dir():
+        return None
+    paths = [folder / f"r01c01f01p01-ch{CPJUMP1_CHANNELS[c]}sk1fk1fl1.tiff" for c in CHANNELS]
+    shape = next(tifffile.imread(path).shape for path in paths if path.is_file())
+    return np.stack(
+        [tifffile.imread(p) if p.is_file() else np.zeros(shape, np.uint16) for p in paths]
+    )
 
 
 def load_baseline(spec: str):
@@ -150,17 +164,22 @@ def main() -> None:
     image = pediatric_field()
     if image is None:
         sys.exit("the real pediatric field (../shared/data/real-cellpainting) is absent")
-    segmentation = segment_field(image)
-    nuclei, cells = segmentation.nuclei, segmentation.cells
-    print(f"real pediatric field (BR00143976 C03 s3): {int(cells.max())} cells")
-    times = time_both(image, nuclei, cells, load_baseline(args.baseline), args.repeats)
-    (cpu_before, wall_before), (cpu_after, wall_after) = times["before"], times["after"]
-    print(
-        f"measure_cells before ({args.baseline.split(':')[0]}): {cpu_before:.2f} s CPU, "
-        f"{wall_before:.2f} s wall; after: {cpu_after:.2f} s CPU, {wall_after:.2f} s wall; "
-        f"ratio after/before {cpu_after / cpu_before:.2f} CPU, {wall_after / wall_before:.2f} "
-        "wall (budget 2.0)"
-    )
+    baseline = load_baseline(args.baseline)
+    fields = {"real pediatric field (BR00143976 C03 s3)": image}
+    if (cpjump1 := cpjump1_field()) is not None:
+        fields["real CPJUMP1 field (BR00117006 A01 s1, ER and Mito absent)"] = cpjump1
+    for name, field in fields.items():
+        segmentation = segment_field(field)
+        times = time_both(field, segmentation.nuclei, segmentation.cells, baseline, args.repeats)
+        (cpu_before, wall_before), (cpu_after, wall_after) = times["before"], times["after"]
+        print(
+            f"{name}, {int(segmentation.cells.max())} cells: measure_cells before "
+            f"({args.baseline.split(':')[0]}) {cpu_before:.2f} s CPU, {wall_before:.2f} s wall; "
+            f"after {cpu_after:.2f} s CPU, {wall_after:.2f} s wall; ratio after/before "
+            f"{cpu_after / cpu_before:.2f} CPU, {wall_after / wall_before:.2f} wall (budget 2.0)"
+        )
+        if field is image:
+            nuclei, cells, cpu_pediatric = segmentation.nuclei, segmentation.cells, cpu_after
     try:
         import cp_measure  # noqa: F401
     except ImportError:
@@ -170,7 +189,7 @@ def main() -> None:
     oracle, cpu_cellprofiler = cellprofiler_columns(image, nuclei, cells)
     print(
         f"cp_measure, these three groups only: {cpu_cellprofiler:.2f} s CPU "
-        f"({cpu_cellprofiler / cpu_after:.1f} x our whole measure_cells)"
+        f"({cpu_cellprofiler / cpu_pediatric:.1f} x our whole measure_cells)"
     )
     with pd.option_context("display.width", 160, "display.precision", 4):
         print(agreement(ours, oracle).to_string(index=False))

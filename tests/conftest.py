@@ -191,3 +191,15 @@ def cp_measure_columns(
                     name = f"{compartment}_RadialDistribution_{feature}_{channel}_{ring}"
                     columns[name] = pd.Series(values, index=ids)
     return pd.DataFrame(columns)
+
+
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory):
+    """The demo project at its smallest, for the tour and story tests.
+
+    12 wells per plate, one 128 px site, one replicate.
+    """
+    from napari_phenoscope.demo.project import ensure_demo_plates
+
+    cache = tmp_path_factory.mktemp("demo")
+    return ensure_demo_plates(cache, n_wells=12, n_sites=1, size=128, n_replicates=1)
