@@ -128,6 +128,8 @@ class PlateNavigator(Dock):
             self.status.setText(
                 f"{len(session.fields)} fields on {len(session.plates())} plate(s)"
                 + ("" if session.well_metadata is not None else "; no plate map found")
+                if session.has_images
+                else f"{len(session.plates())} plate(s) of profiles, no images"
             )
         self.plate_combo.blockSignals(False)
         self.colour_combo.blockSignals(False)
