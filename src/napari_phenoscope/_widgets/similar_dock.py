@@ -279,8 +279,8 @@ class SimilarDock(Dock):
         self, session: PlateSession, query: Query, ranking: pd.DataFrame
     ) -> list[tuple[str, np.ndarray, bool]]:
         cells = session.cells
-        if cells is None:
-            return []
+        if cells is None or not session.has_images:
+            return []  # a session of profile tables alone has no pixels to cut
         index = self._cached("cells", None, lambda: PointIndex(point_keys(cells, "cells")))
         entries: list[tuple[str, np.ndarray, bool]] = []
         if self.mode_combo.currentText() == QUERY_MODES[0] and session.selected:
