@@ -134,7 +134,11 @@ class PlateNavigator(Dock):
             if MODALITY in columns:
                 self.colour_combo.setCurrentText("Metadata_control_type")
             self.path_edit.setText(str(session.source))
-            self.status.setText(describe_session(session))
+            self.status.setText(
+                describe_session(session)
+                if session.has_images
+                else f"{len(session.plates())} plate(s) of profiles, no images"
+            )
         self.plate_combo.blockSignals(False)
         self.colour_combo.blockSignals(False)
         self.refresh_grid()
