@@ -166,3 +166,12 @@ def test_latin1_perturbation_metadata(capsys, tmp_path, cells_plate):
     first_row = text.splitlines()[1]
     table.write_bytes(text.replace(first_row, first_row + "é", 1).encode("latin-1"))
     assert_fine(_profile(capsys, cells_plate, tmp_path, *FEW_WELLS))
+
+
+def test_wells_without_negative_controls(capsys, tmp_path, cells_plate):
+    """Issue 10's behaviour: single cells written, well profiles normalised to all wells."""
+    outcome = assert_fine(_profile(capsys, cells_plate, tmp_path, "--wells", "B15,K21"))
+    warnings = [line for line in outcome.err.splitlines() if line.strip()]
+    assert len(warnings) == 1 and "warning" in warnings[0], outcome.err
+    profiles = pd.read_parquet(tmp_path / "out" / "well_profiles_classical.parquet")
+    assert sorted(profiles["Metadata_Well"]) == ["B15", "K21"]
