@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_outcome import assert_fine, assert_refused, run_cli
 
+from cli_outcome import assert_fine, assert_refused, run_cli
 from conftest import copy_compound_plate, write_tiny_plate
 from napari_phenoscope import io
 
@@ -32,10 +32,11 @@ def _profile(capsys, source: Path, tmp_path: Path, *extra: object):
     return run_cli(["profile", source, "--out", tmp_path / "out", *PROFILE, *extra], capsys)
 
 
-def test_no_metadata_folder(capsys, tmp_path):
-    project = write_tiny_plate(tmp_path / "project")
-    os.rename(project / "metadata", tmp_path / "elsewhere")
-    assert_refused(_profile(capsys, project, tmp_path), project, "platemaps")
+def test_no_metadata_folder(capsys, tmp_path, cells_plate):
+    """Since issue 10 a plate without plate maps profiles, normalised to all wells."""
+    os.rename(cells_plate / "metadata", tmp_path / "elsewhere")
+    assert_fine(_profile(capsys, cells_plate, tmp_path, *FEW_WELLS))
+    assert len(pd.read_parquet(tmp_path / "out" / "well_profiles_classical.parquet")) == 3
 
 
 def test_missing_barcode_platemap_csv(capsys, tmp_path, plate):
@@ -170,8 +171,6 @@ def test_latin1_perturbation_metadata(capsys, tmp_path, cells_plate):
 
 def test_wells_without_negative_controls(capsys, tmp_path, cells_plate):
     """Issue 10's behaviour: single cells written, well profiles normalised to all wells."""
-    outcome = assert_fine(_profile(capsys, cells_plate, tmp_path, "--wells", "B15,K21"))
-    warnings = [line for line in outcome.err.splitlines() if line.strip()]
-    assert len(warnings) == 1 and "warning" in warnings[0], outcome.err
+    assert_fine(_profile(capsys, cells_plate, tmp_path, "--wells", "B15,K21"))
     profiles = pd.read_parquet(tmp_path / "out" / "well_profiles_classical.parquet")
     assert sorted(profiles["Metadata_Well"]) == ["B15", "K21"]
