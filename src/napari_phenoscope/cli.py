@@ -54,8 +54,26 @@ def _add_profile(subparsers: argparse._SubParsersAction) -> None:
         help="a field lacking a channel file: stop (default) or fill it with zeros",
     )
     parser.add_argument("--batch-size", type=int, default=64, help="crops per encoder batch")
+    _add_execution(parser)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=_run_profile)
+
+
+def _add_execution(parser: argparse.ArgumentParser, default_workers: int | None = None) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the fields on an existing Dask scheduler (tcp://host:8786)",
+    )
+    where.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        default=default_workers,
+        help="run the fields on a local Dask cluster of N processes "
+        f"(default: {default_workers or 'in this process'})",
+    )
 
 
 def _run_profile(args: argparse.Namespace) -> int:
@@ -72,6 +90,8 @@ def _run_profile(args: argparse.Namespace) -> int:
         channel_map=args.channel_map,
         missing=args.missing_channels,
         batch_size=args.batch_size,
+        scheduler=args.scheduler,
+        workers=args.workers,
     )
     resumed = outputs.n_fields - outputs.n_fields_computed
     print(

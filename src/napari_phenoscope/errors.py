@@ -21,3 +21,7 @@ class ProfileTableError(PhenoscopeError):
 
 class ModelWeightsError(PhenoscopeError):
     """A weights file is missing, corrupt, fails its checksum or does not fit the model."""
+
+
+class ClusterError(PhenoscopeError):
+    """A Dask scheduler cannot be reached, execution options conflict, or workers died."""

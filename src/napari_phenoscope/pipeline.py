@@ -14,8 +14,11 @@ feature sets and model match, and only then concatenates:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import threading
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,7 +226,8 @@ def write_parquet_atomic(
         merged = dict(arrow.schema.metadata or {})
         merged[_CACHE_KEY] = json.dumps(metadata, sort_keys=True).encode()
         arrow = arrow.replace_schema_metadata(merged)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # unique per writer: two Dask workers (other hosts, same pid) may write the same field
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         pq.write_table(arrow, temporary)
         os.replace(temporary, path)
@@ -308,6 +312,8 @@ def profile_plates(
     channel_map: str | None = None,
     missing: Literal["error", "zeros"] = "error",
     batch_size: int = 64,
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> ProfileOutputs:
     """Profile plates into single-cell and well-level Parquet tables, resumably.
 
@@ -335,6 +341,13 @@ def profile_plates(
         that channel with zeros.
     batch_size
         Crops per encoder batch.
+    scheduler
+        Address of a running Dask scheduler: one task per field on its workers (which
+        need this package and must see the plate folders and ``out_dir``).
+    workers
+        Start a local Dask cluster of this many worker processes for the run. Neither:
+        run in this process. Every mode writes the same field caches, so a run resumes
+        in any mode (``profiling.execute``).
 
     Returns
     -------
@@ -347,10 +360,9 @@ def profile_plates(
     ProfileTableError
         A plate without negative-control wells to normalise to.
     """
-    from tqdm.auto import tqdm
+    from napari_phenoscope.profiling.execute import check_execution, map_fields
 
-    from napari_phenoscope.io import read_field
-
+    check_execution(scheduler, workers)
     feature_sets = parse_feature_sets(features)
     fields = index_plates(plate_dirs, channel_map=channel_map, wells=wells)
     well_metadata = _well_metadata(plate_dirs)
@@ -359,37 +371,86 @@ def profile_plates(
     for stale in (out_dir / "fields").glob("*/.*.tmp"):
         stale.unlink(missing_ok=True)  # left by a run killed mid-write; never read
     signature: dict[str, Any] = {"feature_sets": list(feature_sets), "model": None}
-    encoder = None
     if "vit" in feature_sets:
-        from napari_phenoscope.models import load_encoder
-
         signature["model"] = model_signature(model_path)
     cached = [
         _cache_matches(field_cache_path(out_dir, *_key(row)), signature)
         for row in fields.to_dict("records")
     ]
     todo = [row for row, done in zip(fields.to_dict("records"), cached, strict=True) if not done]
-    if todo and "vit" in feature_sets:
-        device = resolve_device(device)
-        encoder = load_encoder(model_path, device=device)
-    bar = tqdm(
-        total=len(fields),
-        initial=len(fields) - len(todo),
-        unit="field",
-        desc="profiling",
-        disable=not progress,
+    if todo and "vit" in feature_sets and scheduler is None and workers is None:
+        device = resolve_device(device)  # fail here; Dask workers resolve "auto" themselves
+    job = FieldJob(
+        out_dir=out_dir,
+        feature_sets=feature_sets,
+        signature=signature,
+        model_path=None if model_path is None else str(model_path),
+        device=device,
+        batch_size=batch_size,
+        missing=missing,
     )
-    try:
-        for row in todo:
-            key = _key(row)
-            bar.set_postfix_str(f"{key[0]} {key[1]} s{key[2]}")
-            image = read_field(row, channels=CHANNELS, missing=missing)
-            table, _ = measure_field(image, key, feature_sets, encoder, device, batch_size)
-            write_parquet_atomic(table, field_cache_path(out_dir, *key), signature)
-            bar.update(1)
-    finally:
-        bar.close()
+    map_fields(
+        job,
+        todo,
+        scheduler=scheduler,
+        workers=workers,
+        progress=progress,
+        describe=lambda row: " ".join(map(str, _key(row))),
+        total=len(fields),
+    )
     return _assemble(fields, well_metadata, feature_sets, out_dir, n_computed=len(todo))
+
+
+@dataclass(frozen=True)
+class FieldJob:
+    """Profile one field-index row into its cache file; what a Dask task runs.
+
+    Picklable and small: workers receive it once per task, load the encoder once per
+    process (``cached_encoder``) and write the field's cache file themselves, atomically.
+    Returns the number of cells.
+    """
+
+    out_dir: Path
+    feature_sets: tuple[str, ...]
+    signature: dict[str, Any]
+    model_path: str | None = None
+    device: str = "auto"
+    batch_size: int = 64
+    missing: Literal["error", "zeros"] = "error"
+
+    def __call__(self, row: dict[str, Any]) -> int:
+        from napari_phenoscope.io import read_field
+
+        key = _key(row)
+        image = read_field(row, channels=CHANNELS, missing=self.missing)
+        device, encoder = self.device, None
+        if "vit" in self.feature_sets:
+            device = resolve_device(self.device)
+            encoder = cached_encoder(self.model_path, self.signature["model"], device)
+        table, _ = measure_field(image, key, self.feature_sets, encoder, device, self.batch_size)
+        write_parquet_atomic(table, field_cache_path(self.out_dir, *key), self.signature)
+        return len(table)
+
+
+_ENCODER_LOCK = threading.Lock()
+
+
+def cached_encoder(model_path: str | None, digest: str, device: str) -> Any:
+    """The encoder of ``model_path`` on ``device``, loaded once per process and kept.
+
+    ``digest`` (the weights' SHA-256) is part of the key, so weights rewritten at the same
+    path are reloaded. The lock makes a multi-threaded Dask worker load it only once.
+    """
+    with _ENCODER_LOCK:
+        return _load_encoder(model_path, digest, device)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_encoder(model_path: str | None, digest: str, device: str) -> Any:
+    from napari_phenoscope.models import load_encoder
+
+    del digest  # only a cache key
+    return load_encoder(model_path, device=device)
 
 
 def _key(row: dict[str, Any]) -> tuple[str, str, int]:
