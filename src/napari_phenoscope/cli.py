@@ -59,7 +59,7 @@ def _add_profile(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run_profile)
 
 
-def _add_execution(parser: argparse.ArgumentParser, default_workers: int | None = None) -> None:
+def _add_execution(parser: argparse.ArgumentParser, default: str = "in this process") -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--scheduler",
@@ -70,9 +70,7 @@ def _add_execution(parser: argparse.ArgumentParser, default_workers: int | None 
         "--workers",
         type=int,
         metavar="N",
-        default=default_workers,
-        help="run the fields on a local Dask cluster of N processes "
-        f"(default: {default_workers or 'in this process'})",
+        help=f"run the fields on a local Dask cluster of N processes (default: {default})",
     )
 
 
@@ -289,6 +287,7 @@ def _add_demo(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--features", default="vit,classical", help="feature sets, comma-separated")
     parser.add_argument("--null-size", type=int, default=2000, help="permutation null size")
+    _add_execution(parser, default="one per core, up to 4")
     parser.add_argument("--no-viewer", action="store_true", help="never open napari")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(handler=_run_demo)
@@ -302,6 +301,8 @@ def _run_demo(args: argparse.Namespace) -> int:
         features=[f.strip() for f in args.features.split(",") if f.strip()],
         null_size=args.null_size,
         progress=not args.no_progress,
+        workers=_demo_workers(args),
+        scheduler=args.scheduler,
     )
     print(format_demo_summary(summary))
     if not args.no_viewer and display_available():
@@ -309,6 +310,14 @@ def _run_demo(args: argparse.Namespace) -> int:
 
         open_demo_viewer(summary)
     return 0
+
+
+def _demo_workers(args: argparse.Namespace) -> int | None:
+    from napari_phenoscope.profiling.execute import default_workers
+
+    if args.workers is not None or args.scheduler is not None:
+        return args.workers
+    return default_workers()
 
 
 _SUBCOMMANDS: list[SubcommandAdder] = [

@@ -30,6 +30,8 @@ QUICKSTART_SEED = 0
 QUERY = "BI-2536"
 QUERY_GENES = ("PLK1", "BRD4")
 TASKS = ("replicate", "compound-gene")
+DEFAULT_NULL_SIZE = 2000
+
 
 
 @dataclass(frozen=True)
@@ -111,8 +113,10 @@ def run_demo(
     out_dir: str | Path,
     features: Sequence[str] = ("vit", "classical"),
     seed: int = QUICKSTART_SEED,
-    null_size: int = 2000,
+    null_size: int = DEFAULT_NULL_SIZE,
     progress: bool = True,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> DemoRunSummary:
     """Render the demo plates (cached), profile them, and measure retrieval.
 
@@ -129,6 +133,9 @@ def run_demo(
         Permutation null size for the mAP p-values.
     progress
         Show progress bars.
+    workers, scheduler
+        Profile on a local Dask cluster of ``workers`` processes or on a running
+        scheduler (``pipeline.profile_plates``); in this process if neither.
     """
     from napari_phenoscope.demo import ensure_demo_plates
     from napari_phenoscope.pipeline import profile_plates
@@ -136,7 +143,14 @@ def run_demo(
 
     out_dir = Path(out_dir)
     project = ensure_demo_plates(seed=seed, progress=progress)
-    outputs = profile_plates([project], out_dir / "profiles", features=features, progress=progress)
+    outputs = profile_plates(
+        [project],
+        out_dir / "profiles",
+        features=features,
+        progress=progress,
+        workers=workers,
+        scheduler=scheduler,
+    )
     summaries, ranks = [], []
     n_wells = 0
     for feature_set, path in outputs.well_profiles.items():

@@ -16,6 +16,7 @@ futures still pending before the exception propagates.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -46,6 +47,17 @@ def check_execution(scheduler: str | None = None, workers: int | None = None) ->
         raise ClusterError(f"--workers must be at least 1, not {workers}")
     if scheduler is not None and not str(scheduler).strip():
         raise ClusterError("--scheduler needs an address such as tcp://host:8786")
+
+
+def default_workers(most: int = 4) -> int | None:
+    """Local workers that use this machine: one per usable core up to ``most``; None (run
+    in-process) on a single core, where a cluster would only add start-up time."""
+    if hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0))
+    else:
+        cores = os.cpu_count() or 1
+    cores = min(cores, most)
+    return cores if cores > 1 else None
 
 
 def describe_execution(scheduler: str | None = None, workers: int | None = None) -> str:
