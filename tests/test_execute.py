@@ -70,6 +70,12 @@ def test_in_process_map_returns_results_in_item_order():
     assert execute.map_fields(abs, [], progress=False, total=5) == []
 
 
+@pytest.mark.parametrize(("cores", "expected"), [(1, None), (2, 2), (3, 3), (16, 4)])
+def test_default_workers_use_every_core_up_to_four(monkeypatch, cores, expected):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    assert execute.default_workers() == expected
+
+
 def test_scheduler_and_workers_together_or_zero_workers_are_rejected(tiny_plate, tmp_path, capsys):
     with pytest.raises(ClusterError, match="not both"):
         execute.check_execution("tcp://127.0.0.1:8786", 2)
@@ -98,7 +104,7 @@ def cluster():
     distributed = pytest.importorskip("distributed")
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as local,
         distributed.Client(local) as client,
     ):

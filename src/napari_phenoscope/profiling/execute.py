@@ -203,7 +203,8 @@ def _dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
             n_workers=int(workers),
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: never clash with another cluster
+            scheduler_kwargs={"dashboard": False},
             silence_logs=logging.ERROR,
         )
         client = Client(cluster)
