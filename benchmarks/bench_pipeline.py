@@ -140,9 +140,7 @@ def profile(project: Path, out: Path, mode: str) -> tuple[float, int, int]:
     shutil.rmtree(out, ignore_errors=True)
     workers = None if mode == "in-process" else int(mode)
     with Clock() as clock:
-        outputs = profile_plates(
-            [project], out, features="both", progress=False, workers=workers
-        )
+        outputs = profile_plates([project], out, features="both", progress=False, workers=workers)
     return clock.wall, outputs.n_fields, outputs.n_cells
 
 
