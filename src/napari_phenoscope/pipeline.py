@@ -395,7 +395,7 @@ def profile_plates(
         scheduler=scheduler,
         workers=workers,
         progress=progress,
-        describe=lambda row: " ".join(map(str, _key(row))),
+        describe=lambda row: "{} {} s{}".format(*_key(row)),
         total=len(fields),
     )
     return _assemble(fields, well_metadata, feature_sets, out_dir, n_computed=len(todo))

@@ -33,7 +33,6 @@ TASKS = ("replicate", "compound-gene")
 DEFAULT_NULL_SIZE = 2000
 
 
-
 @dataclass(frozen=True)
 class DemoRunSummary:
     """What the demo job produced.
