@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from napari_phenoscope import metrics
+import napari_phenoscope.evaluation.map as metrics
 
 WELLS_PER_PLATE = 384
 NEGCON_PER_PLATE = 64

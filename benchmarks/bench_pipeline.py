@@ -17,8 +17,8 @@ Prints, in one run:
 5. **aggregate / evaluate**: well profiles per feature set, then the demo's retrieval tasks
    (replicate and compound-gene mAP with ``--null-size``) per feature set.
 
-The demo's size is the ``phenoscope demo`` default unless --wells/--sites/--replicates say
-otherwise. Numbers from a loaded machine are wall-clock under load: read the CPU columns and
+The demo's size is the one ``phenoscope demo`` profiles unless --wells/--sites/--replicates
+say otherwise. Numbers from a loaded machine are wall-clock under load: read the CPU columns and
 the load average printed with them.
 """
 
@@ -33,12 +33,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from napari_phenoscope import quickstart
 from napari_phenoscope.constants import CHANNELS
-from napari_phenoscope.demo import write_demo_plates
+from napari_phenoscope.demo import job as quickstart
+from napari_phenoscope.demo.project import write_demo_plates
+from napari_phenoscope.evaluation.tasks import evaluate
 from napari_phenoscope.io import read_field
-from napari_phenoscope.pipeline import VIT_PREFIX, index_plates, profile_plates, well_profiles
-from napari_phenoscope.tasks import evaluate
+from napari_phenoscope.profiling.pipeline import (
+    VIT_PREFIX,
+    index_plates,
+    profile_plates,
+    well_profiles,
+)
 
 STAGES = ("read", "segment", "crops", "ViT", "classical")
 
@@ -79,10 +84,10 @@ def render(work: Path, n_wells: int, n_sites: int, n_replicates: int) -> tuple[P
 
 def stage_times(rows: list[dict], encoder: object) -> pd.DataFrame:
     """Seconds per stage for each sampled field, one thread (torch included)."""
-    from napari_phenoscope.crops import extract_crops
-    from napari_phenoscope.features import measure_cells
+    from napari_phenoscope.features.classical import measure_cells
+    from napari_phenoscope.features.crops import extract_crops
     from napari_phenoscope.models import embed_crops
-    from napari_phenoscope.segment import segment_field
+    from napari_phenoscope.segmentation.field import segment_field
 
     crop_size = int(encoder.patch_embed.img_size[0])
     records = []
@@ -146,7 +151,7 @@ def profile(project: Path, out: Path, mode: str) -> tuple[float, int, int]:
 
 def aggregate_and_evaluate(out: Path, null_size: int) -> pd.DataFrame:
     """Seconds to make the well profiles and run the demo's retrieval tasks, per set."""
-    from napari_phenoscope.features import classical_feature_names
+    from napari_phenoscope.features.classical import classical_feature_names
 
     cells = pd.read_parquet(out / "single_cells.parquet")
     feature_columns = {
@@ -194,12 +199,12 @@ def main() -> None:
 
     import torch
 
-    from napari_phenoscope.demo import DEFAULT_REPLICATES, DEFAULT_SITES, DEFAULT_WELLS
+    from napari_phenoscope.demo.project import DEFAULT_REPLICATES, DEFAULT_WELLS
     from napari_phenoscope.models import load_encoder
 
     print(f"load average at start: {os.getloadavg()}, {os.cpu_count()} CPUs")
     n_wells = args.wells or DEFAULT_WELLS
-    n_sites = args.sites or DEFAULT_SITES
+    n_sites = args.sites or quickstart.JOB_SITES
     n_replicates = args.replicates or DEFAULT_REPLICATES
     project, render_s = render(args.work, n_wells, n_sites, n_replicates)
     rows = index_plates([project]).to_dict("records")

@@ -29,13 +29,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from napari_phenoscope import metrics, quickstart, tasks
+import napari_phenoscope.demo.job as quickstart
+import napari_phenoscope.evaluation.map as metrics
 from napari_phenoscope.constants import (
     MODALITY,
 )
-from napari_phenoscope.demo import write_demo_plates
+from napari_phenoscope.demo.project import write_demo_plates
+from napari_phenoscope.evaluation import tasks
 from napari_phenoscope.io.profiles import feature_columns, read_profiles
-from napari_phenoscope.pipeline import profile_plates
+from napari_phenoscope.profiling.pipeline import profile_plates
 
 FEATURE_SETS = ("vit", "classical")
 QUERY = "BI-2536"

@@ -17,8 +17,8 @@ import numpy as np
 import tifffile
 
 from napari_phenoscope.constants import CHANNELS
-from napari_phenoscope.demo import render_field
-from napari_phenoscope.segment import match_labels, segment_field
+from napari_phenoscope.demo.project import render_field
+from napari_phenoscope.segmentation import match_labels, segment_field
 
 TARGET_S = 0.5
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-cellpainting"

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from napari_phenoscope.constants import BROAD_SAMPLE, CONTROL_TYPE, MODALITY, PLATE, WELL
-from napari_phenoscope.crops import extract_crops
+from napari_phenoscope.features.crops import extract_crops
 from napari_phenoscope.models import (
     DEFAULT_CONFIG,
     MaskedAutoencoder,
@@ -39,7 +39,7 @@ def well_embeddings(
 ) -> dict[str, pd.DataFrame]:
     """Mean cell embedding per well of one plate, per (encoder, pool); crops into ``kept``."""
     from napari_phenoscope.io import index_plate, read_field
-    from napari_phenoscope.segment import segment_field
+    from napari_phenoscope.segmentation.field import segment_field
 
     fields = index_plate(root)
     fields = fields[fields[PLATE] == plate]
@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--modality", default="compound")
     parser.add_argument("--weights", help="weights to evaluate (default: bundled)")
     args = parser.parse_args()
-    from napari_phenoscope.demo import ensure_demo_plates
+    from napari_phenoscope.demo.project import ensure_demo_plates
     from napari_phenoscope.io import read_well_metadata
 
     root = Path(args.project) if args.project else ensure_demo_plates()

@@ -88,7 +88,7 @@ def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     import os
 
-    from napari_phenoscope.demo import ensure_demo_plates
+    from napari_phenoscope.demo.project import ensure_demo_plates
 
     cache = tmp_path_factory.mktemp("phenoscope-cache")
     os.environ["PHENOSCOPE_CACHE"] = str(cache)

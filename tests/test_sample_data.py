@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from napari_phenoscope._widgets._session import state_of
 from napari_phenoscope._widgets.plate_navigator import PlateNavigator
 from napari_phenoscope.constants import CHANNELS, PLATE, WELL
 from napari_phenoscope.io import read_well_metadata
+from napari_phenoscope.session.state import state_of
 
 pytestmark = pytest.mark.gui
 

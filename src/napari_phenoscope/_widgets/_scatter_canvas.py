@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D
 from matplotlib.widgets import LassoSelector
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
-from napari_phenoscope.embedding_map import PointColours, nearest_point, points_in_polygon
+from napari_phenoscope.profiling.embedding_map import PointColours, nearest_point, points_in_polygon
 
 CLICK_TOLERANCE_PX = 6.0
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from napari_phenoscope._reader import METADATA_KEY, field_layer_data
-from napari_phenoscope._widgets._session import PlateSession, state_of
 from napari_phenoscope.constants import CHANNELS, PLATE, SITE, WELL
 from napari_phenoscope.errors import PhenoscopeError
 from napari_phenoscope.io import index_plate, read_well_metadata
+from napari_phenoscope.session.state import PlateSession, state_of
 
 
 def field_key(session: PlateSession, index: int | None = None) -> tuple[str, str, int]:

@@ -22,9 +22,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_phenoscope._widgets import _inspect
-from napari_phenoscope._widgets._inspect import ROLLOUT, Inspection
-from napari_phenoscope._widgets._session import state_of
+import napari_phenoscope.session.inspect as _inspect
 from napari_phenoscope._widgets._viewer import current_session, field_key, tag_field_layer
 from napari_phenoscope._widgets._workers import (
     keep_triton_out_beside_mesa_llvm,
@@ -34,6 +32,8 @@ from napari_phenoscope._widgets._workers import (
 )
 from napari_phenoscope._widgets.profile_dock import enable_cell_clicks, field_image_scale
 from napari_phenoscope.constants import CENTER_X, CENTER_Y, PLATE, SITE, WELL
+from napari_phenoscope.session.inspect import ROLLOUT, Inspection
+from napari_phenoscope.session.state import state_of
 
 if TYPE_CHECKING:
     import napari

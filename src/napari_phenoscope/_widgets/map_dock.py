@@ -33,17 +33,17 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_phenoscope import metrics
+import napari_phenoscope.evaluation.map as metrics
 from napari_phenoscope._widgets._frame_model import SORT_ROLE, DataFrameModel
 from napari_phenoscope._widgets._map_links import map_events_of
-from napari_phenoscope._widgets._session import PlateSession, state_of
 from napari_phenoscope._widgets._viewer import current_session
 from napari_phenoscope._widgets._workers import notify_error, one_line, start_worker
 from napari_phenoscope._widgets.profile_dock import NO_PLATE
 from napari_phenoscope._widgets.similar_dock import NO_PROFILES
 from napari_phenoscope.constants import BROAD_SAMPLE, GENE, MODALITY, PERT_INAME, PLATE, WELL
 from napari_phenoscope.errors import PhenoscopeError
-from napari_phenoscope.tasks import MATCHED_LABEL, REFERENCE, TASKS, TaskResult, evaluate
+from napari_phenoscope.evaluation.tasks import MATCHED_LABEL, REFERENCE, TASKS, TaskResult, evaluate
+from napari_phenoscope.session.state import PlateSession, state_of
 
 if TYPE_CHECKING:
     import napari

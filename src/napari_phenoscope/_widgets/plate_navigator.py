@@ -23,11 +23,11 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_phenoscope._widgets._session import PlateSession, state_of
 from napari_phenoscope._widgets._viewer import current_session, field_key, open_plate, show_field
 from napari_phenoscope.constants import MODALITY, ROW_LETTERS, is_metadata_column
 from napari_phenoscope.errors import PhenoscopeError
-from napari_phenoscope.plate_layout import N_COLUMNS, N_ROWS, grid_position_to_well, well_grid
+from napari_phenoscope.io.plate_layout import N_COLUMNS, N_ROWS, grid_position_to_well, well_grid
+from napari_phenoscope.session.state import PlateSession, state_of
 
 if TYPE_CHECKING:
     import napari

@@ -26,20 +26,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+import napari_phenoscope.session.compute as _compute
 from napari_phenoscope._reader import METADATA_KEY
-from napari_phenoscope._widgets import _compute
-from napari_phenoscope._widgets._compute import (
-    DEVICES,
-    FEATURE_SETS,
-    SCOPES,
-    FieldFailure,
-    FieldProfile,
-    adopt_pipeline_output,
-    fields_in_scope,
-    labels_features,
-    record_profile,
-)
-from napari_phenoscope._widgets._session import PlateSession, state_of
 from napari_phenoscope._widgets._viewer import current_session, field_key, tag_field_layer
 from napari_phenoscope._widgets._workers import (
     LABELS_CELLS,
@@ -51,6 +39,18 @@ from napari_phenoscope._widgets._workers import (
 )
 from napari_phenoscope.constants import PLATE, SITE, WELL
 from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope.session.compute import (
+    DEVICES,
+    FEATURE_SETS,
+    SCOPES,
+    FieldFailure,
+    FieldProfile,
+    adopt_pipeline_output,
+    fields_in_scope,
+    labels_features,
+    record_profile,
+)
+from napari_phenoscope.session.state import PlateSession, state_of
 
 if TYPE_CHECKING:
     import napari

@@ -36,7 +36,6 @@ from napari_phenoscope._widgets._map_links import (
     map_events_of,
 )
 from napari_phenoscope._widgets._scatter_canvas import ScatterCanvas
-from napari_phenoscope._widgets._session import PlateSession, state_of
 from napari_phenoscope._widgets._viewer import (
     current_session,
     field_key,
@@ -54,7 +53,8 @@ from napari_phenoscope.constants import (
     WELL,
     is_metadata_column,
 )
-from napari_phenoscope.embedding_map import (
+from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope.profiling.embedding_map import (
     EmbeddingCache,
     Level,
     PointIndex,
@@ -65,8 +65,8 @@ from napari_phenoscope.embedding_map import (
     point_keys,
     subsample,
 )
-from napari_phenoscope.errors import PhenoscopeError
-from napari_phenoscope.similarity import profile_feature_columns
+from napari_phenoscope.profiling.similarity import profile_feature_columns
+from napari_phenoscope.session.state import PlateSession, state_of
 
 if TYPE_CHECKING:
     import napari

@@ -33,18 +33,21 @@ from qtpy.QtWidgets import (
 )
 
 from napari_phenoscope._widgets._frame_model import DataFrameModel
-from napari_phenoscope._widgets._inspect import channel_composite
-from napari_phenoscope._widgets._session import PlateSession, state_of
 from napari_phenoscope._widgets._viewer import current_session, show_field
 from napari_phenoscope._widgets._workers import one_line, start_worker
 from napari_phenoscope._widgets.profile_dock import NO_PLATE
 from napari_phenoscope.constants import MODALITY, PLATE, SITE, WELL
-from napari_phenoscope.crops import cell_centers, channel_percentiles, crop_origins, cut_windows
-from napari_phenoscope.embedding_map import PointIndex, point_keys
 from napari_phenoscope.errors import PhenoscopeError, PlateFormatError, ProfileTableError
+from napari_phenoscope.features.crops import (
+    cell_centers,
+    channel_percentiles,
+    crop_origins,
+    cut_windows,
+)
 from napari_phenoscope.io import read_field
-from napari_phenoscope.plate_layout import category_color
-from napari_phenoscope.similarity import (
+from napari_phenoscope.io.plate_layout import category_color
+from napari_phenoscope.profiling.embedding_map import PointIndex, point_keys
+from napari_phenoscope.profiling.similarity import (
     BEST_PLATE,
     BEST_WELL,
     PERTURBATION,
@@ -62,6 +65,8 @@ from napari_phenoscope.similarity import (
     representative_cells,
     well_query,
 )
+from napari_phenoscope.session.inspect import channel_composite
+from napari_phenoscope.session.state import PlateSession, state_of
 
 if TYPE_CHECKING:
     import napari

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from timm.models.vision_transformer import VisionTransformer
 
-from napari_phenoscope.crops import (
+from napari_phenoscope.features.crops import (
     DEFAULT_CROP_SIZE,
     Normalization,
     crop_origins,

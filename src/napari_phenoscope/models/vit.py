@@ -13,7 +13,7 @@ import torch
 from timm.models.vision_transformer import VisionTransformer
 
 from napari_phenoscope.constants import CHANNELS
-from napari_phenoscope.crops import DEFAULT_CROP_SIZE
+from napari_phenoscope.features.crops import DEFAULT_CROP_SIZE
 
 
 @dataclass(frozen=True)

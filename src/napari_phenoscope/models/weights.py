@@ -25,8 +25,8 @@ from safetensors.torch import save_file
 from timm.models.vision_transformer import VisionTransformer
 
 from napari_phenoscope.constants import CHANNELS
-from napari_phenoscope.crops import DEFAULT_PERCENTILES
 from napari_phenoscope.errors import ModelWeightsError
+from napari_phenoscope.features.crops import DEFAULT_PERCENTILES
 from napari_phenoscope.models.mae import DecoderConfig, MaskedAutoencoder
 from napari_phenoscope.models.vit import EncoderConfig, create_encoder
 

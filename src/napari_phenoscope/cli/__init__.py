@@ -1,0 +1,55 @@
+"""The ``phenoscope`` command: thin argument parsing over the library modules.
+
+Each sub-command is a module named after its verb (``demo``, ``demo_data``, ``segment``,
+``profile``, ``train``, ``evaluate``, ``tour``) with an ``add`` function that declares its
+arguments and a ``run`` function that imports the library lazily (so ``phenoscope --help``
+stays fast) and calls it. Errors a user can fix are printed as one line; the exit code is 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from napari_phenoscope.cli import demo, demo_data, evaluate, profile, segment, tour, train
+from napari_phenoscope.errors import PhenoscopeError
+
+SubcommandAdder = Callable[[argparse._SubParsersAction], None]
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="phenoscope",
+        description="Visual image-based profiling of Cell Painting plates.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_subcommand in _SUBCOMMANDS:
+        add_subcommand(subparsers)
+    return parser
+
+
+# the order of ``phenoscope --help``; a new verb adds its module here
+_SUBCOMMANDS: list[SubcommandAdder] = [
+    demo.add,
+    profile.add,
+    demo_data.add,
+    train.add,
+    segment.add,
+    tour.add,
+    evaluate.add,
+]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``phenoscope`` console script."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except PhenoscopeError as error:
+        print(f"phenoscope {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"phenoscope {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,63 @@
+"""``phenoscope profile``: plates -> single-cell and well profiles (Parquet), resumable."""
+
+from __future__ import annotations
+
+import argparse
+
+from napari_phenoscope.cli._execution import add_execution_options
+
+
+def add(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "profile",
+        help="plates -> single-cell and well-level profiles (Parquet), resumable",
+        description="Read, segment, embed / measure every field, then write "
+        "OUT/single_cells.parquet and OUT/well_profiles_<features>.parquet. A rerun "
+        "resumes: fields cached in OUT/fields are not computed again.",
+    )
+    parser.add_argument("plates", nargs="+", metavar="PLATE_DIR", help="project or plate folder")
+    parser.add_argument("--out", required=True, metavar="OUT_DIR", help="output folder")
+    parser.add_argument(
+        "--features", choices=("vit", "classical", "both"), default="vit", help="feature set"
+    )
+    parser.add_argument("--model", metavar="PATH", help="encoder weights (default: bundled)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument("--wells", metavar="A01,B02", help="only these wells")
+    parser.add_argument("--channel-map", metavar="2=ER,3=AGP,...", help="Phenix channel numbers")
+    parser.add_argument(
+        "--missing-channels",
+        choices=("error", "zeros"),
+        default="error",
+        help="a field lacking a channel file: stop (default) or fill it with zeros",
+    )
+    parser.add_argument("--batch-size", type=int, default=64, help="crops per encoder batch")
+    add_execution_options(parser, default="in this process")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from napari_phenoscope.profiling.pipeline import profile_plates
+
+    outputs = profile_plates(
+        args.plates,
+        args.out,
+        features=args.features,
+        model_path=args.model,
+        device=args.device,
+        wells=args.wells.split(",") if args.wells else None,
+        progress=not args.no_progress,
+        channel_map=args.channel_map,
+        missing=args.missing_channels,
+        batch_size=args.batch_size,
+        scheduler=args.scheduler,
+        workers=args.workers,
+    )
+    resumed = outputs.n_fields - outputs.n_fields_computed
+    print(
+        f"{outputs.n_cells} cells from {outputs.n_fields} fields "
+        f"({outputs.n_fields_computed} computed, {resumed} resumed) -> {outputs.single_cells}"
+    )
+    for name, path in outputs.well_profiles.items():
+        print(f"well profiles ({name}): {path}")
+    return 0

@@ -1,0 +1,45 @@
+"""``phenoscope train``: self-supervised training (MAE or DINO) of the ViT encoder."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="self-supervised training (MAE or DINO) of the ViT encoder on plates",
+        description="Segment and crop every cell of the plates (cached beside OUT), then "
+        "train the five-channel ViT with MAE or DINO. Writes OUT (safetensors + .sha256), "
+        "OUT's .losses.csv and a checkpoint (.ckpt.safetensors) to --resume from.",
+    )
+    parser.add_argument("plates", nargs="+", metavar="PLATE_DIR", help="project or plate folder")
+    parser.add_argument("--method", choices=("mae", "dino"), default="mae", help="(default: mae)")
+    parser.add_argument("--out", required=True, metavar="MODEL.safetensors", help="weights file")
+    parser.add_argument(
+        "--epochs", type=int, default=10, help="passes over the cells (default: 10)"
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument("--resume", metavar="CKPT", help="checkpoint to continue from")
+    parser.add_argument(
+        "--init", metavar="MODEL|bundled", help="fine-tune: start from these weights"
+    )
+    parser.add_argument("--batch-size", type=int, default=64, help="crops per step (default: 64)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default: 1e-3)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of everything (default: 0)")
+    parser.add_argument("--crop-size", type=int, default=64, help="crop side in px (default: 64)")
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=500, help="steps between checkpoints"
+    )
+    parser.add_argument("--max-fields", type=int, help="use only the first N fields")
+    parser.add_argument("--max-minutes", type=float, help="stop (resumably) after N minutes")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: all)")
+    parser.add_argument("--channel-map", metavar="2=ER,3=AGP,...", help="Phenix channel numbers")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from napari_phenoscope.training.loops import run_from_cli
+
+    return run_from_cli(args)

@@ -1,0 +1,20 @@
+"""Plates -> profiles: the headless pipeline, aggregation and normalization, similarity, maps.
+
+``pipeline`` runs read -> segment -> embed / measure -> aggregate over plates, resumably
+(the CLI, the demo job and the docks use it); ``profiles`` aggregates, normalizes to
+negative controls, selects features and spherizes (pycytominer's operations);
+``similarity`` ranks perturbations and cells by cosine similarity to a query;
+``embedding_map`` computes the UMAP of profiles and its colours.
+"""
+
+from napari_phenoscope.profiling.pipeline import ProfileOutputs, profile_plates
+from napari_phenoscope.profiling.profiles import aggregate, feature_select, normalize, spherize
+
+__all__ = [
+    "ProfileOutputs",
+    "aggregate",
+    "feature_select",
+    "normalize",
+    "profile_plates",
+    "spherize",
+]

@@ -1,0 +1,398 @@
+"""Which perturbations look alike: cosine rankings of a cell, a well or a perturbation.
+
+A query (one cell's features, one well profile, or a perturbation's consensus profile) is
+compared with the consensus profile of every perturbation on the loaded plates, across
+modalities (compound, CRISPR, ORF), and the result is one ranked row per perturbation. Cells
+are normalized against the negative-control cells of their plate, as well profiles are
+against the negative-control wells, so a cell and a well profile live in the same space.
+
+No Qt and no napari: the Similar perturbations dock shows what these functions return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from napari_phenoscope.constants import (
+    BROAD_SAMPLE,
+    CONTROL_TYPE,
+    GENE,
+    MODALITY,
+    NEGATIVE_CONTROL,
+    PERT_INAME,
+    PLATE,
+    SITE,
+    TARGET_LIST,
+    WELL,
+    is_metadata_column,
+)
+from napari_phenoscope.errors import ProfileTableError
+from napari_phenoscope.profiling.embedding_map import LABEL, feature_matrix
+
+#: Columns of a ranking table, in display order.
+RANK = "rank"
+PERTURBATION = "perturbation"
+TARGET = "target/gene"
+SIMILARITY = "similarity"
+N_WELLS = "n wells"
+BEST_PLATE = "best plate"
+BEST_WELL = "best well"
+RANKING_COLUMNS = (RANK, PERTURBATION, MODALITY, TARGET, SIMILARITY, N_WELLS, BEST_PLATE, BEST_WELL)
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a ranking was asked for: a label for the user, its vector and what to leave out.
+
+    Attributes
+    ----------
+    description
+        E.g. ``"cell 12 of BR00116991 A01 site 1 (BI-2536)"``.
+    vector
+        The query profile, in the feature order of the well profiles.
+    perturbation
+        The query's own perturbation (``Metadata_broad_sample`` or name), if known.
+    targets
+        Genes the query is known to hit (a compound's target list, a CRISPR/ORF gene).
+    exclude_wells
+        (plate, well) keys left out of the consensus profiles (the query well itself).
+    """
+
+    description: str
+    vector: np.ndarray
+    perturbation: str = ""
+    targets: tuple[str, ...] = ()
+    exclude_wells: tuple[tuple[str, str], ...] = ()
+
+
+def profile_feature_columns(profiles: pd.DataFrame) -> list[str]:
+    """The numeric non-metadata columns of a profile table (pycytominer convention)."""
+    return [
+        c
+        for c in profiles.columns
+        if not is_metadata_column(c) and pd.api.types.is_numeric_dtype(profiles[c])
+    ]
+
+
+def perturbation_names(table: pd.DataFrame) -> pd.Series:
+    """A readable name per row: the compound's ``pert_iname``, else the gene, else the sample."""
+    names = pd.Series("", index=table.index, dtype=object)
+    for column in (BROAD_SAMPLE, GENE, PERT_INAME):  # later columns win where they are set
+        if column in table.columns:
+            values = table[column].fillna("").astype(str)
+            names = names.where(values.isin(["", "nan"]), values)
+    if (names == "").any():
+        fallback = table[PLATE].astype(str) + " " + table[WELL].astype(str)
+        names = names.where(names != "", fallback)
+    return names
+
+
+def perturbation_ids(table: pd.DataFrame) -> pd.Series:
+    """An id per row that tells perturbations apart: modality + sample (two guides differ)."""
+    modality = table[MODALITY].fillna("").astype(str) if MODALITY in table.columns else ""
+    sample = (
+        table[BROAD_SAMPLE].fillna("").astype(str)
+        if BROAD_SAMPLE in table.columns
+        else pd.Series("", index=table.index)
+    )
+    names = perturbation_names(table)
+    return modality + ":" + sample.where(~sample.isin(["", "nan"]), names)
+
+
+def target_genes(row: pd.Series | dict) -> tuple[str, ...]:
+    """Genes of one row: a compound's ``Metadata_target_list`` or the CRISPR/ORF gene."""
+    genes: list[str] = []
+    for column in (TARGET_LIST, GENE):
+        value = row.get(column, "")
+        if isinstance(value, str) and value not in ("", "nan"):
+            genes.extend(g.strip() for g in value.split("|") if g.strip())
+    return tuple(dict.fromkeys(genes))
+
+
+def consensus_profiles(well_profiles: pd.DataFrame, feature_columns: Sequence[str]) -> pd.DataFrame:
+    """One median profile per perturbation (pycytominer ``consensus``, median operation).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by perturbation id; ``perturbation``, ``Metadata_modality``, ``target/gene``,
+        ``n wells`` and the feature columns.
+    """
+    table = well_profiles.reset_index(drop=True)
+    ids = perturbation_ids(table).to_numpy()
+    grouped = table.groupby(ids, sort=False)  # by an array: no copy of a wide table
+    features = grouped[list(feature_columns)].median()
+    first_rows = grouped.head(1)
+    first = first_rows.set_axis(ids[first_rows.index])
+    meta = pd.DataFrame(
+        {
+            PERTURBATION: perturbation_names(first).to_numpy(),
+            MODALITY: first[MODALITY].to_numpy() if MODALITY in first else "",
+            TARGET: [", ".join(target_genes(row)) for _, row in first.iterrows()],
+            N_WELLS: grouped.size().reindex(first.index).to_numpy(),
+        },
+        index=first.index,
+    )
+    return pd.concat([meta, features.loc[first.index]], axis=1)
+
+
+@dataclass(frozen=True)
+class ReferenceProfiles:
+    """Well profiles prepared once for many queries (a click must not regroup 1000 wells).
+
+    Attributes
+    ----------
+    feature_columns
+        The compared features.
+    wells
+        The well profiles kept (``Metadata_*`` + features), indexed 0..n-1.
+    well_ids
+        Perturbation id of each row of ``wells``.
+    consensus
+        One row per perturbation, indexed by its id: ``perturbation``,
+        ``Metadata_modality``, ``target/gene``, ``n wells`` and the median features.
+    excluded
+        The (plate, well) keys left out (a well query leaves itself out).
+    """
+
+    feature_columns: tuple[str, ...]
+    wells: pd.DataFrame
+    well_ids: np.ndarray
+    consensus: pd.DataFrame
+    excluded: frozenset[tuple[str, str]] = frozenset()
+
+
+def reference_profiles(
+    well_profiles: pd.DataFrame,
+    feature_columns: Sequence[str],
+    exclude_wells: Sequence[tuple[str, str]] = (),
+) -> ReferenceProfiles:
+    """Prepare the well profiles (minus ``exclude_wells``) for :func:`rank_perturbations`.
+
+    Raises
+    ------
+    ProfileTableError
+        If no well is left, or a feature is missing or not finite.
+    """
+    excluded = frozenset((str(p), str(w)) for p, w in exclude_wells)
+    keys = zip(well_profiles[PLATE].astype(str), well_profiles[WELL].astype(str), strict=True)
+    table = well_profiles[[key not in excluded for key in keys]] if excluded else well_profiles
+    if table.empty:
+        raise ProfileTableError("no well profiles left to compare with the query")
+    feature_matrix(table, feature_columns)  # missing or non-finite features fail here, named
+    table = table.reset_index(drop=True)
+    return ReferenceProfiles(
+        feature_columns=tuple(feature_columns),
+        wells=table,
+        well_ids=perturbation_ids(table).to_numpy(),
+        consensus=consensus_profiles(table, feature_columns),
+        excluded=excluded,
+    )
+
+
+def rank_perturbations(query: Query, reference: ReferenceProfiles) -> pd.DataFrame:
+    """Rank every perturbation by the cosine similarity of its consensus profile to the query.
+
+    The cosine ranking itself is ``metrics.rank_by_similarity`` (float32, stable ties).
+
+    Parameters
+    ----------
+    query
+        The query vector (features in the order of ``reference.feature_columns``).
+    reference
+        The well profiles, prepared without the query's ``exclude_wells``
+        (``reference_profiles``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``RANKING_COLUMNS`` plus ``is target`` (the perturbation's genes meet the query's
+        targets) and ``is query``, sorted by similarity (rank 1 = most similar). The best
+        well is the replicate well most similar to the query (what a click opens).
+
+    Raises
+    ------
+    ValueError
+        If ``reference`` was not prepared without the query's own wells.
+    """
+    from napari_phenoscope.evaluation.map import SIMILARITY as RANKED_SIMILARITY
+    from napari_phenoscope.evaluation.map import rank_by_similarity
+
+    if reference.excluded != frozenset(query.exclude_wells):
+        raise ValueError("reference profiles were prepared for other excluded wells")
+    features = list(reference.feature_columns)
+    ranked = rank_by_similarity(query.vector, reference.consensus, features)
+    columns = [PERTURBATION, MODALITY, TARGET, N_WELLS]
+    ranking = reference.consensus.loc[ranked.index, columns].copy()
+    ranking[SIMILARITY] = ranked[RANKED_SIMILARITY].to_numpy(dtype=np.float64)
+    # the best well of a perturbation is its first well in the ranking of all wells
+    ranked_wells = rank_by_similarity(query.vector, reference.wells, features).index
+    first = pd.Series(ranked_wells, index=reference.well_ids[ranked_wells])
+    best = first[~first.index.duplicated()].reindex(ranking.index).to_numpy()
+    ranking[BEST_PLATE] = reference.wells[PLATE].astype(str).to_numpy()[best]
+    ranking[BEST_WELL] = reference.wells[WELL].astype(str).to_numpy()[best]
+    targets = set(query.targets)
+    ranking["is target"] = [bool(targets & set(t.split(", "))) for t in ranking[TARGET]]
+    ranking["is query"] = ranking.index == query.perturbation
+    ranking.insert(0, RANK, np.arange(1, len(ranking) + 1))
+    return ranking
+
+
+def cell_normalizer(
+    cells: pd.DataFrame, feature_columns: Sequence[str], plate: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """How to put a cell of ``plate`` in the space of its well profiles: (center, scale).
+
+    The pipeline robust-MAD normalizes each well's median profile to the medians of its
+    plate's negative-control wells (``profiles.normalize``, ``samples="negcon"``). This
+    fits that same normalization once, on those wells computed from ``cells``, and returns
+    it as ``(x - center) / scale``, so that a click costs one subtraction and one division.
+
+    Raises
+    ------
+    ProfileTableError
+        If the plate has no ``Metadata_control_type == "negcon"`` cells.
+    """
+    from napari_phenoscope.profiling.profiles import aggregate, normalize
+
+    if CONTROL_TYPE not in cells.columns:
+        raise ProfileTableError(f"cell table has no column {CONTROL_TYPE} to find negcon cells")
+    rows = cells[(cells[PLATE].astype(str) == plate) & (cells[CONTROL_TYPE] == NEGATIVE_CONTROL)]
+    if rows.empty:
+        raise ProfileTableError(
+            f"plate {plate} has no negative controls ({CONTROL_TYPE} == {NEGATIVE_CONTROL})"
+            " profiled yet: cannot normalize its cells"
+        )
+    features = list(feature_columns)
+    feature_matrix(rows, features)  # missing or non-finite features fail here, named
+    wells = aggregate(rows[[PLATE, WELL, *features]], (PLATE, WELL), "median")
+    wells.insert(2, CONTROL_TYPE, NEGATIVE_CONTROL)
+    # two probe rows, 0 and 1, are normalized with the wells (they are not controls, so
+    # they do not change the fit): an affine map is known from two points
+    probes = pd.DataFrame([np.zeros(len(features)), np.ones(len(features))], columns=features)
+    probes.insert(0, CONTROL_TYPE, "probe")
+    table = pd.concat([wells.drop(columns=[PLATE, WELL]), probes], ignore_index=True)
+    zero, one = normalize(table, samples="negcon", by=None)[features].to_numpy()[-2:]
+    scale = 1.0 / (one - zero)
+    return -zero * scale, scale
+
+
+def find_cell(cells: pd.DataFrame, key: tuple[str, str, int, int]) -> pd.Series:
+    """The row of ``cells`` with the (plate, well, site, label) ``key``.
+
+    Raises
+    ------
+    ProfileTableError
+        If that cell is not in the table.
+    """
+    plate, well, site, label = key
+    rows = cells[
+        (cells[PLATE].astype(str) == plate)
+        & (cells[WELL].astype(str) == well)
+        & (cells[SITE].astype(int) == int(site))
+        & (cells[LABEL].astype(int) == int(label))
+    ]
+    if rows.empty:
+        raise ProfileTableError(f"cell {label} of {plate} {well} site {site} is not profiled")
+    return rows.iloc[0]
+
+
+def cell_query(
+    cell: pd.Series, feature_columns: Sequence[str], normalizer: tuple[np.ndarray, np.ndarray]
+) -> Query:
+    """The query of one cell: its features normalized as the well profiles were.
+
+    Parameters
+    ----------
+    cell
+        The cell's row of the single-cell table (``find_cell``).
+    feature_columns
+        The features of the well profiles it is compared with.
+    normalizer
+        ``cell_normalizer`` of its plate, computed once per plate rather than per click.
+    """
+    center, scale = normalizer
+    vector = (cell[list(feature_columns)].to_numpy(dtype=np.float64) - center) / scale
+    if not np.isfinite(vector).all():
+        raise ProfileTableError(f"cell {int(cell[LABEL])} has NaN or infinite features")
+    frame = cell[[c for c in cell.index if is_metadata_column(c)]].to_frame().T
+    name = perturbation_names(frame).iloc[0]
+    where = f"{cell[PLATE]} {cell[WELL]} site {int(cell[SITE])}"
+    return Query(
+        description=f"cell {int(cell[LABEL])} of {where} ({name})",
+        vector=vector,
+        perturbation=str(perturbation_ids(frame).iloc[0]),
+        targets=target_genes(cell),
+    )
+
+
+def well_query(
+    well_profiles: pd.DataFrame, plate: str, well: str, feature_columns: Sequence[str]
+) -> Query:
+    """The query of one well: its profile; the well itself is left out of the consensus."""
+    rows = well_profiles[
+        (well_profiles[PLATE].astype(str) == plate) & (well_profiles[WELL].astype(str) == well)
+    ]
+    if rows.empty:
+        raise ProfileTableError(f"well {plate} {well} has no profile")
+    name = perturbation_names(rows.iloc[:1]).iloc[0]
+    return Query(
+        description=f"well {plate} {well} ({name})",
+        vector=feature_matrix(rows.iloc[:1], feature_columns)[0],
+        perturbation=str(perturbation_ids(rows.iloc[:1]).iloc[0]),
+        targets=target_genes(rows.iloc[0]),
+        exclude_wells=((plate, well),),
+    )
+
+
+def perturbation_query(
+    well_profiles: pd.DataFrame,
+    name: str,
+    feature_columns: Sequence[str],
+    modality: str | None = None,
+) -> Query:
+    """The query of a perturbation (by name, and modality if given): its consensus profile.
+
+    Its own wells are left out of the ranking, so that the top rows are other perturbations.
+    """
+    mask = perturbation_names(well_profiles) == name
+    if modality:
+        mask &= well_profiles[MODALITY] == modality
+    rows = well_profiles[mask]
+    if rows.empty:
+        where = f" ({modality})" if modality else ""
+        raise ProfileTableError(f"no well profile of perturbation {name}{where}")
+    vector = np.median(feature_matrix(rows, feature_columns), axis=0)
+    wells = tuple(zip(rows[PLATE].astype(str), rows[WELL].astype(str), strict=True))
+    return Query(
+        description=f"{name} ({len(rows)} wells)",
+        vector=vector,
+        perturbation=str(perturbation_ids(rows.iloc[:1]).iloc[0]),
+        targets=target_genes(rows.iloc[0]),
+        exclude_wells=wells,
+    )
+
+
+def representative_cells(
+    well_cells: pd.DataFrame, feature_columns: Sequence[str], n: int = 3
+) -> pd.DataFrame:
+    """The ``n`` cells of a well closest (Euclidean) to the well's median cell profile.
+
+    Parameters
+    ----------
+    well_cells
+        The single cells of one well (any number of rows, possibly none).
+    feature_columns
+        Features to compare.
+    n
+        How many cells to return (fewer if the well has fewer).
+    """
+    if well_cells.empty:
+        return well_cells
+    values = feature_matrix(well_cells, feature_columns)
+    distance = np.linalg.norm(values - np.median(values, axis=0), axis=1)
+    return well_cells.iloc[np.argsort(distance, kind="stable")[:n]]

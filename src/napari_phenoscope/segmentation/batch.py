@@ -1,0 +1,129 @@
+"""Segment every field of a plate: label images per field and one per-cell Parquet table.
+
+This is what ``phenoscope segment PLATE_DIR --out OUT_DIR`` runs. Fields are read one at a
+time with the ``io`` readers (a field only holds the channels whose files exist: the
+cytoplasm channels that are missing are skipped, a missing DNA channel is an error).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tifffile
+
+from napari_phenoscope.constants import PLATE, SITE, WELL
+from napari_phenoscope.errors import PlateFormatError
+from napari_phenoscope.segmentation.field import segment_field
+from napari_phenoscope.segmentation.metrics import cell_table
+
+CELLS_TABLE = "cells.parquet"
+LABELS_DIR = "labels"
+
+
+def label_paths(out_dir: str | Path, plate: str, well: str, site: int) -> tuple[Path, Path]:
+    """Where the nuclei and cell label images of one field go.
+
+    ``OUT/labels/<plate>/<well>_s<site>_nuclei.tiff`` and ``..._cells.tiff``.
+    """
+    folder = Path(out_dir) / LABELS_DIR / str(plate)
+    stem = f"{well}_s{int(site)}"
+    return folder / f"{stem}_nuclei.tiff", folder / f"{stem}_cells.tiff"
+
+
+def select_wells(fields: pd.DataFrame, wells: Sequence[str] | None, source: Path) -> pd.DataFrame:
+    """Keep the fields of the listed wells (``A01``; case and zero padding ignored)."""
+    if not wells:
+        return fields
+    from napari_phenoscope.constants import well_name, well_row_col
+
+    try:
+        wanted = {well_name(*well_row_col(well)) for well in wells}
+    except ValueError as error:
+        raise PlateFormatError(f"--wells: {error}") from error
+    selected = fields[fields[WELL].isin(wanted)]
+    absent = sorted(wanted - set(selected[WELL]))
+    if absent:
+        raise PlateFormatError(f"{source} has no images of well(s) {', '.join(absent)}")
+    return selected
+
+
+def segment_plate(
+    plate_path: str | Path,
+    out_dir: str | Path,
+    wells: Sequence[str] | None = None,
+    progress: bool = True,
+    channel_map: Mapping[int, str] | str | None = None,
+    diameter: float | None = None,
+    method: str = "classical",
+) -> Path:
+    """Segment every field of a plate and write label images and a per-cell table.
+
+    Parameters
+    ----------
+    plate_path
+        Anything ``io.index_plate`` reads: project or plate folder, load_data.csv, TIFF.
+    out_dir
+        Output folder (created): ``labels/<plate>/<well>_s<site>_nuclei.tiff`` and
+        ``_cells.tiff`` (int32, zlib-compressed) per field and ``cells.parquet``.
+    wells
+        Only these wells (``["A01", "B02"]``); all if None.
+    progress
+        Show a tqdm progress bar over fields (stderr).
+    channel_map
+        Phenix channel number -> channel name (CPJUMP1 numbering by default).
+    diameter
+        Typical nucleus diameter in pixels; estimated per field if None.
+    method
+        ``"classical"`` or ``"cellpose"`` (see ``segment.segment_field``).
+
+    Returns
+    -------
+    pathlib.Path
+        The per-cell Parquet table: ``Metadata_Plate``, ``Metadata_Well``,
+        ``Metadata_Site``, ``Metadata_ObjectNumber``, ``label``, nucleus centre
+        (``Location_Center_X`` / ``_Y``, pixels), cell bounding box, nucleus and cell
+        areas, ``touches_border``; one row per cell, no rows if no cell was found.
+
+    Raises
+    ------
+    PlateFormatError
+        If the plate cannot be indexed, a listed well has no images, or a field has no
+        DNA image (the message names the field or file).
+    """
+    from tqdm.auto import tqdm
+
+    from napari_phenoscope.io import available_channels, describe_field, index_plate, read_field
+
+    plate_path = Path(plate_path)
+    fields = select_wells(index_plate(plate_path, channel_map=channel_map), wells, plate_path)
+    out_dir = Path(out_dir)
+    tables = []
+    rows = fields.to_dict("records")
+    for row in tqdm(rows, unit="field", desc="segmenting", disable=not progress):
+        channels = available_channels(row)
+        if "DNA" not in channels:
+            raise PlateFormatError(f"{describe_field(row)} has no DNA image file")
+        image = read_field(row, channels=channels)
+        plate, well, site = str(row[PLATE]), str(row[WELL]), int(row[SITE])
+        result = segment_field(
+            image, channels, diameter=diameter, method=method, plate=plate, well=well, site=site
+        )
+        nuclei_path, cells_path = label_paths(out_dir, plate, well, site)
+        nuclei_path.parent.mkdir(parents=True, exist_ok=True)
+        tifffile.imwrite(nuclei_path, result.nuclei, compression="zlib")
+        tifffile.imwrite(cells_path, result.cells, compression="zlib")
+        tables.append(result.table)
+    if not tables:  # an index with no rows: still a valid (empty) table
+        empty = np.zeros((1, 1), np.int32)
+        tables.append(cell_table(empty, empty, plate="", well="", site=0))
+    cells = pd.concat([t for t in tables if len(t)] or tables[:1], ignore_index=True)
+    path = out_dir / CELLS_TABLE
+    partial = path.with_name(f".{path.name}.partial")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cells.to_parquet(partial, index=False)
+    os.replace(partial, path)  # a reader never sees a half-written table
+    return path

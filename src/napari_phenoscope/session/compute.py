@@ -1,0 +1,285 @@
+"""What the Profile dock computes, as plain functions (no Qt, no napari).
+
+The dock only chooses fields and shows results. Here: which fields a scope covers, the
+per-field step (``segment_field`` then ``pipeline.measure_field``, the code the headless
+pipeline runs, keeping the label images the viewer shows), the cancellable generator the
+worker thread iterates, and the bookkeeping of the shared ``PlateSession``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from napari_phenoscope.constants import CHANNELS, PLATE, SITE, WELL
+from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
+from napari_phenoscope.profiling import pipeline
+from napari_phenoscope.profiling.pipeline import LABEL, VIT_PREFIX
+
+FEATURE_SETS: tuple[str, ...] = ("vit", "classical", "both")
+SCOPES: tuple[str, ...] = ("field", "well", "plate")
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class FieldProfile:
+    """Segmentation and per-cell features of one field.
+
+    Attributes
+    ----------
+    index
+        Row of the field index.
+    key
+        (plate, well, site).
+    nuclei, cells
+        Label images (same ids: cell ``k`` holds nucleus ``k``).
+    table
+        One row per cell: plate, well, site, object number, ``label``, centroid, areas and
+        the feature columns.
+    feature_columns
+        Feature columns of ``table`` per feature set (``"vit"``, ``"classical"``).
+    """
+
+    index: int
+    key: tuple[str, str, int]
+    nuclei: np.ndarray
+    cells: np.ndarray
+    table: pd.DataFrame
+    feature_columns: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class FieldFailure:
+    """A field that could not be profiled, with the one-line reason."""
+
+    index: int
+    key: tuple[str, str, int]
+    message: str
+
+
+def fields_in_scope(fields: pd.DataFrame, current: int, scope: str) -> list[int]:
+    """Rows of the field index to profile: the current field, its well, or its plate."""
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {SCOPES}, not {scope!r}")
+    if scope == "field":
+        return [current]
+    row = fields.iloc[current]
+    mask = fields[PLATE] == row[PLATE]
+    if scope == "well":
+        mask &= fields[WELL] == row[WELL]
+    return [int(i) for i in np.flatnonzero(mask.to_numpy())]
+
+
+def profile_field(
+    image: np.ndarray,
+    key: tuple[str, str, int],
+    index: int,
+    feature_sets: Sequence[str] = ("vit",),
+    encoder: Any = None,
+    device: str = "cpu",
+    batch_size: int = 64,
+) -> FieldProfile:
+    """Segment one field and measure its cells, keeping the label images for the viewer.
+
+    Parameters
+    ----------
+    image
+        (C, Y, X) field in ``CHANNELS`` order.
+    key
+        (plate, well, site) of the field, written into the table.
+    index
+        Row of the field index.
+    feature_sets, encoder, device, batch_size
+        As in ``pipeline.measure_field`` (the same code profiles plates headless).
+
+    Returns
+    -------
+    FieldProfile
+    """
+    from napari_phenoscope.segmentation.field import segment_field
+
+    segmentation = segment_field(image, channels=CHANNELS)
+    table, columns = pipeline.measure_field(
+        image, key, feature_sets, encoder, device, batch_size, segmentation=segmentation
+    )
+    return FieldProfile(
+        index=index,
+        key=(str(key[0]), str(key[1]), int(key[2])),
+        nuclei=segmentation.nuclei,
+        cells=segmentation.cells,
+        table=table,
+        feature_columns=columns,
+    )
+
+
+def iter_profiles(
+    fields: pd.DataFrame,
+    indices: Sequence[int],
+    feature_choice: str,
+    device_choice: str = "auto",
+    cancel: threading.Event | None = None,
+    model_path: str | None = None,
+) -> Iterator[FieldProfile | FieldFailure]:
+    """Profile fields one by one, stopping between fields once ``cancel`` is set.
+
+    A field that cannot be read or segmented yields a ``FieldFailure`` and the run goes on;
+    a result finished after ``cancel`` was set is dropped, so nothing lands after a cancel.
+    ``model_path`` names encoder weights (the bundled ones if None).
+    """
+    from napari_phenoscope.io import read_field
+
+    cancel = cancel or threading.Event()
+    sets = pipeline.parse_feature_sets(feature_choice)
+    device = pipeline.resolve_device(device_choice)
+    encoder = None
+    if "vit" in sets:
+        from napari_phenoscope.models import load_encoder
+
+        encoder = load_encoder(model_path, device=device)
+    for index in indices:
+        if cancel.is_set():
+            return
+        row = fields.iloc[index]
+        key = (str(row[PLATE]), str(row[WELL]), int(row[SITE]))
+        try:
+            image = read_field(row, missing="zeros")
+            result: FieldProfile | FieldFailure = profile_field(
+                image, key, index, sets, encoder=encoder, device=device
+            )
+        except PhenoscopeError as error:
+            result = FieldFailure(index, key, str(error))
+        if cancel.is_set():
+            return
+        yield result
+
+
+def record_profile(session: Any, result: FieldProfile) -> None:
+    """Store a field's labels and cells in a ``PlateSession`` (replacing an earlier run)."""
+    session.labels[result.key] = (result.nuclei, result.cells)
+    plate, well, site = result.key
+    table = result.table
+    if session.well_metadata is not None and len(table):
+        extra = [c for c in session.well_metadata.columns if c not in table.columns]
+        table = table.merge(
+            session.well_metadata[[PLATE, WELL, *extra]], on=[PLATE, WELL], how="left"
+        )
+    cells = session.cells
+    if cells is not None:
+        same_field = (cells[PLATE] == plate) & (cells[WELL] == well) & (cells[SITE] == site)
+        cells = cells[~same_field]
+        table = pd.concat([cells, table], ignore_index=True) if len(cells) else table
+    session.cells = table.reset_index(drop=True)
+    for name, columns in result.feature_columns.items():
+        session.feature_columns[name] = columns
+    in_well = (session.cells[PLATE] == plate) & (session.cells[WELL] == well)
+    session.cell_counts[(plate, well)] = int(in_well.sum())
+
+
+def labels_features(table: pd.DataFrame, feature_columns: Sequence[str] = ()) -> pd.DataFrame:
+    """A per-cell table as napari Labels ``features``: an ``index`` column holds the label id.
+
+    napari maps a label value to its row through the ``index`` column, so rows need not be
+    ordered by label. Feature columns are left out (napari lists every column in the status
+    bar under the cursor; hundreds of embedding dimensions would drown the metadata).
+    """
+    dropped = set(feature_columns)
+    keep = [c for c in table.columns if c not in dropped and not c.startswith(VIT_PREFIX)]
+    features = table[keep].copy()
+    features.insert(0, "index", features[LABEL].astype(int).to_numpy())
+    return features.reset_index(drop=True)
+
+
+def aggregate_wells(
+    cells: pd.DataFrame, feature_columns: dict[str, list[str]]
+) -> dict[str, pd.DataFrame]:
+    """Well profiles per feature set from the session's cells (``pipeline.well_profiles``).
+
+    Raises
+    ------
+    PhenoscopeError
+        If the cells cannot be aggregated and normalised (e.g. a plate without negative
+        control wells), with the message the dock shows.
+    """
+    return {
+        name: pipeline.well_profiles(cells, columns) for name, columns in feature_columns.items()
+    }
+
+
+def read_pipeline_output(
+    out_dir: str | Path,
+) -> tuple[pd.DataFrame, dict[str, list[str]], dict[str, pd.DataFrame]]:
+    """Read what ``phenoscope profile`` wrote: cells, their feature columns, well profiles.
+
+    Parameters
+    ----------
+    out_dir
+        The output folder of ``pipeline.profile_plates``.
+
+    Returns
+    -------
+    cells : pandas.DataFrame
+        ``single_cells.parquet``.
+    feature_columns : dict
+        Feature columns of ``cells`` per feature set found in it.
+    well_profiles : dict
+        ``well_profiles_<feature set>.parquet`` per feature set.
+
+    Raises
+    ------
+    ProfileTableError
+        If the folder holds no ``single_cells.parquet``.
+    """
+    from napari_phenoscope.features.classical import classical_feature_names
+
+    out_dir = Path(out_dir)
+    single_cells = out_dir / "single_cells.parquet"
+    if not single_cells.is_file():
+        raise ProfileTableError(f"no single_cells.parquet in {out_dir}: run phenoscope profile")
+    cells = pd.read_parquet(single_cells)
+    feature_columns: dict[str, list[str]] = {}
+    vit = [c for c in cells.columns if c.startswith(VIT_PREFIX)]
+    classical = [c for c in classical_feature_names(CHANNELS) if c in cells.columns]
+    for name, columns in (("vit", vit), ("classical", classical)):
+        if columns:
+            feature_columns[name] = columns
+    well_profiles = {
+        path.stem.removeprefix("well_profiles_"): pd.read_parquet(path)
+        for path in sorted(out_dir.glob("well_profiles_*.parquet"))
+    }
+    return cells, feature_columns, well_profiles
+
+
+def adopt_pipeline_output(
+    session: Any,
+    cells: pd.DataFrame,
+    feature_columns: dict[str, list[str]],
+    well_profiles: dict[str, pd.DataFrame],
+) -> int:
+    """Put ``read_pipeline_output`` tables, for the session's plates, in the session.
+
+    Returns the number of cells adopted.
+
+    Raises
+    ------
+    ProfileTableError
+        If no cell belongs to the session's plates.
+    """
+    plates = set(session.plates())
+    cells = cells[cells[PLATE].astype(str).isin(plates)].reset_index(drop=True)
+    if cells.empty:
+        raise ProfileTableError(f"these profiles are of other plates than {sorted(plates)}")
+    session.cells = cells
+    session.feature_columns = dict(feature_columns)
+    session.well_profiles = {
+        name: table[table[PLATE].astype(str).isin(plates)].reset_index(drop=True)
+        for name, table in well_profiles.items()
+    }
+    counts = cells.groupby([PLATE, WELL]).size()
+    session.cell_counts = {(str(p), str(w)): int(n) for (p, w), n in counts.items()}
+    return len(cells)

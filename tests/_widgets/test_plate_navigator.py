@@ -1,0 +1,83 @@
+"""Plate navigator dock in a real napari viewer (run under xvfb-run)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import channel_value
+from napari_phenoscope._widgets.plate_navigator import PlateNavigator
+from napari_phenoscope.constants import CHANNELS, PERT_INAME
+from napari_phenoscope.io.plate_layout import NO_VALUE_RGBA, well_grid
+from napari_phenoscope.session.state import state_of
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def navigator(make_napari_viewer):
+    viewer = make_napari_viewer()
+    widget = PlateNavigator(viewer)
+    viewer.window.add_dock_widget(widget)
+    return viewer, widget
+
+
+def dna_value(viewer) -> int:
+    return int(np.asarray(viewer.layers["DNA"].data)[0, 0])
+
+
+def test_open_plate_shows_first_field_and_grid(navigator, tiny_plate):
+    viewer, widget = navigator
+    widget.open(str(tiny_plate))
+    assert [layer.name for layer in viewer.layers] == list(CHANNELS)
+    assert dna_value(viewer) == channel_value("A01", 1, "DNA")
+    assert widget.plate_combo.currentText() == "BR00116991"
+    assert "gabapentin-enacarbil" in widget.info.toPlainText()  # A01 on the JUMP map
+
+
+def test_clicking_a_well_and_site_swaps_the_field(navigator, tiny_plate):
+    viewer, widget = navigator
+    widget.open(str(tiny_plate))
+    widget.grid.cellClicked.emit(1, 2)  # B03
+    assert dna_value(viewer) == channel_value("B03", 1, "DNA")
+    widget.site_combo.setCurrentText("2")
+    widget.site_combo.activated.emit(1)
+    assert dna_value(viewer) == channel_value("B03", 2, "DNA")
+    assert len(viewer.layers) == 5  # swapped in place, not stacked up
+
+
+def test_clicking_an_unimaged_well_says_so(navigator, tiny_plate):
+    viewer, widget = navigator
+    widget.open(str(tiny_plate))
+    widget.grid.cellClicked.emit(15, 23)  # P24 was not imaged
+    assert "no images for BR00116991 P24" in widget.status.text()
+    assert dna_value(viewer) == channel_value("A01", 1, "DNA")
+
+
+def test_bad_path_shows_a_message_not_a_traceback(navigator, tmp_path):
+    _, widget = navigator
+    widget.open(str(tmp_path / "missing"))
+    assert widget.status.text().startswith("Error: no such file or folder")
+
+
+def test_drag_and_drop_plate_is_adopted(make_napari_viewer, tiny_plate):
+    viewer = make_napari_viewer()
+    viewer.open(str(tiny_plate), plugin="napari-phenoscope")
+    widget = PlateNavigator(viewer)
+    assert state_of(viewer).session is not None
+    assert widget.plate_combo.currentText() == "BR00116991"
+
+
+def test_grid_colours_follow_the_metadata(navigator, tiny_plate):
+    _, widget = navigator
+    widget.open(str(tiny_plate))
+    session = state_of(widget.viewer).session
+    wells = session.wells_of("BR00116991")
+    grid = well_grid(wells, PERT_INAME)
+    assert grid.labels[0, 1] == "DMSO"  # A02 is a DMSO well
+    counts = well_grid(wells, "cell count")
+    assert tuple(counts.colors[0, 0]) == NO_VALUE_RGBA
+    session.cell_counts[("BR00116991", "A01")] = 12
+    state_of(widget.viewer).events.cells_changed.emit()
+    widget.colour_combo.setCurrentText("cell count")
+    assert "12" in widget.grid.item(0, 0).toolTip()

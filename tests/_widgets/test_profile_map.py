@@ -1,0 +1,216 @@
+"""Profile map dock in a real napari viewer (run under xvfb-run): map <-> viewer links."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from matplotlib.backend_bases import MouseEvent
+from qtpy.QtCore import QThreadPool
+from test_similarity import (
+    FEATURES,
+    cell_center,
+    field_labels,
+    synthetic_cells,
+    synthetic_well_profiles,
+    write_synthetic_project,
+)
+
+from napari_phenoscope._widgets._map_links import SELECTED_LAYER, map_events_of
+from napari_phenoscope._widgets._viewer import field_key, open_plate, show_field
+from napari_phenoscope._widgets.profile_dock import select_cell_at, show_field_labels
+from napari_phenoscope._widgets.profile_map import NO_CELLS, NO_PLATE, NO_WELLS, ProfileMap
+from napari_phenoscope.constants import MODALITY, PLATE, SITE, WELL
+from napari_phenoscope.profiling.embedding_map import points_in_polygon
+from napari_phenoscope.session.state import state_of
+
+pytestmark = pytest.mark.gui
+
+
+def profiled_session(viewer, root, segmented_plate: str = "P-COMPOUND"):
+    """Open the synthetic project and fill the session as the Profile dock would."""
+    cells = synthetic_cells()
+    write_synthetic_project(root, cells)
+    session = open_plate(viewer, root)
+    session.cells = cells
+    session.feature_columns = {"vit": list(FEATURES)}
+    session.well_profiles = {"vit": synthetic_well_profiles(cells)}
+    for (plate, well, site), rows in cells.groupby([PLATE, WELL, SITE]):
+        if plate == segmented_plate:  # the other plates have cells but no label images
+            labels = field_labels(int(rows["label"].max()))
+            session.labels[(plate, well, int(site))] = (labels, labels)
+    state_of(viewer).events.cells_changed.emit()
+    return session
+
+
+@pytest.fixture
+def map_dock(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    widget = ProfileMap(viewer)
+    viewer.window.add_dock_widget(widget)
+    return viewer, widget
+
+
+def computed(widget, qtbot, level="cells"):
+    assert widget.compute(level=level, feature_set="vit"), widget.status.text()
+    qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
+    assert widget.embedding is not None, widget.status.text()
+    widget.canvas.draw()
+    return widget.embedding
+
+
+def click_at(widget, data_xy, button=1):
+    x, y = widget.axes.transData.transform(data_xy)
+    event = MouseEvent("button_press_event", widget.canvas, x, y, button=button)
+    widget.canvas.callbacks.process("button_press_event", event)
+
+
+def isolated_point(embedding: np.ndarray, widget) -> int:
+    """A point with no other point within 3 pixels, so a click on it is unambiguous."""
+    pixels = widget.axes.transData.transform(embedding)
+    distances = np.linalg.norm(pixels[:, None] - pixels[None], axis=2)
+    np.fill_diagonal(distances, np.inf)
+    return int(np.nonzero(distances.min(axis=1) > 3)[0][0])
+
+
+def test_bad_states_show_messages_not_tracebacks(map_dock, tmp_path):
+    viewer, widget = map_dock
+    assert not widget.compute()
+    assert widget.status.text() == NO_PLATE
+    cells = synthetic_cells(cells_per_well=2)
+    write_synthetic_project(tmp_path, cells)
+    open_plate(viewer, tmp_path)
+    assert not widget.compute(level="cells")
+    assert widget.status.text() == NO_CELLS
+    assert not widget.compute(level="wells")
+    assert widget.status.text() == NO_WELLS
+
+
+def test_clicking_a_point_selects_its_cell_and_moves_the_viewer(map_dock, qtbot, tmp_path):
+    viewer, widget = map_dock
+    session = profiled_session(viewer, tmp_path)
+    embedding = computed(widget, qtbot)
+    assert embedding.shape == (len(session.cells), 2)
+    legend = [text.get_text() for text in widget.axes.get_legend().get_texts()]
+    assert widget.colour_combo.currentText() == MODALITY
+    assert set(legend) == {"compound", "crispr", "orf"}
+
+    compound = np.nonzero((widget.table[PLATE] == "P-COMPOUND").to_numpy())[0]
+    pixels = widget.axes.transData.transform(embedding)
+    distances = np.linalg.norm(pixels[:, None] - pixels[None], axis=2)
+    np.fill_diagonal(distances, np.inf)
+    target = next(
+        int(i) for i in compound if distances[i].min() > 3 and widget.table.loc[i, WELL] != "A01"
+    )
+    row = widget.table.iloc[target]
+    key = (row[PLATE], row[WELL], int(row[SITE]), int(row["label"]))
+    click_at(widget, embedding[target])
+
+    assert session.selected == [key]
+    assert field_key(session) == key[:3]  # the cell's field was loaded
+    mask = viewer.layers[SELECTED_LAYER].data
+    np.testing.assert_array_equal(mask > 0, field_labels(10) == key[3])
+    np.testing.assert_allclose(viewer.camera.center[-2:], cell_center(key[3]))
+    assert widget.highlighted.tolist() == [target]
+    np.testing.assert_allclose(widget.plot.highlight_artist.get_offsets(), embedding[[target]])
+
+    # navigating elsewhere clears the highlight; coming back shows it again
+    show_field(viewer, session, session.find("P-COMPOUND", "A01", 1))
+    assert not viewer.layers[SELECTED_LAYER].data.any()
+    show_field(viewer, session, session.find(*key[:3]))
+    np.testing.assert_array_equal(
+        viewer.layers[SELECTED_LAYER].data > 0, field_labels(10) == key[3]
+    )
+
+
+def test_unsegmented_fields_get_rings_at_the_cell_centres(map_dock, qtbot, tmp_path):
+    viewer, widget = map_dock
+    session = profiled_session(viewer, tmp_path, segmented_plate="none")
+    embedding = computed(widget, qtbot)
+    target = isolated_point(embedding, widget)
+    click_at(widget, embedding[target])
+    label = int(session.selected[0][3])
+    layer = viewer.layers[SELECTED_LAYER]
+    assert layer.__class__.__name__ == "Points"
+    np.testing.assert_allclose(layer.data, [cell_center(label)])
+
+
+def test_lasso_selects_the_cells_inside(map_dock, qtbot, tmp_path):
+    viewer, widget = map_dock
+    session = profiled_session(viewer, tmp_path)
+    embedding = computed(widget, qtbot)
+    widget.lasso_button.setChecked(True)
+    low, high = np.percentile(embedding, [20, 60], axis=0)
+    corners = [(low[0], low[1]), (high[0], low[1]), (high[0], high[1]), (low[0], high[1])]
+    canvas = widget.canvas
+    path = [*corners, corners[0]]
+    names = ["button_press_event"] + ["motion_notify_event"] * (len(path) - 1)
+    names.append("button_release_event")
+    for name, xy in zip(names, [*path, path[-1]], strict=True):
+        x, y = widget.axes.transData.transform(xy)
+        canvas.callbacks.process(name, MouseEvent(name, canvas, x, y, button=1))
+    inside = (embedding >= low).all(axis=1) & (embedding <= high).all(axis=1)
+    expected = np.nonzero(inside)[0]
+    assert len(expected) > 1
+    np.testing.assert_array_equal(points_in_polygon(embedding, corners), expected)
+    expected_keys = widget.index.keys_at(expected)
+    assert sorted(session.selected) == sorted(expected_keys)
+    assert widget.highlighted.tolist() == expected.tolist()
+    # a click while the lasso is on does not replace the selection
+    click_at(widget, embedding[0])
+    assert sorted(session.selected) == sorted(expected_keys)
+
+
+def test_selecting_a_cell_in_the_viewer_highlights_its_point(map_dock, qtbot, tmp_path):
+    viewer, widget = map_dock
+    session = profiled_session(viewer, tmp_path)
+    computed(widget, qtbot)
+    assert show_field_labels(viewer, session)  # field on show: P-COMPOUND A01 site 1
+    selected = select_cell_at(viewer, (*cell_center(3),))
+    assert selected == ("P-COMPOUND", "A01", 1, 3)
+    expected = widget.index.indices([selected])
+    assert len(expected) == 1
+    assert widget.highlighted.tolist() == expected.tolist()
+    assert tuple(widget.table.iloc[expected[0]][[PLATE, WELL, SITE, "label"]]) == selected
+
+
+def test_well_map_opens_the_clicked_well_and_shows_mAP_queries(map_dock, qtbot, tmp_path):
+    viewer, widget = map_dock
+    session = profiled_session(viewer, tmp_path)
+    embedding = computed(widget, qtbot, level="wells")
+    assert len(embedding) == len(session.well_profiles["vit"])
+    target = isolated_point(embedding, widget)
+    plate, well = widget.index.keys[target]
+    click_at(widget, embedding[target])
+    assert field_key(session)[:2] == (plate, well)
+    queries = [("P-CRISPR", "A01"), ("P-CRISPR", "A02")]
+    map_events_of(viewer).highlight_wells.emit(queries)
+    assert sorted(widget.index.keys_at(widget.highlighted)) == queries
+
+
+def test_cancel_frees_the_dock_and_drops_the_layout(map_dock, qtbot, tmp_path):
+    viewer, widget = map_dock
+    profiled_session(viewer, tmp_path)
+    assert widget.compute(level="cells", feature_set="vit")
+    widget.cancel()
+    assert not widget.running and widget.status.text() == "Map cancelled."
+    assert widget.compute_button.isEnabled() and not widget.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: QThreadPool.globalInstance().activeThreadCount() == 0, timeout=60_000)
+    qtbot.wait(50)  # a late result would reach the event loop now
+    assert widget.embedding is None and widget.status.text() == "Map cancelled."
+    # the dock works again, and the napari progress bars are not blocked
+    computed(widget, qtbot)
+    assert widget.progress_bar.value() == 100
+
+
+def test_map_is_cached_and_exports_png_and_svg(map_dock, qtbot, tmp_path):
+    viewer, widget = map_dock
+    profiled_session(viewer, tmp_path / "plate")
+    first = computed(widget, qtbot)
+    assert computed(widget, qtbot) is first  # the same map, straight from the cache
+    png = widget.export(tmp_path / "map.png")
+    svg = widget.export(tmp_path / "map.svg")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<svg" in svg.read_text()[:500]
+    widget.max_cells.setValue(100)  # a seeded subset of the cells
+    assert len(computed(widget, qtbot)) == 100
+    assert len(widget.table) == 100 and widget.table[FEATURES].notna().all().all()

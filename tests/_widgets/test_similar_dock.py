@@ -1,0 +1,142 @@
+"""Similar perturbations dock in a real napari viewer (run under xvfb-run)."""
+
+from __future__ import annotations
+
+import pytest
+from qtpy.QtCore import Qt
+from test_profile_map import profiled_session
+from test_similarity import synthetic_cells, write_synthetic_project
+
+from napari_phenoscope._widgets._frame_model import SORT_ROLE
+from napari_phenoscope._widgets._viewer import field_key, open_plate
+from napari_phenoscope._widgets.similar_dock import (
+    NO_CELL,
+    NO_PLATE,
+    NO_PROFILES,
+    TABLE_COLUMNS,
+    TARGET_BACKGROUND,
+    SimilarDock,
+    cell_thumbnails,
+)
+from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL, PERT_INAME, PLATE, SITE
+from napari_phenoscope.errors import PlateFormatError
+from napari_phenoscope.io import index_plate
+from napari_phenoscope.profiling.similarity import BEST_PLATE, BEST_WELL, PERTURBATION, SIMILARITY
+from napari_phenoscope.session.state import state_of
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def dock(make_napari_viewer):
+    viewer = make_napari_viewer()
+    widget = SimilarDock(viewer)
+    viewer.window.add_dock_widget(widget)
+    return viewer, widget
+
+
+def table_column(widget, name: str) -> list[str]:
+    column = TABLE_COLUMNS.index(name)
+    model = widget.table.model()
+    return [model.index(row, column).data() for row in range(model.rowCount())]
+
+
+def cell_style(widget, row: int, name: str, role):
+    return widget.table.model().index(row, TABLE_COLUMNS.index(name)).data(role)
+
+
+def test_bad_states_show_messages(dock, tmp_path):
+    viewer, widget = dock
+    assert not widget.find("perturbation", "BI-2536")
+    assert widget.status.text() == NO_PLATE
+    write_synthetic_project(tmp_path, synthetic_cells(cells_per_well=2))
+    open_plate(viewer, tmp_path)
+    assert not widget.find("perturbation", "BI-2536")
+    assert widget.status.text() == NO_PROFILES
+
+
+def test_bi2536_ranks_the_plk1_knockout_first_with_targets_highlighted(dock, tmp_path):
+    viewer, widget = dock
+    profiled_session(viewer, tmp_path)
+    assert widget.find("perturbation", "BI-2536 · compound"), widget.status.text()
+    names = table_column(widget, PERTURBATION)
+    modalities = table_column(widget, "Metadata_modality")
+    assert (names[0], modalities[0]) == ("PLK1", "crispr")
+    brd4 = list(zip(names, modalities, strict=True)).index(("BRD4", "crispr"))
+    assert brd4 + 1 > len(names) // 2  # the BRD4 knock-out is far below
+    for row in (0, brd4):  # both are BI-2536 targets: highlighted rows
+        assert cell_style(widget, row, PERTURBATION, Qt.ItemDataRole.BackgroundRole) == (
+            TARGET_BACKGROUND
+        )
+        assert cell_style(widget, row, PERTURBATION, Qt.ItemDataRole.FontRole).bold()
+    dmso = names.index("DMSO")
+    assert cell_style(widget, dmso, PERTURBATION, Qt.ItemDataRole.BackgroundRole) is None
+    similarity = [cell_style(widget, row, SIMILARITY, SORT_ROLE) for row in range(len(names))]
+    assert similarity == sorted(similarity, reverse=True) and similarity[0] > 0.5
+    summary = widget.query_label.text()
+    assert "PLK1 (crispr) #1</span>" in summary and f"BRD4 (crispr) #{brd4 + 1}<" in summary
+
+
+def test_selected_cell_query_follows_the_selection_and_fills_the_gallery(dock, qtbot, tmp_path):
+    viewer, widget = dock
+    session = profiled_session(viewer, tmp_path)
+    cells = session.cells
+    cell = cells[cells[PERT_INAME] == "BI-2536"].iloc[0]
+    key = (cell[PLATE], cell["Metadata_Well"], int(cell[SITE]), int(cell["label"]))
+    session.selected = [key]
+    state_of(viewer).events.selection_changed.emit([key])  # as a click in the viewer does
+    assert widget.query is not None and widget.query.description.startswith("cell ")
+    assert set(table_column(widget, PERTURBATION)[:2]) == {"BI-2536", "PLK1"}
+    qtbot.waitUntil(lambda: widget.gallery_worker is None, timeout=20_000)
+    captions = widget.gallery_captions()
+    assert captions[0] == "query" and len(captions) == 5
+    pixmaps = [
+        widget.gallery.itemAt(i).widget().pixmap()
+        for i in range(widget.gallery.count())
+        if widget.gallery.getItemPosition(i)[0] > 0
+    ]
+    assert len(pixmaps) == 1 + 4 * 2 and all(not p.isNull() for p in pixmaps)
+
+
+def test_clicking_a_row_opens_its_best_well(dock, tmp_path):
+    viewer, widget = dock
+    session = profiled_session(viewer, tmp_path)
+    assert widget.find("perturbation", "BI-2536 · compound")
+    widget.table.clicked.emit(widget.table.model().index(0, 1))
+    best = widget.ranking.iloc[0]
+    assert field_key(session)[:2] == (best[BEST_PLATE], best[BEST_WELL])
+    assert "PLK1" in widget.status.text()
+
+
+def test_well_query_finds_its_replicates(dock, tmp_path):
+    viewer, widget = dock
+    profiled_session(viewer, tmp_path)
+    assert widget.find("well", "P-COMPOUND A04")  # a PFI-1 well (wells 4-6 of the plate)
+    assert table_column(widget, PERTURBATION)[0] == "PFI-1"
+
+
+def test_cell_query_without_selection_or_negcon_says_why(dock, tmp_path):
+    viewer, widget = dock
+    session = profiled_session(viewer, tmp_path)
+    assert not widget.find("selected cell")
+    assert widget.status.text() == NO_CELL
+    session.cells = session.cells[session.cells[CONTROL_TYPE] != NEGATIVE_CONTROL]
+    state_of(viewer).events.cells_changed.emit()
+    row = session.cells.iloc[0]
+    session.selected = [(row[PLATE], row["Metadata_Well"], int(row[SITE]), int(row["label"]))]
+    assert not widget.find("selected cell")
+    assert "has no negative controls" in widget.status.text()
+
+
+def test_cell_thumbnails_are_centred_on_the_cells(tmp_path):
+    cells = synthetic_cells(cells_per_well=4)
+    write_synthetic_project(tmp_path, cells)
+    fields = index_plate(tmp_path)
+    rows = cells.iloc[[0, 3]]
+    thumbnails = cell_thumbnails(fields, rows, size=16)
+    assert [t.shape for t in thumbnails] == [(16, 16, 3), (16, 16, 3)]
+    for thumbnail in thumbnails:  # an 8 x 8 bright cell in the middle, dark around it
+        assert thumbnail[6:10, 6:10].min() > 0.5 and thumbnail[:2, :2].max() < 0.1
+    missing = rows.assign(**{PLATE: "P-NONE"})
+    with pytest.raises(PlateFormatError, match="no images for P-NONE"):
+        cell_thumbnails(fields, missing)

@@ -1,0 +1,159 @@
+"""Profile map model: seeded cached UMAP, point <-> cell keys, click and lasso hit tests."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from napari_phenoscope.constants import PLATE, SITE, WELL
+from napari_phenoscope.errors import ProfileTableError
+from napari_phenoscope.io.plate_layout import category_color
+from napari_phenoscope.profiling.embedding_map import (
+    EmbeddingCache,
+    MapCancelled,
+    PointIndex,
+    UmapParams,
+    cached_umap,
+    compute_umap,
+    feature_matrix,
+    nearest_point,
+    point_colours,
+    point_keys,
+    points_in_polygon,
+    subsample,
+)
+
+
+def two_blobs(n: int = 60, dims: int = 12, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centre = np.full(dims, 4.0)  # apart in every feature: standardization keeps them apart
+    features = np.vstack([rng.normal(size=(n, dims)), rng.normal(size=(n, dims)) + centre])
+    return features.astype(np.float32), np.repeat([0, 1], n)
+
+
+@pytest.fixture(scope="module")
+def blobs_map():
+    features, group = two_blobs()
+    return features, group, compute_umap(features, UmapParams(metric="euclidean"))
+
+
+def test_umap_is_reproducible_and_keeps_clusters_apart(blobs_map):
+    features, group, embedding = blobs_map
+    assert embedding.shape == (len(features), 2) and embedding.dtype == np.float32
+    again = compute_umap(features, UmapParams(metric="euclidean"))
+    np.testing.assert_array_equal(embedding, again)  # fixed seed: same map every run
+    # oracle: the 2-D nearest neighbour of every point is in its own blob
+    distances = np.linalg.norm(embedding[:, None] - embedding[None], axis=2)
+    np.fill_diagonal(distances, np.inf)
+    assert (group[distances.argmin(axis=1)] == group).all()
+
+
+def test_cache_answers_repeated_maps_and_recomputes_changed_data():
+    features, _ = two_blobs(n=20)
+    cache = EmbeddingCache(max_entries=2)
+    messages: list[tuple[str, float]] = []
+
+    def report(message: str, fraction: float) -> None:
+        messages.append((message, fraction))
+
+    first = cached_umap(cache, features, "vit", "cells", progress=report)
+    assert len(cache) == 1
+    fractions = [fraction for _, fraction in messages]
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0 and fractions == sorted(fractions)
+    assert any("epoch" in message for message, _ in messages)
+    messages.clear()
+    assert cached_umap(cache, features, "vit", "cells", progress=report) is first
+    assert messages == []  # nothing was recomputed
+    changed = features.copy()
+    changed[0, 0] += 1.0
+    second = cached_umap(cache, changed, "vit", "cells")
+    assert second is not first and len(cache) == 2
+    cached_umap(cache, features, "classical", "cells")  # another feature set: a third map
+    assert len(cache) == 2  # the least recently used map was dropped
+
+
+def test_too_few_rows_and_bad_features_are_clear_errors():
+    with pytest.raises(ProfileTableError, match="at least 4 profiles"):
+        compute_umap(np.zeros((3, 5), np.float32))
+    table = pd.DataFrame({"Cells_a": [1.0, np.nan], "Cells_b": [1.0, 2.0]})
+    with pytest.raises(ProfileTableError, match="NaN or infinite values in Cells_a"):
+        feature_matrix(table, ["Cells_a", "Cells_b"])
+    with pytest.raises(ProfileTableError, match="no feature column Cells_c"):
+        feature_matrix(table, ["Cells_c"])
+
+
+def test_point_keys_link_cells_and_wells():
+    cells = pd.DataFrame(
+        {
+            PLATE: ["P1", "P1", "P2"],
+            WELL: ["A01", "A01", "B02"],
+            SITE: [1, 2, 1],
+            "label": [5, 5, 7],
+        }
+    )
+    keys = point_keys(cells, "cells")
+    assert keys == [("P1", "A01", 1, 5), ("P1", "A01", 2, 5), ("P2", "B02", 1, 7)]
+    index = PointIndex(keys)
+    assert index.indices([("P2", "B02", 1, 7), ("P9", "A01", 1, 1)]).tolist() == [2]
+    assert index.well_indices([("P1", "A01")]).tolist() == [0, 1]
+    assert index.keys_at([1]) == [("P1", "A01", 2, 5)]
+    wells = point_keys(cells.drop_duplicates([PLATE, WELL]), "wells")
+    assert wells == [("P1", "A01"), ("P2", "B02")]
+    # a selected cell highlights its well on a map of wells
+    assert PointIndex(wells).indices([("P2", "B02", 1, 7)]).tolist() == [1]
+    with pytest.raises(ProfileTableError, match="no column label"):
+        point_keys(cells.drop(columns="label"), "cells")
+
+
+def test_nearest_point_respects_the_click_tolerance():
+    points = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0]])
+    assert nearest_point(points, (9.0, 1.0), max_distance=3) == 1
+    assert nearest_point(points, (5.0, 5.0), max_distance=3) is None
+    assert nearest_point(np.zeros((0, 2)), (0.0, 0.0), max_distance=3) is None
+
+
+def test_lasso_selects_the_points_inside_the_polygon():
+    rng = np.random.default_rng(3)
+    points = rng.uniform(-1, 1, size=(500, 2))
+    square = [(-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5)]
+    inside = points_in_polygon(points, square)
+    expected = np.nonzero((np.abs(points) < 0.5).all(axis=1))[0]
+    np.testing.assert_array_equal(inside, expected)
+    assert points_in_polygon(points, square[:2]).size == 0  # not a polygon yet
+
+
+def test_point_colours_match_the_plate_grid_and_scale_numbers():
+    colours = point_colours(pd.Series(["compound", "crispr", "compound"]))
+    assert tuple(colours.rgba[0]) == category_color("compound")
+    assert tuple(colours.rgba[0]) == tuple(colours.rgba[2])
+    assert [name for name, _ in colours.legend] == ["compound", "crispr"]
+    numbers = point_colours(pd.Series([0.0, 5.0, 10.0, np.nan]))
+    assert numbers.numeric and numbers.legend[0][0] == "0" and numbers.legend[1][0] == "10"
+    assert tuple(numbers.rgba[3]) == (0.55, 0.55, 0.55, 1.0)
+
+
+def test_cancel_stops_before_the_next_stage():
+    features, _ = two_blobs(n=40)
+    cancel = threading.Event()
+    messages: list[str] = []
+
+    def report(message: str, fraction: float) -> None:
+        messages.append(message)
+        cancel.set()  # as if the user pressed Cancel during the PCA
+
+    with pytest.raises(MapCancelled):
+        compute_umap(features, progress=report, cancel=cancel)
+    assert len(messages) == 1 and messages[0].startswith("PCA")  # the layout never started
+    with pytest.raises(MapCancelled):  # already cancelled: nothing starts
+        compute_umap(features, cancel=cancel)
+
+
+def test_subsample_is_seeded_and_sorted():
+    chosen = subsample(1000, 100, seed=3)
+    assert len(chosen) == 100 and len(set(chosen)) == 100
+    assert (np.diff(chosen) > 0).all()
+    np.testing.assert_array_equal(chosen, subsample(1000, 100, seed=3))
+    np.testing.assert_array_equal(subsample(10, 100), np.arange(10))

@@ -1,0 +1,175 @@
+"""The import graph of src/: layers only import downwards, no cycles, Qt only at the edge.
+
+Parses every module (no import runs), so lazy imports inside functions count as much as
+those at the top. The layer order is the one docs/architecture.md shows.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from napari_phenoscope import MOVED_MODULES
+
+PACKAGE = "napari_phenoscope"
+SRC = Path(__file__).resolve().parents[1] / "src" / PACKAGE
+
+#: From the bottom up; a module may import its own layer or any layer below it.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("constants", "errors"),
+    ("io", "_reader"),
+    ("segmentation",),
+    ("features",),
+    ("models",),
+    ("training",),
+    ("evaluation",),
+    ("profiling",),
+    ("demo", "_sample_data"),
+    ("session",),
+    ("_widgets",),
+    ("app",),
+    ("cli",),
+)
+#: Only these layers may import a GUI toolkit.
+GUI_LAYERS = ("_widgets", "app")
+GUI_MODULES = ("napari", "qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "superqt", "magicgui")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES: dict[str, Path] = {module_name(p): p for p in sorted(SRC.rglob("*.py"))}
+
+
+def resolve(name: str) -> str | None:
+    """The module of ours that ``name`` (a module or a module's attribute) denotes."""
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def imports_of(module: str) -> dict[str, set[str]]:
+    """Our modules imported by ``module`` (edges), and the top-level names of all imports."""
+    tree = ast.parse(MODULES[module].read_text(), filename=str(MODULES[module]))
+    ours: set[str] = set()
+    named: set[str] = set()  # every napari_phenoscope.* name as written
+    external: set[str] = set()
+    package = module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                external.add(alias.name.split(".")[0])
+                if alias.name.startswith(PACKAGE):
+                    ours.add(resolve(alias.name))
+                    named.add(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            external.add(base.split(".")[0])
+            if base.startswith(PACKAGE):
+                named.add(base)
+                for alias in node.names:  # "from pkg import submodule" imports the submodule
+                    ours.add(resolve(f"{base}.{alias.name}"))
+                    named.add(f"{base}.{alias.name}")
+    ours.discard(None)
+    ours.discard(module)
+    return {"ours": ours, "named": named, "external": external}
+
+
+GRAPH = {module: imports_of(module) for module in MODULES}
+
+
+def domain(module: str) -> str:
+    """``napari_phenoscope.profiling.pipeline`` -> ``profiling``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def layer(module: str) -> int | None:
+    name = domain(module)
+    for rank, names in enumerate(LAYERS):
+        if name in names:
+            return rank
+    return None
+
+
+def test_every_module_has_a_layer():
+    # the package __init__ (version only) is the one module outside the layers
+    unplaced = [m for m in MODULES if m != PACKAGE and layer(m) is None]
+    assert unplaced == [], f"add these to LAYERS (and docs/architecture.md): {unplaced}"
+
+
+def test_no_upward_import():
+    upward = [
+        f"{module} (layer {domain(module)}) imports {target} (layer {domain(target)})"
+        for module, edges in GRAPH.items()
+        for target in sorted(edges["ours"])
+        if target != PACKAGE and layer(module) is not None and layer(target) > layer(module)
+    ]
+    assert upward == []
+
+
+def test_nothing_in_src_imports_the_old_flat_paths():
+    old = {f"{PACKAGE}.{name}" for name in MOVED_MODULES}
+    users = [
+        f"{module} imports {name}"
+        for module, edges in GRAPH.items()
+        for name in sorted(edges["named"])
+        if any(name == o or name.startswith(o + ".") for o in old)
+    ]
+    assert users == []
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the directed graph as a path, or None (iterative depth-first search)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for start in sorted(graph):
+        if state.get(start):
+            continue
+        path, stack = [start], [iter(sorted(graph[start]))]
+        state[start] = 1
+        while stack:
+            target = next(stack[-1], None)
+            if target is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(target) == 1:
+                return [*path[path.index(target) :], target]
+            elif not state.get(target):
+                state[target] = 1
+                path.append(target)
+                stack.append(iter(sorted(graph.get(target, ()))))
+    return None
+
+
+def test_import_graph_has_no_cycle():
+    # package __init__ re-exports count: a module importing its own package's __init__
+    # while that __init__ imports the module is a cycle too
+    edges = {module: e["ours"] for module, e in GRAPH.items()}
+    cycle = find_cycle(edges)
+    assert cycle is None, " -> ".join(cycle)
+
+
+def test_find_cycle_sees_a_lazy_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_only_widgets_and_app_import_a_gui_toolkit():
+    gui_users = [
+        f"{module} imports {sorted(GRAPH[module]['external'] & set(GUI_MODULES))}"
+        for module in MODULES
+        if domain(module) not in GUI_LAYERS and GRAPH[module]["external"] & set(GUI_MODULES)
+    ]
+    assert gui_users == []
+
+
+def test_the_restructure_removed_the_segmentation_cycle():
+    cellpose = GRAPH[f"{PACKAGE}.segmentation.cellpose"]["ours"]
+    classical = GRAPH[f"{PACKAGE}.segmentation.classical"]["ours"]
+    assert f"{PACKAGE}.segmentation.classical" in cellpose
+    assert not any(t.startswith(f"{PACKAGE}.segmentation.") for t in classical)
