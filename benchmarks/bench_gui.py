@@ -169,9 +169,9 @@ def main() -> None:
     import napari
     from qtpy.QtCore import QTimer
 
+    from napari_phenoscope._widgets._cells import select_cell_at, show_field_labels
     from napari_phenoscope._widgets._viewer import field_key, open_plate
     from napari_phenoscope._widgets._workers import wait_until
-    from napari_phenoscope._widgets.profile_dock import select_cell_at, show_field_labels
     from napari_phenoscope._widgets.profile_map import ProfileMap
     from napari_phenoscope._widgets.similar_dock import SimilarDock
     from napari_phenoscope.session.state import state_of

@@ -173,3 +173,31 @@ def test_the_restructure_removed_the_segmentation_cycle():
     classical = GRAPH[f"{PACKAGE}.segmentation.classical"]["ours"]
     assert f"{PACKAGE}.segmentation.classical" in cellpose
     assert not any(t.startswith(f"{PACKAGE}.segmentation.") for t in classical)
+
+
+def test_no_dock_imports_another_dock():
+    # docks share code through the private _widgets modules (_dock, _cells, _viewer, ...)
+    # and talk through the session's events; only docks.py assembles them all
+    docks = {m for m in MODULES if domain(m) == "_widgets" and not m.split(".")[-1][0] == "_"}
+    docks.discard(f"{PACKAGE}._widgets.docks")
+    crossing = [
+        f"{module} imports {target}"
+        for module in sorted(docks)
+        for target in sorted(GRAPH[module]["ours"])
+        if target in docks
+    ]
+    assert crossing == []
+
+
+def test_every_dock_subclasses_the_dock_base():
+    # the viewer / session / worker / cancel / error wiring lives once, in _widgets/_dock.py
+    plain = []
+    for module in sorted(MODULES):
+        parts = module.split(".")
+        if domain(module) != "_widgets" or parts[-1].startswith("_") or parts[-1] == "docks":
+            continue
+        for node in ast.parse(MODULES[module].read_text()).body:
+            bases = [b.id for b in getattr(node, "bases", []) if isinstance(b, ast.Name)]
+            if isinstance(node, ast.ClassDef) and "QWidget" in bases:
+                plain.append(f"{module}.{node.name}")
+    assert plain == []

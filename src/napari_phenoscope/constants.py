@@ -57,6 +57,13 @@ CENTER_X: Final[str] = "Location_Center_X"
 CENTER_Y: Final[str] = "Location_Center_Y"
 NUCLEUS_AREA: Final[str] = "Nuclei_AreaShape_Area"
 CELL_AREA: Final[str] = "Cells_AreaShape_Area"
+#: The cell's label id in its field's label images: napari's ``layer.features`` key and,
+#: with plate, well and site, the join key of every per-cell table.
+LABEL: Final[str] = "label"
+
+# Columns of a similarity ranking (evaluation.rank_by_similarity, profiling.similarity).
+RANK: Final[str] = "rank"
+SIMILARITY: Final[str] = "similarity"
 
 
 def is_metadata_column(name: str) -> bool:

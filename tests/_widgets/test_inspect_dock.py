@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from test_profile_dock import SIZE, cell_centres, small_weights, wait_done, write_cell_plate
 
+from napari_phenoscope._widgets._cells import select_cell_at
 from napari_phenoscope._widgets._viewer import open_plate, show_field
 from napari_phenoscope._widgets.inspect_dock import (
     INSPECT_LAYERS,
@@ -15,7 +16,7 @@ from napari_phenoscope._widgets.inspect_dock import (
     LAYER_RECONSTRUCTION,
     InspectDock,
 )
-from napari_phenoscope._widgets.profile_dock import ProfileDock, select_cell_at
+from napari_phenoscope._widgets.profile_dock import ProfileDock
 from napari_phenoscope.constants import CENTER_X, CENTER_Y
 from napari_phenoscope.features.crops import DEFAULT_CROP_SIZE, crop_origins
 from napari_phenoscope.session.inspect import (

@@ -15,9 +15,9 @@ from test_similarity import (
     write_synthetic_project,
 )
 
+from napari_phenoscope._widgets._cells import select_cell_at, show_field_labels
 from napari_phenoscope._widgets._map_links import SELECTED_LAYER, map_events_of
 from napari_phenoscope._widgets._viewer import field_key, open_plate, show_field
-from napari_phenoscope._widgets.profile_dock import select_cell_at, show_field_labels
 from napari_phenoscope._widgets.profile_map import NO_CELLS, NO_PLATE, NO_WELLS, ProfileMap
 from napari_phenoscope.constants import MODALITY, PLATE, SITE, WELL
 from napari_phenoscope.profiling.embedding_map import points_in_polygon

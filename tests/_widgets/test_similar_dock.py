@@ -16,11 +16,8 @@ from napari_phenoscope._widgets.similar_dock import (
     TABLE_COLUMNS,
     TARGET_BACKGROUND,
     SimilarDock,
-    cell_thumbnails,
 )
 from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL, PERT_INAME, PLATE, SITE
-from napari_phenoscope.errors import PlateFormatError
-from napari_phenoscope.io import index_plate
 from napari_phenoscope.profiling.similarity import BEST_PLATE, BEST_WELL, PERTURBATION, SIMILARITY
 from napari_phenoscope.session.state import state_of
 
@@ -126,17 +123,3 @@ def test_cell_query_without_selection_or_negcon_says_why(dock, tmp_path):
     session.selected = [(row[PLATE], row["Metadata_Well"], int(row[SITE]), int(row["label"]))]
     assert not widget.find("selected cell")
     assert "has no negative controls" in widget.status.text()
-
-
-def test_cell_thumbnails_are_centred_on_the_cells(tmp_path):
-    cells = synthetic_cells(cells_per_well=4)
-    write_synthetic_project(tmp_path, cells)
-    fields = index_plate(tmp_path)
-    rows = cells.iloc[[0, 3]]
-    thumbnails = cell_thumbnails(fields, rows, size=16)
-    assert [t.shape for t in thumbnails] == [(16, 16, 3), (16, 16, 3)]
-    for thumbnail in thumbnails:  # an 8 x 8 bright cell in the middle, dark around it
-        assert thumbnail[6:10, 6:10].min() > 0.5 and thumbnail[:2, :2].max() < 0.1
-    missing = rows.assign(**{PLATE: "P-NONE"})
-    with pytest.raises(PlateFormatError, match="no images for P-NONE"):
-        cell_thumbnails(fields, missing)

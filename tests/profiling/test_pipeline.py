@@ -23,7 +23,7 @@ from napari_phenoscope.constants import (
 )
 from napari_phenoscope.errors import PlateFormatError, ProfileTableError
 from napari_phenoscope.features.classical import classical_feature_names
-from napari_phenoscope.profiling import pipeline
+from napari_phenoscope.profiling import outputs, pipeline
 
 WELLS = ("A01", "A02", "B03")  # gabapentin-enacarbil, DMSO, DMSO on the compound map
 SITES = (1, 2)
@@ -198,7 +198,7 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatc
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(pipeline.pq, "write_table", broken)
+    monkeypatch.setattr(outputs.pq, "write_table", broken)
     with pytest.raises(OSError, match="disk full"):
         pipeline.write_parquet_atomic(pd.DataFrame({"a": [3]}), path)
     pd.testing.assert_frame_equal(pd.read_parquet(path), old)

@@ -14,8 +14,7 @@ from psygnal import Signal
 
 from napari_phenoscope._widgets._viewer import field_key
 from napari_phenoscope._widgets._workers import LABELS_CELLS
-from napari_phenoscope.constants import CENTER_X, CENTER_Y, PLATE, SITE, WELL
-from napari_phenoscope.profiling.embedding_map import LABEL
+from napari_phenoscope.constants import CENTER_X, CENTER_Y, LABEL, PLATE, SITE, WELL
 from napari_phenoscope.session.state import PlateSession
 
 SELECTED_LAYER = "selected cells"

@@ -19,21 +19,15 @@ from qtpy.QtWidgets import (
     QPushButton,
     QSpinBox,
     QVBoxLayout,
-    QWidget,
 )
 
 import napari_phenoscope.session.inspect as _inspect
-from napari_phenoscope._widgets._viewer import current_session, field_key, tag_field_layer
-from napari_phenoscope._widgets._workers import (
-    keep_triton_out_beside_mesa_llvm,
-    notify_error,
-    one_line,
-    start_worker,
-)
-from napari_phenoscope._widgets.profile_dock import enable_cell_clicks, field_image_scale
-from napari_phenoscope.constants import CENTER_X, CENTER_Y, PLATE, SITE, WELL
+from napari_phenoscope._widgets._cells import enable_cell_clicks, field_image_scale
+from napari_phenoscope._widgets._dock import Dock
+from napari_phenoscope._widgets._viewer import field_key, tag_field_layer
+from napari_phenoscope._widgets._workers import one_line
+from napari_phenoscope.constants import CENTER_X, CENTER_Y, LABEL, PLATE, SITE, WELL
 from napari_phenoscope.session.inspect import ROLLOUT, Inspection
-from napari_phenoscope.session.state import state_of
 
 if TYPE_CHECKING:
     import napari
@@ -62,7 +56,7 @@ def cell_centre(session: Any, cell: tuple[str, str, int, int]) -> tuple[float, f
         (cells[PLATE] == plate)
         & (cells[WELL] == well)
         & (cells[SITE] == site)
-        & (cells["label"] == label)
+        & (cells[LABEL] == label)
     ]
     if rows.empty:
         return None
@@ -91,15 +85,11 @@ def show_inspection(viewer: Any, inspection: Inspection) -> None:
     viewer.layers.selection.active = viewer.layers[LAYER_RECONSTRUCTION]
 
 
-class InspectDock(QWidget):
+class InspectDock(Dock):
     """Dock widget: MAE reconstruction and attention of a cell or of the tiled field."""
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
-        super().__init__()
-        keep_triton_out_beside_mesa_llvm()  # before anything imports timm (see there)
-        self.viewer = napari_viewer
-        self.state = state_of(napari_viewer)
-        self.worker: Any = None
+        super().__init__(napari_viewer, NO_PLATE)
         self.last: Inspection | None = None
 
         self.mode_combo = QComboBox()
@@ -120,8 +110,6 @@ class InspectDock(QWidget):
         self.weights_edit.setPlaceholderText("bundled MAE ViT-Tiny")
         self.run_button = QPushButton("Run")
         self.run_button.clicked.connect(lambda: self.run())
-        self.status = QLabel(NO_PLATE)
-        self.status.setWordWrap(True)
 
         form = QFormLayout()
         form.addRow("Inspect", self.mode_combo)
@@ -137,15 +125,10 @@ class InspectDock(QWidget):
         layout.addStretch(1)
 
         enable_cell_clicks(napari_viewer)  # "pick by clicking" works without the Profile dock
-        self.state.events.selection_changed.connect(self._selection_changed)
-        self.state.events.session_changed.connect(self._session_changed)
-        if current_session(napari_viewer) is not None:
-            self._session_changed(self.state.session)
-
-    @property
-    def running(self) -> bool:
-        """Whether an inspection is being computed."""
-        return self.worker is not None
+        self.bind_model_settings(self.weights_edit)
+        self.subscribe(
+            session_changed=self._session_changed, selection_changed=self._selection_changed
+        )
 
     def run(
         self,
@@ -163,9 +146,9 @@ class InspectDock(QWidget):
             self.seed.setValue(seed)
         if attention is not None:
             self.attention_combo.setCurrentIndex(self.attention_combo.findData(attention))
-        session = current_session(self.viewer)
+        session = self.current_session()
         if session is None:
-            return self._fail(NO_PLATE)
+            return self.fail(NO_PLATE)
         if self.running:
             self.status.setText("Already running: wait for the current inspection.")
             return False
@@ -176,11 +159,11 @@ class InspectDock(QWidget):
             selected = [cell for cell in session.selected if tuple(cell[:3]) == key]
             centre = cell_centre(session, selected[-1]) if selected else None
             if centre is None:
-                return self._fail(NO_CELL)
+                return self.fail(NO_CELL)
         self.run_button.setEnabled(False)
         what = "the selected cell" if mode == "cell" else "the field's tiles"
         self.status.setText(f"Reconstructing {what}…")
-        self.worker = start_worker(
+        self.start(
             _inspect.inspect_field,
             session.field_row(),
             key,
@@ -188,8 +171,8 @@ class InspectDock(QWidget):
             float(self.mask_ratio.value()),
             int(self.seed.value()),
             self.attention_combo.currentData(),
-            self.weights_edit.text().strip() or None,
-            on_yield=self._done,
+            self.weights_path(),
+            on_result=self._done,
             on_error=self._errored,
             on_finished=self._finished,
         )
@@ -206,17 +189,12 @@ class InspectDock(QWidget):
         self.status.setText(inspection.summary)
 
     def _errored(self, error: BaseException) -> None:
-        self._fail(one_line(error))
+        self.fail(one_line(error))
 
     def _finished(self) -> None:
-        self.worker = None
         self.run_button.setEnabled(True)
 
     # --- reactions -------------------------------------------------------------------
-    def _fail(self, message: str) -> bool:
-        self.status.setText(message)
-        notify_error(message)
-        return False
 
     def _session_changed(self, session: Any) -> None:
         self.cell_label.setText("none")

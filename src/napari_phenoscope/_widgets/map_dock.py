@@ -8,8 +8,6 @@ table whose rows highlight their wells on the Profile map, and a plot — mAP ag
 
 from __future__ import annotations
 
-import threading
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,20 +28,17 @@ from qtpy.QtWidgets import (
     QPushButton,
     QTableView,
     QVBoxLayout,
-    QWidget,
 )
 
 import napari_phenoscope.evaluation.map as metrics
+from napari_phenoscope._widgets._dock import NO_PLATE, NO_PROFILES, Dock
 from napari_phenoscope._widgets._frame_model import SORT_ROLE, DataFrameModel
 from napari_phenoscope._widgets._map_links import map_events_of
-from napari_phenoscope._widgets._viewer import current_session
-from napari_phenoscope._widgets._workers import notify_error, one_line, start_worker
-from napari_phenoscope._widgets.profile_dock import NO_PLATE
-from napari_phenoscope._widgets.similar_dock import NO_PROFILES
+from napari_phenoscope._widgets._workers import notify_error, one_line
 from napari_phenoscope.constants import BROAD_SAMPLE, GENE, MODALITY, PERT_INAME, PLATE, WELL
 from napari_phenoscope.errors import PhenoscopeError
 from napari_phenoscope.evaluation.tasks import MATCHED_LABEL, REFERENCE, TASKS, TaskResult, evaluate
-from napari_phenoscope.session.state import PlateSession, state_of
+from napari_phenoscope.session.state import PlateSession
 
 if TYPE_CHECKING:
     import napari
@@ -67,15 +62,11 @@ QUERY_COLUMNS = (
 PLOTS = ("mAP vs -log10 p", "fraction retrieved")
 
 
-class MapDock(QWidget):
+class MapDock(Dock):
     """Dock widget: compute a retrieval task's mAP for a feature set and explore it."""
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
-        super().__init__()
-        self.viewer = napari_viewer
-        self.state = state_of(napari_viewer)
-        self.worker: Any = None
-        self._cancel = threading.Event()
+        super().__init__(napari_viewer, NO_PLATE)
         self.results: dict[tuple[str, str], TaskResult] = {}  # (task, feature set) -> result
         self.shown: tuple[str, str] | None = None
         self._per_query = pd.DataFrame()  # all columns of the per-query table on show
@@ -98,8 +89,6 @@ class MapDock(QWidget):
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
-        self.status = QLabel(NO_PLATE)
-        self.status.setWordWrap(True)
 
         self.model = DataFrameModel()
         self.proxy = QSortFilterProxyModel()
@@ -139,17 +128,11 @@ class MapDock(QWidget):
         layout.addWidget(self.canvas, stretch=1)
         layout.addWidget(self.status)
 
-        self.state.events.session_changed.connect(self._session_changed)
-        self.state.events.cells_changed.connect(self._refresh_feature_sets)
-        session = current_session(napari_viewer)
-        if session is not None:
-            self._session_changed(session)
+        self.subscribe(
+            session_changed=self._session_changed, cells_changed=self._refresh_feature_sets
+        )
 
     # --- computing -------------------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        """Whether a task worker is under way."""
-        return self.worker is not None
 
     def compute(self, task: str | None = None, feature_set: str | None = None) -> bool:
         """Run the task in a worker (defaults: the combo boxes); False with a message."""
@@ -157,19 +140,15 @@ class MapDock(QWidget):
             self.task_combo.setCurrentText(task)
         if feature_set is not None:
             self.feature_combo.setCurrentText(feature_set)
-        session = current_session(self.viewer)
+        session = self.current_session()
         if session is None:
-            return self._fail(NO_PLATE)
+            return self.fail(NO_PLATE, notify=False)
         if self.running:
-            return self._fail("Already computing: wait for it or cancel it.")
+            return self.fail("Already computing: wait for it or cancel it.", notify=False)
         task, feature_set = self.task_combo.currentText(), self.feature_combo.currentText()
         profiles = session.well_profiles.get(feature_set)
         if profiles is None or profiles.empty:
-            return self._fail(NO_PROFILES)
-        cancel = threading.Event()
-        self._cancel = cancel
-        # a result arriving after the dock is gone must not touch deleted Qt objects
-        self.destroyed.connect(lambda *_, event=cancel: event.set())
+            return self.fail(NO_PROFILES, notify=False)
         self.compute_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress_bar.setRange(0, 0)  # busy: copairs gives no progress we can relay
@@ -177,11 +156,11 @@ class MapDock(QWidget):
         session_then = session
 
         def done(result: Any) -> None:
-            if not cancel.is_set() and self.state.session is session_then:
+            if self.state.session is session_then:
                 self.results[(task, feature_set)] = result
                 self.show_result(task, feature_set)
 
-        self.worker = start_worker(
+        self.start(
             evaluate,
             profiles,
             task,
@@ -189,9 +168,9 @@ class MapDock(QWidget):
             SEED,
             THRESHOLD,
             f"{feature_set} well profiles",
-            on_yield=done,
-            on_error=partial(self._errored, cancel),
-            on_finished=partial(self._finished, cancel),
+            on_result=done,
+            on_error=self._errored,
+            on_finished=lambda: self._idle(None),
         )
         return True
 
@@ -206,19 +185,11 @@ class MapDock(QWidget):
         self.worker = None
         self._idle("Cancelled: the result will not be shown.")
 
-    def _errored(self, cancel: threading.Event, error: BaseException) -> None:
-        if cancel.is_set():
-            return
+    def _errored(self, error: BaseException) -> None:
         message = one_line(error)
         self.status.setText(f"Error: {message}")
         if not isinstance(error, PhenoscopeError):
             notify_error(message)
-
-    def _finished(self, cancel: threading.Event) -> None:
-        if cancel.is_set():
-            return  # a cancelled run: the dock was freed when it was cancelled
-        self.worker = None
-        self._idle(None)
 
     def _idle(self, message: str | None) -> None:
         self.compute_button.setEnabled(True)
@@ -227,10 +198,6 @@ class MapDock(QWidget):
         self.progress_bar.setValue(0 if message else 1)
         if message:
             self.status.setText(message)
-
-    def _fail(self, message: str) -> bool:
-        self.status.setText(message)
-        return False
 
     # --- showing ---------------------------------------------------------------------
     def show_result(self, task: str, feature_set: str) -> None:

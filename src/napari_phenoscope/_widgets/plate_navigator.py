@@ -20,34 +20,28 @@ from qtpy.QtWidgets import (
     QTableWidgetItem,
     QTextBrowser,
     QVBoxLayout,
-    QWidget,
 )
 
+from napari_phenoscope._widgets._dock import Dock
 from napari_phenoscope._widgets._viewer import current_session, field_key, open_plate, show_field
+from napari_phenoscope._widgets._workers import notify_error
 from napari_phenoscope.constants import MODALITY, ROW_LETTERS, is_metadata_column
 from napari_phenoscope.errors import PhenoscopeError
 from napari_phenoscope.io.plate_layout import N_COLUMNS, N_ROWS, grid_position_to_well, well_grid
-from napari_phenoscope.session.state import PlateSession, state_of
+from napari_phenoscope.session.state import PlateSession
 
 if TYPE_CHECKING:
     import napari
 
 CELL_COUNT = "cell count"
+NO_PLATE = "No plate open: open one here or drop a plate folder on napari."
 
 
-def _notify_error(message: str) -> None:
-    from napari.utils.notifications import show_error
-
-    show_error(message)
-
-
-class PlateNavigator(QWidget):
+class PlateNavigator(Dock):
     """Dock widget: open a plate, colour its wells by metadata, click a well to show it."""
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
-        super().__init__()
-        self.viewer = napari_viewer
-        self.state = state_of(napari_viewer)
+        super().__init__(napari_viewer, NO_PLATE)
 
         self.path_edit = QLineEdit()
         self.path_edit.setPlaceholderText("plate folder, load_data.csv or TIFF")
@@ -89,8 +83,6 @@ class PlateNavigator(QWidget):
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.info = QTextBrowser()
         self.info.setMaximumHeight(190)
-        self.status = QLabel("No plate open: open one here or drop a plate folder on napari.")
-        self.status.setWordWrap(True)
 
         form = QFormLayout()
         form.addRow("Plate", self.plate_combo)
@@ -106,13 +98,12 @@ class PlateNavigator(QWidget):
         layout.addWidget(self.info)
         layout.addWidget(self.status)
 
-        self.state.events.session_changed.connect(self._session_changed)
-        self.state.events.field_changed.connect(self._field_changed)
-        self.state.events.cells_changed.connect(self.refresh_grid)
         napari_viewer.layers.events.inserted.connect(self._layer_inserted)
-        session = current_session(napari_viewer)
-        if session is not None:
-            self._session_changed(session)
+        self.subscribe(
+            session_changed=self._session_changed,
+            field_changed=self._field_changed,
+            cells_changed=self.refresh_grid,
+        )
 
     # --- reactions -------------------------------------------------------------------
     def _layer_inserted(self, event) -> None:
@@ -182,7 +173,7 @@ class PlateNavigator(QWidget):
             open_plate(self.viewer, path, self.channel_map_edit.text().strip() or None)
         except PhenoscopeError as error:
             self.status.setText(f"Error: {error}")
-            _notify_error(str(error))
+            notify_error(str(error))
 
     def _well_clicked(self, row: int, column: int) -> None:
         self.go_to(self.plate_combo.currentText(), grid_position_to_well(row, column))
@@ -201,7 +192,7 @@ class PlateNavigator(QWidget):
             show_field(self.viewer, session, index)
         except PhenoscopeError as error:
             self.status.setText(f"Error: {error}")
-            _notify_error(str(error))
+            notify_error(str(error))
 
     def _site_chosen(self, _: int) -> None:
         session = self.state.session

@@ -23,132 +23,38 @@ from qtpy.QtWidgets import (
     QProgressBar,
     QPushButton,
     QVBoxLayout,
-    QWidget,
 )
 
 import napari_phenoscope.session.compute as _compute
-from napari_phenoscope._reader import METADATA_KEY
-from napari_phenoscope._widgets._viewer import current_session, field_key, tag_field_layer
-from napari_phenoscope._widgets._workers import (
-    LABELS_CELLS,
-    LABELS_NUCLEI,
-    keep_triton_out_beside_mesa_llvm,
-    notify_error,
-    one_line,
-    start_worker,
-)
-from napari_phenoscope.constants import PLATE, SITE, WELL
+from napari_phenoscope._widgets._cells import enable_cell_clicks, show_field_labels
+from napari_phenoscope._widgets._dock import NO_PLATE, Dock
+from napari_phenoscope._widgets._viewer import field_key
+from napari_phenoscope._widgets._workers import notify_error, one_line
 from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope.profiling.outputs import read_pipeline_output
 from napari_phenoscope.session.compute import (
-    DEVICES,
     FEATURE_SETS,
     SCOPES,
     FieldFailure,
     FieldProfile,
     adopt_pipeline_output,
     fields_in_scope,
-    labels_features,
     record_profile,
 )
-from napari_phenoscope.session.state import PlateSession, state_of
+from napari_phenoscope.session.state import DEVICES, PlateSession
 
 if TYPE_CHECKING:
     import napari
 
 SCOPE_TEXT = {"field": "current field", "well": "current well", "plate": "whole plate"}
 FEATURE_TEXT = {"vit": "ViT embeddings", "classical": "classical features", "both": "both"}
-NO_PLATE = "No plate loaded: open one in the Plate navigator (or drop a plate on napari)."
 
 
-def show_field_labels(viewer: Any, session: PlateSession) -> bool:
-    """Add or refresh the "nuclei" and "cells" Labels layers of the field on show.
-
-    Returns False (and adds nothing) if that field has not been segmented yet.
-    """
-    key = field_key(session)
-    if key not in session.labels:
-        return False
-    nuclei, cells = session.labels[key]
-    table = _field_cells(session, key)
-    columns = [c for names in session.feature_columns.values() for c in names]
-    features = labels_features(table, columns) if table is not None else None
-    scale = field_image_scale(viewer)
-    for name, data, opacity in ((LABELS_NUCLEI, nuclei, 0.5), (LABELS_CELLS, cells, 0.35)):
-        if name in viewer.layers:
-            layer = viewer.layers[name]
-            layer.data = data
-        else:
-            layer = viewer.add_labels(data, name=name, opacity=opacity, scale=scale)
-        if features is not None:
-            layer.features = features
-        tag_field_layer(layer, key, name)
-    viewer.layers[LABELS_CELLS].contour = 2
-    return True
-
-
-def field_image_scale(viewer: Any) -> tuple[float, ...] | None:
-    """Scale of the field's channel layers, so that overlays line up with them."""
-    for layer in viewer.layers:
-        if layer.__class__.__name__ == "Image" and layer.ndim == 2 and not layer.rgb:
-            return tuple(layer.scale)
-    return None
-
-
-def _field_cells(session: PlateSession, key: tuple[str, str, int]):
-    if session.cells is None:
-        return None
-    plate, well, site = key
-    cells = session.cells
-    return cells[(cells[PLATE] == plate) & (cells[WELL] == well) & (cells[SITE] == site)]
-
-
-def select_cell_at(viewer: Any, position: tuple[float, ...]) -> tuple[str, str, int, int] | None:
-    """Select the cell under a world position of the "cells" layer (None on background)."""
-    session = state_of(viewer).session
-    if session is None or LABELS_CELLS not in viewer.layers:
-        return None
-    layer = viewer.layers[LABELS_CELLS]
-    value = layer.get_value(position, world=True)
-    if value is None or int(value) == 0:
-        return None
-    plate, well, site = layer.metadata[METADATA_KEY]["field_key"]
-    selected = (str(plate), str(well), int(site), int(value))
-    session.selected = [selected]
-    layer.selected_label = int(value)
-    state_of(viewer).events.selection_changed.emit([selected])
-    return selected
-
-
-def _click_selects_cell(viewer: Any, event: Any):
-    """Viewer mouse callback: a click without drag selects the cell under the cursor."""
-    if event.type != "mouse_press":
-        return
-    position = tuple(event.position)
-    dragged = False
-    yield
-    while event.type == "mouse_move":
-        dragged = True
-        yield
-    if not dragged:
-        select_cell_at(viewer, position)
-
-
-def enable_cell_clicks(viewer: Any) -> None:
-    """Let a click on a segmented cell select it (once per viewer, whichever dock asks)."""
-    if _click_selects_cell not in viewer.mouse_drag_callbacks:
-        viewer.mouse_drag_callbacks.append(_click_selects_cell)
-
-
-class ProfileDock(QWidget):
+class ProfileDock(Dock):
     """Dock widget: segment and profile the current field, well or plate."""
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
-        super().__init__()
-        keep_triton_out_beside_mesa_llvm()  # before anything imports timm (see there)
-        self.viewer = napari_viewer
-        self.state = state_of(napari_viewer)
-        self.worker: Any = None
-        self._cancel = threading.Event()
+        super().__init__(napari_viewer, NO_PLATE)
         self._progress: Any = None
         self._run_session: PlateSession | None = None
         self._done = 0
@@ -176,8 +82,6 @@ class ProfileDock(QWidget):
         self.load_button.clicked.connect(self._browse_output)
         self.progress_bar = QProgressBar()
         self.progress_bar.setValue(0)
-        self.status = QLabel(NO_PLATE)
-        self.status.setWordWrap(True)
         self.field_label = QLabel("")
         self.field_label.setWordWrap(True)
 
@@ -198,19 +102,11 @@ class ProfileDock(QWidget):
         layout.addWidget(self.field_label)
         layout.addStretch(1)
 
-        self.state.events.field_changed.connect(self._field_changed)
-        self.state.events.session_changed.connect(self._session_changed)
         enable_cell_clicks(napari_viewer)
-        session = current_session(napari_viewer)
-        if session is not None:
-            self._session_changed(session)
+        self.bind_model_settings(self.weights_edit, self.device_combo)
+        self.subscribe(session_changed=self._session_changed, field_changed=self._field_changed)
 
     # --- public ----------------------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        """Whether a profiling worker is under way."""
-        return self.worker is not None
-
     def run(
         self, scope: str | None = None, features: str | None = None, device: str | None = None
     ) -> bool:
@@ -221,14 +117,14 @@ class ProfileDock(QWidget):
             self.feature_combo.setCurrentIndex(FEATURE_SETS.index(features))
         if device is not None:
             self.device_combo.setCurrentText(device)
-        session = current_session(self.viewer)
+        session = self.current_session()
         if session is None:
-            return self._fail(NO_PLATE)
+            return self.fail(NO_PLATE)
         if self.running:
             self.status.setText("Already profiling: wait for it to finish or cancel it.")
             return False
         indices = fields_in_scope(session.fields, session.current, self.scope_combo.currentData())
-        self._cancel = threading.Event()
+        cancel = threading.Event()
         self._run_session = session
         self._done, self._total, self._cells_found = 0, len(indices), 0
         self._failures = []
@@ -240,25 +136,27 @@ class ProfileDock(QWidget):
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.status.setText(f"Profiling {len(indices)} field(s)…")
-        self.worker = start_worker(
+        self.start(
             _compute.iter_profiles,
             session.fields,
             indices,
             self.feature_combo.currentData(),
-            self.device_combo.currentText(),
-            self._cancel,
-            self.weights_edit.text().strip() or None,
-            on_yield=self._field_done,
+            self.state.device,
+            cancel,
+            self.weights_path(),
+            cancel=cancel,
+            on_result=self._field_done,
             on_error=self._errored,
             on_finished=self._finished,
+            finish_cancelled=True,  # say how far a cancelled run got
         )
         return True
 
     def load_output(self, out_dir: str | Path) -> bool:
         """Load cells and well profiles written by ``phenoscope profile`` (in a worker)."""
-        session = current_session(self.viewer)
+        session = self.current_session()
         if session is None:
-            return self._fail(NO_PLATE)
+            return self.fail(NO_PLATE)
         if self.running:
             self.status.setText("Busy: wait for the current run or cancel it.")
             return False
@@ -271,18 +169,19 @@ class ProfileDock(QWidget):
             try:
                 n_cells = adopt_pipeline_output(session, *tables)
             except PhenoscopeError as error:
-                self._fail(one_line(error))
+                self.fail(one_line(error))
                 return
             wells = ", ".join(f"{k}: {len(v)} wells" for k, v in session.well_profiles.items())
             self.status.setText(f"Loaded {n_cells} cells; well profiles {wells or 'none'}.")
             self.state.events.cells_changed.emit()
 
-        self.worker = start_worker(
-            _compute.read_pipeline_output,
+        self.start(
+            read_pipeline_output,
             out_dir,
-            on_yield=adopt,
-            on_error=lambda error: self._fail(one_line(error)),
+            on_result=adopt,
+            on_error=lambda error: self.fail(one_line(error)),
             on_finished=self._set_idle,
+            finish_cancelled=True,
         )
         return True
 
@@ -364,13 +263,14 @@ class ProfileDock(QWidget):
             # note in the dock, not an error popup
             self.status.setText(f"{run_text}. Well profiles not computed: {one_line(error)}")
 
-        self.worker = start_worker(
+        self.start(
             _compute.aggregate_wells,
             session.cells,
             dict(session.feature_columns),
-            on_yield=done,
+            on_result=done,
             on_error=failed,
             on_finished=self._set_idle,
+            finish_cancelled=True,
         )
 
     def _set_idle(self) -> None:
@@ -379,11 +279,6 @@ class ProfileDock(QWidget):
         self.cancel_button.setEnabled(False)
 
     # --- viewer reactions ------------------------------------------------------------
-    def _fail(self, message: str) -> bool:
-        self.status.setText(message)
-        notify_error(message)
-        return False
-
     def _session_changed(self, session: PlateSession | None) -> None:
         if self.running:
             self.cancel()

@@ -10,7 +10,6 @@ layout runs in a worker thread with a progress bar and can be cancelled.
 from __future__ import annotations
 
 import threading
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,14 +20,13 @@ from qtpy.QtWidgets import (
     QComboBox,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
-    QWidget,
 )
 
+from napari_phenoscope._widgets._dock import NO_PLATE, Dock
 from napari_phenoscope._widgets._map_links import (
     SELECTED_LAYER,
     cell_centers_in_field,
@@ -36,13 +34,8 @@ from napari_phenoscope._widgets._map_links import (
     map_events_of,
 )
 from napari_phenoscope._widgets._scatter_canvas import ScatterCanvas
-from napari_phenoscope._widgets._viewer import (
-    current_session,
-    field_key,
-    show_field,
-)
-from napari_phenoscope._widgets._workers import notify_error, one_line, start_worker
-from napari_phenoscope._widgets.profile_dock import NO_PLATE
+from napari_phenoscope._widgets._viewer import field_key, show_field
+from napari_phenoscope._widgets._workers import notify_error, one_line
 from napari_phenoscope.constants import (
     CENTER_X,
     CENTER_Y,
@@ -66,7 +59,7 @@ from napari_phenoscope.profiling.embedding_map import (
     subsample,
 )
 from napari_phenoscope.profiling.similarity import profile_feature_columns
-from napari_phenoscope.session.state import PlateSession, state_of
+from napari_phenoscope.session.state import PlateSession
 
 if TYPE_CHECKING:
     import napari
@@ -109,17 +102,13 @@ def map_table(
     return table.reset_index(drop=True), columns
 
 
-class ProfileMap(QWidget):
+class ProfileMap(Dock):
     """Dock widget: UMAP of cells or wells, coloured by metadata, linked to the viewer."""
 
     progressed = Signal(str, float)  # emitted from the worker thread, handled in the GUI one
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
-        super().__init__()
-        self.viewer = napari_viewer
-        self.state = state_of(napari_viewer)
-        self.worker: Any = None
-        self._cancel = threading.Event()
+        super().__init__(napari_viewer, NO_PLATE)
         self._progress: Any = None
         self.table: pd.DataFrame | None = None
         self.embedding: np.ndarray | None = None
@@ -150,8 +139,6 @@ class ProfileMap(QWidget):
         self.lasso_button.toggled.connect(lambda checked: self.plot.set_lasso(checked))
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 100)
-        self.status = QLabel(NO_PLATE)
-        self.status.setWordWrap(True)
 
         self.plot = ScatterCanvas(on_select=self.select_points)
         self.canvas, self.axes = self.plot.canvas, self.plot.axes
@@ -172,20 +159,15 @@ class ProfileMap(QWidget):
         layout.addWidget(self.status)
 
         self.progressed.connect(self._show_progress)
-        self.state.events.session_changed.connect(self._session_changed)
-        self.state.events.cells_changed.connect(self._cells_changed)
-        self.state.events.selection_changed.connect(self.show_selection)
-        self.state.events.field_changed.connect(self._field_changed)
         map_events_of(napari_viewer).highlight_wells.connect(self.highlight_wells)
-        session = current_session(napari_viewer)
-        if session is not None:
-            self._session_changed(session)
+        self.subscribe(
+            session_changed=self._session_changed,
+            field_changed=self._field_changed,
+            cells_changed=self._cells_changed,
+            selection_changed=self.show_selection,
+        )
 
     # --- computing -------------------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        """Whether a layout worker is under way."""
-        return self.worker is not None
 
     def compute(self, level: Level | None = None, feature_set: str | None = None) -> bool:
         """Lay out the map (in a worker unless cached); False with a message if it cannot."""
@@ -193,10 +175,9 @@ class ProfileMap(QWidget):
             self.level_combo.setCurrentIndex(0 if level == "cells" else 1)
         if feature_set is not None:
             self.feature_combo.setCurrentText(feature_set)
-        session = current_session(self.viewer)
+        session = self.current_session()
         if session is None:
-            self.status.setText(NO_PLATE)
-            return False
+            return self.fail(NO_PLATE, notify=False)
         if self.running:
             self.status.setText("Already computing a map: wait for it or cancel it.")
             return False
@@ -207,24 +188,20 @@ class ProfileMap(QWidget):
             features = feature_matrix(table, columns)
             point_keys(table, level)  # fail now, not after the layout, on a missing key
         except PhenoscopeError as error:
-            self.status.setText(str(error))
-            return False
+            return self.fail(str(error), notify=False)
         cache = session.extras.setdefault(CACHE_KEY, EmbeddingCache())
-        self._cancel = threading.Event()
-        # a result arriving after the dock is gone must not touch deleted Qt objects
-        self.destroyed.connect(lambda *_, event=self._cancel: event.set())
         self._set_running(True, f"Laying out {len(table)} {level}…")
-        cancel, session_then = self._cancel, session
+        cancel, session_then = threading.Event(), session
 
         def done(embedding: np.ndarray) -> None:
-            if not cancel.is_set() and self.state.session is session_then:
+            if self.state.session is session_then:
                 self.set_map(table, level, embedding)
 
         def report(message: str, fraction: float) -> None:  # runs in the worker thread
             if not cancel.is_set():
                 self.progressed.emit(message, fraction)  # queued to the GUI thread
 
-        self.worker = start_worker(
+        self.start(
             cached_umap,
             cache,
             features,
@@ -233,9 +210,10 @@ class ProfileMap(QWidget):
             UmapParams(),
             report,
             cancel,
-            on_yield=done,
-            on_error=partial(self._errored, cancel),
-            on_finished=partial(self._finished, cancel),
+            cancel=cancel,
+            on_result=done,
+            on_error=self._errored,
+            on_finished=lambda: self._set_running(False, self.status.text()),
         )
         return True
 
@@ -274,18 +252,10 @@ class ProfileMap(QWidget):
             self._progress.update(value - self._progress.n)
         self.status.setText(message)
 
-    def _errored(self, cancel: threading.Event, error: BaseException) -> None:
-        if cancel.is_set():
-            return
+    def _errored(self, error: BaseException) -> None:
         message = one_line(error)
         self.status.setText(f"Error: {message}")
         notify_error(message)
-
-    def _finished(self, cancel: threading.Event) -> None:
-        if cancel.is_set():
-            return  # a cancelled run: the dock was freed when it was cancelled
-        self.worker = None
-        self._set_running(False, self.status.text())
 
     # --- drawing ---------------------------------------------------------------------
     def set_map(self, table: pd.DataFrame, level: Level, embedding: np.ndarray) -> None:
@@ -351,10 +321,9 @@ class ProfileMap(QWidget):
             if keys:
                 self._open_well(session, *keys[0])
             return
-        session.selected = keys
         self._selecting = True
         try:
-            self.state.events.selection_changed.emit(keys)  # -> show_selection, other docks
+            self.state.select(keys)  # -> show_selection, other docks
             shown = self._show_in_viewer(keys, self._table_centers(indices), move=True)
         except PhenoscopeError as error:
             self.status.setText(f"Error: {error}")

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from qtpy.QtCore import QRectF, Qt
-from qtpy.QtGui import QColor, QFont, QImage, QPixmap
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -26,33 +25,29 @@ from qtpy.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
-    QStyledItemDelegate,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from napari_phenoscope._widgets._frame_model import DataFrameModel
-from napari_phenoscope._widgets._viewer import current_session, show_field
-from napari_phenoscope._widgets._workers import one_line, start_worker
-from napari_phenoscope._widgets.profile_dock import NO_PLATE
-from napari_phenoscope.constants import MODALITY, PLATE, SITE, WELL
-from napari_phenoscope.errors import PhenoscopeError, PlateFormatError, ProfileTableError
-from napari_phenoscope.features.crops import (
-    cell_centers,
-    channel_percentiles,
-    crop_origins,
-    cut_windows,
+from napari_phenoscope._widgets._dock import NO_PLATE, NO_PROFILES, Dock
+from napari_phenoscope._widgets._ranking_table import (
+    TABLE_COLUMNS,
+    TARGET_BACKGROUND,
+    THUMBNAIL_PX,
+    RankingModel,
+    SimilarityBarDelegate,
+    rgb_pixmap,
 )
-from napari_phenoscope.io import read_field
-from napari_phenoscope.io.plate_layout import category_color
+from napari_phenoscope._widgets._viewer import show_field
+from napari_phenoscope._widgets._workers import one_line, start_worker
+from napari_phenoscope.constants import MODALITY, PLATE, RANK, SIMILARITY, WELL
+from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
 from napari_phenoscope.profiling.embedding_map import PointIndex, point_keys
 from napari_phenoscope.profiling.similarity import (
     BEST_PLATE,
     BEST_WELL,
     PERTURBATION,
-    RANK,
-    SIMILARITY,
     TARGET,
     Query,
     cell_normalizer,
@@ -62,173 +57,24 @@ from napari_phenoscope.profiling.similarity import (
     profile_feature_columns,
     rank_perturbations,
     reference_profiles,
-    representative_cells,
     well_query,
 )
-from napari_phenoscope.session.inspect import channel_composite
-from napari_phenoscope.session.state import PlateSession, state_of
+from napari_phenoscope.session.state import PlateSession
+from napari_phenoscope.session.thumbnails import gallery_thumbnails
 
 if TYPE_CHECKING:
     import napari
 
 QUERY_MODES = ("selected cell", "well", "perturbation")
-TABLE_COLUMNS = (RANK, PERTURBATION, MODALITY, TARGET, SIMILARITY)
-HEADERS = ("rank", "perturbation", "modality", "target / gene", "similarity")
-TARGET_BACKGROUND = QColor(255, 214, 102)  # the query's own targets: amber, as a highlighter
 GALLERY_MATCHES = 4
-CELLS_PER_MATCH = 2
-THUMBNAIL_PX = 72
-CROP_PX = 96  # field pixels around a cell centre
-NO_PROFILES = "No well profiles yet: profile the plate (Profile dock or pipeline) first."
 NO_CELL = "No cell selected: click a cell in the viewer or on the Profile map."
 
 
-class SimilarityBarDelegate(QStyledItemDelegate):
-    """Paints a similarity in -1..1 as a bar from the cell's centre, with the number on top."""
-
-    def paint(self, painter, option, index) -> None:
-        value = index.data(Qt.ItemDataRole.UserRole)
-        if value is None:
-            super().paint(painter, option, index)
-            return
-        rect = option.rect
-        background = index.data(Qt.ItemDataRole.BackgroundRole)
-        if background is not None:
-            painter.fillRect(rect, background)
-        middle = rect.left() + rect.width() / 2
-        bar = QRectF(middle, rect.top() + 3, float(value) * rect.width() / 2, rect.height() - 6)
-        painter.fillRect(bar.normalized(), QColor("#3b7dd8" if value >= 0 else "#d8643b"))
-        foreground = index.data(Qt.ItemDataRole.ForegroundRole)
-        painter.save()
-        # the model gives a QColor for highlighted rows; others use the theme's text colour
-        painter.setPen(
-            QColor(foreground) if foreground is not None else option.palette.text().color()
-        )
-        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"{value:+.2f}")
-        painter.restore()
-
-
-def cell_thumbnails(
-    fields: pd.DataFrame, rows: pd.DataFrame, size: int = CROP_PX
-) -> list[np.ndarray]:
-    """(size, size, 3) RGB thumbnails in [0, 1] of the cells ``rows``, in their order.
-
-    Each field is read once; windows around the centroids are blended with the viewer's
-    channel colours, each channel stretched by the percentiles of its whole field.
-
-    Raises
-    ------
-    PlateFormatError
-        If a cell's field is not in ``fields`` or its images cannot be read.
-    """
-    thumbnails: dict[object, np.ndarray] = {}
-    for (plate, well, site), group in rows.groupby([PLATE, WELL, SITE], sort=False):
-        index = fields.index[
-            (fields[PLATE] == plate) & (fields[WELL] == well) & (fields[SITE] == int(site))
-        ]
-        if not len(index):
-            raise PlateFormatError(f"no images for {plate} {well} site {site}")
-        image = read_field(fields.loc[index[0]], missing="zeros")
-        limits = channel_percentiles(image)
-        windows = cut_windows(image, crop_origins(cell_centers(group), size), size)
-        for row_index, window in zip(group.index, windows, strict=True):
-            thumbnails[row_index] = channel_composite(window, limits)
-    return [thumbnails[row_index] for row_index in rows.index]
-
-
-def rgb_pixmap(rgb: np.ndarray, size: int = THUMBNAIL_PX) -> QPixmap:
-    """A QPixmap of a (Y, X, 3) RGB image (uint8, or float in [0, 1]), scaled to ``size``."""
-    if rgb.dtype != np.uint8:
-        rgb = (np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
-    rgb = np.ascontiguousarray(rgb)
-    height, width, _ = rgb.shape
-    image = QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
-    return QPixmap.fromImage(image).scaled(
-        size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-    )
-
-
-def _gallery_thumbnails(
-    fields: pd.DataFrame,
-    cells: pd.DataFrame,
-    feature_columns: list[str],
-    entries: list[tuple[str, np.ndarray, bool]],
-    cancel: threading.Event,
-):
-    """Worker: yield (column, caption, thumbnails or error text) per gallery entry.
-
-    An entry is (caption, row positions in ``cells``, whether to pick the representative
-    cells among those rows); choosing and reading both happen here, off the GUI thread.
-    """
-    for column, (caption, positions, pick) in enumerate(entries):
-        if cancel.is_set():
-            return
-        rows = cells.iloc[positions]
-        try:
-            if pick:
-                rows = representative_cells(rows, feature_columns, CELLS_PER_MATCH)
-            thumbnails = cell_thumbnails(fields, rows) if len(rows) else "no cells profiled"
-        except PhenoscopeError as error:
-            thumbnails = str(error)
-        yield column, caption, thumbnails
-
-
-class RankingModel(DataFrameModel):
-    """The ranked perturbations: modality colours, the query's target genes highlighted."""
-
-    def __init__(self) -> None:
-        super().__init__(columns=TABLE_COLUMNS, headers=HEADERS)
-        self._bold = QFont()
-        self._bold.setBold(True)
-        self._black = QColor("black")
-        self._is_target = np.zeros(0, bool)
-        self._modality_colour: list[QColor] = []
-        self._tooltips: list[str] = []
-
-    def set_frame(self, frame: pd.DataFrame) -> None:
-        """Show a ranking; its colours and tool tips are computed here, once."""
-        empty = frame.empty or "is target" not in frame.columns
-        self._is_target = np.zeros(0, bool) if empty else frame["is target"].to_numpy(bool)
-        self._modality_colour = (
-            [] if empty else [QColor.fromRgbF(*category_color(str(m))) for m in frame[MODALITY]]
-        )
-        self._tooltips = (
-            []
-            if empty
-            else [
-                f"best well {plate} {well}: click to open"
-                for plate, well in zip(frame[BEST_PLATE], frame[BEST_WELL], strict=True)
-            ]
-        )
-        super().set_frame(frame)
-
-    def style(self, row: int, column: str, role: int) -> Any:
-        is_target = bool(self._is_target[row])
-        if role == Qt.ItemDataRole.BackgroundRole:
-            if column == MODALITY:
-                return self._modality_colour[row]
-            return TARGET_BACKGROUND if is_target else None
-        if role == Qt.ItemDataRole.ForegroundRole and is_target and column != MODALITY:
-            return self._black
-        if role == Qt.ItemDataRole.FontRole and is_target:
-            return self._bold
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltips[row]
-        return None
-
-    def data(self, index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and TABLE_COLUMNS[index.column()] == SIMILARITY:
-            return ""  # the bar delegate paints the number
-        return super().data(index, role)
-
-
-class SimilarDock(QWidget):
+class SimilarDock(Dock):
     """Dock widget: query by cell, well or perturbation; ranked table and cell gallery."""
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
-        super().__init__()
-        self.viewer = napari_viewer
-        self.state = state_of(napari_viewer)
+        super().__init__(napari_viewer, NO_PLATE)
         self.ranking: pd.DataFrame | None = None
         self.query: Query | None = None
         self.gallery_worker: Any = None
@@ -272,8 +118,6 @@ class SimilarDock(QWidget):
         self.gallery.setSpacing(4)
         gallery_box = QWidget()
         gallery_box.setLayout(self.gallery)
-        self.status = QLabel(NO_PLATE)
-        self.status.setWordWrap(True)
 
         form = QFormLayout()
         form.addRow("Query", self.mode_combo)
@@ -291,13 +135,12 @@ class SimilarDock(QWidget):
         layout.addWidget(gallery_box)
         layout.addWidget(self.status)
 
-        self.state.events.session_changed.connect(self._session_changed)
-        self.state.events.cells_changed.connect(self._cells_changed)
-        self.state.events.selection_changed.connect(self._selection_changed)
         self._mode_changed(self.mode_combo.currentText())
-        session = current_session(napari_viewer)
-        if session is not None:
-            self._session_changed(session)
+        self.subscribe(
+            session_changed=self._session_changed,
+            cells_changed=self._cells_changed,
+            selection_changed=self._selection_changed,
+        )
 
     # --- querying --------------------------------------------------------------------
     def find(self, mode: str | None = None, value: str | None = None) -> bool:
@@ -312,13 +155,13 @@ class SimilarDock(QWidget):
         if value is not None:
             combo = self.well_combo if mode == "well" else self.perturbation_combo
             combo.setCurrentText(value)
-        session = current_session(self.viewer)
+        session = self.current_session()
         if session is None:
-            return self._fail(NO_PLATE)
+            return self.fail(NO_PLATE, notify=False)
         feature_set = self.feature_combo.currentText()
         profiles = session.well_profiles.get(feature_set)
         if profiles is None or profiles.empty:
-            return self._fail(NO_PROFILES)
+            return self.fail(NO_PROFILES, notify=False)
         columns = self._cached("columns", feature_set, lambda: profile_feature_columns(profiles))
         try:
             query = self._make_query(session, mode, profiles, columns, feature_set)
@@ -330,7 +173,7 @@ class SimilarDock(QWidget):
                 )
             ranking = rank_perturbations(query, reference)
         except PhenoscopeError as error:
-            return self._fail(str(error))
+            return self.fail(str(error), notify=False)
         self.show_ranking(query, ranking)
         self._start_gallery(session, query, ranking)
         return True
@@ -377,10 +220,6 @@ class SimilarDock(QWidget):
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
-
-    def _fail(self, message: str) -> bool:
-        self.status.setText(message)
-        return False
 
     # --- showing ---------------------------------------------------------------------
     def show_ranking(self, query: Query, ranking: pd.DataFrame) -> None:
@@ -461,7 +300,7 @@ class SimilarDock(QWidget):
 
         feature_set = self.feature_combo.currentText()
         self.gallery_worker = start_worker(
-            _gallery_thumbnails,
+            gallery_thumbnails,
             session.fields,
             session.cells,
             list(session.feature_columns.get(feature_set, [])),

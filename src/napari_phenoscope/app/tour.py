@@ -9,6 +9,10 @@ PNG of the whole window (docks included) in the screenshots folder; ``docs/tutor
 is written around them.
 
 The tour only uses the docks' public methods, so it is also an end-to-end check of the GUI.
+
+Longer than the house's ~450 lines on purpose: it is one script, ``Tour``'s methods are its
+steps in order, each with the text of its screenshot; split, the story would be harder to
+follow than to scroll.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from napari_phenoscope.constants import BROAD_SAMPLE, CENTER_X, CENTER_Y, PLATE, SITE, WELL
+from napari_phenoscope.constants import BROAD_SAMPLE, CENTER_X, CENTER_Y, LABEL, PLATE, SITE, WELL
 from napari_phenoscope.demo.story import bi2536_average_precision, bi2536_wells
 from napari_phenoscope.errors import PhenoscopeError, PlateFormatError
+from napari_phenoscope.session.state import state_of
 
 #: Window size of the screenshots (pixels).
 WINDOW_SIZE = (1680, 1180)
@@ -124,9 +129,10 @@ class Tour:
         self.map = docks.map
         self.frames = docks.frames
         self.show_dock("Profile")
-        if self.model_path is not None:
-            self.profile.weights_edit.setText(str(self.model_path))
-            self.inspect.weights_edit.setText(str(self.model_path))
+        # the docks read the model settings from the viewer's session (and show them)
+        state = state_of(self.viewer)
+        state.weights_path = self.model_path
+        state.device = self.device
 
     def show_dock(self, name: str) -> None:
         """Bring a dock's tab to the front."""
@@ -167,8 +173,6 @@ class Tour:
 
     @property
     def session(self) -> Any:
-        from napari_phenoscope.session.state import state_of
-
         return state_of(self.viewer).session
 
     def zoom_on(self, centre: tuple[float, float], span: float) -> None:
@@ -212,7 +216,7 @@ class Tour:
         for target_plate, target_well in [(plate, well), *((plate, w) for w in controls)]:
             self._go_to(target_plate, target_well)
             self.show_dock("Profile")
-            started = self.profile.run(scope="well", features="vit", device=self.device)
+            started = self.profile.run(scope="well", features="vit")
             self.require(started, self.profile, "profile a well")
             self.wait(self.profile, "profile a well")
         self._go_to(plate, well, 1)
@@ -255,7 +259,7 @@ class Tour:
         plate, well = self.bi2536[0]
         self._go_to(plate, well, 1)
         cell = brightest_nucleus(self.viewer, self.session)
-        from napari_phenoscope._widgets.profile_dock import select_cell_at
+        from napari_phenoscope._widgets._cells import select_cell_at
 
         selected = select_cell_at(self.viewer, cell)
         if selected is None:
@@ -390,15 +394,15 @@ def brightest_nucleus(viewer: Any, session: Any) -> tuple[float, float]:
         (cells[PLATE] == key[0])
         & (cells[WELL] == key[1])
         & (cells[SITE] == key[2])
-        & (cells["label"] == label)
+        & (cells[LABEL] == label)
     ].iloc[0]
     return float(row[CENTER_Y]), float(row[CENTER_X])
 
 
 def _ranking_names(ranking: Any, count: int) -> list[str]:
     """The top perturbations of a similarity ranking as "name (modality, similarity)"."""
-    from napari_phenoscope.constants import MODALITY
-    from napari_phenoscope.profiling.similarity import PERTURBATION, SIMILARITY
+    from napari_phenoscope.constants import MODALITY, SIMILARITY
+    from napari_phenoscope.profiling.similarity import PERTURBATION
 
     return [
         f"{row[PERTURBATION]} ({row[MODALITY]}, {row[SIMILARITY]:.2f})"

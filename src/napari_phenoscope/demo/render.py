@@ -10,6 +10,10 @@ state (round, small cells with small, bright, condensed DNA). Pixel noise is cam
 Poisson shot noise plus an offset and read noise, clipped to a 12-bit range.
 
 Nothing here knows about plates; ``napari_phenoscope.demo.project`` lays fields out on plates.
+
+A little over the house's ~450 lines on purpose: the latent dimensions and the drawing of
+the cells they control are read together; ``design`` (which perturbation moves which
+dimension) is already apart.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from napari_phenoscope.constants import is_metadata_column
+from napari_phenoscope.constants import RANK, SIMILARITY, is_metadata_column
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.evaluation.nulls import (
     benjamini_hochberg,
@@ -93,8 +93,6 @@ P_VALUE = "p_value"
 CORRECTED_P = "corrected_p_value"
 BELOW_P = "below_p"
 BELOW_CORRECTED_P = "below_corrected_p"
-RANK = "rank"
-SIMILARITY = "similarity"
 
 
 def _normalized_ap(ap: np.ndarray, n_pos: np.ndarray, n_total: np.ndarray) -> np.ndarray:

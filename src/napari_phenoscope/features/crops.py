@@ -27,15 +27,13 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from napari_phenoscope.constants import CENTER_X, CENTER_Y, CHANNELS, PLATE, SITE, WELL
+from napari_phenoscope.constants import CENTER_X, CENTER_Y, CHANNELS, LABEL, PLATE, SITE, WELL
 from napari_phenoscope.errors import PlateFormatError
 
 #: Side of the square crop cut around each nucleus, in pixels (see the module docstring).
 DEFAULT_CROP_SIZE = 64
 #: Percentiles mapped to 0 and 1 by the normalisation.
 DEFAULT_PERCENTILES: tuple[float, float] = (1.0, 99.8)
-#: Column of the cell table holding the cell's label id in the label images.
-LABEL = "label"
 
 Normalization = Literal["field", "none"] | np.ndarray
 
@@ -304,7 +302,7 @@ def iter_plate_crops(
     PlateFormatError
         If a plate folder holds no fields (naming it).
     """
-    from napari_phenoscope.io import index_plate, read_field
+    from napari_phenoscope.io import index_plate, iter_fields
 
     if segmenter is None:
         from napari_phenoscope.segmentation.field import segment_field
@@ -318,15 +316,15 @@ def iter_plate_crops(
         fields = index_plate(plate_dir, channel_map)
         if fields.empty:
             raise PlateFormatError(f"no image fields found in {plate_dir}")
-        for row in fields.to_dict("records"):
+        for field in iter_fields(fields, missing=missing):
             if max_fields is not None and n_fields >= max_fields:
                 break
             n_fields += 1
-            image = read_field(row, channels=CHANNELS, missing=missing)
+            image = field.read()
             segmentation = segmenter(image)
             table = segmentation.table.reset_index(drop=True).copy()
             for column in (PLATE, WELL, SITE):
-                table[column] = row[column]
+                table[column] = field.row[column]
             crops = extract_crops(
                 image,
                 table,

@@ -2,8 +2,9 @@
 
 ``index_plate`` accepts a project folder (with ``images/`` and ``metadata/``), a plate's
 image folder, a CellProfiler ``load_data.csv`` or a single multi-channel TIFF, and returns
-the same LoadData-shaped field index for each; ``read_field`` / ``lazy_channel_stack`` read
-pixels from it; ``read_well_metadata`` annotates wells with perturbations.
+the same LoadData-shaped field index for each; ``iter_fields`` walks it field by field
+(the one field loop), ``read_field`` / ``lazy_channel_stack`` read pixels from it;
+``read_well_metadata`` annotates wells with perturbations.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import pandas as pd
 
 from napari_phenoscope.errors import PlateFormatError
 from napari_phenoscope.io.fields import (
+    Field,
     available_channels,
     channel_path,
     describe_field,
+    iter_fields,
     lazy_channel_stack,
     read_channel,
     read_field,
@@ -39,6 +42,7 @@ from napari_phenoscope.io.platemap import (
 
 __all__ = [
     "WELL_METADATA_COLUMNS",
+    "Field",
     "available_channels",
     "barcode_from_path",
     "channel_path",
@@ -50,6 +54,7 @@ __all__ = [
     "index_phenix_folder",
     "index_plate",
     "is_plate_path",
+    "iter_fields",
     "join_well_metadata",
     "lazy_channel_stack",
     "parse_channel_map",

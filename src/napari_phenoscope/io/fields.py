@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,9 @@ from napari_phenoscope.errors import PlateFormatError
 from napari_phenoscope.io.phenix import filename_column, frame_column, pathname_column
 
 MissingPolicy = Literal["error", "zeros"]
+#: How ``iter_fields`` treats a channel whose file a field does not list: stop naming it,
+#: fill it with zeros, or read only the channels listed (``Field.channels`` says which).
+MissingChannels = Literal["error", "zeros", "skip"]
 
 
 def channel_path(field: Mapping[str, object], channel: str) -> Path | None:
@@ -127,6 +131,88 @@ def read_field(
         if channel in planes:
             stack[index] = _to_uint16(planes[channel], channel_path(row, channel))
     return stack
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a field index, ready to read (``iter_fields``).
+
+    Attributes
+    ----------
+    position
+        Row of the field index (0-based position).
+    key
+        (plate, well, site), the join key of everything computed from the field.
+    row
+        The field-index row (file names and metadata).
+    channels
+        Channels ``read`` returns, in order: all asked for, or under ``missing="skip"``
+        those whose file the field lists.
+    missing
+        The missing-channel policy of ``read``.
+    """
+
+    position: int
+    key: tuple[str, str, int]
+    row: dict[str, object]
+    channels: tuple[str, ...]
+    missing: MissingChannels
+
+    def read(self, require: Sequence[str] = ()) -> np.ndarray:
+        """The field's pixels, (C, Y, X) uint16 in the order of ``channels``.
+
+        Raises
+        ------
+        PlateFormatError
+            Naming the field or file: a channel of ``require`` (or, under
+            ``missing="error"``, any channel) has no file, or a file is missing or corrupt.
+        """
+        for channel in require:
+            if channel not in self.channels or channel_path(self.row, channel) is None:
+                raise PlateFormatError(f"{describe_field(self.row)} has no {channel} image file")
+        policy: MissingPolicy = "zeros" if self.missing == "zeros" else "error"
+        return read_field(self.row, channels=self.channels, missing=policy)
+
+
+def iter_fields(
+    fields: pd.DataFrame,
+    positions: Sequence[int] | None = None,
+    missing: MissingChannels = "error",
+    channels: Sequence[str] = CHANNELS,
+) -> Iterator[Field]:
+    """The fields of an index in order, one at a time: the one field loop of phenoscope.
+
+    The pipeline, batch segmentation, crop streaming and the docks all walk plates through
+    it, so a field's key, its channel order and its missing-channel handling are the same
+    everywhere. Nothing is read until ``Field.read`` (a caller may skip cached fields or
+    report a failed field and go on).
+
+    Parameters
+    ----------
+    fields
+        A field index (``index_plate``).
+    positions
+        Rows to visit (0-based positions), in this order; all rows by default.
+    missing
+        ``"error"``: reading a field that lacks a channel file raises, naming it;
+        ``"zeros"``: that channel is zeros; ``"skip"``: only the listed channels are read.
+    channels
+        Channels to read, in output order.
+
+    Yields
+    ------
+    Field
+    """
+    if missing not in ("error", "zeros", "skip"):
+        raise ValueError(f"missing must be 'error', 'zeros' or 'skip', not {missing!r}")
+    records = fields.to_dict("records")
+    for position in range(len(records)) if positions is None else positions:
+        row = records[position]
+        names = tuple(channels)
+        if missing == "skip":
+            names = tuple(c for c in channels if channel_path(row, c) is not None)
+        key = (str(row[PLATE]), str(row[WELL]), int(row[SITE]))
+        yield Field(int(position), key, row, names, missing)
 
 
 def _to_uint16(plane: np.ndarray, path: Path | None) -> np.ndarray:

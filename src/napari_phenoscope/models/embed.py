@@ -8,14 +8,27 @@ import numpy as np
 import torch
 from timm.models.vision_transformer import VisionTransformer
 
+from napari_phenoscope.errors import PhenoscopeError
+
 Pool = Literal["auto", "cls", "mean"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; other values as ``torch.device``."""
+    """``"auto"`` -> CUDA when available, else CPU; other values as ``torch.device``.
+
+    The one place a device choice (``--device``, the docks' combo box) is interpreted.
+
+    Raises
+    ------
+    PhenoscopeError
+        If a CUDA device is asked for without a usable CUDA GPU.
+    """
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise PhenoscopeError(f"device {device} was chosen but no CUDA GPU is available")
+    return resolved
 
 
 def default_pool(encoder: VisionTransformer) -> Literal["cls", "mean"]:

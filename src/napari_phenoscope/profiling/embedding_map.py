@@ -21,12 +21,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.path import Path as PolygonPath
 
-from napari_phenoscope.constants import PLATE, SITE, WELL
+from napari_phenoscope.constants import LABEL, PLATE, SITE, WELL
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.io.plate_layout import category_color
-
-#: Column of the single-cell table holding the cell's id in its field's label images.
-LABEL = "label"
 
 Level = Literal["cells", "wells"]
 CellKey = tuple[str, str, int, int]

@@ -8,33 +8,27 @@ feature sets and model match, and only then concatenates:
 - ``OUT/single_cells.parquet``: one row per cell (plate, well, site, object number, label,
   centroid, the well's perturbation metadata, every feature column);
 - ``OUT/well_profiles_<featureset>.parquet``: median per well, robust-normalised to the
-  negative controls of its plate, feature-selected (``profiles`` module, pycytominer
+  negative controls of its plate, feature-selected (``wells`` module, pycytominer
   semantics).
+
+The cache and output files (and reading them back) are the ``outputs`` module.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import os
 import threading
-import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from napari_phenoscope.constants import (
-    CELL_AREA,
-    CENTER_X,
-    CENTER_Y,
     CHANNELS,
-    NUCLEUS_AREA,
+    LABEL,
     OBJECT_NUMBER,
     PLATE,
     SITE,
@@ -44,39 +38,19 @@ from napari_phenoscope.errors import (
     ModelWeightsError,
     PhenoscopeError,
     PlateFormatError,
-    ProfileTableError,
+)
+from napari_phenoscope.profiling.outputs import (
+    FEATURE_SETS,
+    VIT_PREFIX,
+    ProfileOutputs,
+    assemble_outputs,
+    cache_matches,
+    field_cache_path,
+    write_parquet_atomic,
 )
 
-FEATURE_SETS: tuple[str, ...] = ("vit", "classical")
-LABEL = "label"
-VIT_PREFIX = "Cells_ViT_"
-_CACHE_KEY = b"phenoscope"  # parquet key-value metadata: feature sets and model of a field
-
-
-@dataclass(frozen=True)
-class ProfileOutputs:
-    """What ``profile_plates`` wrote.
-
-    Attributes
-    ----------
-    single_cells
-        Path of the single-cell Parquet file.
-    well_profiles
-        Path of the well-profile Parquet file per feature set.
-    feature_columns
-        Feature columns per feature set.
-    n_fields, n_fields_computed
-        Fields in the run, and those computed in this call (the rest came from the cache).
-    n_cells
-        Rows of the single-cell table.
-    """
-
-    single_cells: Path
-    well_profiles: dict[str, Path]
-    feature_columns: dict[str, list[str]] = field(repr=False)
-    n_fields: int
-    n_fields_computed: int
-    n_cells: int
+if TYPE_CHECKING:
+    from napari_phenoscope.io.fields import Field
 
 
 def parse_feature_sets(choice: str | Sequence[str]) -> tuple[str, ...]:
@@ -99,24 +73,6 @@ def parse_feature_sets(choice: str | Sequence[str]) -> tuple[str, ...]:
 def vit_feature_names(dimension: int) -> list[str]:
     """Column names of ViT embedding features (``Cells_ViT_0000`` ...)."""
     return [f"{VIT_PREFIX}{i:04d}" for i in range(dimension)]
-
-
-def resolve_device(choice: str) -> str:
-    """``"auto"`` -> ``"cuda"`` when a GPU is usable, else ``"cpu"``; check explicit choices.
-
-    Raises
-    ------
-    PhenoscopeError
-        If ``"cuda"`` is asked for without a CUDA GPU.
-    """
-    import torch
-
-    from napari_phenoscope.models import resolve_device as torch_device
-
-    device = torch_device(choice)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise PhenoscopeError(f"device {choice} was chosen but no CUDA GPU is available")
-    return str(device)
 
 
 def measure_field(
@@ -204,50 +160,6 @@ def _embed(
 
 
 # --- the plate run -------------------------------------------------------------------------
-
-
-def field_cache_path(out_dir: str | Path, plate: str, well: str, site: int) -> Path:
-    """Where the cells of one field are cached: ``OUT/fields/<plate>/<well>_s<site>.parquet``."""
-    return Path(out_dir) / "fields" / str(plate) / f"{well}_s{int(site)}.parquet"
-
-
-def write_parquet_atomic(
-    table: pd.DataFrame, path: str | Path, metadata: dict[str, Any] | None = None
-) -> Path:
-    """Write ``table`` to ``path`` through a temporary file and a rename.
-
-    A reader (or a resumed run) never sees a half-written file: either the old file, no
-    file, or the complete new one. ``metadata`` is stored as JSON in the file's schema.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrow = pa.Table.from_pandas(table, preserve_index=False)
-    if metadata is not None:
-        merged = dict(arrow.schema.metadata or {})
-        merged[_CACHE_KEY] = json.dumps(metadata, sort_keys=True).encode()
-        arrow = arrow.replace_schema_metadata(merged)
-    # unique per writer: two Dask workers (other hosts, same pid) may write the same field
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        pq.write_table(arrow, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
-
-
-def _cache_matches(path: Path, signature: dict[str, Any]) -> bool:
-    """True when a cached field holds every requested feature set, from the same model."""
-    if not path.is_file():
-        return False
-    try:
-        stored = pq.read_schema(path).metadata or {}
-        cached = json.loads(stored.get(_CACHE_KEY, b"{}"))
-    except (OSError, ValueError, pa.ArrowInvalid):
-        return False  # a foreign or damaged file is recomputed, never trusted
-    if not set(signature["feature_sets"]) <= set(cached.get("feature_sets", ())):
-        return False
-    return "vit" not in signature["feature_sets"] or cached.get("model") == signature["model"]
 
 
 def index_plates(
@@ -360,6 +272,8 @@ def profile_plates(
     ProfileTableError
         A plate without negative-control wells to normalise to.
     """
+    from napari_phenoscope.io import iter_fields
+    from napari_phenoscope.models import resolve_device
     from napari_phenoscope.profiling.execute import check_execution, map_fields
 
     check_execution(scheduler, workers)
@@ -373,76 +287,66 @@ def profile_plates(
     signature: dict[str, Any] = {"feature_sets": list(feature_sets), "model": None}
     if "vit" in feature_sets:
         signature["model"] = model_signature(model_path)
-    cached = [
-        _cache_matches(field_cache_path(out_dir, *_key(row)), signature)
-        for row in fields.to_dict("records")
+    todo = [
+        field.position
+        for field in iter_fields(fields)
+        if not cache_matches(field_cache_path(out_dir, *field.key), signature)
     ]
-    todo = [row for row, done in zip(fields.to_dict("records"), cached, strict=True) if not done]
     if todo and "vit" in feature_sets and scheduler is None and workers is None:
-        device = resolve_device(device)  # fail here; Dask workers resolve "auto" themselves
-    job = FieldJob(
-        out_dir=out_dir,
-        feature_sets=feature_sets,
-        signature=signature,
-        model_path=None if model_path is None else str(model_path),
-        device=device,
-        batch_size=batch_size,
-        missing=missing,
-    )
+        device = str(resolve_device(device))  # Dask workers resolve "auto" themselves
+    job = FieldJob(out_dir, feature_sets, signature, model_path, device, batch_size)
     map_fields(
         job,
-        todo,
+        list(iter_fields(fields, todo, missing=missing)),
         scheduler=scheduler,
         workers=workers,
         progress=progress,
-        describe=lambda row: "{} {} s{}".format(*_key(row)),
+        describe=lambda field: "{} {} s{}".format(*field.key),
         total=len(fields),
     )
-    return _assemble(fields, well_metadata, feature_sets, out_dir, n_computed=len(todo))
+    return assemble_outputs(fields, well_metadata, feature_sets, out_dir, n_computed=len(todo))
 
 
 @dataclass(frozen=True)
 class FieldJob:
-    """Profile one field-index row into its cache file; what a Dask task runs.
+    """Profile one field (``io.iter_fields``) into its cache file; what a Dask task runs.
 
-    Picklable and small: workers receive it once per task, load the encoder once per
-    process (``cached_encoder``) and write the field's cache file themselves, atomically.
-    Returns the number of cells.
+    Small and picklable: a worker loads the encoder once per process (``cached_encoder``)
+    and writes the field's cache file itself, atomically. Returns the number of cells.
     """
 
     out_dir: Path
     feature_sets: tuple[str, ...]
     signature: dict[str, Any]
-    model_path: str | None = None
+    model_path: str | Path | None = None
     device: str = "auto"
     batch_size: int = 64
-    missing: Literal["error", "zeros"] = "error"
 
-    def __call__(self, row: dict[str, Any]) -> int:
-        from napari_phenoscope.io import read_field
+    def __call__(self, field: Field) -> int:
+        from napari_phenoscope.models import resolve_device
 
-        key = _key(row)
-        image = read_field(row, channels=CHANNELS, missing=self.missing)
         device, encoder = self.device, None
         if "vit" in self.feature_sets:
-            device = resolve_device(self.device)
+            device = str(resolve_device(self.device))
             encoder = cached_encoder(self.model_path, self.signature["model"], device)
-        table, _ = measure_field(image, key, self.feature_sets, encoder, device, self.batch_size)
-        write_parquet_atomic(table, field_cache_path(self.out_dir, *key), self.signature)
+        table, _ = measure_field(
+            field.read(), field.key, self.feature_sets, encoder, device, self.batch_size
+        )
+        write_parquet_atomic(table, field_cache_path(self.out_dir, *field.key), self.signature)
         return len(table)
 
 
 _ENCODER_LOCK = threading.Lock()
 
 
-def cached_encoder(model_path: str | None, digest: str, device: str) -> Any:
+def cached_encoder(model_path: str | Path | None, digest: str, device: str) -> Any:
     """The encoder of ``model_path`` on ``device``, loaded once per process and kept.
 
     ``digest`` (the weights' SHA-256) is part of the key, so weights rewritten at the same
     path are reloaded. The lock makes a multi-threaded Dask worker load it only once.
     """
     with _ENCODER_LOCK:
-        return _load_encoder(model_path, digest, device)
+        return _load_encoder(None if model_path is None else str(model_path), digest, device)
 
 
 @functools.lru_cache(maxsize=2)
@@ -451,10 +355,6 @@ def _load_encoder(model_path: str | None, digest: str, device: str) -> Any:
 
     del digest  # only a cache key
     return load_encoder(model_path, device=device)
-
-
-def _key(row: dict[str, Any]) -> tuple[str, str, int]:
-    return str(row[PLATE]), str(row[WELL]), int(row[SITE])
 
 
 def _well_metadata(plate_dirs: Sequence[str | Path]) -> pd.DataFrame:
@@ -480,141 +380,3 @@ def _check_wells_annotated(fields: pd.DataFrame, well_metadata: pd.DataFrame) ->
     from napari_phenoscope.io import join_well_metadata
 
     join_well_metadata(fields[[PLATE, WELL]].drop_duplicates(), well_metadata)
-
-
-def _read_cached_fields(
-    fields: pd.DataFrame, out_dir: Path, feature_sets: Sequence[str]
-) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """Concatenate the cached cells of the run's fields, keeping only the chosen sets."""
-    tables = []
-    for row in fields.to_dict("records"):
-        # small files: the plain reader without a thread pool is 2-3x faster per file
-        table = pq.ParquetFile(field_cache_path(out_dir, *_key(row))).read(use_threads=False)
-        if table.num_rows:
-            tables.append(table.replace_schema_metadata(None))
-    if not tables:
-        raise PlateFormatError(
-            f"segmentation found no cells in any of the {len(fields)} fields of "
-            f"{', '.join(dict.fromkeys(fields['_source']))}"
-        )
-    # one Arrow concatenation and one conversion: per-file pandas conversion dominated
-    cells = pa.concat_tables(tables, promote_options="permissive").to_pandas()
-    from napari_phenoscope.features.classical import classical_feature_names
-
-    available = {
-        "vit": [c for c in cells.columns if c.startswith(VIT_PREFIX)],
-        "classical": classical_feature_names(CHANNELS),
-    }
-    feature_columns = {name: available[name] for name in feature_sets}
-    # a cache computed for more sets than this run asked for: drop the others' columns,
-    # but keep the segmentation's own areas, which share classical names
-    unwanted = {c for name in FEATURE_SETS if name not in feature_sets for c in available[name]}
-    unwanted -= {NUCLEUS_AREA, CELL_AREA}
-    return cells.drop(columns=[c for c in cells.columns if c in unwanted]), feature_columns
-
-
-def _assemble(
-    fields: pd.DataFrame,
-    well_metadata: pd.DataFrame,
-    feature_sets: Sequence[str],
-    out_dir: Path,
-    n_computed: int,
-) -> ProfileOutputs:
-    """Concatenate the field caches into the single-cell table and the well profiles."""
-    from napari_phenoscope.io import join_well_metadata
-
-    cells, feature_columns = _read_cached_fields(fields, out_dir, feature_sets)
-    cells = join_well_metadata(cells, well_metadata)
-    features = [c for columns in feature_columns.values() for c in columns]
-    leading = [PLATE, WELL, SITE, OBJECT_NUMBER, LABEL, CENTER_X, CENTER_Y]
-    leading = [c for c in leading if c in cells.columns]
-    metadata = [c for c in cells.columns if c.startswith("Metadata_") and c not in leading]
-    other = [c for c in cells.columns if c not in {*leading, *metadata, *features}]
-    cells = cells[[*leading, *metadata, *other, *features]]
-    single_cells = write_parquet_atomic(cells, out_dir / "single_cells.parquet")
-    written = {}
-    for name, columns in feature_columns.items():
-        profiles = well_profiles(cells, columns)
-        written[name] = write_parquet_atomic(profiles, out_dir / f"well_profiles_{name}.parquet")
-    return ProfileOutputs(
-        single_cells=single_cells,
-        well_profiles=written,
-        feature_columns=feature_columns,
-        n_fields=len(fields),
-        n_fields_computed=n_computed,
-        n_cells=len(cells),
-    )
-
-
-def well_profiles(cells: pd.DataFrame, feature_columns: Sequence[str]) -> pd.DataFrame:
-    """Median-aggregate cells to wells, robust-normalise to negcon per plate, select features.
-
-    Parameters
-    ----------
-    cells
-        Single-cell table with the wells' ``Metadata_*`` annotations and ``feature_columns``.
-    feature_columns
-        The features of one feature set.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per plate and well: the well's ``Metadata_*`` columns (with
-        ``Metadata_Count_Cells``), then the selected features (pycytominer layout).
-
-    Raises
-    ------
-    ProfileTableError
-        If a plate has no negative-control well.
-
-    Notes
-    -----
-    A feature whose negative controls do not vary on some plate (MAD 0, e.g. a minimum
-    intensity that is 0 in every control well) cannot be normalised to them: it would be
-    divided by pycytominer's epsilon and dominate every similarity, so it is dropped before
-    the usual variance, correlation and NaN selection.
-    """
-    from napari_phenoscope.profiling import profiles
-
-    features = list(feature_columns)
-    well_metadata = [c for c in cells.columns if c.startswith("Metadata_") and c not in _PER_CELL]
-    wells = cells[well_metadata].drop_duplicates([PLATE, WELL]).set_index([PLATE, WELL])
-    counts = cells.groupby([PLATE, WELL]).size().rename(CELL_COUNT)
-    medians = profiles.aggregate(cells[[PLATE, WELL, *features]], (PLATE, WELL), "median")
-    table = wells.join(counts).join(medians.set_index([PLATE, WELL])).reset_index()
-    _check_controls(table)
-    table = table.drop(columns=_constant_in_controls(table, features))
-    normalized = profiles.normalize(table, samples="negcon", by=PLATE)
-    return profiles.feature_select(normalized).reset_index(drop=True).copy()  # defragment
-
-
-_PER_CELL = (SITE, OBJECT_NUMBER)
-CELL_COUNT = "Metadata_Count_Cells"
-
-
-def _check_controls(table: pd.DataFrame) -> None:
-    """Normalising to controls needs two negative-control wells per plate (a MAD)."""
-    from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL
-
-    is_control = table[CONTROL_TYPE] == NEGATIVE_CONTROL
-    controls = is_control.groupby(table[PLATE]).sum()
-    short = controls[controls < 2]
-    if len(short):
-        listed = ", ".join(f"{plate} ({count})" for plate, count in short.items())
-        raise ProfileTableError(
-            f"normalising to negative controls needs at least two control wells per plate; "
-            f"plate(s) with fewer among the profiled wells: {listed}"
-        )
-
-
-def _constant_in_controls(table: pd.DataFrame, features: Sequence[str]) -> list[str]:
-    """Features with zero MAD over the negative-control wells of at least one plate."""
-    from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL
-
-    controls = table[table[CONTROL_TYPE] == NEGATIVE_CONTROL]
-    if controls.empty:
-        return []  # normalize names the problem
-    values = controls[list(features)]
-    medians = values.groupby(controls[PLATE]).transform("median")
-    mad = (values - medians).abs().groupby(controls[PLATE]).median()
-    return [name for name in features if (mad[name] == 0).any()]

@@ -21,23 +21,24 @@ from napari_phenoscope.constants import (
     BROAD_SAMPLE,
     CONTROL_TYPE,
     GENE,
+    LABEL,
     MODALITY,
     NEGATIVE_CONTROL,
     PERT_INAME,
     PLATE,
+    RANK,
+    SIMILARITY,
     SITE,
     TARGET_LIST,
     WELL,
     is_metadata_column,
 )
 from napari_phenoscope.errors import ProfileTableError
-from napari_phenoscope.profiling.embedding_map import LABEL, feature_matrix
+from napari_phenoscope.profiling.embedding_map import feature_matrix
 
 #: Columns of a ranking table, in display order.
-RANK = "rank"
 PERTURBATION = "perturbation"
 TARGET = "target/gene"
-SIMILARITY = "similarity"
 N_WELLS = "n wells"
 BEST_PLATE = "best plate"
 BEST_WELL = "best well"
@@ -219,7 +220,6 @@ def rank_perturbations(query: Query, reference: ReferenceProfiles) -> pd.DataFra
     ValueError
         If ``reference`` was not prepared without the query's own wells.
     """
-    from napari_phenoscope.evaluation.map import SIMILARITY as RANKED_SIMILARITY
     from napari_phenoscope.evaluation.map import rank_by_similarity
 
     if reference.excluded != frozenset(query.exclude_wells):
@@ -228,7 +228,7 @@ def rank_perturbations(query: Query, reference: ReferenceProfiles) -> pd.DataFra
     ranked = rank_by_similarity(query.vector, reference.consensus, features)
     columns = [PERTURBATION, MODALITY, TARGET, N_WELLS]
     ranking = reference.consensus.loc[ranked.index, columns].copy()
-    ranking[SIMILARITY] = ranked[RANKED_SIMILARITY].to_numpy(dtype=np.float64)
+    ranking[SIMILARITY] = ranked[SIMILARITY].to_numpy(dtype=np.float64)
     # the best well of a perturbation is its first well in the ranking of all wells
     ranked_wells = rank_by_similarity(query.vector, reference.wells, features).index
     first = pd.Series(ranked_wells, index=reference.well_ids[ranked_wells])

@@ -5,6 +5,7 @@ or ``cellpose`` (optional, local weights only); ``metrics`` tabulates the cells 
 them to ground truth; ``batch`` segments a whole plate to TIFFs and a Parquet table.
 """
 
+from napari_phenoscope.constants import LABEL
 from napari_phenoscope.segmentation.batch import label_paths, segment_plate
 from napari_phenoscope.segmentation.classical import (
     estimate_diameter,
@@ -24,7 +25,6 @@ from napari_phenoscope.segmentation.metrics import (
     BBOX_MAX_Y,
     BBOX_MIN_X,
     BBOX_MIN_Y,
-    LABEL,
     TOUCHES_BORDER,
     MatchResult,
     cell_table,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import tifffile
 
-from napari_phenoscope.constants import PLATE, SITE, WELL
+from napari_phenoscope.constants import WELL
 from napari_phenoscope.errors import PlateFormatError
 from napari_phenoscope.segmentation.field import segment_field
 from napari_phenoscope.segmentation.metrics import cell_table
@@ -96,21 +96,32 @@ def segment_plate(
     """
     from tqdm.auto import tqdm
 
-    from napari_phenoscope.io import available_channels, describe_field, index_plate, read_field
+    from napari_phenoscope.io import index_plate, iter_fields
 
     plate_path = Path(plate_path)
     fields = select_wells(index_plate(plate_path, channel_map=channel_map), wells, plate_path)
     out_dir = Path(out_dir)
     tables = []
-    rows = fields.to_dict("records")
-    for row in tqdm(rows, unit="field", desc="segmenting", disable=not progress):
-        channels = available_channels(row)
-        if "DNA" not in channels:
-            raise PlateFormatError(f"{describe_field(row)} has no DNA image file")
-        image = read_field(row, channels=channels)
-        plate, well, site = str(row[PLATE]), str(row[WELL]), int(row[SITE])
+    # each field is segmented with the channels it has (a missing cytoplasm channel is
+    # skipped by segment_field), but never without DNA
+    walk = tqdm(
+        iter_fields(fields, missing="skip"),
+        total=len(fields),
+        unit="field",
+        desc="segmenting",
+        disable=not progress,
+    )
+    for field in walk:
+        image = field.read(require=("DNA",))
+        plate, well, site = field.key
         result = segment_field(
-            image, channels, diameter=diameter, method=method, plate=plate, well=well, site=site
+            image,
+            field.channels,
+            diameter=diameter,
+            method=method,
+            plate=plate,
+            well=well,
+            site=site,
         )
         nuclei_path, cells_path = label_paths(out_dir, plate, well, site)
         nuclei_path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from napari_phenoscope.constants import (
     CELL_AREA,
     CENTER_X,
     CENTER_Y,
+    LABEL,
     NUCLEUS_AREA,
     OBJECT_NUMBER,
     PLATE,
@@ -24,7 +25,6 @@ from napari_phenoscope.constants import (
     WELL,
 )
 
-LABEL = "label"  # napari's layer.features key: the label id in both label images
 TOUCHES_BORDER = "touches_border"
 BBOX_MIN_X = "Cells_AreaShape_BoundingBoxMinimum_X"
 BBOX_MIN_Y = "Cells_AreaShape_BoundingBoxMinimum_Y"

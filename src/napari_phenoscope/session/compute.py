@@ -11,20 +11,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from napari_phenoscope.constants import CHANNELS, PLATE, SITE, WELL
+from napari_phenoscope.constants import CHANNELS, LABEL, PLATE, SITE, WELL
 from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
 from napari_phenoscope.profiling import pipeline
-from napari_phenoscope.profiling.pipeline import LABEL, VIT_PREFIX
+from napari_phenoscope.profiling.outputs import VIT_PREFIX
+from napari_phenoscope.profiling.wells import well_profiles
 
 FEATURE_SETS: tuple[str, ...] = ("vit", "classical", "both")
 SCOPES: tuple[str, ...] = ("field", "well", "plate")
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 
 @dataclass
@@ -132,25 +131,24 @@ def iter_profiles(
     a result finished after ``cancel`` was set is dropped, so nothing lands after a cancel.
     ``model_path`` names encoder weights (the bundled ones if None).
     """
-    from napari_phenoscope.io import read_field
+    from napari_phenoscope.io import iter_fields
+    from napari_phenoscope.models import resolve_device
 
     cancel = cancel or threading.Event()
     sets = pipeline.parse_feature_sets(feature_choice)
-    device = pipeline.resolve_device(device_choice)
+    device = str(resolve_device(device_choice))
     encoder = None
     if "vit" in sets:
         from napari_phenoscope.models import load_encoder
 
         encoder = load_encoder(model_path, device=device)
-    for index in indices:
+    for plate_field in iter_fields(fields, indices, missing="zeros"):
         if cancel.is_set():
             return
-        row = fields.iloc[index]
-        key = (str(row[PLATE]), str(row[WELL]), int(row[SITE]))
+        index, key = plate_field.position, plate_field.key
         try:
-            image = read_field(row, missing="zeros")
             result: FieldProfile | FieldFailure = profile_field(
-                image, key, index, sets, encoder=encoder, device=device
+                plate_field.read(), key, index, sets, encoder=encoder, device=device
             )
         except PhenoscopeError as error:
             result = FieldFailure(index, key, str(error))
@@ -198,7 +196,7 @@ def labels_features(table: pd.DataFrame, feature_columns: Sequence[str] = ()) ->
 def aggregate_wells(
     cells: pd.DataFrame, feature_columns: dict[str, list[str]]
 ) -> dict[str, pd.DataFrame]:
-    """Well profiles per feature set from the session's cells (``pipeline.well_profiles``).
+    """Well profiles per feature set from the session's cells (``profiling.wells.well_profiles``).
 
     Raises
     ------
@@ -206,53 +204,7 @@ def aggregate_wells(
         If the cells cannot be aggregated and normalised (e.g. a plate without negative
         control wells), with the message the dock shows.
     """
-    return {
-        name: pipeline.well_profiles(cells, columns) for name, columns in feature_columns.items()
-    }
-
-
-def read_pipeline_output(
-    out_dir: str | Path,
-) -> tuple[pd.DataFrame, dict[str, list[str]], dict[str, pd.DataFrame]]:
-    """Read what ``phenoscope profile`` wrote: cells, their feature columns, well profiles.
-
-    Parameters
-    ----------
-    out_dir
-        The output folder of ``pipeline.profile_plates``.
-
-    Returns
-    -------
-    cells : pandas.DataFrame
-        ``single_cells.parquet``.
-    feature_columns : dict
-        Feature columns of ``cells`` per feature set found in it.
-    well_profiles : dict
-        ``well_profiles_<feature set>.parquet`` per feature set.
-
-    Raises
-    ------
-    ProfileTableError
-        If the folder holds no ``single_cells.parquet``.
-    """
-    from napari_phenoscope.features.classical import classical_feature_names
-
-    out_dir = Path(out_dir)
-    single_cells = out_dir / "single_cells.parquet"
-    if not single_cells.is_file():
-        raise ProfileTableError(f"no single_cells.parquet in {out_dir}: run phenoscope profile")
-    cells = pd.read_parquet(single_cells)
-    feature_columns: dict[str, list[str]] = {}
-    vit = [c for c in cells.columns if c.startswith(VIT_PREFIX)]
-    classical = [c for c in classical_feature_names(CHANNELS) if c in cells.columns]
-    for name, columns in (("vit", vit), ("classical", classical)):
-        if columns:
-            feature_columns[name] = columns
-    well_profiles = {
-        path.stem.removeprefix("well_profiles_"): pd.read_parquet(path)
-        for path in sorted(out_dir.glob("well_profiles_*.parquet"))
-    }
-    return cells, feature_columns, well_profiles
+    return {name: well_profiles(cells, columns) for name, columns in feature_columns.items()}
 
 
 def adopt_pipeline_output(

@@ -1,7 +1,11 @@
 """The state the dock widgets share for one viewer: which plate, which field, what is known.
 
 Plain Python with psygnal signals (no Qt, no napari import), so widgets stay thin and the
-navigation logic is testable without a display.
+navigation logic is testable without a display. ``ViewerState`` (``state_of(viewer)``) is
+the evented session of a viewer: it holds the open ``PlateSession`` (the plate's data) and
+the model settings every dock uses (weights path, device), and its setters fire its own
+events; docks subscribe to those events and call its methods, scripts (the tour) set the
+same properties without touching a widget.
 """
 
 from __future__ import annotations
@@ -132,14 +136,53 @@ class SessionEvents:
     """Segmentation or profiles of the session were updated."""
     selection_changed = Signal(object)
     """Cells were selected (a list of (plate, well, site, label) keys) by any dock or click."""
+    model_changed = Signal()
+    """The encoder weights or the device changed (``weights_path``, ``device``)."""
+
+
+#: Device choices of the docks (``models.resolve_device`` interprets them).
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 
 class ViewerState:
-    """Per-viewer holder of the session and its events."""
+    """Per-viewer evented session: the open plate, the model settings, and their events."""
 
     def __init__(self) -> None:
         self.session: PlateSession | None = None
         self.events = SessionEvents()
+        self._weights_path: Path | None = None
+        self._device = "auto"
+
+    @property
+    def weights_path(self) -> Path | None:
+        """MAE / encoder weights (safetensors) every dock uses; None for the bundled ones."""
+        return self._weights_path
+
+    @weights_path.setter
+    def weights_path(self, path: str | Path | None) -> None:
+        new = Path(path) if path not in (None, "") else None
+        if new != self._weights_path:
+            self._weights_path = new
+            self.events.model_changed.emit()
+
+    @property
+    def device(self) -> str:
+        """Torch device choice of the docks: ``"auto"``, ``"cpu"``, ``"cuda"`` (``"cuda:1"``)."""
+        return self._device
+
+    @device.setter
+    def device(self, device: str) -> None:
+        if device not in DEVICES and not device.startswith("cuda:"):
+            raise ValueError(f"device must be one of {DEVICES}, not {device!r}")
+        if device != self._device:
+            self._device = device
+            self.events.model_changed.emit()
+
+    def select(self, keys: list[tuple[str, str, int, int]]) -> None:
+        """Select cells by (plate, well, site, label) keys and tell every dock."""
+        if self.session is not None:
+            self.session.selected = list(keys)
+        self.events.selection_changed.emit(list(keys))
 
 
 _STATES: weakref.WeakKeyDictionary[Any, ViewerState] = weakref.WeakKeyDictionary()

@@ -1,0 +1,95 @@
+"""The cell layers every dock shares: the field's labels, their scale, click-to-select.
+
+Any dock may show the segmented field ("nuclei" and "cells" Labels layers whose
+``features`` hold the cells) and let a click on a cell select it; the selection is shared
+through the session's ``selection_changed`` event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from napari_phenoscope._reader import METADATA_KEY
+from napari_phenoscope._widgets._viewer import field_key, tag_field_layer
+from napari_phenoscope._widgets._workers import LABELS_CELLS, LABELS_NUCLEI
+from napari_phenoscope.constants import PLATE, SITE, WELL
+from napari_phenoscope.session.compute import labels_features
+from napari_phenoscope.session.state import PlateSession, state_of
+
+
+def show_field_labels(viewer: Any, session: PlateSession) -> bool:
+    """Add or refresh the "nuclei" and "cells" Labels layers of the field on show.
+
+    Returns False (and adds nothing) if that field has not been segmented yet.
+    """
+    key = field_key(session)
+    if key not in session.labels:
+        return False
+    nuclei, cells = session.labels[key]
+    table = _field_cells(session, key)
+    columns = [c for names in session.feature_columns.values() for c in names]
+    features = labels_features(table, columns) if table is not None else None
+    scale = field_image_scale(viewer)
+    for name, data, opacity in ((LABELS_NUCLEI, nuclei, 0.5), (LABELS_CELLS, cells, 0.35)):
+        if name in viewer.layers:
+            layer = viewer.layers[name]
+            layer.data = data
+        else:
+            layer = viewer.add_labels(data, name=name, opacity=opacity, scale=scale)
+        if features is not None:
+            layer.features = features
+        tag_field_layer(layer, key, name)
+    viewer.layers[LABELS_CELLS].contour = 2
+    return True
+
+
+def field_image_scale(viewer: Any) -> tuple[float, ...] | None:
+    """Scale of the field's channel layers, so that overlays line up with them."""
+    for layer in viewer.layers:
+        if layer.__class__.__name__ == "Image" and layer.ndim == 2 and not layer.rgb:
+            return tuple(layer.scale)
+    return None
+
+
+def _field_cells(session: PlateSession, key: tuple[str, str, int]):
+    if session.cells is None:
+        return None
+    plate, well, site = key
+    cells = session.cells
+    return cells[(cells[PLATE] == plate) & (cells[WELL] == well) & (cells[SITE] == site)]
+
+
+def select_cell_at(viewer: Any, position: tuple[float, ...]) -> tuple[str, str, int, int] | None:
+    """Select the cell under a world position of the "cells" layer (None on background)."""
+    session = state_of(viewer).session
+    if session is None or LABELS_CELLS not in viewer.layers:
+        return None
+    layer = viewer.layers[LABELS_CELLS]
+    value = layer.get_value(position, world=True)
+    if value is None or int(value) == 0:
+        return None
+    plate, well, site = layer.metadata[METADATA_KEY]["field_key"]
+    selected = (str(plate), str(well), int(site), int(value))
+    layer.selected_label = int(value)
+    state_of(viewer).select([selected])
+    return selected
+
+
+def _click_selects_cell(viewer: Any, event: Any):
+    """Viewer mouse callback: a click without drag selects the cell under the cursor."""
+    if event.type != "mouse_press":
+        return
+    position = tuple(event.position)
+    dragged = False
+    yield
+    while event.type == "mouse_move":
+        dragged = True
+        yield
+    if not dragged:
+        select_cell_at(viewer, position)
+
+
+def enable_cell_clicks(viewer: Any) -> None:
+    """Let a click on a segmented cell select it (once per viewer, whichever dock asks)."""
+    if _click_selects_cell not in viewer.mouse_drag_callbacks:
+        viewer.mouse_drag_callbacks.append(_click_selects_cell)
