@@ -39,12 +39,9 @@ from napari_phenoscope.demo.project import write_demo_plates
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.evaluation.tasks import evaluate
 from napari_phenoscope.io import read_field
-from napari_phenoscope.profiling.pipeline import (
-    VIT_PREFIX,
-    index_plates,
-    profile_plates,
-    well_profiles,
-)
+from napari_phenoscope.profiling.outputs import VIT_PREFIX
+from napari_phenoscope.profiling.pipeline import index_plates, profile_plates
+from napari_phenoscope.profiling.wells import well_profiles
 
 STAGES = ("read", "segment", "crops", "ViT", "classical")
 
