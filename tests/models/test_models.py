@@ -34,6 +34,7 @@ from napari_phenoscope.models.inspect import (
     tile_origins,
 )
 from napari_phenoscope.models.mae import patchify, random_masking, unpatchify
+from napari_phenoscope.models.preprocessing import Preprocessing
 from napari_phenoscope.models.weights import checksum_path, sha256_of
 
 SMALL = EncoderConfig(img_size=32, depth=2, embed_dim=64, num_heads=4)
@@ -159,7 +160,9 @@ def test_wrong_channel_count_and_wrong_shapes_are_refused(tmp_path, mae):
     shallow = create_encoder(EncoderConfig(img_size=32, depth=1, embed_dim=64, num_heads=4))
     state = {f"encoder.{k}": v for k, v in shallow.state_dict().items()}
     mismatched = tmp_path / "mismatched.safetensors"
-    save_file(state, str(mismatched), metadata={"encoder_config": SMALL.to_json()})
+    preprocessing = Preprocessing(crop_size=SMALL.img_size).to_json()
+    metadata = {"encoder_config": SMALL.to_json(), "preprocessing": preprocessing}
+    save_file(state, str(mismatched), metadata=metadata)
     with pytest.raises(ModelWeightsError, match="does not fit"):
         load_encoder(mismatched)
     encoder_only = tmp_path / "encoder.safetensors"

@@ -207,7 +207,7 @@ def test_cli_train_on_a_plate_with_the_real_segmenter(plate, tmp_path, capsys):
             "--epochs",
             "1",
             "--batch-size",
-            "64",
+            "8",  # one field holds ~10 cells; fewer cells than a batch is refused
             "--max-fields",
             "1",
             "--no-progress",

@@ -132,12 +132,12 @@ class PlateNavigator(Dock):
         self.plate_combo.blockSignals(False)
         self.colour_combo.blockSignals(False)
         self.refresh_grid()
-        if session is not None:
+        if session is not None and session.has_images:
             self._field_changed(session.current)
 
     def _field_changed(self, index: int) -> None:
         session = self.state.session
-        if session is None:
+        if session is None or not session.has_images:
             return
         plate, well, site = field_key(session, index)
         if self.plate_combo.currentText() != plate:
@@ -196,7 +196,7 @@ class PlateNavigator(Dock):
 
     def _site_chosen(self, _: int) -> None:
         session = self.state.session
-        if session is None or not self.site_combo.currentText():
+        if session is None or not session.has_images or not self.site_combo.currentText():
             return
         plate, well, _ = field_key(session)
         self.go_to(plate, well, int(self.site_combo.currentText()))

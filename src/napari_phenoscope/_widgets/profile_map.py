@@ -344,8 +344,8 @@ class ProfileMap(Dock):
         Returns how many of them are in the field on show.
         """
         session = self.state.session
-        if session is None:
-            return 0
+        if session is None or not session.has_images:
+            return 0  # profiles without images: the points are all there is
         if move and keys and tuple(keys[0][:3]) != field_key(session):
             plate, well, site, _ = keys[0]
             self._navigating = True
@@ -371,6 +371,9 @@ class ProfileMap(Dock):
             self._show_in_viewer(list(session.selected), None, move=False)
 
     def _open_well(self, session: PlateSession, plate: str, well: str) -> None:
+        if not session.has_images:
+            self.status.setText(f"Well {plate} {well} (no images in this session).")
+            return
         try:
             show_field(self.viewer, session, session.find(plate, well))
         except PhenoscopeError as error:

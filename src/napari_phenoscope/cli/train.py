@@ -29,6 +29,18 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of everything (default: 0)")
     parser.add_argument("--crop-size", type=int, default=64, help="crop side in px (default: 64)")
     parser.add_argument(
+        "--normalization",
+        choices=("field", "plate"),
+        default="field",
+        help="crop intensity scaling per field or per plate, stored in the weights (field)",
+    )
+    parser.add_argument(
+        "--dino-intensity-jitter",
+        type=float,
+        default=0.2,
+        help="DINO views' per-channel gain jitter (default: 0.2; 0 keeps intensity phenotypes)",
+    )
+    parser.add_argument(
         "--checkpoint-every", type=int, default=500, help="steps between checkpoints"
     )
     parser.add_argument("--max-fields", type=int, help="use only the first N fields")

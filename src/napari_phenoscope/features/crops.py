@@ -5,10 +5,12 @@ reconstruction / attention views (``models/inspect.py``), so a model always sees
 cut and scaled the same way.
 
 Normalisation is a per-channel percentile scaling: ``(x - p_low) / (p_high - p_low)``
-clipped to ``[0, 1]``, with the percentiles taken per field by default. Plates imaged on
-different days differ by gain and offset; a per-field (or per-plate, see
-``plate_percentiles``) rescaling removes both while keeping the relative brightness of the
-cells in a field.
+clipped to ``[0, 1]``, with the percentiles taken per field or per plate. Plates imaged on
+different days differ by gain and offset; both scopes remove them. Per field also erases
+what a whole well shares (a compound that brightens Mito in every cell of a well looks like
+DMSO after it); per plate (``plate_limits``: the median over a sample of the plate's fields)
+keeps it. The encoder's weights say which scope it was trained with
+(``models.preprocessing``).
 
 Default crop size: 64 px. Rendered demo cells are 25-45 px across (nuclei 10-20 px), so a
 64 px window holds the whole cell and a rim of its neighbourhood, and divides into an 8 x 8
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -101,6 +104,85 @@ def plate_percentiles(
     if not per_field:
         raise PlateFormatError("no field to compute plate percentiles from")
     return np.median(np.stack(per_field), axis=0)
+
+
+#: Fields sampled per plate for ``plate_limits`` (evenly spaced over the plate's index).
+PLATE_SAMPLE_FIELDS = 24
+
+
+def sample_rows(n_rows: int, n_sample: int = PLATE_SAMPLE_FIELDS) -> np.ndarray:
+    """Indices of ``n_sample`` rows evenly spaced over ``n_rows`` (all of them if fewer).
+
+    Deterministic, and spread over the whole plate so that edge wells, controls and
+    treated wells all contribute.
+
+    Examples
+    --------
+    >>> sample_rows(10, 4).tolist()
+    [0, 3, 6, 9]
+    """
+    if n_rows <= n_sample:
+        return np.arange(n_rows)
+    return np.unique(np.round(np.linspace(0, n_rows - 1, n_sample)).astype(np.int64))
+
+
+def plate_limits(
+    fields: pd.DataFrame,
+    percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
+    n_sample: int = PLATE_SAMPLE_FIELDS,
+    missing: Literal["error", "zeros"] = "error",
+) -> np.ndarray:
+    """Per-plate normalisation limits from a sample of the plate's fields.
+
+    Memoised by the sampled fields' index rows (file paths), so the viewer computes a
+    plate's limits once however many of its fields are profiled or inspected
+    (``plate_limits_cache_clear()`` forgets them, e.g. after files were rewritten).
+
+    Parameters
+    ----------
+    fields
+        The field index of ONE plate (``io.index_plate`` rows); the sample does not depend
+        on which wells are later profiled.
+    percentiles
+        The (low, high) percentiles, in 0-100.
+    n_sample
+        Fields to read (evenly spaced over the plate sorted by well and site, see
+        ``sample_rows``).
+    missing
+        As for ``io.read_field``.
+
+    Returns
+    -------
+    numpy.ndarray
+        (5, 2) limits to pass as ``normalization`` to ``extract_crops``.
+    """
+    rows = fields.sort_values([WELL, SITE], kind="stable").to_dict("records")
+    chosen = tuple(
+        tuple(sorted((str(k), _hashable(v)) for k, v in rows[index].items()))
+        for index in sample_rows(len(rows), n_sample)
+    )
+    return _plate_limits(chosen, tuple(percentiles), missing).copy()
+
+
+def _hashable(value: object) -> object:
+    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+
+
+@lru_cache(maxsize=64)
+def _plate_limits(
+    rows: tuple[tuple[tuple[str, object], ...], ...],
+    percentiles: tuple[float, float],
+    missing: Literal["error", "zeros"],
+) -> np.ndarray:
+    from napari_phenoscope.io import read_field
+
+    images = (read_field(dict(row), channels=CHANNELS, missing=missing) for row in rows)
+    return plate_percentiles(images, percentiles)
+
+
+def plate_limits_cache_clear() -> None:
+    """Forget every memoised ``plate_limits`` result."""
+    _plate_limits.cache_clear()
 
 
 def normalize_image(image: np.ndarray, normalization: Normalization = "field") -> np.ndarray:
@@ -266,7 +348,7 @@ def iter_plate_crops(
     plate_dirs: Sequence[str | Path],
     size: int = DEFAULT_CROP_SIZE,
     batch_size: int = 256,
-    normalization: Literal["field", "none"] = "field",
+    normalization: Literal["field", "plate", "none"] = "field",
     mask_neighbours: bool = False,
     channel_map: str | None = None,
     missing: Literal["error", "zeros"] = "error",
@@ -281,8 +363,10 @@ def iter_plate_crops(
     ----------
     plate_dirs
         Plate or project folders (anything ``io.index_plate`` reads).
-    size, normalization, mask_neighbours
+    size, mask_neighbours
         As for ``extract_crops``.
+    normalization
+        ``"field"``, ``"none"``, or ``"plate"``: each plate's ``plate_limits``.
     batch_size
         Crops per yielded batch (the last one may be smaller).
     channel_map, missing
@@ -316,11 +400,20 @@ def iter_plate_crops(
         fields = index_plate(plate_dir, channel_map)
         if fields.empty:
             raise PlateFormatError(f"no image fields found in {plate_dir}")
+        by_plate = (
+            {
+                plate: plate_limits(group, missing=missing)
+                for plate, group in fields.groupby(PLATE, sort=False)
+            }
+            if normalization == "plate"
+            else {}
+        )
         for field in iter_fields(fields, missing=missing):
             if max_fields is not None and n_fields >= max_fields:
                 break
             n_fields += 1
             image = field.read()
+            scaling = by_plate.get(field.key[0], normalization)
             segmentation = segmenter(image)
             table = segmentation.table.reset_index(drop=True).copy()
             for column in (PLATE, WELL, SITE):
@@ -331,7 +424,7 @@ def iter_plate_crops(
                 size=size,
                 mask_neighbours=mask_neighbours,
                 cell_labels=segmentation.cells,
-                normalization=normalization,
+                normalization=scaling,
             )
             pending_crops.append(crops)
             pending_tables.append(table)

@@ -10,22 +10,28 @@ from napari_phenoscope.models.embed import default_pool, embed_crops, resolve_de
 from napari_phenoscope.models.mae import MASK_RATIO, DecoderConfig, MaskedAutoencoder
 from napari_phenoscope.models.vit import DEFAULT_CONFIG, EncoderConfig, create_encoder
 from napari_phenoscope.models.weights import (
+    BUNDLED_MODELS,
     BUNDLED_WEIGHTS,
+    DEFAULT_MODEL,
     bundled_weights_path,
     load_encoder,
     load_mae,
     read_weights,
+    resolve_weights,
     save_weights,
 )
 
 __all__ = [
+    "BUNDLED_MODELS",
     "BUNDLED_WEIGHTS",
+    "DEFAULT_MODEL",
     "DEFAULT_CONFIG",
     "MASK_RATIO",
     "DecoderConfig",
     "EncoderConfig",
     "MaskedAutoencoder",
     "bundled_weights_path",
+    "resolve_weights",
     "create_encoder",
     "default_pool",
     "embed_crops",

@@ -10,7 +10,8 @@ from timm.models.vision_transformer import VisionTransformer
 
 from napari_phenoscope.errors import PhenoscopeError
 
-Pool = Literal["auto", "cls", "mean"]
+Pool = Literal["auto", "cls", "mean", "cls+mean"]
+Pooling = Literal["cls", "mean", "cls+mean"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -31,26 +32,33 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return resolved
 
 
-def default_pool(encoder: VisionTransformer) -> Literal["cls", "mean"]:
-    """Pooling that suits how the encoder was trained.
+def default_pool(encoder: VisionTransformer) -> Pooling:
+    """Pooling that suits how the encoder was trained: its weights' ``preprocessing.pooling``.
 
+    Without recorded preprocessing:
     An MAE's loss reaches the CLS token only indirectly (the decoder drops it), so its
     mean patch token is the better summary of a cell (He et al. 2022 found the two close for
     ViTs, mean pooling slightly more robust); DINO trains the CLS token itself, so it is used
     for DINO weights. Unknown weights use the mean.
     """
+    preprocessing = getattr(encoder, "phenoscope_preprocessing", None)
+    if preprocessing is not None:
+        return preprocessing.pooling
     return "cls" if getattr(encoder, "phenoscope_method", "unknown") == "dino" else "mean"
 
 
-def pool_tokens(
-    tokens: torch.Tensor, pool: Literal["cls", "mean"], n_prefix: int = 1
-) -> torch.Tensor:
-    """(B, n_prefix + L, D) tokens -> (B, D): the CLS token or the mean of patch tokens."""
+def pool_tokens(tokens: torch.Tensor, pool: Pooling, n_prefix: int = 1) -> torch.Tensor:
+    """(B, n_prefix + L, D) tokens -> (B, D) (or (B, 2D) for ``"cls+mean"``).
+
+    The CLS token, the mean of patch tokens, or both concatenated.
+    """
     if pool == "cls":
         return tokens[:, 0]
     if pool == "mean":
         return tokens[:, n_prefix:].mean(dim=1)
-    raise ValueError(f"pool must be 'cls' or 'mean', not {pool!r}")
+    if pool == "cls+mean":
+        return torch.cat([tokens[:, 0], tokens[:, n_prefix:].mean(dim=1)], dim=1)
+    raise ValueError(f"pool must be 'cls', 'mean' or 'cls+mean', not {pool!r}")
 
 
 @torch.no_grad()
@@ -74,7 +82,8 @@ def embed_crops(
     device
         ``"auto"`` (CUDA if present), ``"cpu"`` or ``"cuda"``; bf16 autocast on CUDA.
     pool
-        ``"cls"``, ``"mean"`` (of patch tokens) or ``"auto"``: ``default_pool(encoder)``.
+        ``"cls"``, ``"mean"`` (of patch tokens), ``"cls+mean"`` or ``"auto"``:
+        ``default_pool(encoder)`` (the pooling recorded in the weights).
 
     Returns
     -------
@@ -85,7 +94,7 @@ def embed_crops(
     in_chans = int(encoder.patch_embed.proj.in_channels)
     if crops.ndim != 4 or crops.shape[1] != in_chans:
         raise ValueError(f"crops must be (N, {in_chans}, S, S), got shape {crops.shape}")
-    chosen: Literal["cls", "mean"] = default_pool(encoder) if pool == "auto" else pool
+    chosen: Pooling = default_pool(encoder) if pool == "auto" else pool
     target = resolve_device(device)
     was_training = encoder.training
     encoder.eval()
@@ -103,5 +112,6 @@ def embed_crops(
     finally:
         encoder.train(was_training)
     if not outputs:
-        return np.zeros((0, int(encoder.embed_dim)), dtype=np.float32)
+        width = 2 if chosen == "cls+mean" else 1
+        return np.zeros((0, width * int(encoder.embed_dim)), dtype=np.float32)
     return np.concatenate(outputs).astype(np.float32, copy=False)

@@ -26,13 +26,16 @@ from timm.models.vision_transformer import VisionTransformer
 
 from napari_phenoscope.constants import CHANNELS
 from napari_phenoscope.errors import ModelWeightsError
-from napari_phenoscope.features.crops import DEFAULT_PERCENTILES
 from napari_phenoscope.models.mae import DecoderConfig, MaskedAutoencoder
+from napari_phenoscope.models.preprocessing import PREPROCESSING_KEY, Preprocessing
 from napari_phenoscope.models.vit import EncoderConfig, create_encoder
 
 FORMAT = "napari-phenoscope-weights/1"
-#: File name of the bundled MAE weights inside ``napari_phenoscope/models/weights``.
+#: File name of the default bundled weights inside ``napari_phenoscope/models/weights``.
 BUNDLED_WEIGHTS = "mae_vit_tiny_p8_64.safetensors"
+#: The bundled weights by name (as timm names its pretrained configs); "bundled" is the default.
+BUNDLED_MODELS: dict[str, str] = {"vit-tiny-p8-64": BUNDLED_WEIGHTS}
+DEFAULT_MODEL = "vit-tiny-p8-64"
 ENCODER_PREFIX = "encoder."
 DECODER_PREFIX = "decoder."
 
@@ -51,12 +54,31 @@ class WeightsFile:
         return str(self.metadata.get("method", "unknown"))
 
 
-def bundled_weights_path() -> Path:
-    """Path of the bundled MAE weights (raises ``ModelWeightsError`` if not installed)."""
-    path = Path(str(resources.files("napari_phenoscope.models") / "weights" / BUNDLED_WEIGHTS))
+def bundled_weights_path(name: str = DEFAULT_MODEL) -> Path:
+    """Path of bundled weights by registry name (raises ``ModelWeightsError`` if absent)."""
+    if name == "bundled":
+        name = DEFAULT_MODEL
+    if name not in BUNDLED_MODELS:
+        known = ", ".join(sorted(BUNDLED_MODELS))
+        raise ModelWeightsError(f"no bundled weights named {name!r}; bundled: {known}")
+    folder = resources.files("napari_phenoscope.models") / "weights"
+    path = Path(str(folder / BUNDLED_MODELS[name]))
     if not path.is_file():
         raise ModelWeightsError(f"bundled weights {path} are missing; reinstall the package")
     return path
+
+
+def resolve_weights(choice: str | Path | None = None) -> Path:
+    """A weights file from a path, a bundled name (``BUNDLED_MODELS``), ``"bundled"`` or None.
+
+    Examples
+    --------
+    >>> resolve_weights().name == BUNDLED_WEIGHTS
+    True
+    """
+    if choice is None or str(choice) == "bundled" or str(choice) in BUNDLED_MODELS:
+        return bundled_weights_path("bundled" if choice is None else str(choice))
+    return Path(choice)
 
 
 def sha256_of(path: str | Path) -> str:
@@ -81,6 +103,7 @@ def save_weights(
     method: str = "mae",
     training: dict[str, Any] | None = None,
     config: EncoderConfig | None = None,
+    preprocessing: Preprocessing | None = None,
 ) -> str:
     """Write an encoder (and optionally its MAE decoder) to safetensors plus a ``.sha256``.
 
@@ -98,6 +121,10 @@ def save_weights(
         Training summary stored as JSON (data, epochs, losses...).
     config
         The encoder configuration (read from the encoder when omitted).
+    preprocessing
+        How the encoder's crops were made (``models.preprocessing``); stored under
+        ``preprocessing`` and applied by every loader. Default: per-field normalisation,
+        crops of the encoder's input size, demo pixel size, mean pooling (``"cls"`` for DINO).
 
     Returns
     -------
@@ -107,6 +134,14 @@ def save_weights(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     config = config or config_of(encoder)
+    if preprocessing is None:
+        pooling = "cls" if method == "dino" else "mean"
+        preprocessing = Preprocessing(crop_size=config.img_size, pooling=pooling)
+    if preprocessing.crop_size != config.img_size:
+        raise ModelWeightsError(
+            f"preprocessing crop size {preprocessing.crop_size} differs from the encoder's "
+            f"input size {config.img_size}"
+        )
     tensors = {ENCODER_PREFIX + k: v for k, v in encoder.state_dict().items()}
     metadata = {
         "format": FORMAT,
@@ -114,7 +149,7 @@ def save_weights(
         "encoder_config": config.to_json(),
         "channels": json.dumps(list(CHANNELS)),
         "crop_size": str(config.img_size),
-        "normalization": json.dumps({"scope": "field", "percentiles": list(DEFAULT_PERCENTILES)}),
+        PREPROCESSING_KEY: preprocessing.to_json(),
         "training": json.dumps(training or {}, sort_keys=True),
     }
     if mae is not None:
@@ -251,15 +286,17 @@ def load_encoder(
     Returns
     -------
     timm.models.vision_transformer.VisionTransformer
-        In eval mode, with ``phenoscope_method`` (``"mae"``, ``"dino"`` or ``"unknown"``)
-        and ``phenoscope_config`` attributes.
+        In eval mode, with ``phenoscope_method`` (``"mae"``, ``"dino"`` or ``"unknown"``),
+        ``phenoscope_config`` and ``phenoscope_preprocessing`` (``Preprocessing``, read from
+        the file; defaults for a plain timm state dict) attributes.
 
     Raises
     ------
     ModelWeightsError
-        Missing, corrupt, truncated or mismatched file, or not five input channels.
+        Missing, corrupt, truncated or mismatched file, not five input channels, or
+        missing / unknown preprocessing metadata (naming the key).
     """
-    path = Path(path) if path is not None else bundled_weights_path()
+    path = resolve_weights(path)
     return _build_encoder(read_weights(path), num_heads).to(device).eval()
 
 
@@ -271,9 +308,16 @@ def _build_encoder(weights: WeightsFile, num_heads: int | None = None) -> Vision
         if not isinstance(config_values, dict):
             raise ModelWeightsError(f"weights file {path} lacks its encoder_config metadata")
         config = EncoderConfig.from_dict(config_values)
+        preprocessing = Preprocessing.from_metadata(weights.metadata, path)
+        if preprocessing.crop_size != config.img_size:
+            raise ModelWeightsError(
+                f"weights file {path}: '{PREPROCESSING_KEY}.crop_size' "
+                f"{preprocessing.crop_size} differs from the encoder's input size {config.img_size}"
+            )
     else:  # a plain timm state dict: drop a classifier head, infer the shapes
         state = {k: v for k, v in weights.tensors.items() if not k.startswith("head.")}
         config = infer_config(state, path, num_heads)
+        preprocessing = Preprocessing(crop_size=config.img_size)
     if config.in_chans != len(CHANNELS):
         raise ModelWeightsError(
             f"weights file {path} has {config.in_chans} input channels; "
@@ -283,6 +327,7 @@ def _build_encoder(weights: WeightsFile, num_heads: int | None = None) -> Vision
     _load_state(encoder, state, path)
     encoder.phenoscope_method = weights.method
     encoder.phenoscope_config = config
+    encoder.phenoscope_preprocessing = preprocessing
     return encoder.eval()
 
 
@@ -296,7 +341,7 @@ def load_mae(
     ModelWeightsError
         As ``load_encoder``, or if the file holds no MAE decoder (e.g. DINO weights).
     """
-    path = Path(path) if path is not None else bundled_weights_path()
+    path = resolve_weights(path)
     weights = read_weights(path)
     encoder = _build_encoder(weights)
     decoder_state = _split(weights, DECODER_PREFIX)

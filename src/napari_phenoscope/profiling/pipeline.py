@@ -20,6 +20,7 @@ import functools
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -83,6 +84,7 @@ def measure_field(
     device: str = "cpu",
     batch_size: int = 64,
     segmentation: Any = None,
+    normalization: Any = "field",
 ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Segment one field and measure its cells with the chosen feature sets.
 
@@ -103,6 +105,9 @@ def measure_field(
     segmentation
         A ``segment_field`` result of this image to reuse (the viewer keeps its label
         images); segmented here if None.
+    normalization
+        Crop scaling for the encoder, as the encoder's preprocessing asks: ``"field"`` or
+        the plate's (5, 2) limits (``encoder_normalization``).
 
     Returns
     -------
@@ -136,7 +141,7 @@ def measure_field(
     if "vit" in feature_sets:
         if encoder is None:
             raise ValueError("feature set 'vit' needs an encoder")
-        embeddings = _embed(image, table, encoder, device, batch_size)
+        embeddings = _embed(image, table, encoder, device, batch_size, normalization)
         names = vit_feature_names(embeddings.shape[1])
         table = pd.concat([table, pd.DataFrame(embeddings, columns=names)], axis=1)
         columns["vit"] = names
@@ -144,17 +149,21 @@ def measure_field(
 
 
 def _embed(
-    image: np.ndarray, table: pd.DataFrame, encoder: Any, device: str, batch_size: int
+    image: np.ndarray,
+    table: pd.DataFrame,
+    encoder: Any,
+    device: str,
+    batch_size: int,
+    normalization: Any = "field",
 ) -> np.ndarray:
     from napari_phenoscope.features.crops import extract_crops
     from napari_phenoscope.models import embed_crops
 
     if table.empty:
-        dimension = int(getattr(encoder, "embed_dim", getattr(encoder, "num_features", 0)))
-        return np.zeros((0, dimension), dtype=np.float32)
+        return embed_crops(encoder, np.zeros((0, 5, 1, 1), np.float32), device=device)
     # crops as large as the encoder's input, so a model trained with --crop-size fits
     crop_size = int(encoder.patch_embed.img_size[0])
-    crops = extract_crops(image, table, size=crop_size)
+    crops = extract_crops(image, table, size=crop_size, normalization=normalization)
     embeddings = embed_crops(encoder, crops, batch_size=batch_size, device=device)
     return np.asarray(embeddings, dtype=np.float32)
 
@@ -197,6 +206,38 @@ def index_plates(
     return fields.sort_values([PLATE, WELL, SITE], kind="stable").reset_index(drop=True)
 
 
+def encoder_normalization(
+    encoder: Any, plate_fields: pd.DataFrame, missing: Literal["error", "zeros"] = "error"
+) -> dict[str, Any]:
+    """The crop normalisation of each plate that the encoder's preprocessing asks for.
+
+    Parameters
+    ----------
+    encoder
+        A loaded encoder (``models.load_encoder``), with its ``phenoscope_preprocessing``.
+    plate_fields
+        The WHOLE field index of the plates (not only the wells being profiled), so a
+        well's crops are scaled the same whichever wells a run chooses.
+    missing
+        As for ``io.read_field``.
+
+    Returns
+    -------
+    dict
+        Plate barcode -> ``"field"`` or (5, 2) plate limits (``crops.plate_limits``).
+    """
+    from napari_phenoscope.features.crops import plate_limits
+
+    preprocessing = getattr(encoder, "phenoscope_preprocessing", None)
+    plates = plate_fields[PLATE].astype(str).unique()
+    if preprocessing is None or preprocessing.normalization == "field":
+        return {plate: "field" for plate in plates}
+    return {
+        str(plate): plate_limits(group, preprocessing.percentiles, missing=missing)
+        for plate, group in plate_fields.groupby(PLATE, sort=False)
+    }
+
+
 def model_signature(model_path: str | Path | None) -> str:
     """Identify the encoder weights in the cache: SHA-256 of the file (bundled by default).
 
@@ -205,9 +246,9 @@ def model_signature(model_path: str | Path | None) -> str:
     ModelWeightsError
         If ``model_path`` (or the bundled file) does not exist.
     """
-    from napari_phenoscope.models.weights import bundled_weights_path, sha256_of
+    from napari_phenoscope.models.weights import resolve_weights, sha256_of
 
-    path = bundled_weights_path() if model_path is None else Path(model_path)
+    path = resolve_weights(model_path)
     if not path.is_file():
         raise ModelWeightsError(f"weights file {path} does not exist")
     return sha256_of(path)
@@ -285,6 +326,10 @@ def profile_plates(
     for stale in (out_dir / "fields").glob("*/.*.tmp"):
         stale.unlink(missing_ok=True)  # left by a run killed mid-write; never read
     signature: dict[str, Any] = {"feature_sets": list(feature_sets), "model": None}
+    if "classical" in feature_sets:
+        from napari_phenoscope.features.classical import CLASSICAL_DEFINITIONS
+
+        signature["classical"] = CLASSICAL_DEFINITIONS
     if "vit" in feature_sets:
         signature["model"] = model_signature(model_path)
     todo = [
@@ -292,9 +337,17 @@ def profile_plates(
         for field in iter_fields(fields)
         if not cache_matches(field_cache_path(out_dir, *field.key), signature)
     ]
-    if todo and "vit" in feature_sets and scheduler is None and workers is None:
-        device = str(resolve_device(device))  # Dask workers resolve "auto" themselves
-    job = FieldJob(out_dir, feature_sets, signature, model_path, device, batch_size)
+    in_process = scheduler is None and workers is None
+    scaling: dict[str, Any] = {}
+    if todo and "vit" in feature_sets:
+        if in_process:
+            device = str(resolve_device(device))  # Dask workers resolve "auto" themselves
+        # the plates' crop normalisation comes from the encoder's preprocessing; computed
+        # here once, shipped to the workers with the job
+        encoder = cached_encoder(model_path, signature["model"], device if in_process else "cpu")
+        whole = fields if wells is None else index_plates(plate_dirs, channel_map=channel_map)
+        scaling = encoder_normalization(encoder, whole, missing)
+    job = FieldJob(out_dir, feature_sets, signature, model_path, device, batch_size, scaling)
     map_fields(
         job,
         list(iter_fields(fields, todo, missing=missing)),
@@ -321,6 +374,7 @@ class FieldJob:
     model_path: str | Path | None = None
     device: str = "auto"
     batch_size: int = 64
+    scaling: dict[str, Any] = dataclass_field(default_factory=dict)
 
     def __call__(self, field: Field) -> int:
         from napari_phenoscope.models import resolve_device
@@ -330,7 +384,13 @@ class FieldJob:
             device = str(resolve_device(self.device))
             encoder = cached_encoder(self.model_path, self.signature["model"], device)
         table, _ = measure_field(
-            field.read(), field.key, self.feature_sets, encoder, device, self.batch_size
+            field.read(),
+            field.key,
+            self.feature_sets,
+            encoder,
+            device,
+            self.batch_size,
+            normalization=self.scaling.get(field.key[0], "field"),
         )
         write_parquet_atomic(table, field_cache_path(self.out_dir, *field.key), self.signature)
         return len(table)

@@ -83,6 +83,7 @@ def profile_field(
     encoder: Any = None,
     device: str = "cpu",
     batch_size: int = 64,
+    normalization: Any = "field",
 ) -> FieldProfile:
     """Segment one field and measure its cells, keeping the label images for the viewer.
 
@@ -94,7 +95,7 @@ def profile_field(
         (plate, well, site) of the field, written into the table.
     index
         Row of the field index.
-    feature_sets, encoder, device, batch_size
+    feature_sets, encoder, device, batch_size, normalization
         As in ``pipeline.measure_field`` (the same code profiles plates headless).
 
     Returns
@@ -105,7 +106,14 @@ def profile_field(
 
     segmentation = segment_field(image, channels=CHANNELS)
     table, columns = pipeline.measure_field(
-        image, key, feature_sets, encoder, device, batch_size, segmentation=segmentation
+        image,
+        key,
+        feature_sets,
+        encoder,
+        device,
+        batch_size,
+        segmentation=segmentation,
+        normalization=normalization,
     )
     return FieldProfile(
         index=index,
@@ -138,17 +146,27 @@ def iter_profiles(
     sets = pipeline.parse_feature_sets(feature_choice)
     device = str(resolve_device(device_choice))
     encoder = None
+    scaling: dict[str, Any] = {}
     if "vit" in sets:
         from napari_phenoscope.models import load_encoder
 
         encoder = load_encoder(model_path, device=device)
+        chosen_plates = set(fields.iloc[list(indices)][PLATE].astype(str))
+        in_scope = fields[fields[PLATE].astype(str).isin(chosen_plates)]
+        scaling = pipeline.encoder_normalization(encoder, in_scope, missing="zeros")
     for plate_field in iter_fields(fields, indices, missing="zeros"):
         if cancel.is_set():
             return
         index, key = plate_field.position, plate_field.key
         try:
             result: FieldProfile | FieldFailure = profile_field(
-                plate_field.read(), key, index, sets, encoder=encoder, device=device
+                plate_field.read(),
+                key,
+                index,
+                sets,
+                encoder=encoder,
+                device=device,
+                normalization=scaling.get(key[0], "field"),
             )
         except PhenoscopeError as error:
             result = FieldFailure(index, key, str(error))

@@ -8,28 +8,18 @@ through the encoder for its CLS attention; the results are mapped back to field 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from napari_phenoscope.constants import CHANNEL_COLORMAPS, CHANNELS
+from napari_phenoscope.constants import CHANNELS, PLATE
 from napari_phenoscope.errors import ModelWeightsError
+from napari_phenoscope.features.composite import channel_composite
 
 ROLLOUT = "rollout"
-
-#: RGB of each napari colormap used for the channels, for composites of model inputs.
-_COLORMAP_RGB: dict[str, tuple[float, float, float]] = {
-    "blue": (0.0, 0.0, 1.0),
-    "green": (0.0, 1.0, 0.0),
-    "cyan": (0.0, 1.0, 1.0),
-    "red": (1.0, 0.0, 0.0),
-    "magenta": (1.0, 0.0, 1.0),
-    "yellow": (1.0, 1.0, 0.0),
-    "gray": (1.0, 1.0, 1.0),
-}
 
 
 @dataclass
@@ -63,43 +53,6 @@ class Inspection:
     summary: str
 
 
-def channel_composite(
-    stack: np.ndarray,
-    limits: np.ndarray,
-    channels: Sequence[str] = CHANNELS,
-) -> np.ndarray:
-    """Additive RGB composite of a (C, H, W) stack, each channel scaled by its (low, high).
-
-    Parameters
-    ----------
-    stack
-        (C, H, W) array.
-    limits
-        (C, 2) display range per channel (the same for an input and its reconstruction,
-        so that they can be compared).
-    channels
-        Channel names, for their colours (``CHANNEL_COLORMAPS``).
-
-    Returns
-    -------
-    numpy.ndarray
-        (H, W, 3) float32 in [0, 1].
-
-    Examples
-    --------
-    >>> stack = np.zeros((5, 2, 2)); stack[0] = 1.0  # DNA only
-    >>> rgb = channel_composite(stack, np.tile([0.0, 1.0], (5, 1)))
-    >>> rgb[0, 0].tolist()
-    [0.0, 0.0, 1.0]
-    """
-    rgb = np.zeros((*stack.shape[1:], 3), dtype=np.float32)
-    for plane, (low, high), channel in zip(stack, limits, channels, strict=True):
-        scaled = np.clip((plane - low) / max(float(high - low), 1e-6), 0.0, 1.0)
-        colour = np.asarray(_COLORMAP_RGB[CHANNEL_COLORMAPS[channel]], dtype=np.float32)
-        rgb += scaled[..., None].astype(np.float32) * colour
-    return np.clip(rgb, 0.0, 1.0)
-
-
 def _bounding_box(valid: np.ndarray) -> tuple[slice, slice]:
     rows = np.flatnonzero(valid.any(axis=1))
     cols = np.flatnonzero(valid.any(axis=0))
@@ -125,6 +78,20 @@ def attention_heads() -> int:
     return int(DEFAULT_CONFIG.num_heads)
 
 
+def _normalization(
+    encoder: Any, plate: str, plate_fields: pd.DataFrame | None, field_row: Any
+) -> Any:
+    """The crop scaling the weights ask for: per field, or the plate's limits."""
+    from napari_phenoscope.profiling.pipeline import encoder_normalization
+
+    if plate_fields is None:
+        plate_fields = pd.DataFrame([dict(field_row)])
+    in_plate = plate_fields[plate_fields[PLATE].astype(str) == str(plate)]
+    if in_plate.empty:
+        in_plate = pd.DataFrame([dict(field_row)])
+    return encoder_normalization(encoder, in_plate, missing="zeros").get(str(plate), "field")
+
+
 def inspect_field(
     field_row: Any,
     key: tuple[str, str, int],
@@ -133,6 +100,7 @@ def inspect_field(
     seed: int = 0,
     attention: str | int = ROLLOUT,
     model_path: str | None = None,
+    plate_fields: pd.DataFrame | None = None,
 ) -> Inspection:
     """Read a field and inspect the window on ``centre`` (a cell) or every tile (None).
 
@@ -151,6 +119,9 @@ def inspect_field(
         ``"rollout"`` or the index of a last-layer head.
     model_path
         MAE weights; the bundled weights by default.
+    plate_fields
+        The field index the field belongs to: weights trained with per-plate
+        normalisation scale the crops by the plate's limits computed from it.
 
     Returns
     -------
@@ -163,7 +134,10 @@ def inspect_field(
     image = read_field(field_row, missing="zeros")
     mae = load_inspection_model(model_path)
     centers = None if centre is None else np.asarray([centre], dtype=np.float64)
-    result = model_inspect_field(mae, image, centers, mask_ratio=mask_ratio, seed=seed)
+    normalization = _normalization(mae.encoder, key[0], plate_fields, field_row)
+    result = model_inspect_field(
+        mae, image, centers, mask_ratio=mask_ratio, seed=seed, normalization=normalization
+    )
     rows, cols = _bounding_box(np.isfinite(result.error))
     unit = np.tile([0.0, 1.0], (len(CHANNELS), 1))  # crops are normalised to [0, 1]
     if attention == ROLLOUT:

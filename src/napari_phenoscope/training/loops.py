@@ -36,16 +36,17 @@ from napari_phenoscope.models import (
     DEFAULT_CONFIG,
     EncoderConfig,
     MaskedAutoencoder,
-    bundled_weights_path,
     create_encoder,
     load_encoder,
     load_mae,
     read_weights,
     resolve_device,
+    resolve_weights,
     save_weights,
 )
 from napari_phenoscope.models.checkpoint import load_checkpoint, save_checkpoint
-from napari_phenoscope.models.dino import Dino
+from napari_phenoscope.models.dino import Dino, DinoConfig
+from napari_phenoscope.models.preprocessing import DEMO_PIXEL_SIZE_UM, Preprocessing, Scope
 from napari_phenoscope.models.weights import sha256_of
 
 Method = Literal["mae", "dino"]
@@ -68,6 +69,23 @@ class TrainConfig:
     checkpoint_every: int = 500
     log_every: int = 10
     encoder: EncoderConfig = DEFAULT_CONFIG
+    #: Crop intensity scaling (``"field"`` or ``"plate"``), stored in the weights.
+    normalization: Scope = "field"
+    #: Physical pixel size of the training images (um), stored in the weights.
+    pixel_size_um: float = DEMO_PIXEL_SIZE_UM
+    #: DINO's per-channel gain jitter of the views. It teaches invariance to channel
+    #: brightness, which per-field normalisation made moot and which erases intensity
+    #: phenotypes once crops are scaled per plate.
+    dino_intensity_jitter: float = 0.2
+
+    def preprocessing(self) -> Preprocessing:
+        """What the trained weights will record: the crops as this run cuts them."""
+        return Preprocessing(
+            normalization=self.normalization,
+            crop_size=self.crop_size,
+            pixel_size_um=self.pixel_size_um,
+            pooling="cls" if self.method == "dino" else "mean",
+        )
 
 
 @dataclass
@@ -200,7 +218,7 @@ def _build(
             _load_init(model, load_mae(init).state_dict(), init)
         return model, list(model.parameters())
     if config.method == "dino":
-        dino = Dino(encoder)
+        dino = Dino(encoder, DinoConfig(intensity_jitter=config.dino_intensity_jitter))
         return dino, dino.student_parameters()
     raise ValueError(f"method must be 'mae' or 'dino', not {config.method!r}")
 
@@ -270,13 +288,18 @@ def train(
     started = time.monotonic()
     paths = outputs_for(out)
     if init is not None:
-        init = bundled_weights_path() if str(init) == "bundled" else Path(init)
+        init = resolve_weights(init)
         pretrained = load_encoder(init).phenoscope_config
         config = replace(config, encoder=pretrained, crop_size=pretrained.img_size)
     crops = build_crop_cache(
-        plate_dirs, paths["cache"], config.crop_size, progress, **(crop_options or {})
+        plate_dirs,
+        paths["cache"],
+        config.crop_size,
+        progress,
+        normalization=config.normalization,
+        **(crop_options or {}),
     )
-    batch_size = min(config.batch_size, len(crops))
+    batch_size = config.batch_size
     steps_per_epoch = len(crops) // batch_size
     total_steps = steps_per_epoch * config.epochs
     torch.manual_seed(config.seed)
@@ -293,6 +316,11 @@ def train(
                 f"plates give {len(crops)}: resume with the same plates and crop options"
             )
         step, history = int(state["step"]), list(state.get("history", []))
+    if len(crops) < config.batch_size:
+        raise PlateFormatError(
+            f"{', '.join(map(str, plate_dirs))} gave {len(crops)} cells, fewer than one batch "
+            f"({config.batch_size}): add fields or lower --batch-size"
+        )
     _start_loss_log(paths["losses"], step)
     bar = tqdm(
         total=total_steps, initial=step, unit="step", desc=config.method, disable=not progress
@@ -352,9 +380,22 @@ def train(
     summary["seconds_this_run"] = round(time.monotonic() - started, 1)
     summary["init"] = None if init is None else f"{Path(init).name} sha256:{sha256_of(init)}"
     if config.method == "mae":
-        save_weights(out, model.encoder, mae=model, method="mae", training=summary)
+        save_weights(
+            out,
+            model.encoder,
+            mae=model,
+            method="mae",
+            training=summary,
+            preprocessing=config.preprocessing(),
+        )
     else:
-        save_weights(out, model.teacher, method="dino", training=summary)
+        save_weights(
+            out,
+            model.teacher,
+            method="dino",
+            training=summary,
+            preprocessing=config.preprocessing(),
+        )
     losses = [row[2] for row in history]
     return TrainResult(
         weights=Path(out),
@@ -435,6 +476,8 @@ def run_from_cli(args: Any) -> int:
         seed=args.seed,
         crop_size=args.crop_size,
         checkpoint_every=args.checkpoint_every,
+        normalization=args.normalization,
+        dino_intensity_jitter=args.dino_intensity_jitter,
     )
     crop_options = {"max_fields": args.max_fields, "channel_map": args.channel_map}
     result = train(
