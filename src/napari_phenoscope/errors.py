@@ -25,3 +25,7 @@ class ModelWeightsError(PhenoscopeError):
 
 class ClusterError(PhenoscopeError):
     """A Dask scheduler cannot be reached, execution options conflict, or workers died."""
+
+
+class PhenoscopeWarning(UserWarning):
+    """Something the user should know but that does not stop the run (one line)."""

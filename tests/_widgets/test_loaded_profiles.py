@@ -77,7 +77,7 @@ def test_a_table_alone_feeds_every_dock(make_napari_viewer, qtbot, wells_csv, tm
     assert name == "wells_normalized_negcon"
     session = state_of(viewer).session
     assert not session.has_images and session.plates() == ["P-COMPOUND", "P-CRISPR", "P-ORF"]
-    assert "3 plate(s)" in docks.navigator.status.text()
+    assert docks.navigator.status.text() == "3 plate(s) of profiles, no images"
     # Profile map of the wells: a click selects the well and says there are no images
     mapped(docks.profile_map, qtbot, "wells", name)
     docks.profile_map.select_points([0])

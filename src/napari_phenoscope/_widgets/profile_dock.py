@@ -157,6 +157,7 @@ class ProfileDock(Dock):
             self.state.device,
             cancel,
             self.weights_path(),
+            session.extras.get("pixel_size"),
             cancel=cancel,
             on_result=self._field_done,
             on_error=self._errored,

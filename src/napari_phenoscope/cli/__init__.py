@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 from napari_phenoscope.cli import (
@@ -25,7 +26,7 @@ from napari_phenoscope.cli import (
     train,
     view,
 )
-from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope.errors import PhenoscopeError, PhenoscopeWarning
 
 SubcommandAdder = Callable[[argparse._SubParsersAction], None]
 
@@ -56,12 +57,26 @@ _SUBCOMMANDS: list[SubcommandAdder] = [
 ]
 
 
+def _one_line_warnings(command: str, show: Callable) -> Callable:
+    """``showwarning`` that prints our warnings as one line, like errors, others as usual."""
+
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, PhenoscopeWarning):
+            print(f"phenoscope {command}: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return show_warning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``phenoscope`` console script."""
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(args.command, warnings.showwarning)
+            return int(args.handler(args) or 0)
     except PhenoscopeError as error:
         print(f"phenoscope {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -51,6 +51,13 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--null-size", type=int, default=10000, help="null size (10000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the nulls (0)")
+    parser.add_argument(
+        "--null",
+        choices=("auto", "copairs", "sampled"),
+        default="auto",
+        help="copairs' permutation nulls (identical p-values), sampled positives' ranks "
+        "(cost independent of the number of negatives), or auto: copairs' while affordable",
+    )
     parser.add_argument("--threshold", type=float, default=0.05, help="significance (0.05)")
     parser.add_argument("--out", metavar="CSV", help="write the per-query table here")
     parser.set_defaults(handler=run)
@@ -65,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
     if args.task:
         from napari_phenoscope.evaluation.tasks import evaluate_file
 
-        print(evaluate_file(args.profiles, args.task, args.null_size, args.seed, args.out))
+        print(
+            evaluate_file(args.profiles, args.task, args.null_size, args.seed, args.out, args.null)
+        )
         return 0
     if not custom:
         raise ProfileTableError("give --task or pair rules (--pos-sameby COL ...)")
