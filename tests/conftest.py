@@ -93,3 +93,113 @@ def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache = tmp_path_factory.mktemp("phenoscope-cache")
     os.environ["PHENOSCOPE_CACHE"] = str(cache)
     return ensure_demo_plates(progress=False)
+
+
+def painted_cells(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A small two-channel field whose cells exercise CellProfiler's edge cases.
+
+    Touching cells, a cell cut by the image border, a cell without a nucleus, a cell too
+    small for a texture offset of 3, a cell so dim that it quantises to grey level 0, and
+    label numbers with gaps. Returns (image (2, Y, X) uint16, nuclei, cells).
+    """
+    from scipy import ndimage
+    from skimage.draw import disk, ellipse
+
+    rng = np.random.default_rng(seed)
+    shape = (140, 180)
+    cells = np.zeros(shape, np.int32)
+    nuclei = np.zeros(shape, np.int32)
+    # (label, centre, radii, nucleus radius or 0)
+    layout = [
+        (3, (35, 40), (22, 28), 9),
+        (7, (35, 88), (20, 24), 8),  # touches cell 3
+        (8, (100, 50), (25, 18), 0),  # no nucleus
+        (12, (110, 170), (24, 20), 7),  # cut by the right border
+        (15, (95, 115), (14, 14), 6),  # dim
+        (20, (10, 150), (2, 2), 0),  # smaller than the texture offset
+    ]
+    for label, centre, radii, nucleus in layout:
+        rows, cols = ellipse(*centre, *radii, shape=shape)
+        free = cells[rows, cols] == 0
+        cells[rows[free], cols[free]] = label
+        if nucleus:
+            rows, cols = disk(centre, nucleus, shape=shape)
+            nuclei[rows, cols] = label
+    spots = ndimage.gaussian_filter(rng.gamma(0.3, 1.0, shape), 1.5)
+    smooth = ndimage.gaussian_filter(rng.normal(size=shape), 6)
+    image = np.stack(
+        [
+            4000 + 60000 * spots / spots.max(),
+            20000 + 8000 * smooth / np.abs(smooth).max() + rng.normal(0, 800, shape),
+        ]
+    )
+    image[:, cells == 15] = rng.uniform(0, 120, (2, int((cells == 15).sum())))
+    return image.clip(0, 65535).astype(np.uint16), nuclei, cells
+
+
+def cp_measure_columns(
+    image: np.ndarray,
+    nuclei: np.ndarray,
+    cells: np.ndarray,
+    channels: tuple[str, ...],
+    group: str,
+    compartments: tuple[str, ...] = ("Cells", "Nuclei", "Cytoplasm"),
+    **options,
+):
+    """cp_measure's (CellProfiler's) measurements of one group, named as measure_cells names them.
+
+    ``group`` is ``texture``, ``granularity`` or ``radial``. Compartments are built as
+    measure_cells builds them. Returns a DataFrame indexed by cell label; objects absent from
+    a compartment (a cell without a nucleus) are left out of that compartment's columns.
+    """
+    import pandas as pd
+    from cp_measure.core import measuregranularity, measuretexture
+    from cp_measure.core import measureobjectintensitydistribution as radial
+    from skimage.segmentation import relabel_sequential
+
+    scaled = image.astype(np.float64) / np.iinfo(image.dtype).max
+    labels_of = {
+        "Cells": cells,
+        "Nuclei": np.where(nuclei > 0, cells, 0),
+        "Cytoplasm": np.where(nuclei > 0, 0, cells),
+    }
+    columns = {}
+    for compartment in compartments:
+        dense, _, inverse = relabel_sequential(labels_of[compartment])
+        ids = np.asarray(inverse[1 : int(dense.max()) + 1])
+        for plane, channel in zip(scaled, channels, strict=True):
+            if group == "texture":
+                for scale in options.get("scales", (3,)):
+                    found = measuretexture.get_texture(
+                        dense, plane, scale=scale, gray_levels=options.get("levels", 256)
+                    )
+                    for key, values in found.items():
+                        feature, rest = key.split("_", 1)
+                        name = f"{compartment}_Texture_{feature}_{channel}_{rest}"
+                        columns[name] = pd.Series(values, index=ids)
+            elif group == "granularity":
+                for key, values in measuregranularity.get_granularity(dense, plane).items():
+                    scale = key.split("_")[1]
+                    name = f"{compartment}_Granularity_{scale}_{channel}"
+                    columns[name] = pd.Series(values, index=ids)
+            else:
+                # cp_measure divides by zero where it leaves a value undefined (NaN)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    found = radial.get_radial_distribution(dense, plane)
+                for key, values in found.items():
+                    _, feature, ring = key.split("_")
+                    name = f"{compartment}_RadialDistribution_{feature}_{channel}_{ring}"
+                    columns[name] = pd.Series(values, index=ids)
+    return pd.DataFrame(columns)
+
+
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory):
+    """The demo project at its smallest, for the tour and story tests.
+
+    12 wells per plate, one 128 px site, one replicate.
+    """
+    from napari_phenoscope.demo.project import ensure_demo_plates
+
+    cache = tmp_path_factory.mktemp("demo")
+    return ensure_demo_plates(cache, n_wells=12, n_sites=1, size=128, n_replicates=1)

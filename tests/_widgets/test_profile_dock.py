@@ -295,14 +295,3 @@ def test_loading_a_folder_without_profiles_is_a_message(dock, cell_plate, qtbot)
     assert widget.load_output(cell_plate)
     wait_done(qtbot, widget)
     assert widget.status.text().startswith("no single_cells.parquet in")
-
-
-def test_scopes_cover_the_field_its_well_or_its_plate(cell_plate):
-    from napari_phenoscope.io import index_plate
-
-    fields = index_plate(cell_plate)
-    b03_site2 = int(np.flatnonzero((fields[WELL] == "B03") & (fields[SITE] == 2))[0])
-    assert _compute.fields_in_scope(fields, b03_site2, "field") == [b03_site2]
-    well = fields.iloc[_compute.fields_in_scope(fields, b03_site2, "well")]
-    assert set(well[WELL]) == {"B03"} and sorted(well[SITE]) == [1, 2]
-    assert _compute.fields_in_scope(fields, b03_site2, "plate") == list(range(len(fields)))

@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from skimage.draw import disk
-from skimage.feature import graycomatrix, graycoprops
 
+from conftest import SHARED
 from napari_phenoscope.features.classical import classical_feature_names, measure_cells
+
+CPJUMP1_PROFILES = SHARED / "data" / "real-profiles" / "cpjump1_singlecell_BR00116991_A01_s1"
 
 TWO = ("DNA", "ER")
 
@@ -121,65 +123,6 @@ def test_correlation_of_identical_inverted_and_random_channels():
     assert measured == pytest.approx(expected)
 
 
-def test_texture_matches_skimage_glcm_on_a_cell_filling_the_field():
-    rng = np.random.default_rng(3)
-    levels = rng.integers(0, 8, (40, 40))
-    levels[0, 0], levels[0, 1] = 0, 7  # per-cell quantisation then maps level l to l
-    image = np.stack([levels * 1000, levels * 1000]).astype(np.uint16)
-    cells = np.ones((40, 40), np.int32)
-    row = measure_cells(
-        image, np.zeros_like(cells), cells, TWO, texture_distance=1, texture_levels=8
-    ).iloc[0]
-    angles = [0, np.pi / 4, np.pi / 2, 3 * np.pi / 4]
-    glcm = graycomatrix(levels.astype(np.uint8), [1], angles, levels=8, symmetric=True, normed=True)
-    oracle = {
-        "Contrast": graycoprops(glcm, "contrast").mean(),
-        "AngularSecondMoment": graycoprops(glcm, "ASM").mean(),
-        "Correlation": graycoprops(glcm, "correlation").mean(),
-        "InverseDifferenceMoment": graycoprops(glcm, "homogeneity").mean(),
-        "Entropy": graycoprops(glcm, "entropy").mean() / np.log(2),  # ours is in bits
-    }
-    for feature, expected in oracle.items():
-        assert row[f"Cells_Texture_{feature}_DNA_1"] == pytest.approx(expected, rel=1e-9)
-
-
-def test_uniform_cell_has_flat_texture():
-    cells = _disk_labels((50, 50), (25, 25), 15)
-    image = np.full((2, 50, 50), 500, np.uint16)
-    row = measure_cells(image, np.zeros_like(cells), cells, TWO).iloc[0]
-    assert row["Cells_Texture_Contrast_DNA_3"] == 0
-    assert row["Cells_Texture_AngularSecondMoment_DNA_3"] == pytest.approx(1.0)
-    assert row["Cells_Texture_Entropy_DNA_3"] == pytest.approx(0.0, abs=1e-12)
-
-
-def test_granularity_of_isolated_spots_is_all_at_the_finest_scale():
-    cells = np.zeros((64, 64), np.int32)
-    cells[4:60, 4:60] = 1
-    image = np.zeros((2, 64, 64), np.uint16)
-    image[0, 10:60:8, 10:60:8] = 20000  # isolated single-pixel spots
-    image[1] = 1000  # flat: nothing to remove at any scale
-    row = measure_cells(image, np.zeros_like(cells), cells, TWO, granularity_scales=3).iloc[0]
-    assert row["Cells_Granularity_1_DNA"] == pytest.approx(100.0)
-    assert row["Cells_Granularity_2_DNA"] == pytest.approx(0.0)
-    assert row["Cells_Granularity_3_DNA"] == pytest.approx(0.0)
-    assert [row[f"Cells_Granularity_{s}_ER"] for s in (1, 2, 3)] == [0.0, 0.0, 0.0]
-
-
-def test_radial_distribution_sums_to_one_and_sees_a_central_spot():
-    cells = _disk_labels((80, 80), (40, 40), 30)
-    nuclei = _disk_labels((80, 80), (40, 40), 8)
-    image = np.zeros((2, 80, 80), np.uint16)
-    image[0] = _disk_labels((80, 80), (40, 40), 5).astype(np.uint16) * 5000
-    image[1][cells > 0] = 1000
-    row = measure_cells(image, nuclei, cells, TWO, radial_bins=4).iloc[0]
-    dna = [row[f"Cells_RadialDistribution_FracAtD_DNA_{r}of4"] for r in range(1, 5)]
-    uniform = [row[f"Cells_RadialDistribution_FracAtD_ER_{r}of4"] for r in range(1, 5)]
-    assert sum(dna) == pytest.approx(1.0) and sum(uniform) == pytest.approx(1.0)
-    assert dna[0] == pytest.approx(1.0)
-    # a flat cell: outer rings hold more pixels, hence more intensity
-    assert uniform == sorted(uniform)
-
-
 def test_no_cells_gives_an_empty_table_with_all_columns():
     image = np.zeros((2, 16, 16), np.uint16)
     empty = np.zeros((16, 16), np.int32)
@@ -209,3 +152,18 @@ def test_bad_inputs_raise():
         measure_cells(image, labels, labels[:8], channels=TWO)
     with pytest.raises(ValueError, match="integer"):
         measure_cells(image, labels, labels.astype(float), channels=TWO)
+
+
+@pytest.mark.skipif(not CPJUMP1_PROFILES.is_dir(), reason="../shared real profiles absent")
+@pytest.mark.parametrize("compartment", ["Cells", "Cytoplasm", "Nuclei"])
+def test_every_column_is_named_as_in_cellprofiler_cpjump1_output(compartment):
+    """Our columns, less the compartment prefix, are columns of CellProfiler's own CPJUMP1 CSVs."""
+    header = set(pd.read_csv(CPJUMP1_PROFILES / f"{compartment}.csv", nrows=0).columns)
+    ours = [
+        name.removeprefix(f"{compartment}_")
+        for name in classical_feature_names()
+        if name.startswith(f"{compartment}_")
+    ]
+    assert [name for name in ours if name not in header] == []
+    assert any(name.startswith("Texture_") for name in ours)
+    assert any(name.startswith("Granularity_16_") for name in ours)

@@ -132,6 +132,10 @@ def test_cache_without_the_requested_feature_set_is_recomputed(cell_plate, tmp_p
     signature = {"feature_sets": ["vit"], "model": "another"}
     pipeline.write_parquet_atomic(pd.read_parquet(path), path, signature)
     assert _run(cell_plate, out).n_fields_computed == 1
+    # a field measured with older classical definitions is measured again
+    signature = {"feature_sets": ["classical"], "model": None}
+    pipeline.write_parquet_atomic(pd.read_parquet(path), path, signature)
+    assert _run(cell_plate, out).n_fields_computed == 1
 
 
 def test_one_control_well_per_plate_is_a_clear_error(cell_plate, tmp_path):

@@ -15,6 +15,7 @@ DOCK_AREAS: dict[str, str] = {
     "Profile map": "right",
     "Similar": "right",
     "mAP": "right",
+    "Compare": "right",
 }
 
 
@@ -28,6 +29,7 @@ class PhenoscopeDocks:
     profile_map: Any
     similar: Any
     map: Any
+    compare: Any
     frames: dict[str, Any]
 
     def show(self, title: str) -> None:
@@ -39,6 +41,7 @@ class PhenoscopeDocks:
 def add_all_docks(viewer: Any) -> PhenoscopeDocks:
     """Create every dock on ``viewer`` (left: navigator; right: the rest, tabbed)."""
     keep_triton_out_beside_mesa_llvm()
+    from napari_phenoscope._widgets.compare_dock import CompareDock
     from napari_phenoscope._widgets.inspect_dock import InspectDock
     from napari_phenoscope._widgets.map_dock import MapDock
     from napari_phenoscope._widgets.plate_navigator import PlateNavigator
@@ -53,6 +56,7 @@ def add_all_docks(viewer: Any) -> PhenoscopeDocks:
         "Profile map": ProfileMap(viewer),
         "Similar": SimilarDock(viewer),
         "mAP": MapDock(viewer),
+        "Compare": CompareDock(viewer),
     }
     frames = {
         title: viewer.window.add_dock_widget(
@@ -70,6 +74,7 @@ def add_all_docks(viewer: Any) -> PhenoscopeDocks:
         profile_map=widgets["Profile map"],
         similar=widgets["Similar"],
         map=widgets["mAP"],
+        compare=widgets["Compare"],
         frames=frames,
     )
     docks.show("Profile")

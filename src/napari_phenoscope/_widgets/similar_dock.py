@@ -92,6 +92,9 @@ class SimilarDock(Dock):
         self.follow_check.setChecked(True)
         self.find_button = QPushButton("Find similar")
         self.find_button.clicked.connect(lambda: self.find())
+        self.why_button = QPushButton("Why this match?")
+        self.why_button.setToolTip("Compare the query with the clicked row (Compare dock)")
+        self.why_button.clicked.connect(lambda: self.compare_row(self.table.currentIndex().row()))
 
         self.query_label = QLabel()
         self.query_label.setWordWrap(True)
@@ -127,6 +130,7 @@ class SimilarDock(Dock):
         row = QHBoxLayout()
         row.addWidget(self.follow_check)
         row.addWidget(self.find_button)
+        row.addWidget(self.why_button)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(row)
@@ -258,6 +262,17 @@ class SimilarDock(Dock):
             self.status.setText(f"Cannot open {match[PERTURBATION]}: {error}")
             return
         self.status.setText(f"Showing {match[PERTURBATION]} in {plate} {well}.")
+
+    def compare_row(self, row: int) -> None:
+        """Ask the Compare dock why the query matches ranking row ``row``."""
+        if self.ranking is None or not 0 <= row < len(self.ranking):
+            self.status.setText("Click a row of the ranking first.")
+            return
+        mode = self.mode_combo.currentText()
+        combo = self.well_combo if mode == "well" else self.perturbation_combo
+        self.state.events.compare_requested.emit(
+            (mode, combo.currentText(), self.ranking.index[row])
+        )
 
     # --- gallery ---------------------------------------------------------------------
     def _gallery_entries(

@@ -4,7 +4,8 @@
 profiles a few wells in the Profile dock, profiles the rest headless with the same code
 (``pipeline.profile_plates``, cached and resumable) and loads it, opens the BI-2536 well,
 inspects a cell's MAE reconstruction and attention, lays out the profile map, asks which
-perturbations look like BI-2536, and computes the compound-gene mAP. Each step leaves a
+perturbations look like BI-2536, computes the compound-gene mAP, and asks why BI-2536
+matches the PLK1 knockout and not the BRD4 knockout. Each step leaves a
 PNG of the whole window (docks included) in the screenshots folder; ``docs/tutorial.md``
 is written around them.
 
@@ -50,7 +51,11 @@ TOUR_STEPS: tuple[str, ...] = (
     "tour_08_profile_map",
     "tour_09_similar",
     "tour_10_map",
+    "tour_11_compare_plk1",
+    "tour_12_compare_brd4",
 )
+#: Width of the Compare dock in its screenshots (its figure needs room).
+COMPARE_DOCK_WIDTH = 1180
 
 
 @dataclass
@@ -127,6 +132,7 @@ class Tour:
         self.profile_map = docks.profile_map
         self.similar = docks.similar
         self.map = docks.map
+        self.compare = docks.compare
         self.frames = docks.frames
         self.show_dock("Profile")
         # the docks read the model settings from the viewer's session (and show them)
@@ -236,7 +242,7 @@ class Tour:
         outputs = profile_plates(
             [self.plate_dir],
             self.profiles_dir,
-            features="vit",
+            features="both",  # classical features make the Compare step's feature groups
             model_path=self.model_path,
             device=self.device,
             progress=False,
@@ -343,6 +349,7 @@ class Tour:
     def similar_step(self) -> None:
         """Step 9: which perturbations look like BI-2536."""
         self.show_dock("Similar")
+        self.similar.feature_combo.setCurrentText("vit")
         started = self.similar.find(mode="perturbation", value="BI-2536 · compound")
         self.require(started, self.similar, "query similar perturbations")
         self._settle(1.0)
@@ -363,6 +370,31 @@ class Tour:
         summary = _plain(self.map.summary.text() or self.map.status.text())
         per_target = bi2536_average_precision(self.map.results[(task, "vit")].per_query)
         self.snap("tour_10_map", "Compute compound-gene mAP", f"{summary}. BI-2536: {per_target}")
+
+    def compare_step(self) -> None:
+        """Steps 11-12: why BI-2536 matches the PLK1 knockout, and why not the BRD4 one."""
+        from qtpy.QtCore import Qt
+
+        from napari_phenoscope.profiling.explain import describe_groups
+
+        self.show_dock("Compare")
+        window = self.viewer.window._qt_window
+        window.resizeDocks(
+            [self.frames["Compare"]], [COMPARE_DOCK_WIDTH], Qt.Orientation.Horizontal
+        )
+        for name, gene in (("tour_11_compare_plk1", "PLK1"), ("tour_12_compare_brd4", "BRD4")):
+            started = self.compare.run("BI-2536 · compound", f"{gene} · crispr", "perturbation")
+            self.require(started, self.compare, f"compare BI-2536 with {gene}")
+            self.wait(self.compare, f"compare BI-2536 with {gene}")
+            comparison = self.compare.comparison
+            if comparison is None:
+                raise PhenoscopeError(f"tour step 'compare': {self.compare.status.text()}")
+            groups = comparison.attribution
+            why = (
+                "" if groups is None else f" Classical groups: {describe_groups(groups.groups, 3)}."
+            )
+            self.snap(name, f"Why BI-2536 matches {gene} knockout (or not)",
+                      f"{self.compare.status.text()}.{why}")  # fmt: skip
 
 
 def negcon_wells(session: Any, plate: str) -> list[str]:
@@ -464,6 +496,7 @@ def run_tour(
         tour.profile_map_step,
         tour.similar_step,
         lambda: tour.map_step(compound_gene_task(tour.map)),
+        tour.compare_step,
     ]
     try:
         for step in steps:

@@ -1,9 +1,10 @@
 """The ``phenoscope`` command: thin argument parsing over the library modules.
 
 Each sub-command is a module named after its verb (``demo``, ``demo_data``, ``segment``,
-``profile``, ``train``, ``evaluate``, ``tour``) with an ``add`` function that declares its
-arguments and a ``run`` function that imports the library lazily (so ``phenoscope --help``
-stays fast) and calls it. Errors a user can fix are printed as one line; the exit code is 2.
+``profile``, ``train``, ``evaluate``, ``explain``, ``tour``) with an ``add`` function that
+declares its arguments and a ``run`` function that imports the library lazily (so
+``phenoscope --help`` stays fast) and calls it. Errors a user can fix are printed as one
+line; the exit code is 2.
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from napari_phenoscope.cli import demo, demo_data, evaluate, profile, segment, tour, train
+from napari_phenoscope.cli import (
+    demo,
+    demo_data,
+    evaluate,
+    explain,
+    profile,
+    segment,
+    tour,
+    train,
+)
 from napari_phenoscope.errors import PhenoscopeError
 
 SubcommandAdder = Callable[[argparse._SubParsersAction], None]
@@ -38,6 +48,7 @@ _SUBCOMMANDS: list[SubcommandAdder] = [
     segment.add,
     tour.add,
     evaluate.add,
+    explain.add,
 ]
 
 

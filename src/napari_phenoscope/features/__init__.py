@@ -1,8 +1,9 @@
 """Cells -> features: normalized five-channel crops for the ViT, classical measurements.
 
 ``crops`` cuts and normalizes per-cell crops (and iterates a plate's crops for training);
-``classical`` measures CellProfiler-style shape, intensity, texture and granularity
-features, the baseline the ViT is compared with.
+``classical`` measures CellProfiler's shape, intensity, correlation, texture (``texture``),
+granularity (``granularity``) and radial distribution (``radial``) features, the baseline
+the ViT is compared with.
 """
 
 from napari_phenoscope.features.classical import classical_feature_names, measure_cells

@@ -1,16 +1,20 @@
-"""Classical, CellProfiler-like per-cell features: the baseline the ViT is compared to.
+"""Classical per-cell features with CellProfiler's definitions: the baseline the ViT is compared to.
 
 ``measure_cells`` turns one field (C, Y, X) and its nuclei / cells label images into one row
-per cell with CellProfiler-style column names (``Cells_AreaShape_Area``,
-``Cytoplasm_Intensity_MeanIntensity_ER``, ``Cells_Texture_Contrast_DNA_3``,
-``Cells_Correlation_Correlation_ER_Mito``, ...). Everything is vectorised over labels
-(``numpy.bincount`` / pandas group-bys over the pixels of a compartment), so a field of a
-hundred cells takes a fraction of a second; there is no per-cell Python loop.
+per cell with CellProfiler's column names (``Cells_AreaShape_Area``,
+``Cytoplasm_Intensity_MeanIntensity_ER``, ``Cells_Texture_Contrast_DNA_3_00_256``,
+``Nuclei_Granularity_1_DNA``, ``Cells_RadialDistribution_FracAtD_DNA_1of4``,
+``Cells_Correlation_Correlation_ER_Mito``, ...). Texture, Granularity and RadialDistribution
+follow CellProfiler's MeasureTexture, MeasureGranularity and MeasureObjectIntensityDistribution
+(as packaged by cp_measure, our test oracle) in ``texture``, ``granularity`` and ``radial``;
+see docs/pipeline.md for what each column is.
+Everything is vectorised over labels (``numpy.bincount`` / sparse products over the pixels of
+a compartment); the one per-cell loop is the distance transform of each cell's bounding box.
 
 Compartments: a cell is its label in ``cells``; its nucleus is the part of the ``nuclei``
 mask inside it (so nuclei need not share the cells' label numbers); its cytoplasm is the
-cell minus the nucleus. A compartment with no pixels (a cell without a nucleus) measures 0,
-never NaN, so that profiles stay numeric.
+cell minus the nucleus. A compartment with no pixels (a cell without a nucleus), or a
+measurement CellProfiler leaves undefined (NaN), measures 0, so that profiles stay numeric.
 """
 
 from __future__ import annotations
@@ -23,16 +27,19 @@ import pandas as pd
 from skimage.measure import regionprops_table
 
 from napari_phenoscope.constants import CHANNELS, LABEL
+from napari_phenoscope.features._labels import per_label_sum, safe_divide
+from napari_phenoscope.features.granularity import granular_spectrum
+from napari_phenoscope.features.radial import RADIAL_FEATURES, radial_distribution
 from napari_phenoscope.features.texture import (
-    GRANULARITY_COMPARTMENTS,
     HARALICK_FEATURES,
-    granularity_features,
-    per_label_sum,
-    radial_features,
-    safe_divide,
-    texture_features,
+    TEXTURE_DIRECTIONS,
+    grey_levels,
+    haralick_features,
 )
 
+# Recorded in the pipeline's field caches: bump it whenever a classical definition changes,
+# so that fields measured with the old definitions are recomputed, never mixed in.
+CLASSICAL_DEFINITIONS = "cellprofiler-4"
 COMPARTMENTS: tuple[str, ...] = ("Cells", "Nuclei", "Cytoplasm")
 SHAPE_FEATURES: tuple[str, ...] = (
     "Area",
@@ -56,7 +63,9 @@ INTENSITY_FEATURES: tuple[str, ...] = (
     "UpperQuartileIntensity",
     "MADIntensity",
 )
-TEXTURE_COMPARTMENTS: tuple[str, ...] = ("Cells", "Nuclei")
+TEXTURE_COMPARTMENTS: tuple[str, ...] = ("Cells", "Nuclei", "Cytoplasm")
+GRANULARITY_COMPARTMENTS: tuple[str, ...] = ("Cells", "Nuclei", "Cytoplasm")
+RADIAL_COMPARTMENTS: tuple[str, ...] = ("Cells",)
 _SKIMAGE_SHAPE = {
     "Area": "area",
     "Perimeter": "perimeter",
@@ -72,8 +81,9 @@ _QUANTILE_BINS = 1024  # per-cell histogram resolution of the quartiles (error <
 
 def classical_feature_names(
     channels: Sequence[str] = CHANNELS,
-    texture_distance: int = 3,
-    granularity_scales: int = 4,
+    texture_scales: Sequence[int] = (3,),
+    texture_levels: int = 256,
+    granularity_scales: int = 16,
     radial_bins: int = 4,
 ) -> list[str]:
     """Return the feature columns ``measure_cells`` writes, in its order.
@@ -83,6 +93,8 @@ def classical_feature_names(
     >>> names = classical_feature_names(("DNA", "ER"))
     >>> "Cells_Correlation_Correlation_DNA_ER" in names
     True
+    >>> "Nuclei_Texture_DifferenceVariance_ER_3_03_256" in names
+    True
     """
     names: list[str] = []
     for compartment in COMPARTMENTS:
@@ -91,13 +103,16 @@ def classical_feature_names(
         for channel in channels:
             names += [f"{compartment}_Intensity_{f}_{channel}" for f in INTENSITY_FEATURES]
         names += [
-            f"{compartment}_Correlation_Correlation_{first}_{second}"
+            f"{compartment}_Correlation_Correlation_{_pair_name(first, second)}"
             for first, second in combinations(channels, 2)
         ]
     for compartment in TEXTURE_COMPARTMENTS:
         for channel in channels:
             names += [
-                f"{compartment}_Texture_{f}_{channel}_{texture_distance}" for f in HARALICK_FEATURES
+                f"{compartment}_Texture_{feature}_{channel}_{scale}_{direction:02d}_{texture_levels}"
+                for scale in texture_scales
+                for direction in range(len(TEXTURE_DIRECTIONS))
+                for feature in HARALICK_FEATURES
             ]
     for compartment in GRANULARITY_COMPARTMENTS:
         for channel in channels:
@@ -105,12 +120,19 @@ def classical_feature_names(
                 f"{compartment}_Granularity_{scale}_{channel}"
                 for scale in range(1, granularity_scales + 1)
             ]
-    for channel in channels:
-        names += [
-            f"Cells_RadialDistribution_FracAtD_{channel}_{ring}of{radial_bins}"
-            for ring in range(1, radial_bins + 1)
-        ]
+    for compartment in RADIAL_COMPARTMENTS:
+        for channel in channels:
+            names += [
+                f"{compartment}_RadialDistribution_{feature}_{channel}_{ring}of{radial_bins}"
+                for feature in RADIAL_FEATURES
+                for ring in range(1, radial_bins + 1)
+            ]
     return names
+
+
+def _pair_name(first: str, second: str) -> str:
+    """A channel pair as CellProfiler names it in the CPJUMP1 / JUMP outputs: sorted."""
+    return "_".join(sorted((first, second)))
 
 
 def measure_cells(
@@ -118,12 +140,12 @@ def measure_cells(
     nuclei: np.ndarray,
     cells: np.ndarray,
     channels: Sequence[str] = CHANNELS,
-    texture_distance: int = 3,
-    texture_levels: int = 8,
-    granularity_scales: int = 4,
+    texture_scales: Sequence[int] = (3,),
+    texture_levels: int = 256,
+    granularity_scales: int = 16,
     radial_bins: int = 4,
 ) -> pd.DataFrame:
-    """Measure shape, intensity, texture, granularity and correlation of every cell.
+    """Measure shape, intensity, correlation, texture, granularity and radial distribution.
 
     Parameters
     ----------
@@ -134,14 +156,15 @@ def measure_cells(
         (Y, X) integer label images (0 is background).
     channels
         Channel names of the C planes of ``image``, used in the column names.
-    texture_distance
-        Pixel offset of the grey-level co-occurrence matrices (averaged over 4 angles).
+    texture_scales
+        Pixel offsets of the grey-level co-occurrence matrices (CellProfiler's texture
+        scales; the JUMP pipelines use 3, 5 and 10). Each scale gives 4 directions.
     texture_levels
-        Grey levels a cell is quantised to (between its own minimum and maximum).
+        Grey levels of the whole image (CellProfiler 3+: 256), not of each cell's range.
     granularity_scales
-        Number of granular-spectrum scales (openings of size 3, 5, 7, ...).
+        Length of CellProfiler's granular spectrum (16).
     radial_bins
-        Rings between the nucleus centre (0) and the cell edge (1).
+        Rings between each object's centre (0) and its edge (1).
 
     Returns
     -------
@@ -160,7 +183,9 @@ def measure_cells(
     317
     """
     image, nuclei, cells = _check_inputs(image, nuclei, cells, channels)
-    names = classical_feature_names(channels, texture_distance, granularity_scales, radial_bins)
+    names = classical_feature_names(
+        channels, texture_scales, texture_levels, granularity_scales, radial_bins
+    )
     labels = np.unique(cells[cells > 0])
     if labels.size == 0:
         return pd.DataFrame({LABEL: pd.Series(dtype=np.int64), **{n: [] for n in names}})
@@ -168,10 +193,9 @@ def measure_cells(
     lookup = np.zeros(int(labels.max()) + 1, dtype=np.int64)
     lookup[labels] = np.arange(1, labels.size + 1)
     cell_index = lookup[cells]
-    nucleus_index = np.where(nuclei > 0, cell_index, 0)
     compartments = {
         "Cells": cell_index,
-        "Nuclei": nucleus_index,
+        "Nuclei": np.where(nuclei > 0, cell_index, 0),
         "Cytoplasm": np.where(nuclei > 0, 0, cell_index),
     }
     n_cells = labels.size
@@ -180,17 +204,26 @@ def measure_cells(
         columns.update(_shape(index, n_cells, compartment))
         columns.update(_intensity(image, index, n_cells, compartment, channels))
         columns.update(_correlation(image, index, n_cells, compartment, channels))
+    grey = grey_levels(image, texture_levels)
     for compartment in TEXTURE_COMPARTMENTS:
-        index = compartments[compartment]
-        columns.update(
-            texture_features(
-                image, index, n_cells, compartment, channels, texture_distance, texture_levels
-            )
-        )
-    columns.update(granularity_features(image, compartments, n_cells, channels, granularity_scales))
-    columns.update(
-        radial_features(image, cell_index, nucleus_index, n_cells, channels, radial_bins)
+        for channel, values in haralick_features(
+            grey, compartments[compartment], n_cells, channels, texture_scales, texture_levels
+        ).items():
+            columns[f"{compartment}_Texture_{channel}"] = values
+    granularity = granular_spectrum(
+        image, [compartments[c] for c in GRANULARITY_COMPARTMENTS], n_cells, granularity_scales
     )
+    for position, channel in enumerate(channels):
+        for k, compartment in enumerate(GRANULARITY_COMPARTMENTS):
+            for scale in range(granularity_scales):
+                columns[f"{compartment}_Granularity_{scale + 1}_{channel}"] = granularity[
+                    position, k, scale
+                ]
+    for compartment in RADIAL_COMPARTMENTS:
+        for name, values in radial_distribution(
+            image, compartments[compartment], n_cells, channels, radial_bins
+        ).items():
+            columns[f"{compartment}_RadialDistribution_{name}"] = values
     table = pd.DataFrame(columns)[names]
     table.insert(0, LABEL, labels.astype(np.int64))
     return table
@@ -341,7 +374,7 @@ def _correlation(
     columns = {}
     for (i, first), (j, second) in combinations(enumerate(channels), 2):
         cross = per_label_sum(labels, centred[i] * centred[j], n_cells)
-        columns[f"{compartment}_Correlation_Correlation_{first}_{second}"] = safe_divide(
+        columns[f"{compartment}_Correlation_Correlation_{_pair_name(first, second)}"] = safe_divide(
             cross, np.sqrt(square[i] * square[j])
         )
     return columns

@@ -1,9 +1,11 @@
-"""Texture, granularity and radial distribution of cells: the heavier classical features.
+"""CellProfiler's MeasureTexture: Haralick features of each object's co-occurrence matrices.
 
-Haralick features of a grey-level co-occurrence matrix per cell (CellProfiler's
-``MeasureTexture``), the granularity spectrum (``MeasureGranularity``) and the radial
-distribution of intensity from the nucleus outwards (``MeasureObjectIntensityDistribution``),
-all vectorised over labels like the rest of ``classical``, which calls them.
+The field is quantised once (``grey_levels``: 256 levels of the [0, 1] image, not each
+object's own range); for each scale the co-occurrence matrix of every object is counted in 4
+directions, reported separately, and its 13 features follow mahotas' ``haralick`` with
+``ignore_zeros=True``, which is CellProfiler's code (cp_measure is the test oracle). The
+matrices stay sparse: one list of (label, low level, high level, count) entries per channel
+and direction, from one ``numpy.unique`` over the pixel pairs of all objects.
 """
 
 from __future__ import annotations
@@ -11,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
-from scipy import ndimage
-from skimage.segmentation import find_boundaries
+
+from napari_phenoscope.features._labels import safe_divide
 
 HARALICK_FEATURES: tuple[str, ...] = (
     "AngularSecondMoment",
@@ -30,20 +31,32 @@ HARALICK_FEATURES: tuple[str, ...] = (
     "InfoMeas1",
     "InfoMeas2",
 )
-GRANULARITY_COMPARTMENTS: tuple[str, ...] = ("Cells", "Nuclei")
+# CellProfiler's 2-D co-occurrence directions (y, x), reported as _00 .. _03 after the scale
+TEXTURE_DIRECTIONS: tuple[tuple[int, int], ...] = ((0, 1), (1, 1), (1, 0), (1, -1))
 
 
-def per_label_sum(index: np.ndarray, weights: np.ndarray | None, n_cells: int) -> np.ndarray:
-    """Sum of ``weights`` (or pixel count) per label 1..n of a dense label image."""
-    return np.bincount(
-        index.ravel(), weights=None if weights is None else weights.ravel(), minlength=n_cells + 1
-    )[1:]
+def grey_levels(image: np.ndarray, levels: int = 256) -> np.ndarray:
+    """Quantise a [0, 1] image as CellProfiler's MeasureTexture does.
 
+    The whole image becomes 8-bit (``skimage.util.img_as_ubyte``: round(255 x)); with fewer
+    than 256 levels, those bytes are then rescaled from [0, 255] to [0, levels - 1] and
+    truncated. No per-cell stretching: a dim cell uses few levels, as in CellProfiler.
 
-def safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    out = np.zeros(np.broadcast(numerator, denominator).shape, dtype=np.float64)
-    np.divide(numerator, denominator, out=out, where=denominator != 0)
-    return out
+    Examples
+    --------
+    >>> grey_levels(np.array([0.0, 0.5, 1.0])).tolist()
+    [0, 128, 255]
+    >>> grey_levels(np.array([0.0, 0.5, 1.0]), levels=8).tolist()
+    [0, 3, 7]
+    """
+    if not 2 <= levels <= 256:
+        raise ValueError(f"texture levels must be between 2 and 256; got {levels}")
+    grey = np.multiply(image, 255.0)  # one temporary, then in place: a field is ~50 MB
+    np.clip(grey, 0.0, 255.0, out=grey)
+    np.rint(grey, out=grey)
+    if levels != 256:
+        grey = grey / 255.0 * (levels - 1)  # skimage.exposure.rescale_intensity's arithmetic
+    return grey.astype(np.uint8)
 
 
 def _pair_views(array: np.ndarray, dy: int, dx: int) -> tuple[np.ndarray, np.ndarray]:
@@ -56,198 +69,141 @@ def _pair_views(array: np.ndarray, dy: int, dx: int) -> tuple[np.ndarray, np.nda
     return array[0 : height - dy, first_x], array[dy:height, second_x]
 
 
-def texture_features(
-    image: np.ndarray,
-    index: np.ndarray,
-    n_cells: int,
-    compartment: str,
-    channels: Sequence[str],
-    distance: int,
-    levels: int,
-) -> dict[str, np.ndarray]:
-    """Haralick features of each label's grey-level co-occurrence matrix, mean of 4 angles.
+def _label_pairs(index: np.ndarray, dy: int, dx: int) -> tuple[np.ndarray, ...]:
+    """Flat positions of the pixel pairs at offset (dy, dx) inside one label, and the label."""
+    width = index.shape[1]
+    first, second = _pair_views(index, dy, dx)
+    rows, cols = np.nonzero((first == second) & (first > 0))
+    start = rows * width + cols + max(0, -dx)
+    return start, start + dy * width + dx, index.ravel()[start] - 1
 
-    Pixel pairs whose two pixels are not in the same label are ignored (as CellProfiler
-    masks the object), and each cell is quantised between its own minimum and maximum.
-    """
+
+def _per_label_max(index: np.ndarray, planes: np.ndarray, n_cells: int) -> np.ndarray:
+    """(C, n_cells) maximum of each plane over each label (0 for a label without pixels)."""
     inside = index > 0
     labels = index[inside]
-    pixels = pd.DataFrame(image[:, inside].T, columns=list(channels))
-    pixels["label"] = labels
-    grouped = pixels.groupby("label", sort=True)
-    low, high = grouped.min(), grouped.max()
-    offsets = ((0, distance), (distance, distance), (distance, 0), (distance, -distance))
-    # flat positions of the pixel pairs inside one label, per angle (shared by channels)
-    width_px = index.shape[1]
-    pairs = []
-    for dy, dx in offsets:
-        first, second = _pair_views(index, dy, dx)
-        rows, cols = np.nonzero((first == second) & (first > 0))
-        start = rows * width_px + cols + max(0, -dx)
-        pair_code = (index.ravel()[start] - 1) * levels * levels
-        pairs.append((start, start + dy * width_px + dx, pair_code))
-    inside_flat = np.flatnonzero(inside.ravel())
+    order = np.argsort(labels, kind="stable")
+    counts = np.bincount(labels, minlength=n_cells + 1)[1:]
+    maxima = np.zeros((planes.shape[0], n_cells), dtype=planes.dtype)
+    if labels.size:
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        present = counts > 0
+        values = planes[:, inside][:, order]
+        maxima[:, present] = np.maximum.reduceat(values, starts[present], axis=1)
+    return maxima
+
+
+def haralick_features(
+    grey: np.ndarray,
+    index: np.ndarray,
+    n_cells: int,
+    channels: Sequence[str],
+    scales: Sequence[int],
+    levels: int,
+) -> dict[str, np.ndarray]:
+    """CellProfiler's Haralick features of every label, per channel, scale and direction.
+
+    Keys are ``{Feature}_{channel}_{scale}_{direction:02d}_{levels}``. As CellProfiler
+    (mahotas' ``haralick(..., ignore_zeros=True)`` on each object's crop), pairs holding a
+    pixel of grey level 0 are left out; an object without pairs in one direction of a scale,
+    NaN in CellProfiler, measures 0 in every direction of that scale. ``grey`` is the
+    image quantised by ``grey_levels``.
+    """
+    flat = grey.reshape(grey.shape[0], -1)
+    # mahotas sizes each object's matrix by the object's highest grey level (DifferenceVariance
+    # is the variance of the |i - j| histogram over that many bins)
+    matrix_size = _per_label_max(index, grey, n_cells).astype(np.int64) + 1
     columns = {}
-    for position, channel in enumerate(channels):
-        minimum = np.zeros(n_cells + 1)
-        width = np.zeros(n_cells + 1)
-        minimum[low.index] = low[channel].to_numpy()
-        width[low.index] = (high[channel] - low[channel]).to_numpy()
-        quantised = np.zeros(index.size, dtype=np.int64)
-        relative = safe_divide(image[position][inside] - minimum[labels], width[labels])
-        quantised[inside_flat] = np.minimum((relative * levels).astype(np.int64), levels - 1)
-        matrices = np.zeros((len(offsets), n_cells, levels, levels))
-        for angle, (start, end, pair_code) in enumerate(pairs):
-            code = pair_code + quantised[start] * levels + quantised[end]
-            counts = np.bincount(code, minlength=n_cells * levels * levels)
-            counts = counts.reshape(n_cells, levels, levels).astype(np.float64)
-            matrices[angle] = counts + counts.transpose(0, 2, 1)
-        for feature, values in _haralick(matrices).items():
-            columns[f"{compartment}_Texture_{feature}_{channel}_{distance}"] = values.mean(axis=0)
+    for scale in scales:
+        pairs = [_label_pairs(index, dy * scale, dx * scale) for dy, dx in TEXTURE_DIRECTIONS]
+        for position, channel in enumerate(channels):
+            per_direction = [
+                _haralick_from_pairs(flat[position], *pair, n_cells, levels, matrix_size[position])
+                for pair in pairs
+            ]
+            measurable = np.all([has_pairs for _, has_pairs in per_direction], axis=0)
+            for direction, (features, _) in enumerate(per_direction):
+                for feature, values in features.items():
+                    key = f"{feature}_{channel}_{scale}_{direction:02d}_{levels}"
+                    columns[key] = np.where(measurable, values, 0.0)
     return columns
 
 
-def _entropy(probabilities: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    logs = np.log2(probabilities, out=np.zeros_like(probabilities), where=probabilities > 0)
-    return -(probabilities * logs).sum(axis=axes)
+def _haralick_from_pairs(
+    grey: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    labels: np.ndarray,
+    n_cells: int,
+    levels: int,
+    matrix_size: np.ndarray,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Haralick features of each label's symmetric co-occurrence matrix, kept sparse.
 
-
-def _haralick(counts: np.ndarray) -> dict[str, np.ndarray]:
-    """The 13 Haralick (1973) features of co-occurrence counts shaped (..., L, L).
-
-    A matrix without pairs (a cell smaller than the offset) gives 0 for every feature.
+    Each label's matrix is a list of entries (label, low, high, count) over unordered pairs:
+    the symmetric matrix holds ``count`` at (low, high) and at (high, low) (``2 count`` on the
+    diagonal), so a sum of p(i, j) f(i, j) over it is a sum of ``count / pairs`` f(low, high).
     """
-    levels = counts.shape[-1]
-    total = counts.sum(axis=(-2, -1), keepdims=True)
-    p = safe_divide(counts, total)
-    i = np.arange(levels, dtype=np.float64)[:, None]
-    j = np.arange(levels, dtype=np.float64)[None, :]
-    px, py = p.sum(axis=-1), p.sum(axis=-2)
-    mu_x, mu_y = (px * i[:, 0]).sum(-1), (py * j[0]).sum(-1)
-    sd_x = np.sqrt((px * (i[:, 0] - mu_x[..., None]) ** 2).sum(-1))
-    sd_y = np.sqrt((py * (j[0] - mu_y[..., None]) ** 2).sum(-1))
-    sums = (i + j).astype(np.int64).ravel()
-    diffs = np.abs(i - j).astype(np.int64).ravel()
-    flat = p.reshape(*p.shape[:-2], levels * levels)
-    p_sum = flat @ np.eye(2 * levels - 1)[sums]  # p_{x+y}(k), k = 0 .. 2L-2
-    p_diff = flat @ np.eye(levels)[diffs]  # p_{x-y}(k), k = 0 .. L-1
-    k_sum = np.arange(2 * levels - 1, dtype=np.float64)
-    k_diff = np.arange(levels, dtype=np.float64)
-    sum_average = (p_sum * k_sum).sum(-1)
-    diff_mean = (p_diff * k_diff).sum(-1)
-    entropy = _entropy(p, (-2, -1))
-    outer = px[..., :, None] * py[..., None, :]
-    log_outer = np.log2(outer, out=np.zeros_like(outer), where=outer > 0)
-    hxy1 = -(p * log_outer).sum(axis=(-2, -1))
-    hxy2 = -(outer * log_outer).sum(axis=(-2, -1))
-    hx, hy = _entropy(px, (-1,)), _entropy(py, (-1,))
-    return {
-        "AngularSecondMoment": (p**2).sum(axis=(-2, -1)),
-        "Contrast": (p * (i - j) ** 2).sum(axis=(-2, -1)),
-        "Correlation": safe_divide((p * i * j).sum(axis=(-2, -1)) - mu_x * mu_y, sd_x * sd_y),
-        "Variance": (p * (i - mu_x[..., None, None]) ** 2).sum(axis=(-2, -1)),
-        "InverseDifferenceMoment": (p / (1.0 + (i - j) ** 2)).sum(axis=(-2, -1)),
+    first, second = grey[start], grey[end]
+    keep = (first > 0) & (second > 0)
+    first, second, labels = first[keep], second[keep], labels[keep]
+    low, high = np.minimum(first, second), np.maximum(first, second)
+    # int32 codes sort twice as fast; they fit for up to 32767 cells at 256 levels
+    code_type = np.int32 if n_cells * levels * levels < 2**31 else np.int64
+    codes = (labels.astype(code_type) * levels + low) * levels + high
+    codes, counts = np.unique(codes, return_counts=True)
+    cell, low, high = codes // (levels * levels), (codes // levels) % levels, codes % levels
+    pairs = np.bincount(cell, weights=counts, minlength=n_cells).astype(np.float64)
+    weight = counts / pairs[cell]  # sum over the symmetric matrix of p(i, j) at (low, high)
+    cells_per_entry = np.where(low == high, 1.0, 2.0)
+    probability = weight / cells_per_entry  # p(i, j) of each of those matrix cells
+
+    def per_cell(values: np.ndarray) -> np.ndarray:
+        return np.bincount(cell, weights=values, minlength=n_cells).astype(np.float64)
+
+    def histogram(keys: np.ndarray, values: np.ndarray, width: int) -> np.ndarray:
+        counts = np.bincount(cell * width + keys, weights=values, minlength=n_cells * width)
+        return counts.astype(np.float64).reshape(n_cells, width)
+
+    grey_axis = np.arange(levels, dtype=np.float64)
+    sum_axis = np.arange(2 * levels, dtype=np.float64)
+    marginal = histogram(low, weight / 2, levels) + histogram(high, weight / 2, levels)
+    mean = marginal @ grey_axis
+    variance = marginal @ grey_axis**2 - mean**2
+    difference = (high - low).astype(np.float64)
+    p_sum = histogram(low + high, weight, 2 * levels)
+    p_difference = histogram(high - low, weight, levels)
+    sum_average = p_sum @ sum_axis
+    entropy = -per_cell(cells_per_entry * probability * np.log2(probability))
+    hx = _entropy_rows(marginal)
+    hxy1 = -per_cell(weight * np.log2(marginal[cell, low] * marginal[cell, high]))
+    hxy2 = 2.0 * hx  # entropy of px(i) py(j): HX + HY, and the matrix is symmetric
+    size = np.maximum(matrix_size, 1).astype(np.float64)
+    difference_mean = p_difference.sum(axis=1) / size
+    correlation = np.ones(n_cells)
+    spread = variance > 0
+    correlation[spread] = (per_cell(weight * low * high)[spread] - mean[spread] ** 2) / np.sqrt(
+        variance[spread]
+    ) ** 2
+    features = {
+        "AngularSecondMoment": per_cell(cells_per_entry * probability**2),
+        "Contrast": per_cell(weight * difference**2),
+        "Correlation": correlation,
+        "Variance": variance,
+        "InverseDifferenceMoment": per_cell(weight / (1.0 + difference**2)),
         "SumAverage": sum_average,
-        "SumVariance": (p_sum * (k_sum - sum_average[..., None]) ** 2).sum(-1),
-        "SumEntropy": _entropy(p_sum, (-1,)),
+        "SumVariance": p_sum @ sum_axis**2 - sum_average**2,
+        "SumEntropy": _entropy_rows(p_sum),
         "Entropy": entropy,
-        "DifferenceVariance": (p_diff * (k_diff - diff_mean[..., None]) ** 2).sum(-1),
-        "DifferenceEntropy": _entropy(p_diff, (-1,)),
-        "InfoMeas1": safe_divide(entropy - hxy1, np.maximum(hx, hy)),
+        # mahotas' default: the variance of the |i - j| histogram's values, not of |i - j|
+        "DifferenceVariance": (p_difference**2).sum(axis=1) / size - difference_mean**2,
+        "DifferenceEntropy": _entropy_rows(p_difference),
+        "InfoMeas1": np.where(hx > 0, safe_divide(entropy - hxy1, hx), entropy - hxy1),
         "InfoMeas2": np.sqrt(np.clip(1.0 - np.exp(-2.0 * (hxy2 - entropy)), 0.0, None)),
     }
+    return features, pairs > 0
 
 
-def granularity_features(
-    image: np.ndarray,
-    compartments: dict[str, np.ndarray],
-    n_cells: int,
-    channels: Sequence[str],
-    scales: int,
-    subsample: int = 2,
-) -> dict[str, np.ndarray]:
-    """Granular spectrum: % of each label's intensity removed by openings of growing size.
-
-    Like CellProfiler's MeasureGranularity (which also subsamples the image first) without
-    its background subtraction and reconstruction: scale k is the signal that survives an
-    opening of size 2k - 1 but not one of size 2k + 1, on the image subsampled ``subsample``
-    times (square elements, so the min/max filters are separable and fast).
-    """
-    height, width = image.shape[1:]
-    height, width = height - height % subsample, width - width % subsample
-    small = (
-        image[:, :height, :width]
-        .reshape(len(channels), height // subsample, subsample, width // subsample, subsample)
-        .mean(axis=(2, 4))
-    )
-    indexes = {
-        name: compartments[name][:height:subsample, :width:subsample]
-        for name in GRANULARITY_COMPARTMENTS
-    }
-    inside = {name: index > 0 for name, index in indexes.items()}
-    labels = {name: indexes[name][inside[name]] for name in GRANULARITY_COMPARTMENTS}
-    columns = {}
-    for position, channel in enumerate(channels):
-        previous = small[position]
-        totals = {
-            name: per_label_sum(labels[name], previous[inside[name]], n_cells)
-            for name in GRANULARITY_COMPARTMENTS
-        }
-        previous_sums = dict(totals)
-        for scale in range(1, scales + 1):
-            opened = ndimage.grey_opening(previous, size=(2 * scale + 1, 2 * scale + 1))
-            for name in GRANULARITY_COMPARTMENTS:
-                current = per_label_sum(labels[name], opened[inside[name]], n_cells)
-                columns[f"{name}_Granularity_{scale}_{channel}"] = 100.0 * safe_divide(
-                    previous_sums[name] - current, totals[name]
-                )
-                previous_sums[name] = current
-            previous = opened
-    return columns
-
-
-def radial_features(
-    image: np.ndarray,
-    cell_index: np.ndarray,
-    nucleus_index: np.ndarray,
-    n_cells: int,
-    channels: Sequence[str],
-    bins: int,
-) -> dict[str, np.ndarray]:
-    """Fraction of each cell's intensity in rings from its nucleus centre to its edge.
-
-    The normalised distance of a pixel is d_centre / (d_centre + d_edge), CellProfiler's
-    MeasureObjectIntensityDistribution; a cell without a nucleus uses its own centroid.
-    """
-    yy, xx = np.indices(cell_index.shape, dtype=np.float64)
-    centres = []
-    for index in (nucleus_index, cell_index):
-        area = per_label_sum(index, None, n_cells)
-        centres.append(
-            (
-                safe_divide(per_label_sum(index, yy, n_cells), area),
-                safe_divide(per_label_sum(index, xx, n_cells), area),
-                area > 0,
-            )
-        )
-    has_nucleus = centres[0][2]
-    centre_y = np.where(has_nucleus, centres[0][0], centres[1][0])
-    centre_x = np.where(has_nucleus, centres[0][1], centres[1][1])
-    inside = cell_index > 0
-    labels = cell_index[inside] - 1
-    interior = inside & ~find_boundaries(cell_index, mode="inner")
-    to_edge = ndimage.distance_transform_edt(interior)[inside]
-    to_centre = np.hypot(yy[inside] - centre_y[labels], xx[inside] - centre_x[labels])
-    radius = safe_divide(to_centre, to_centre + to_edge)
-    ring = np.minimum((radius * bins).astype(np.int64), bins - 1)
-    code = labels * bins + ring
-    columns = {}
-    for position, channel in enumerate(channels):
-        values = image[position][inside]
-        per_ring = np.bincount(code, weights=values, minlength=n_cells * bins)
-        per_ring = per_ring.reshape(n_cells, bins)
-        fractions = safe_divide(per_ring, per_ring.sum(axis=1, keepdims=True))
-        for ring_number in range(bins):
-            name = f"Cells_RadialDistribution_FracAtD_{channel}_{ring_number + 1}of{bins}"
-            columns[name] = fractions[:, ring_number]
-    return columns
+def _entropy_rows(probabilities: np.ndarray) -> np.ndarray:
+    logs = np.log2(probabilities, out=np.zeros_like(probabilities), where=probabilities > 0)
+    return -(probabilities * logs).sum(axis=1)

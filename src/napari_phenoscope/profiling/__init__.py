@@ -5,7 +5,9 @@
 ``wells`` turns cells into well profiles; ``profiles`` aggregates, normalizes to
 negative controls, selects features and spherizes (pycytominer's operations);
 ``similarity`` ranks perturbations and cells by cosine similarity to a query;
-``embedding_map`` computes the UMAP of profiles and its colours.
+``embedding_map`` computes the UMAP of profiles and its colours; ``explain``,
+``explain_cells``, ``comparison`` and ``comparison_figure`` say why a query matches one
+perturbation (the Compare dock and ``phenoscope explain``).
 """
 
 from napari_phenoscope.profiling.outputs import ProfileOutputs, read_pipeline_output

@@ -108,6 +108,10 @@ def cache_matches(path: Path, signature: dict[str, Any]) -> bool:
         return False  # a foreign or damaged file is recomputed, never trusted
     if not set(signature["feature_sets"]) <= set(cached.get("feature_sets", ())):
         return False
+    if "classical" in signature["feature_sets"] and cached.get("classical") != signature.get(
+        "classical"
+    ):
+        return False  # measured with other classical definitions
     return "vit" not in signature["feature_sets"] or cached.get("model") == signature["model"]
 
 

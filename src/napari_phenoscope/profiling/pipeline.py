@@ -309,6 +309,10 @@ def profile_plates(
     for stale in (out_dir / "fields").glob("*/.*.tmp"):
         stale.unlink(missing_ok=True)  # left by a run killed mid-write; never read
     signature: dict[str, Any] = {"feature_sets": list(feature_sets), "model": None}
+    if "classical" in feature_sets:
+        from napari_phenoscope.features.classical import CLASSICAL_DEFINITIONS
+
+        signature["classical"] = CLASSICAL_DEFINITIONS
     encoder = None
     if "vit" in feature_sets:
         from napari_phenoscope.models import load_encoder, resolve_device

@@ -136,6 +136,8 @@ class SessionEvents:
     """Segmentation or profiles of the session were updated."""
     selection_changed = Signal(object)
     """Cells were selected (a list of (plate, well, site, label) keys) by any dock or click."""
+    compare_requested = Signal(object)
+    """A dock asks the Compare dock for (query mode, query, match), e.g. a Similar row."""
     model_changed = Signal()
     """The encoder weights or the device changed (``weights_path``, ``device``)."""
 

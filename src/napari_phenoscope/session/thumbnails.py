@@ -14,6 +14,7 @@ import pandas as pd
 
 from napari_phenoscope.constants import PLATE, SITE, WELL
 from napari_phenoscope.errors import PhenoscopeError, PlateFormatError
+from napari_phenoscope.features.composite import channel_composite
 from napari_phenoscope.features.crops import (
     cell_centers,
     channel_percentiles,
@@ -22,7 +23,6 @@ from napari_phenoscope.features.crops import (
 )
 from napari_phenoscope.io import read_field
 from napari_phenoscope.profiling.similarity import representative_cells
-from napari_phenoscope.session.inspect import channel_composite
 
 CELLS_PER_MATCH = 2
 CROP_PX = 96  # field pixels around a cell centre

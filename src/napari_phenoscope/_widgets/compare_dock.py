@@ -1,0 +1,303 @@
+"""Compare dock: why a query matches one perturbation (BI-2536 vs PLK1 knockout, vs BRD4).
+
+A thin shell over ``profiling.comparison``: pick a query (a perturbation, a well or the
+selected cell) and a match, **Compare** runs ``compare`` in a worker (the ViT occlusion
+embeds a few hundred crops six times), and the dock draws the same figure that
+``phenoscope explain`` writes. Clicking a representative cell opens its field in the
+viewer and selects it; **Export** writes the figure (PNG or SVG) and its CSV tables. The
+Similar perturbations dock asks for a comparison of its query and one of its rows through
+the session's ``compare_requested`` event.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
+from matplotlib.figure import Figure
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+)
+
+from napari_phenoscope._widgets._dock import NO_PLATE, NO_PROFILES, Dock
+from napari_phenoscope._widgets._viewer import show_field
+from napari_phenoscope._widgets._workers import one_line
+from napari_phenoscope.constants import LABEL, MODALITY, PLATE, SITE, WELL
+from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
+from napari_phenoscope.profiling.comparison import Comparison, compare
+from napari_phenoscope.profiling.comparison_figure import (
+    FIGURE_SIZE,
+    CellTiles,
+    draw_comparison,
+    write_comparison,
+)
+from napari_phenoscope.profiling.similarity import (
+    cell_normalizer,
+    cell_query,
+    find_cell,
+    perturbation_names,
+    well_query,
+)
+from napari_phenoscope.session.state import PlateSession
+
+if TYPE_CHECKING:
+    import napari
+
+QUERY_MODES = ("perturbation", "well", "selected cell")
+#: Screen resolution of the figure: its full size (16 x 10.5 in) in about 1200 x 790 px,
+#: shown whole in a scroll area rather than squeezed into the dock.
+SCREEN_DPI = 75
+
+
+@lru_cache(maxsize=2)
+def _encoder(path: str | None) -> Any:
+    """The ViT the profiles were made with (the bundled one), loaded once."""
+    from napari_phenoscope.models import load_encoder
+
+    return load_encoder(path, device="cpu")
+
+
+def query_maker(session: PlateSession, mode: str, value: str):
+    """What ``compare`` takes as the query: a perturbation name, or a maker of a well or cell.
+
+    ``value`` is ``"name · modality"`` or ``"modality:name"`` for a perturbation and
+    ``"PLATE WELL"`` for a well; a cell query uses the session's first selected cell.
+    """
+    if mode == "perturbation":
+        return value
+    if mode == "well":
+        plate, _, well = value.partition(" ")
+        return lambda profiles, columns: well_query(profiles, plate, well, columns)
+    if not session.selected:
+        raise ProfileTableError("No cell selected: click a cell in the viewer first.")
+    if session.cells is None:
+        raise ProfileTableError("No single-cell profiles yet: run the Profile dock first.")
+    cell = find_cell(session.cells, tuple(session.selected[0]))
+
+    def make(profiles, columns):
+        normalizer = cell_normalizer(session.cells, columns, str(cell[PLATE]))
+        return cell_query(cell, columns, normalizer)
+
+    return make
+
+
+def _run(
+    session: PlateSession, query: Any, match: str, with_vit: bool, weights: str | None
+) -> Comparison:
+    """Worker: the whole comparison (reads fields and embeds crops)."""
+    return compare(
+        session.well_profiles,
+        query,
+        match,
+        cells=session.cells,
+        fields=session.fields,
+        encoder=_encoder(weights) if with_vit else None,
+    )
+
+
+class CompareDock(Dock):
+    """Dock widget: a query and a match, side by side, with why and how sure."""
+
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__(napari_viewer)
+        self.comparison: Comparison | None = None
+        self.tiles = CellTiles()
+
+        self.mode_combo = QComboBox()
+        self.mode_combo.addItems(list(QUERY_MODES))
+        self.mode_combo.currentTextChanged.connect(lambda _: self._fill_choices())
+        self.query_combo = QComboBox()
+        self.query_combo.setEditable(True)
+        self.match_combo = QComboBox()
+        self.match_combo.setEditable(True)
+        self.vit_check = QCheckBox("ViT occlusion and attention (re-embeds cells: slower)")
+        self.vit_check.setChecked(True)
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.clicked.connect(lambda: self.run())
+        self.export_button = QPushButton("Export…")
+        self.export_button.clicked.connect(self._export_dialog)
+        self.export_button.setEnabled(False)
+        self.figure = Figure(figsize=FIGURE_SIZE, dpi=SCREEN_DPI)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setFixedSize(int(FIGURE_SIZE[0] * SCREEN_DPI), int(FIGURE_SIZE[1] * SCREEN_DPI))
+        scroll = QScrollArea()
+        scroll.setWidget(self.canvas)
+        scroll.setMinimumHeight(360)
+        self.canvas.mpl_connect("button_press_event", self._on_click)
+        self.toolbar = NavigationToolbar2QT(self.canvas, self)
+
+        form = QFormLayout()
+        form.addRow("Query", self.mode_combo)
+        form.addRow("", self.query_combo)
+        form.addRow("Match", self.match_combo)
+        form.addRow("", self.vit_check)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.compare_button)
+        buttons.addWidget(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(scroll, stretch=1)
+        layout.addWidget(self.status)
+
+        self.state.events.compare_requested.connect(self._requested)
+        self.subscribe(session_changed=self._session_changed, cells_changed=self._fill_choices)
+
+    # --- running ------------------------------------------------------------------------
+    def run(
+        self,
+        query: str | None = None,
+        match: str | None = None,
+        mode: str | None = None,
+        with_vit: bool | None = None,
+    ) -> bool:
+        """Start the comparison (defaults: the dock's fields); False with a message if not.
+
+        ``query`` is a perturbation (``"BI-2536 · compound"``), a well (``"PLATE WELL"``)
+        or ignored for the selected cell; ``match`` a perturbation as
+        ``explain.find_perturbation`` reads it (``"PLK1 · crispr"``, ``"crispr:PLK1"``);
+        ``with_vit`` sets the ViT check box.
+        """
+        for combo, value in ((self.mode_combo, mode), (self.query_combo, query)):
+            if value is not None:
+                combo.setCurrentText(value)
+        if match is not None:
+            self.match_combo.setCurrentText(match)
+        if with_vit is not None:
+            self.vit_check.setChecked(with_vit)
+        session = self.current_session()
+        if session is None:
+            return self.fail(NO_PLATE)
+        if not session.well_profiles:
+            return self.fail(NO_PROFILES)
+        try:
+            maker = query_maker(
+                session, self.mode_combo.currentText(), self.query_combo.currentText()
+            )
+        except PhenoscopeError as error:
+            return self.fail(str(error))
+        match_text = self.match_combo.currentText()
+        self.compare_button.setEnabled(False)
+        self.status.setText(f"Comparing with {match_text}…")
+        self.start(
+            _run,
+            session,
+            maker,
+            match_text,
+            self.vit_check.isChecked() and "vit" in session.well_profiles,
+            self.weights_path(),
+            on_result=self.show_comparison,
+            on_error=lambda error: self.fail(one_line(error)),
+            on_finished=lambda: self.compare_button.setEnabled(True),
+        )
+        return True
+
+    def show_comparison(self, comparison: Comparison) -> None:
+        """Draw a comparison (the figure ``phenoscope explain`` writes)."""
+        self.comparison = comparison
+        self.tiles = draw_comparison(self.figure, comparison)
+        self.canvas.draw_idle()
+        self.export_button.setEnabled(True)
+        numbers = comparison.summary()
+        text = "; ".join(
+            f"{row['feature set']}: {row['similarity']:+.2f}, #{row['rank']} of {row['n ranked']}"
+            for _, row in numbers.iterrows()
+        )
+        self.status.setText(
+            text + (" (" + "; ".join(comparison.notes) + ")" if comparison.notes else "")
+        )
+
+    # --- cells and export ----------------------------------------------------------------
+    def _on_click(self, event: Any) -> None:
+        if self.comparison is None or event.inaxes is not self.tiles.axes:
+            return
+        row = self.tiles.cell_at(event.xdata, event.ydata)
+        if row is not None:
+            self.open_cell(row)
+
+    def open_cell(self, row: int) -> None:
+        """Show the field of representative cell ``row`` and select the cell."""
+        session = self.state.session
+        if session is None or self.comparison is None or self.comparison.cells is None:
+            return
+        cell = self.comparison.cells.iloc[row]
+        key = (str(cell[PLATE]), str(cell[WELL]), int(cell[SITE]), int(cell[LABEL]))
+        try:
+            show_field(self.viewer, session, session.find(*key[:3]))
+        except PhenoscopeError as error:
+            self.status.setText(f"Cannot open the cell: {error}")
+            return
+        session.selected = [key]
+        self.state.events.selection_changed.emit([key])
+        self.status.setText(
+            f"Showing {cell['role']} cell {key[3]} of {key[0]} {key[1]} site {key[2]}."
+        )
+
+    def export(self, path: str | Path) -> list[Path]:
+        """Write the figure (PNG or SVG by suffix) and its CSV tables beside it."""
+        if self.comparison is None:
+            raise ProfileTableError("nothing to export: run a comparison first")
+        return write_comparison(self.comparison, path)
+
+    def _export_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export comparison", "why_this_match.png",
+                                              "Figures (*.png *.svg)")  # fmt: skip
+        if not path:
+            return
+        try:
+            written = self.export(path)
+        except PhenoscopeError as error:
+            self.status.setText(str(error))
+            return
+        self.status.setText(f"Wrote {written[0].name} and {len(written) - 1} CSV tables.")
+
+    # --- session ---------------------------------------------------------------------
+    def _requested(self, request: tuple[str, str, str]) -> None:
+        """The Similar dock asked: (query mode, query value, match)."""
+        mode, value, match = request
+        self.run(query=value, match=match, mode=mode)
+
+    def _session_changed(self, session: PlateSession | None) -> None:
+        self.comparison = None
+        self.figure.clear()
+        self.canvas.draw_idle()
+        self.export_button.setEnabled(False)
+        if session is None:
+            self.status.setText(NO_PLATE)
+            return
+        self._fill_choices()
+
+    def _fill_choices(self) -> None:
+        session = self.state.session
+        if session is None:
+            return
+        names: list[str] = []
+        wells: list[str] = []
+        for profiles in session.well_profiles.values():
+            modality = profiles[MODALITY] if MODALITY in profiles else ""
+            names += sorted(set(perturbation_names(profiles) + " · " + modality))
+            wells += [f"{p} {w}" for p, w in zip(profiles[PLATE], profiles[WELL], strict=True)]
+        mode = self.mode_combo.currentText()
+        choices = {"perturbation": names, "well": wells, "selected cell": []}[mode]
+        for combo, items in ((self.query_combo, choices), (self.match_combo, names)):
+            text = combo.currentText()
+            combo.clear()
+            combo.addItems(list(dict.fromkeys(items)))
+            if text and (items or combo is self.match_combo):
+                combo.setCurrentText(text)
+        self.query_combo.setEnabled(mode != "selected cell")
+        self.status.setText(
+            NO_PROFILES
+            if not session.well_profiles
+            else "Choose a query and a match, then Compare."
+        )

@@ -1,0 +1,327 @@
+"""A whole "why this match" comparison: every feature set, the cells, the ViT; and its export.
+
+``compare`` gathers what ``explain`` (profiles) and ``explain_cells`` (cells, images, ViT)
+compute for one query and one match into a ``Comparison``; ``comparison_tables`` gives its
+numbers, ``comparison_figure.write_comparison`` writes them as CSV beside its figure. The
+Compare dock and ``phenoscope explain`` both call these, so the dock's export and the
+command's figure are the same picture. What cannot be shown (no images, no single cells,
+no ViT profiles) is left out with a note saying why, never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from napari_phenoscope.constants import LABEL, PLATE, SITE, WELL
+from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
+from napari_phenoscope.profiling.explain import (
+    MatchExplanation,
+    explain_match,
+    find_perturbation,
+    perturbation_query_of,
+)
+from napari_phenoscope.profiling.explain_cells import (
+    ROLES,
+    attention_pair,
+    channel_occlusion,
+    read_windows,
+    representative_rows,
+    shared_limits,
+    well_keys,
+)
+from napari_phenoscope.profiling.similarity import Query, profile_feature_columns
+
+#: Feature sets in the order they are explained (the first with classical names gives the
+#: feature-group chart; the ViT gives occlusion and attention).
+ATTRIBUTION_SET = "classical"
+VIT_SET = "vit"
+QueryMaker = Callable[[pd.DataFrame, Sequence[str]], Query]
+
+
+@dataclass
+class Comparison:
+    """Everything the Compare view shows for one query and one match.
+
+    Attributes
+    ----------
+    explanations
+        Feature set -> ``MatchExplanation`` (similarity, rank, null, groups, replicates).
+    cells
+        Representative cells (``role`` = query / match / control, plate, well, site,
+        label, centroid), or None without single cells.
+    thumbnails
+        (N, S, S, 3) RGB in [0, 1] of ``cells``, one contrast for all; None without images.
+    occlusion
+        ``explain_cells.channel_occlusion``, or None.
+    attention
+        (crops, maps) of one representative cell per side (``attention_pair``), or None.
+    notes
+        What was left out and why, one line each.
+    """
+
+    explanations: dict[str, MatchExplanation]
+    cells: pd.DataFrame | None = None
+    thumbnails: np.ndarray | None = None
+    occlusion: pd.DataFrame | None = None
+    attention: tuple[np.ndarray, np.ndarray] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def main(self) -> MatchExplanation:
+        """The explanation of the first feature set (titles and names)."""
+        return next(iter(self.explanations.values()))
+
+    @property
+    def attribution(self) -> MatchExplanation | None:
+        """The classical explanation, whose feature groups are readable."""
+        return self.explanations.get(ATTRIBUTION_SET)
+
+    def summary(self) -> pd.DataFrame:
+        """One row of headline numbers per feature set."""
+        return pd.DataFrame([e.summary() for e in self.explanations.values()])
+
+
+def perturbation_maker(spec: str) -> QueryMaker:
+    """A query maker for a perturbation named as ``explain.find_perturbation`` reads it."""
+    return lambda profiles, columns: perturbation_query_of(profiles, spec, columns)
+
+
+def compare(
+    well_profiles: Mapping[str, pd.DataFrame],
+    query: QueryMaker | str,
+    match: str,
+    cells: pd.DataFrame | None = None,
+    fields: pd.DataFrame | None = None,
+    encoder: Any = None,
+    n_cells: int = 4,
+    null_size: int = 1000,
+    seed: int = 0,
+    device: str = "cpu",
+    occlusion_cells_per_well: int = 16,
+) -> Comparison:
+    """Explain why ``query`` matches ``match`` in every feature set, and show the cells.
+
+    Parameters
+    ----------
+    well_profiles
+        Feature set (``"vit"``, ``"classical"``) -> well profiles.
+    query
+        A perturbation (``"BI-2536"``, ``"crispr:PLK1"``) or a function making the
+        ``similarity.Query`` of a cell or well from (profiles, feature columns).
+    match
+        The match, as ``explain.find_perturbation`` reads it (a name, ``modality:name``,
+        a broad sample or perturbation id).
+    cells
+        Single-cell table (plate, well, site, label, centroid, features), for the cells.
+    fields
+        Field index of the plates (``io.index_plate``), for images; none: no cells shown.
+    encoder
+        The ViT the ``"vit"`` profiles were made with, for occlusion and attention.
+    n_cells
+        Cells per row of the cell panel.
+    null_size, seed
+        The null of random well sets, and the seed of every random draw.
+    device
+        Torch device of the encoder.
+    occlusion_cells_per_well
+        Cells sampled per well for the channel occlusion.
+
+    Raises
+    ------
+    ProfileTableError
+        No well profiles, an unknown or ambiguous perturbation, a match inside the query.
+    """
+    if not well_profiles:
+        raise ProfileTableError("no well profiles to compare")
+    make = perturbation_maker(query) if isinstance(query, str) else query
+    ordered = sorted(well_profiles, key=lambda name: name != ATTRIBUTION_SET)
+    explanations: dict[str, MatchExplanation] = {}
+    for feature_set in ordered:
+        profiles = well_profiles[feature_set]
+        columns = profile_feature_columns(profiles)
+        match_name, match_wells = find_perturbation(profiles, match)
+        explanations[feature_set] = explain_match(
+            make(profiles, columns),
+            match_wells,
+            profiles,
+            columns,
+            match_name,
+            feature_set,
+            null_size,
+            seed,
+        )
+    comparison = Comparison(explanations)
+    _add_cells(comparison, well_profiles, cells, fields, n_cells)
+    _add_vit(
+        comparison, well_profiles, cells, fields, encoder, device, occlusion_cells_per_well, seed
+    )
+    return comparison
+
+
+def _add_cells(
+    comparison: Comparison,
+    well_profiles: Mapping[str, pd.DataFrame],
+    cells: pd.DataFrame | None,
+    fields: pd.DataFrame | None,
+    n_cells: int,
+) -> None:
+    if cells is None or cells.empty:
+        comparison.notes.append("no single-cell table: no representative cells")
+        return
+    feature_set = (
+        VIT_SET if VIT_SET in comparison.explanations else next(iter(comparison.explanations))
+    )
+    explanation = comparison.explanations[feature_set]
+    profiles = well_profiles[feature_set]
+    columns = profile_feature_columns(profiles)
+    cell_columns = [c for c in columns if c in cells.columns]
+    sides = {
+        "query": (explanation.query_wells, explanation.query_vector),
+        "match": (explanation.match_wells, explanation.match_vector),
+    }
+    if explanation.query_wells.empty:
+        comparison.notes.append("the query has no well profile: no representative cells")
+        return
+    try:
+        comparison.cells = representative_rows(
+            cells, sides, profiles, columns, cell_columns, n_cells
+        )
+    except PhenoscopeError as error:
+        comparison.notes.append(f"no representative cells: {error}")
+        return
+    if fields is None:
+        comparison.notes.append("no images (open the plate, or --images PLATE_DIR): no cells shown")
+        return
+    try:
+        windows = read_windows(fields, comparison.cells)
+    except PhenoscopeError as error:
+        comparison.notes.append(f"cells not shown: {error}")
+        return
+    from napari_phenoscope.features.composite import channel_composite
+
+    controls = (comparison.cells["role"] == ROLES[2]).to_numpy()
+    limits = shared_limits(windows[controls] if controls.any() else windows)
+    comparison.thumbnails = np.stack([channel_composite(w, limits) for w in windows])
+
+
+def _add_vit(
+    comparison: Comparison,
+    well_profiles: Mapping[str, pd.DataFrame],
+    cells: pd.DataFrame | None,
+    fields: pd.DataFrame | None,
+    encoder: Any,
+    device: str,
+    per_well: int,
+    seed: int,
+) -> None:
+    explanation = comparison.explanations.get(VIT_SET)
+    missing = [
+        what
+        for what, value in (
+            ("ViT profiles", explanation),
+            ("single cells", cells),
+            ("images", fields),
+            ("encoder", encoder),
+        )
+        if value is None
+    ]
+    if missing:
+        comparison.notes.append(f"no ViT occlusion or attention: no {', no '.join(missing)}")
+        return
+    columns = profile_feature_columns(well_profiles[VIT_SET])
+    try:
+        comparison.occlusion = channel_occlusion(
+            encoder,
+            cells,
+            fields,
+            well_keys(explanation.query_wells),
+            well_keys(explanation.match_wells),
+            columns,
+            per_well=per_well,
+            seed=seed,
+            device=device,
+        )
+    except PhenoscopeError as error:
+        comparison.notes.append(f"no ViT occlusion: {error}")
+    if comparison.cells is not None:
+        firsts = comparison.cells.groupby("role", sort=False).head(1)
+        firsts = firsts[firsts["role"].isin(ROLES[:2])]
+        try:
+            comparison.attention = attention_pair(encoder, fields, firsts)
+        except PhenoscopeError as error:
+            comparison.notes.append(f"no attention maps: {error}")
+
+
+def read_profile_outputs(path: str | Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
+    """Well profiles per feature set and the single cells from ``phenoscope profile``'s output.
+
+    Parameters
+    ----------
+    path
+        The output folder (``well_profiles_<set>.parquet``, ``single_cells.parquet``) or
+        one well-profile table (its feature set named after the file, no single cells).
+
+    Returns
+    -------
+    well_profiles : dict
+        Feature set -> well profiles.
+    cells : pandas.DataFrame or None
+        The single cells, only their metadata, label, centre and the profiled features.
+
+    Raises
+    ------
+    ProfileTableError
+        If the folder has no well-profile table.
+    """
+    from napari_phenoscope.io.profiles import read_profiles
+
+    path = Path(path)
+    if not path.is_dir():
+        name = path.name.split(".")[0].removeprefix("well_profiles_")
+        return {name: read_profiles(path)}, None
+    tables = sorted(path.glob("well_profiles_*.parquet"))
+    if not tables:
+        raise ProfileTableError(
+            f"{path}: no well_profiles_<features>.parquet (run phenoscope profile)"
+        )
+    profiles = {
+        t.name.removesuffix(".parquet").removeprefix("well_profiles_"): read_profiles(t)
+        for t in tables
+    }
+    cells_path = path / "single_cells.parquet"
+    if not cells_path.is_file():
+        return profiles, None
+    import pyarrow.parquet as pq
+
+    from napari_phenoscope.constants import CENTER_X, CENTER_Y, is_metadata_column
+
+    wanted = {LABEL, CENTER_X, CENTER_Y}
+    for table in profiles.values():
+        wanted |= set(profile_feature_columns(table))
+    names = [n for n in pq.read_schema(cells_path).names if is_metadata_column(n) or n in wanted]
+    return profiles, pd.read_parquet(cells_path, columns=names)
+
+
+def comparison_tables(comparison: Comparison) -> dict[str, pd.DataFrame]:
+    """The numbers behind the figure, one table per CSV: summary, groups, replicates, ..."""
+    tables = {"summary": comparison.summary()}
+    groups = [
+        e.groups.assign(**{"feature set": name}) for name, e in comparison.explanations.items()
+    ]
+    tables["groups"] = pd.concat(groups, ignore_index=True)
+    tables["replicates"] = pd.concat(
+        [e.replicates.assign(**{"feature set": n}) for n, e in comparison.explanations.items()],
+        ignore_index=True,
+    )
+    if comparison.occlusion is not None:
+        tables["occlusion"] = comparison.occlusion
+    if comparison.cells is not None:
+        keep = ["role", PLATE, WELL, SITE, LABEL]
+        tables["cells"] = comparison.cells[[c for c in keep if c in comparison.cells]]
+    return tables

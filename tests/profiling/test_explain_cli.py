@@ -1,0 +1,64 @@
+"""``phenoscope explain``: the figure and tables from profile outputs; one-line errors."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from test_explain import make_profiles
+
+from napari_phenoscope.cli import main
+
+
+@pytest.fixture
+def outputs(tmp_path):
+    """A ``phenoscope profile`` output folder with classical well profiles only."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    make_profiles().to_parquet(folder / "well_profiles_classical.parquet", index=False)
+    return folder
+
+
+def test_explain_writes_the_figure_and_tables(outputs, tmp_path, capsys):
+    figure = tmp_path / "figs" / "bi2536_plk1.png"
+    code = main(["explain", str(outputs), "BI-2536", "crispr:PLK1", "--out", str(figure),
+                 "--null-size", "200"])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert figure.read_bytes()[:4] == b"\x89PNG"
+    summary = pd.read_csv(figure.with_name("bi2536_plk1_summary.csv"))
+    assert summary.loc[0, "rank"] == 1 and summary.loc[0, "match"] == "PLK1 (crispr)"
+    assert "classical: BI-2536 (compound), 4 wells vs PLK1 (crispr): similarity +" in printed
+    assert "Nuclei DNA intensity up in both" in printed
+    assert "not shown: no single-cell table" in printed
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["BI-2536", "PLK1"], "'PLK1' is in several modalities: write crispr:PLK1 or orf:PLK1"),
+        (["BI-2536", "crispr:KRAS"], "no well profile of perturbation 'KRAS' in modality crispr"),
+        (["BI-2536", "BI-2536"], "BI-2536 (compound) has no well outside the query's wells"),
+    ],
+)
+def test_bad_requests_are_one_line(outputs, tmp_path, capsys, arguments, message):
+    code = main(["explain", str(outputs), *arguments, "--out", str(tmp_path / "f.png")])
+    error = capsys.readouterr().err.strip()
+    assert code == 2
+    assert error == f"phenoscope explain: error: {message}"
+
+
+def test_a_folder_without_profiles_is_named(tmp_path, capsys):
+    code = main(["explain", str(tmp_path), "BI-2536", "crispr:PLK1", "--out", "f.png"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"phenoscope explain: error: {tmp_path}: no well_profiles_<features>.parquet "
+        "(run phenoscope profile)"
+    )
+
+
+def test_the_figure_must_be_png_or_svg(outputs, tmp_path, capsys):
+    code = main(
+        ["explain", str(outputs), "BI-2536", "crispr:PLK1", "--out", str(tmp_path / "f.pdf")]
+    )
+    assert code == 2
+    assert "the figure must be .png or .svg" in capsys.readouterr().err
