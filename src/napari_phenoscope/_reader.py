@@ -15,6 +15,8 @@ from napari_phenoscope.io import (
     available_channels,
     channel_path,
     index_plate,
+    is_gallery_path,
+    is_illum_corrected,
     lazy_channel_stack,
 )
 
@@ -30,16 +32,35 @@ def napari_get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]]
         path = path[0]
     candidate = Path(path)
     if candidate.is_dir():
-        looks_like_plate = (candidate / "images").is_dir() or any(
-            PHENIX_FILENAME.match(p.name) for p in _first_files(candidate)
+        looks_like_plate = (
+            (candidate / "images").is_dir()
+            or _is_ome_zarr_plate(candidate)
+            or is_gallery_path(candidate)
+            or any(PHENIX_FILENAME.match(p.name) for p in _first_files(candidate))
         )
         return read_plate if looks_like_plate else None
-    if candidate.suffix.lower() == ".csv":
-        header = candidate.open(encoding="utf-8", errors="replace").readline()
-        return read_plate if "FileName_Orig" in header else None
+    if candidate.name.lower().endswith((".csv", ".csv.gz")):
+        return read_plate if "FileName_Orig" in _first_line(candidate) else None
     if candidate.suffix.lower() in (".tif", ".tiff"):
         return read_plate
     return None
+
+
+def _is_ome_zarr_plate(folder: Path) -> bool:
+    from napari_phenoscope.io.omezarr import has_ome_metadata
+
+    return has_ome_metadata(folder)
+
+
+def _first_line(path: Path) -> str:
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+            return handle.readline()
+    except OSError:
+        return ""
 
 
 def _first_files(folder: Path, limit: int = 200) -> list[Path]:
@@ -84,7 +105,9 @@ def field_layer_data(
     in ``metadata['phenoscope']`` so the dock widgets can navigate the plate.
     """
     row = fields.iloc[[index]]
-    channels = available_channels(row.iloc[0].to_dict())
+    record = row.iloc[0].to_dict()
+    channels = available_channels(record)
+    corrected = is_illum_corrected(record)
     layers: list[LayerData] = []
     for channel in channels:
         plane = lazy_channel_stack(row, channel)[0]
@@ -103,7 +126,8 @@ def field_layer_data(
                             "fields": fields,
                             "field": index,
                             "channel": channel,
-                            "path": str(channel_path(row.iloc[0].to_dict(), channel)),
+                            "path": str(channel_path(record, channel)),
+                            "illum_corrected": corrected,
                         }
                     },
                 },

@@ -34,6 +34,37 @@ PHENIX_FILENAME: Final[re.Pattern[str]] = re.compile(
 
 ROW_LETTERS: Final[str] = "ABCDEFGHIJKLMNOP"  # r01..r16 of a 384-well plate
 
+#: Stain and dye names (lower case) that name a Cell Painting channel: OME-Zarr ``omero``
+#: channel labels and stain-named TIFFs use them as often as the channel names themselves.
+STAIN_ALIASES: Final[dict[str, str]] = {
+    "dna": "DNA",
+    "hoechst": "DNA",
+    "hoechst33342": "DNA",
+    "dapi": "DNA",
+    "er": "ER",
+    "cona": "ER",
+    "concanavalin": "ER",
+    "concanavalina": "ER",
+    "rna": "RNA",
+    "syto14": "RNA",
+    "syto": "RNA",
+    "agp": "AGP",
+    "phalloidin": "AGP",
+    "wga": "AGP",
+    "mito": "Mito",
+    "mitotracker": "Mito",
+    "mitotrackerdeepred": "Mito",
+}
+
+#: LoadData file names: ``load_data.csv`` and the ``load_data_with_illum`` variant, gzipped
+#: or not, as the Cell Painting Gallery ships them.
+LOAD_DATA_NAMES: Final[tuple[str, ...]] = (
+    "load_data_with_illum.csv",
+    "load_data_with_illum.csv.gz",
+    "load_data.csv",
+    "load_data.csv.gz",
+)
+
 # pycytominer / CellProfiler metadata columns.
 METADATA_PREFIX: Final[str] = "Metadata_"
 PLATE: Final[str] = "Metadata_Plate"
@@ -48,6 +79,9 @@ TARGET_LIST: Final[str] = "Metadata_target_list"
 PERT_TYPE: Final[str] = "Metadata_pert_type"
 CONTROL_TYPE: Final[str] = "Metadata_control_type"
 CELL_LINE: Final[str] = "Metadata_cell_type"
+JCP2022: Final[str] = "Metadata_JCP2022"  # JUMP perturbation identifier
+SOURCE: Final[str] = "Metadata_Source"
+BATCH: Final[str] = "Metadata_Batch"
 
 MODALITIES: Final[tuple[str, ...]] = ("compound", "crispr", "orf")
 NEGATIVE_CONTROL: Final[str] = "negcon"

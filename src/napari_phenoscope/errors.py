@@ -21,3 +21,7 @@ class ProfileTableError(PhenoscopeError):
 
 class ModelWeightsError(PhenoscopeError):
     """A weights file is missing, corrupt, fails its checksum or does not fit the model."""
+
+
+class PhenoscopeWarning(UserWarning):
+    """Something the user should know but that does not stop the run (one line)."""

@@ -52,7 +52,8 @@ def map_dock(make_napari_viewer, qtbot):
 
 def computed(widget, qtbot, level="cells"):
     assert widget.compute(level=level, feature_set="vit"), widget.status.text()
-    qtbot.waitUntil(lambda: not widget.running, timeout=60_000)
+    # generous: UMAP's numba compilation alone takes minutes on a loaded 2-core machine
+    qtbot.waitUntil(lambda: not widget.running, timeout=600_000)
     assert widget.embedding is not None, widget.status.text()
     widget.canvas.draw()
     return widget.embedding
@@ -214,3 +215,44 @@ def test_map_is_cached_and_exports_png_and_svg(map_dock, qtbot, tmp_path):
     widget.max_cells.setValue(100)  # a seeded subset of the cells
     assert len(computed(widget, qtbot)) == 100
     assert len(widget.table) == 100 and widget.table[FEATURES].notna().all().all()
+
+
+def test_large_maps_are_drawn_as_an_image_and_still_click_lasso_and_pan(
+    map_dock, qtbot, tmp_path, monkeypatch
+):
+    """The raster path (a million points in use), forced here on the small synthetic map."""
+    from napari_phenoscope._widgets import _scatter_canvas
+
+    monkeypatch.setattr(_scatter_canvas, "RASTER_ABOVE", 10)
+    monkeypatch.setattr(_scatter_canvas, "MAX_RINGS", 3)
+    viewer, widget = map_dock
+    session = profiled_session(viewer, tmp_path)
+    embedding = computed(widget, qtbot)
+    image = widget.plot.points_image
+    assert image is not None and not widget.axes.collections[:-1]  # no marker collection
+    pixels = image.get_array()
+    assert (pixels[..., 3] > 0).sum() >= len(np.unique(embedding, axis=0)) * 0.5
+
+    target = isolated_point(embedding, widget)
+    click_at(widget, embedding[target])
+    row = widget.table.iloc[target]
+    assert session.selected == [(row[PLATE], row[WELL], int(row[SITE]), int(row["label"]))]
+    assert widget.highlighted.tolist() == [target]
+
+    # pan: the image is re-rendered for the new window
+    x0, x1 = widget.axes.get_xlim()
+    widget.axes.set_xlim(x0 + (x1 - x0) / 2, x1 + (x1 - x0) / 2)
+    assert image.get_extent()[0] == pytest.approx(x0 + (x1 - x0) / 2)
+
+    # a lasso of many points: selected, and drawn as an image rather than rings
+    widget.axes.set_xlim(x0, x1)
+    low, high = np.percentile(embedding, [5, 95], axis=0)
+    corners = [(low[0], low[1]), (high[0], low[1]), (high[0], high[1]), (low[0], high[1])]
+    widget.plot._lasso_done(corners)
+    expected = points_in_polygon(embedding, corners)
+    assert len(expected) > 3 and widget.highlighted.tolist() == expected.tolist()
+    assert len(session.selected) == len(expected)
+    assert len(widget.plot.highlight_artist.get_offsets()) == 0
+    assert (widget.plot.highlight_image.get_array()[..., 3] > 0).any()
+    png = widget.export(tmp_path / "big.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

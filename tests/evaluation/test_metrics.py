@@ -147,6 +147,18 @@ def test_one_positive_and_no_positive_queries():
     assert list(result["c"]) == ["a"]  # queries without positives are dropped
 
 
+@pytest.mark.parametrize("dense", [True, False])
+@pytest.mark.parametrize("rules", RULE_SETS)
+def test_ranking_against_group_or_set_equals_copairs(rules, dense, monkeypatch):
+    """Both ways of ranking a negative set (the whole group masked, or the set gathered)."""
+    from napari_phenoscope.evaluation import ranking as _ranking
+
+    monkeypatch.setattr(_ranking, "_dense_sets", lambda *args: dense)
+    meta, feats = random_table(21, n=80)
+    ours = metrics.average_precision(meta, feats, *rules, batch_size=200)
+    assert_ap_equal(copairs_ap(meta, feats, *rules), ours)
+
+
 def test_block_size_does_not_change_results():
     meta, feats = random_table(11, n=90)
     rules = RULE_SETS[2]

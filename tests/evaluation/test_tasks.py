@@ -189,6 +189,10 @@ def test_cli_evaluate_prints_summary_and_writes_per_query_table(profiles, tmp_pa
     written = pd.read_csv(out)
     assert {"average_precision", "corrected_p_value", BROAD_SAMPLE} <= set(written.columns)
     assert len(written) > 0 and f"per-query table ({len(written)} rows)" in printed
+    assert "null distributions: copairs' permutations" in printed  # small: copairs' nulls
+    assert set(written["null_method"]) == {"copairs"}
+    main(["evaluate", str(path), "--task", "replicate", "--null-size", "200", "--null", "sampled"])
+    assert "null distributions: positives' ranks sampled" in capsys.readouterr().out
 
 
 def test_cli_bad_input_is_one_line_and_exit_code_2(profiles, tmp_path, capsys):

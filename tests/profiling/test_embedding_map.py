@@ -108,6 +108,45 @@ def test_point_keys_link_cells_and_wells():
         point_keys(cells.drop(columns="label"), "cells")
 
 
+def test_point_index_from_a_table_equals_the_index_of_its_keys():
+    rng = np.random.default_rng(2)
+    cells = pd.DataFrame(
+        {
+            PLATE: rng.choice(["P1", "P2", "P10"], 500),
+            WELL: rng.choice(["A01", "B02", "P24"], 500),
+            SITE: rng.integers(0, 4, 500),
+            "label": rng.integers(1, 3000, 500),
+        }
+    )
+    keys = point_keys(cells, "cells")
+    index, reference = PointIndex.from_table(cells, "cells"), PointIndex(keys)
+    assert index.keys == keys and len(index) == 500
+    wanted = [keys[7], keys[400], ("P1", "A01", 9, 1), ("P3", "A01", 1, 1), ("P1", "A01", 1, -4)]
+    expected = sorted({i for i, key in enumerate(keys) if key in set(wanted)})  # duplicates too
+    assert index.indices(wanted).tolist() == expected == reference.indices(wanted).tolist()
+    in_well = [i for i, key in enumerate(keys) if key[:2] == ("P10", "B02")]
+    assert index.well_indices([("P10", "B02"), ("P9", "A01")]).tolist() == in_well
+    assert index.keys_at([3, 1]) == [keys[3], keys[1]]
+    assert index.indices([]).size == 0 and index.well_indices([]).size == 0
+
+
+@pytest.mark.slow  # UMAP's transform is compiled by numba on first use
+def test_large_tables_fit_a_sample_and_place_the_rest_among_neighbours():
+    features, group = two_blobs(n=150)
+    messages: list[tuple[str, float]] = []
+    params = UmapParams(metric="euclidean", fit_rows=120)
+    embedding = compute_umap(features, params, progress=lambda m, f: messages.append((m, f)))
+    assert embedding.shape == (300, 2) and np.isfinite(embedding).all()
+    np.testing.assert_array_equal(embedding, compute_umap(features, params))  # seeded
+    # oracle: every point, fitted or placed, lies nearest to points of its own blob
+    distances = np.linalg.norm(embedding[:, None] - embedding[None], axis=2)
+    np.fill_diagonal(distances, np.inf)
+    assert (group[distances.argmin(axis=1)] == group).mean() > 0.98
+    fractions = [fraction for _, fraction in messages]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert any("placing points" in message for message, _ in messages)
+
+
 def test_nearest_point_respects_the_click_tolerance():
     points = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0]])
     assert nearest_point(points, (9.0, 1.0), max_distance=3) == 1

@@ -21,7 +21,7 @@ from napari_phenoscope.constants import (
     SITE,
     WELL,
 )
-from napari_phenoscope.errors import PlateFormatError, ProfileTableError
+from napari_phenoscope.errors import PhenoscopeWarning, PlateFormatError
 from napari_phenoscope.features.classical import classical_feature_names
 from napari_phenoscope.profiling import outputs, pipeline
 
@@ -138,10 +138,11 @@ def test_cache_without_the_requested_feature_set_is_recomputed(cell_plate, tmp_p
     assert _run(cell_plate, out).n_fields_computed == 1
 
 
-def test_one_control_well_per_plate_is_a_clear_error(cell_plate, tmp_path):
-    with pytest.raises(ProfileTableError, match=r"two control wells.*BR00116991 \(1\)"):
-        _run(cell_plate, tmp_path / "out", wells=["A01", "A02"])
+def test_one_control_well_per_plate_normalises_to_all_wells_with_a_warning(cell_plate, tmp_path):
+    with pytest.warns(PhenoscopeWarning, match=r"two negative-control wells.*BR00116991 \(1\)"):
+        outputs = _run(cell_plate, tmp_path / "out", wells=["A01", "A02"])
     assert (tmp_path / "out" / "single_cells.parquet").is_file()
+    assert outputs.well_profiles["classical"].is_file()
 
 
 def test_field_without_cells_contributes_no_rows(tmp_path):

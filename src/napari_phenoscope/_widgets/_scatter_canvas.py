@@ -1,8 +1,11 @@
 """A matplotlib scatter in Qt for the Profile map: toolbar, legend, click and lasso, rings.
 
-It knows points only by their index: the dock maps indices to cells. Rings around the
-highlighted points are blitted over a saved background, so that a click repaints a few
-rings instead of 20 000 points.
+It knows points only by their index: the dock maps indices to cells. Up to
+``RASTER_ABOVE`` points are markers; larger maps are drawn as an image of every point,
+re-rendered for the visible window at each pan and zoom (``map_points.rasterize``). Clicks
+and lassos search a ``PointLocator`` instead of transforming every point. Rings around the
+highlighted points (or, beyond ``MAX_RINGS``, an image of them) are blitted over a saved
+background, so that a click repaints the rings, not the million points.
 """
 
 from __future__ import annotations
@@ -18,9 +21,15 @@ from matplotlib.lines import Line2D
 from matplotlib.widgets import LassoSelector
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
-from napari_phenoscope.profiling.embedding_map import PointColours, nearest_point, points_in_polygon
+from napari_phenoscope.profiling.embedding_map import PointColours
+from napari_phenoscope.profiling.map_points import PointLocator, rasterize, spread_for
 
 CLICK_TOLERANCE_PX = 6.0
+#: Maps of more points are drawn as an image of all of them rather than as markers.
+RASTER_ABOVE = 50_000
+#: More highlighted points than this are shown as an image rather than rings.
+MAX_RINGS = 2_000
+_HIGHLIGHT_RGB = (0.05, 0.05, 0.05)
 
 
 class ScatterCanvas(QWidget):
@@ -44,11 +53,16 @@ class ScatterCanvas(QWidget):
         self.toolbar = NavigationToolbar2QT(self.canvas, self)  # zoom, pan, save PNG/SVG
         self.axes = self.figure.add_subplot(111)
         self.highlight_artist: Any = None
+        self.points_image: Any = None  # the map drawn as an image (large maps)
+        self.highlight_image: Any = None  # many highlighted points, drawn as an image
+        self.locator: PointLocator | None = None
+        self._rgb: np.ndarray | None = None
         self._background: Any = None  # the figure without its rings, for blitting
         self.lasso: LassoSelector | None = None
         self._lasso_on = False
         self.canvas.mpl_connect("button_press_event", self._on_press)
         self.canvas.mpl_connect("draw_event", self._on_draw)
+        self.canvas.mpl_connect("resize_event", self._render)  # a map of markers ignores it
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.toolbar)
@@ -58,7 +72,8 @@ class ScatterCanvas(QWidget):
     def show_empty(self, text: str = "no map yet") -> None:
         """Clear the figure and say why it is empty."""
         self.embedding = None
-        self.highlight_artist = None
+        self.highlight_artist = self.points_image = self.highlight_image = None
+        self.locator = None
         self.axes.clear()
         self.axes.set_xticks([])
         self.axes.set_yticks([])
@@ -66,24 +81,42 @@ class ScatterCanvas(QWidget):
         self.canvas.draw_idle()
 
     def show_points(
-        self, embedding: np.ndarray, colours: PointColours, legend_title: str, title: str
+        self,
+        embedding: np.ndarray,
+        colours: PointColours,
+        legend_title: str,
+        title: str,
+        locator: PointLocator | None = None,
     ) -> None:
-        """Draw (n, 2) points in their colours, with a legend, keeping the highlight."""
+        """Draw (n, 2) points in their colours, with a legend, keeping the highlight.
+
+        ``locator`` (a :class:`PointLocator` of ``embedding``) is built here when not given.
+        """
         self.embedding = embedding
+        self.locator = locator if locator is not None else PointLocator(embedding)
         axes = self.axes
         axes.clear()
         self._background = None  # until the next full draw saves a new one
+        self.points_image = self.highlight_image = None
         size = float(np.clip(30_000 / max(len(embedding), 1), 2, 40))
-        # a seeded shuffled drawing order: no category is always painted over the others
-        order = np.random.default_rng(0).permutation(len(embedding))
-        axes.scatter(
-            embedding[order, 0], embedding[order, 1], c=colours.rgba[order], s=size, linewidths=0
-        )
+        if len(embedding) > RASTER_ABOVE:
+            self._rgb = np.asarray(colours.rgba, dtype=np.float32)[:, :3]
+            self._show_image(embedding)
+        else:
+            # a seeded shuffled drawing order: no category is always painted over the others
+            order = np.random.default_rng(0).permutation(len(embedding))
+            axes.scatter(
+                embedding[order, 0],
+                embedding[order, 1],
+                c=colours.rgba[order],
+                s=size,
+                linewidths=0,
+            )
         self.highlight_artist = axes.scatter(
             [], [], s=size * 4 + 20, facecolors="none", edgecolors="black", linewidths=1.5
         )
         self.highlight_artist.set_animated(True)  # drawn by blitting, see _on_draw
-        self.highlight_artist.set_offsets(embedding[self._valid(self.highlighted)].reshape(-1, 2))
+        self._place_highlight()
         handles = [
             Line2D([], [], marker="o", linestyle="", color=rgba[:3], label=label)
             for label, rgba in colours.legend
@@ -107,23 +140,89 @@ class ScatterCanvas(QWidget):
         self.lasso.set_active(self._lasso_on)
         self.canvas.draw_idle()
 
+    def _show_image(self, embedding: np.ndarray) -> None:
+        """Draw the map as an image re-rendered for every change of the visible window."""
+        axes = self.axes
+        low, high = embedding.min(axis=0), embedding.max(axis=0)
+        margin = 0.03 * np.maximum(high - low, 1e-6)
+        axes.set_xlim(low[0] - margin[0], high[0] + margin[0])
+        axes.set_ylim(low[1] - margin[1], high[1] + margin[1])
+        empty = np.zeros((1, 1, 4), dtype=np.uint8)
+        self.points_image = axes.imshow(
+            empty, origin="lower", interpolation="nearest", aspect="auto", zorder=1
+        )
+        self.highlight_image = axes.imshow(
+            empty, origin="lower", interpolation="nearest", aspect="auto", zorder=3
+        )
+        self.highlight_image.set_animated(True)
+        axes.set_autoscale_on(False)
+        # clearing the axes drops these callbacks: connected again for each map drawn
+        axes.callbacks.connect("xlim_changed", self._render)
+        axes.callbacks.connect("ylim_changed", self._render)
+        self._render()
+
+    def _view(self) -> tuple[tuple[float, float, float, float], tuple[int, int]]:
+        """The visible window (x0, x1, y0, y1) and the axes' size in pixels (rows, cols)."""
+        (x0, x1), (y0, y1) = self.axes.get_xlim(), self.axes.get_ylim()
+        box = self.axes.get_window_extent()
+        return (x0, x1, y0, y1), (max(int(box.height), 1), max(int(box.width), 1))
+
+    def _render(self, *_args: Any) -> None:
+        """Re-render the point image (and the highlight image) for the visible window."""
+        if self.points_image is None or self.embedding is None or self.locator is None:
+            return
+        extent, shape = self._view()
+        visible = self.locator.in_box(*extent)
+        spread = spread_for(len(visible), shape)
+        # a seeded shuffled order would not matter: pixels show the mean of their points
+        image = rasterize(self.embedding[visible], self._rgb[visible], extent, shape, spread)
+        self.points_image.set_data(image)
+        self.points_image.set_extent(extent)
+        self._render_highlight(extent, shape, spread)
+
+    def _render_highlight(self, extent, shape, spread: int) -> None:
+        if self.highlight_image is None or self.embedding is None:
+            return
+        chosen = self._valid(self.highlighted)
+        if len(chosen) <= MAX_RINGS:
+            self.highlight_image.set_data(np.zeros((1, 1, 4), dtype=np.uint8))
+        else:
+            rgb = np.broadcast_to(np.float32(_HIGHLIGHT_RGB), (len(chosen), 3))
+            points = self.embedding[chosen]
+            self.highlight_image.set_data(rasterize(points, rgb, extent, shape, spread))
+        self.highlight_image.set_extent(extent)
+
     def _valid(self, indices: np.ndarray) -> np.ndarray:
         count = 0 if self.embedding is None else len(self.embedding)
         return indices[(indices >= 0) & (indices < count)]
+
+    def _place_highlight(self) -> None:
+        """Rings at the highlighted points, or the image of them when there are many."""
+        chosen = self._valid(self.highlighted)
+        rings = chosen if len(chosen) <= MAX_RINGS else chosen[:0]
+        self.highlight_artist.set_offsets(self.embedding[rings].reshape(-1, 2))
+        if self.highlight_image is not None:
+            extent, shape = self._view()
+            visible = self.locator.in_box(*extent) if self.locator is not None else chosen
+            self._render_highlight(extent, shape, spread_for(len(visible), shape))
 
     def set_highlight(self, indices: np.ndarray) -> None:
         """Ring the points ``indices`` (repainting only the rings)."""
         self.highlighted = np.asarray(indices, dtype=np.intp)
         if self.highlight_artist is None or self.embedding is None:
             return
-        offsets = self.embedding[self._valid(self.highlighted)].reshape(-1, 2)
-        self.highlight_artist.set_offsets(offsets)
+        self._place_highlight()
         if self._background is None:
             self.canvas.draw_idle()
             return
         self.canvas.restore_region(self._background)
-        self.axes.draw_artist(self.highlight_artist)
+        self._draw_highlight()
         self.canvas.blit(self.figure.bbox)
+
+    def _draw_highlight(self) -> None:
+        if self.highlight_image is not None:
+            self.axes.draw_artist(self.highlight_image)
+        self.axes.draw_artist(self.highlight_artist)
 
     def _on_draw(self, _event: Any) -> None:
         """After a full draw: save the background, then paint the rings over it."""
@@ -131,7 +230,7 @@ class ScatterCanvas(QWidget):
             self._background = None
             return
         self._background = self.canvas.copy_from_bbox(self.figure.bbox)
-        self.axes.draw_artist(self.highlight_artist)
+        self._draw_highlight()
 
     def set_lasso(self, active: bool) -> None:
         """Turn the lasso on (clicks then draw lassos) or off (clicks pick points)."""
@@ -144,29 +243,33 @@ class ScatterCanvas(QWidget):
     def _on_press(self, event: Any) -> None:
         if (
             self.embedding is None
+            or self.locator is None
             or event.inaxes is not self.axes
             or self.toolbar.mode
             or self._lasso_on
         ):
             return
-        pixels = self.axes.transData.transform(self.embedding)
-        index = nearest_point(pixels, (event.x, event.y), CLICK_TOLERANCE_PX)
+        to_display = self.axes.transData.transform
+        to_data = self.axes.transData.inverted().transform
+        target = (event.x, event.y)
+        index = self.locator.nearest(target, to_display, to_data, CLICK_TOLERANCE_PX)
         self.on_select([] if index is None else [index])
 
     def _lasso_done(self, vertices: list[tuple[float, float]]) -> None:
-        if self.embedding is not None:
-            self.on_select(points_in_polygon(self.embedding, vertices).tolist())
+        if self.locator is not None:
+            self.on_select(self.locator.in_polygon(vertices).tolist())
 
     def export(self, path: str | Path) -> Path:
         """Save the figure, rings included, as PNG or SVG (by the file suffix)."""
         path = Path(path)
-        artist = self.highlight_artist
-        if artist is not None:
+        artists = [a for a in (self.highlight_image, self.highlight_artist) if a is not None]
+        for artist in artists:
             artist.set_animated(False)  # animated artists are left out of savefig
         try:
             self.figure.savefig(path, dpi=150)
         finally:
-            if artist is not None:
+            for artist in artists:
                 artist.set_animated(True)
+            if artists:
                 self.canvas.draw_idle()
         return path

@@ -11,7 +11,13 @@ from typing import Any
 from napari_phenoscope._reader import METADATA_KEY, field_layer_data
 from napari_phenoscope.constants import CHANNELS, PLATE, SITE, WELL
 from napari_phenoscope.errors import PhenoscopeError
-from napari_phenoscope.io import index_plate, read_well_metadata
+from napari_phenoscope.io import (
+    annotate_wells,
+    attach_illum_folder,
+    index_plate,
+    read_well_metadata,
+    resolve_pixel_size,
+)
 from napari_phenoscope.session.state import PlateSession, state_of
 
 
@@ -38,9 +44,10 @@ def session_from_layers(viewer: Any) -> PlateSession | None:
             session = PlateSession(
                 source=source,
                 fields=info["fields"],
-                well_metadata=load_well_metadata(source),
+                well_metadata=annotated_wells(source, info["fields"]),
                 current=int(info.get("field", 0)),
             )
+            session.extras["pixel_size"] = resolve_pixel_size(info["fields"])
             return session
     return None
 
@@ -56,10 +63,44 @@ def current_session(viewer: Any) -> PlateSession | None:
     return state.session
 
 
-def open_plate(viewer: Any, path: str | Path, channel_map: str | None = None) -> PlateSession:
-    """Index a plate, read its plate maps, and show its first field."""
+def annotated_wells(
+    source: Path, fields: Any, metadata: str | None = None, negcon: str | None = None
+) -> Any:
+    """Well annotations of an opened plate (``io.annotate_wells``); None if there are none.
+
+    Without a metadata table or negcon rule, plate maps that do not cover every imaged
+    well are still shown (as before) rather than refusing to open the plate.
+    """
+    try:
+        wells = annotate_wells(fields, [source], metadata, negcon)
+    except PhenoscopeError:
+        if metadata or negcon:
+            raise
+        return load_well_metadata(source)
+    return wells if len(wells.columns) > 2 else None
+
+
+def open_plate(
+    viewer: Any,
+    path: str | Path,
+    channel_map: str | None = None,
+    metadata: str | None = None,
+    negcon: str | None = None,
+    illum: str | None = None,
+    pixel_size: float | None = None,
+) -> PlateSession:
+    """Index a plate, annotate its wells, and show its first field.
+
+    ``metadata``, ``negcon``, ``illum`` and ``pixel_size`` are the options of
+    ``phenoscope profile`` (docs/layouts/); the pixel size (given, or from the images)
+    is kept in ``session.extras["pixel_size"]`` for profiling in the viewer.
+    """
     fields = index_plate(path, channel_map)
-    session = PlateSession(source=Path(path), fields=fields, well_metadata=load_well_metadata(path))
+    if illum:
+        fields = attach_illum_folder(fields, illum)
+    wells = annotated_wells(Path(path), fields, metadata, negcon)
+    session = PlateSession(source=Path(path), fields=fields, well_metadata=wells)
+    session.extras["pixel_size"] = resolve_pixel_size(fields, pixel_size)
     state = state_of(viewer)
     state.session = session
     show_field(viewer, session, 0)

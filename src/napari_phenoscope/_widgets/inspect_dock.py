@@ -28,6 +28,7 @@ from napari_phenoscope._widgets._viewer import field_key, tag_field_layer
 from napari_phenoscope._widgets._workers import one_line
 from napari_phenoscope.constants import CENTER_X, CENTER_Y, LABEL, PLATE, SITE, WELL
 from napari_phenoscope.session.inspect import ROLLOUT, Inspection
+from napari_phenoscope.session.state import NO_IMAGES
 
 if TYPE_CHECKING:
     import napari
@@ -152,6 +153,8 @@ class InspectDock(Dock):
         if self.running:
             self.status.setText("Already running: wait for the current inspection.")
             return False
+        if not session.has_images:
+            return self.fail(f"Cannot inspect: {NO_IMAGES}.")
         key = field_key(session)
         mode = self.mode_combo.currentData()
         centre = None

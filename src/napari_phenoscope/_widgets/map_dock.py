@@ -9,7 +9,7 @@ table whose rows highlight their wells on the Profile map, and a plot — mAP ag
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -34,10 +34,18 @@ import napari_phenoscope.evaluation.map as metrics
 from napari_phenoscope._widgets._dock import NO_PLATE, NO_PROFILES, Dock
 from napari_phenoscope._widgets._frame_model import SORT_ROLE, DataFrameModel
 from napari_phenoscope._widgets._map_links import map_events_of
+from napari_phenoscope._widgets._rules_form import RULES_TASK, RulesForm
 from napari_phenoscope._widgets._workers import notify_error, one_line
 from napari_phenoscope.constants import BROAD_SAMPLE, GENE, MODALITY, PERT_INAME, PLATE, WELL
 from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope.evaluation.rules import (
+    STRATUM,
+    PairRules,
+    evaluate_profiles,
+    rules_label,
+)
 from napari_phenoscope.evaluation.tasks import MATCHED_LABEL, REFERENCE, TASKS, TaskResult, evaluate
+from napari_phenoscope.io.profiles import metadata_columns
 from napari_phenoscope.session.state import PlateSession
 
 if TYPE_CHECKING:
@@ -60,6 +68,8 @@ QUERY_COLUMNS = (
     REFERENCE,
 )
 PLOTS = ("mAP vs -log10 p", "fraction retrieved")
+#: The feature combo's entry that computes the task for every feature set, side by side.
+ALL_FEATURE_SETS = "all feature sets"
 
 
 class MapDock(Dock):
@@ -72,8 +82,14 @@ class MapDock(Dock):
         self._per_query = pd.DataFrame()  # all columns of the per-query table on show
 
         self.task_combo = QComboBox()
-        self.task_combo.addItems(list(TASKS))
+        self.task_combo.addItems([*TASKS, RULES_TASK])
+        self.rules_form = RulesForm()
+        self.rules_form.setVisible(False)
+        self.task_combo.currentTextChanged.connect(
+            lambda task: self.rules_form.setVisible(task == RULES_TASK)
+        )
         self.feature_combo = QComboBox()
+        self.feature_combo.currentTextChanged.connect(lambda _: self._offer_columns())
         self.plot_combo = QComboBox()
         self.plot_combo.addItems(list(PLOTS))
         self.plot_combo.currentTextChanged.connect(lambda _: self.draw())
@@ -120,6 +136,7 @@ class MapDock(Dock):
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.rules_form)
         layout.addLayout(buttons)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.summary)
@@ -146,28 +163,35 @@ class MapDock(Dock):
         if self.running:
             return self.fail("Already computing: wait for it or cancel it.", notify=False)
         task, feature_set = self.task_combo.currentText(), self.feature_combo.currentText()
-        profiles = session.well_profiles.get(feature_set)
-        if profiles is None or profiles.empty:
+        names = list(session.well_profiles) if feature_set == ALL_FEATURE_SETS else [feature_set]
+        tables = {name: session.well_profiles.get(name) for name in names}
+        if not tables or any(table is None or table.empty for table in tables.values()):
             return self.fail(NO_PROFILES, notify=False)
+        rules = None
+        if task == RULES_TASK:
+            try:
+                rules = self.rules_form.rules()
+                task = rules_label(rules)
+            except PhenoscopeError as error:
+                return self.fail(f"Error: {one_line(error)}", notify=False)
         self.compute_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress_bar.setRange(0, 0)  # busy: copairs gives no progress we can relay
         self.status.setText(f"Computing {task} mAP on {feature_set} profiles…")
         session_then = session
 
-        def done(result: Any) -> None:
+        def done(named: tuple[str, TaskResult]) -> None:
+            name, result = named
             if self.state.session is session_then:
-                self.results[(task, feature_set)] = result
-                self.show_result(task, feature_set)
+                self.results[(task, name)] = result
+                self.show_result(task, name)
+                if len(tables) > 1:
+                    self.plot_combo.setCurrentText(PLOTS[1])  # the sets side by side
 
         self.start(
-            evaluate,
-            profiles,
-            task,
-            NULL_SIZE,
-            SEED,
-            THRESHOLD,
-            f"{feature_set} well profiles",
+            evaluate_each,
+            tables,
+            rules or task,
             on_result=done,
             on_error=self._errored,
             on_finished=lambda: self._idle(None),
@@ -205,7 +229,10 @@ class MapDock(Dock):
         result = self.results[(task, feature_set)]
         self.shown = (task, feature_set)
         self._per_query = result.per_query.reset_index(drop=True)
-        columns = [c for c in QUERY_COLUMNS if c in self._per_query.columns]
+        # pair rules: their group columns first (the presets' are among QUERY_COLUMNS)
+        groups = metadata_columns(result.per_group) if STRATUM in result.summary else []
+        columns = list(dict.fromkeys([*groups, *QUERY_COLUMNS]))
+        columns = [c for c in columns if c in self._per_query.columns]
         self.model.set_frame(self._per_query[columns])
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         self.summary.setText(summary_html(result, feature_set))
@@ -287,7 +314,9 @@ class MapDock(Dock):
         row = self.proxy.mapToSource(self.proxy.index(view_row, 0)).row()
         query = self._per_query.iloc[row]
         profiles = session.well_profiles[self.shown[1]]
-        wells = query_wells(profiles, query)
+        result = self.results[self.shown]
+        by = metadata_columns(result.per_group) if STRATUM in result.summary else None
+        wells = query_wells(profiles, query, by)
         map_events_of(self.viewer).highlight_wells.emit(wells)
         self.status.setText(f"{len(wells)} well(s) of this query highlighted on the map.")
         return wells
@@ -299,9 +328,21 @@ class MapDock(Dock):
             return
         current = self.feature_combo.currentText()
         self.feature_combo.clear()
-        self.feature_combo.addItems(list(session.well_profiles))
-        if current in session.well_profiles:
+        names = list(session.well_profiles)
+        self.feature_combo.addItems(names + ([ALL_FEATURE_SETS] if len(names) > 1 else []))
+        if current in names or (current == ALL_FEATURE_SETS and len(names) > 1):
             self.feature_combo.setCurrentText(current)
+        self._offer_columns()
+
+    def _offer_columns(self) -> None:
+        """The rules form offers the metadata columns of the chosen feature set(s)."""
+        session = self.state.session
+        if session is None or not session.well_profiles:
+            return
+        name = self.feature_combo.currentText()
+        tables = [session.well_profiles[name]] if name in session.well_profiles else []
+        tables = tables or list(session.well_profiles.values())
+        self.rules_form.set_columns(metadata_columns(tables[0]))
 
     def _session_changed(self, session: PlateSession | None) -> None:
         if self.running:
@@ -321,13 +362,27 @@ class MapDock(Dock):
         )
 
 
-def query_wells(profiles: pd.DataFrame, query: pd.Series) -> list[tuple[str, str]]:
-    """(plate, well) of the well profiles of a per-query row's perturbation.
+def evaluate_each(tables: dict[str, pd.DataFrame], task: str | PairRules):
+    """Yield (feature set, result) of a CPJUMP1 task or of pair rules, set after set."""
+    for name, profiles in tables.items():
+        source = f"{name} well profiles"
+        if isinstance(task, PairRules):
+            yield name, evaluate_profiles(profiles, task, NULL_SIZE, SEED, THRESHOLD, source)
+        else:
+            yield name, evaluate(profiles, task, NULL_SIZE, SEED, THRESHOLD, source)
 
-    Wells match on ``Metadata_broad_sample`` and modality (a consensus row of a gene task
-    has no wells of its own: its guide's or compound's wells are meant).
+
+def query_wells(
+    profiles: pd.DataFrame, query: pd.Series, by: list[str] | None = None
+) -> list[tuple[str, str]]:
+    """(plate, well) of the well profiles of a per-query row's group.
+
+    Wells match on ``by`` (pair rules: the mAP's group columns), by default on
+    ``Metadata_broad_sample`` and modality (a consensus row of a gene task has no wells of
+    its own: its guide's or compound's wells are meant).
     """
-    columns = [c for c in (BROAD_SAMPLE, MODALITY) if c in query.index and c in profiles]
+    by = by or [BROAD_SAMPLE, MODALITY]
+    columns = [c for c in by if c in query.index and c in profiles]
     if not columns:
         return []
     mask = np.ones(len(profiles), dtype=bool)
@@ -339,7 +394,7 @@ def query_wells(profiles: pd.DataFrame, query: pd.Series) -> list[tuple[str, str
 
 def stratum_name(row: pd.Series) -> str:
     """A summary row's stratum, e.g. ``compound -> crispr`` or ``orf``."""
-    name = str(row.get(MODALITY, ""))
+    name = str(row.get(STRATUM) or row.get(MODALITY, ""))
     reference = row.get(REFERENCE)
     if isinstance(reference, str) and reference and reference != name:
         name += f" -> {reference}"

@@ -23,6 +23,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_phenoscope._widgets._dock import Dock
+from napari_phenoscope._widgets._plate_inputs import PlateInputs, describe_session
 from napari_phenoscope._widgets._viewer import current_session, field_key, open_plate, show_field
 from napari_phenoscope._widgets._workers import notify_error
 from napari_phenoscope.constants import MODALITY, ROW_LETTERS, is_metadata_column
@@ -44,16 +45,23 @@ class PlateNavigator(Dock):
         super().__init__(napari_viewer, NO_PLATE)
 
         self.path_edit = QLineEdit()
-        self.path_edit.setPlaceholderText("plate folder, load_data.csv or TIFF")
+        self.path_edit.setPlaceholderText(
+            "plate or Gallery folder, load_data.csv(.gz), plate.zarr or TIFF"
+        )
         self.channel_map_edit = QLineEdit()
         self.channel_map_edit.setPlaceholderText("CPJUMP1 (1=Mito,2=AGP,3=RNA,4=ER,5=DNA)")
+        self.inputs = PlateInputs()
         browse = QPushButton("Browse…")
+        browse.setToolTip("a plate folder, Gallery source or .zarr; File… for a CSV or TIFF")
         browse.clicked.connect(self._browse)
+        browse_file = QPushButton("File…")
+        browse_file.clicked.connect(self._browse_file)
         open_button = QPushButton("Open")
         open_button.clicked.connect(self._open_clicked)
         path_row = QHBoxLayout()
         path_row.addWidget(self.path_edit)
         path_row.addWidget(browse)
+        path_row.addWidget(browse_file)
         path_row.addWidget(open_button)
 
         self.plate_combo = QComboBox()
@@ -89,6 +97,7 @@ class PlateNavigator(Dock):
         form.addRow("Colour wells by", self.colour_combo)
         form.addRow("Site", self.site_combo)
         form.addRow("Channel map", self.channel_map_edit)
+        self.inputs.add_rows(form)
 
         layout = QVBoxLayout(self)
         layout.addLayout(path_row)
@@ -126,18 +135,19 @@ class PlateNavigator(Dock):
                 self.colour_combo.setCurrentText("Metadata_control_type")
             self.path_edit.setText(str(session.source))
             self.status.setText(
-                f"{len(session.fields)} fields on {len(session.plates())} plate(s)"
-                + ("" if session.well_metadata is not None else "; no plate map found")
+                describe_session(session)
+                if session.has_images
+                else f"{len(session.plates())} plate(s) of profiles, no images"
             )
         self.plate_combo.blockSignals(False)
         self.colour_combo.blockSignals(False)
         self.refresh_grid()
-        if session is not None:
+        if session is not None and session.has_images:
             self._field_changed(session.current)
 
     def _field_changed(self, index: int) -> None:
         session = self.state.session
-        if session is None:
+        if session is None or not session.has_images:
             return
         plate, well, site = field_key(session, index)
         if self.plate_combo.currentText() != plate:
@@ -158,6 +168,14 @@ class PlateNavigator(Dock):
         self.info.setHtml(f"<p>site {site}</p><table>{rows}</table>")
 
     # --- user actions ----------------------------------------------------------------
+    def _browse_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a plate", "", "Plates (*.csv *.csv.gz *.tif *.tiff);;All files (*)"
+        )
+        if path:
+            self.path_edit.setText(path)
+            self._open_clicked()
+
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a plate folder")
         if folder:
@@ -170,7 +188,12 @@ class PlateNavigator(Dock):
     def open(self, path: str) -> None:
         """Open a plate from a path; errors become one-line notifications."""
         try:
-            open_plate(self.viewer, path, self.channel_map_edit.text().strip() or None)
+            open_plate(
+                self.viewer,
+                path,
+                self.channel_map_edit.text().strip() or None,
+                **self.inputs.values(),
+            )
         except PhenoscopeError as error:
             self.status.setText(f"Error: {error}")
             notify_error(str(error))
@@ -196,7 +219,7 @@ class PlateNavigator(Dock):
 
     def _site_chosen(self, _: int) -> None:
         session = self.state.session
-        if session is None or not self.site_combo.currentText():
+        if session is None or not session.has_images or not self.site_combo.currentText():
             return
         plate, well, _ = field_key(session)
         self.go_to(plate, well, int(self.site_combo.currentText()))

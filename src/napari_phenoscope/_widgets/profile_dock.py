@@ -31,6 +31,7 @@ from napari_phenoscope._widgets._dock import NO_PLATE, Dock
 from napari_phenoscope._widgets._viewer import field_key
 from napari_phenoscope._widgets._workers import notify_error, one_line
 from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope.io.profile_tables import ProfileTable, describe, load_profile_table
 from napari_phenoscope.profiling.outputs import read_pipeline_output
 from napari_phenoscope.session.compute import (
     FEATURE_SETS,
@@ -41,7 +42,8 @@ from napari_phenoscope.session.compute import (
     fields_in_scope,
     record_profile,
 )
-from napari_phenoscope.session.state import DEVICES, PlateSession
+from napari_phenoscope.session.state import DEVICES, NO_IMAGES, PlateSession
+from napari_phenoscope.session.tables import adopt_profile_table
 
 if TYPE_CHECKING:
     import napari
@@ -80,6 +82,12 @@ class ProfileDock(Dock):
         self.load_button = QPushButton("Load pipeline output…")
         self.load_button.setToolTip("Cells and well profiles written by `phenoscope profile`")
         self.load_button.clicked.connect(self._browse_output)
+        self.profiles_button = QPushButton("Load profiles…")
+        self.profiles_button.setToolTip(
+            "Any pycytominer-shaped table (CSV, CSV.gz, Parquet; wells or cells) as a feature "
+            "set; without an open plate the docks work on its numbers alone"
+        )
+        self.profiles_button.clicked.connect(self._browse_profiles)
         self.progress_bar = QProgressBar()
         self.progress_bar.setValue(0)
         self.field_label = QLabel("")
@@ -96,7 +104,10 @@ class ProfileDock(Dock):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
-        layout.addWidget(self.load_button)
+        loads = QHBoxLayout()
+        loads.addWidget(self.load_button)
+        loads.addWidget(self.profiles_button)
+        layout.addLayout(loads)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.status)
         layout.addWidget(self.field_label)
@@ -120,6 +131,8 @@ class ProfileDock(Dock):
         session = self.current_session()
         if session is None:
             return self.fail(NO_PLATE)
+        if not session.has_images:
+            return self.fail(f"Cannot profile: {NO_IMAGES}.")
         if self.running:
             self.status.setText("Already profiling: wait for it to finish or cancel it.")
             return False
@@ -144,6 +157,7 @@ class ProfileDock(Dock):
             self.state.device,
             cancel,
             self.weights_path(),
+            session.extras.get("pixel_size"),
             cancel=cancel,
             on_result=self._field_done,
             on_error=self._errored,
@@ -184,6 +198,45 @@ class ProfileDock(Dock):
             finish_cancelled=True,
         )
         return True
+
+    def load_profiles(self, path: str | Path, name: str | None = None) -> bool:
+        """Read a profile table in a worker and make it a feature set of the session."""
+        if self.running:
+            self.status.setText("Busy: wait for the current run or cancel it.")
+            return False
+        self.status.setText(f"Reading {Path(path).name}…")
+
+        def adopt(table: ProfileTable) -> None:
+            self.worker = None  # read: a session opened for the table must not cancel it
+            self.adopt_profiles(table, name)
+
+        self.start(
+            load_profile_table,
+            path,
+            on_result=adopt,
+            on_error=lambda error: self.fail(one_line(error)),
+            on_finished=self._set_idle,
+            finish_cancelled=True,
+        )
+        return True
+
+    def adopt_profiles(self, table: ProfileTable, name: str | None = None) -> str | None:
+        """Make a read table a feature set (of a session without images if none is open)."""
+        self.current_session()  # adopt a plate dropped on napari first
+        try:
+            name = adopt_profile_table(self.state, table, name)
+        except PhenoscopeError as error:
+            self.fail(one_line(error))
+            return None
+        self.status.setText(f"Feature set {name!r}: {describe(table)}.")
+        return name
+
+    def _browse_profiles(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a profile table", "", "Profiles (*.csv *.csv.gz *.parquet)"
+        )
+        if path:
+            self.load_profiles(path)
 
     def _browse_output(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a phenoscope profile output")
@@ -285,6 +338,9 @@ class ProfileDock(Dock):
         if session is None:
             self.status.setText(NO_PLATE)
             return
+        if not session.has_images:
+            self.field_label.setText("")
+            return  # the status says which table was loaded
         done = len(session.labels)
         self.status.setText(
             f"{len(session.fields)} fields; {done} profiled. Choose what to profile and Run."
@@ -292,7 +348,7 @@ class ProfileDock(Dock):
 
     def _field_changed(self, index: int) -> None:
         session = self.state.session
-        if session is None:
+        if session is None or not session.has_images:
             self.field_label.setText("")
             return
         plate, well, site = field_key(session, index)

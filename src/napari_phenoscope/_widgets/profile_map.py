@@ -55,9 +55,9 @@ from napari_phenoscope.profiling.embedding_map import (
     cached_umap,
     feature_matrix,
     point_colours,
-    point_keys,
     subsample,
 )
+from napari_phenoscope.profiling.map_points import PointLocator
 from napari_phenoscope.profiling.similarity import profile_feature_columns
 from napari_phenoscope.session.state import PlateSession
 
@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     import napari
 
 CACHE_KEY = "umap_cache"  # in session.extras: the maps live as long as the plate session
-DEFAULT_MAX_CELLS = 20_000
+DEFAULT_MAX_CELLS = 1_000_000  # every cell: the layout fits a sample, the canvas rasterizes
 NO_CELLS = "No single-cell profiles yet: run the Profile dock first."
 NO_WELLS = "No well profiles yet: aggregate profiles (Profile dock or pipeline) first."
 PREFERRED_COLOURS = (MODALITY, PERT_INAME, CONTROL_TYPE, WELL, PLATE)
@@ -102,6 +102,24 @@ def map_table(
     return table.reset_index(drop=True), columns
 
 
+def layout_and_index(
+    session: PlateSession,
+    level: Level,
+    feature_set: str,
+    max_rows: int,
+    cache: EmbeddingCache,
+    params: UmapParams,
+    progress: Any,
+    cancel: threading.Event,
+) -> tuple[pd.DataFrame, np.ndarray, PointIndex, PointLocator]:
+    """The mapped rows, their layout (cached) and the lookups a click needs, all off the
+    GUI thread: with a million cells, even copying the features takes seconds."""
+    table, columns = map_table(session, level, feature_set, max_rows)
+    features = feature_matrix(table, columns)
+    embedding = cached_umap(cache, features, feature_set, level, params, progress, cancel)
+    return table, embedding, PointIndex.from_table(table, level), PointLocator(embedding)
+
+
 class ProfileMap(Dock):
     """Dock widget: UMAP of cells or wells, coloured by metadata, linked to the viewer."""
 
@@ -117,6 +135,8 @@ class ProfileMap(Dock):
         self._selecting = False  # a selection made here is being broadcast
         self._navigating = False  # this dock is loading a field
         self._point_centers: np.ndarray | None = None  # (y, x) of each point's cell
+        self.locator: PointLocator | None = None
+        self._selected_here = np.zeros(0, dtype=np.intp)  # indices of a selection made here
 
         self.level_combo = QComboBox()
         self.level_combo.addItem("single cells", "cells")
@@ -125,8 +145,8 @@ class ProfileMap(Dock):
         self.colour_combo = QComboBox()
         self.colour_combo.currentTextChanged.connect(lambda _: self.draw())
         self.max_cells = QSpinBox()
-        self.max_cells.setRange(100, 1_000_000)
-        self.max_cells.setSingleStep(1000)
+        self.max_cells.setRange(100, 10_000_000)
+        self.max_cells.setSingleStep(10_000)
         self.max_cells.setValue(DEFAULT_MAX_CELLS)
         self.compute_button = QPushButton("Compute map")
         self.compute_button.clicked.connect(lambda: self.compute())
@@ -183,30 +203,32 @@ class ProfileMap(Dock):
             return False
         level = self.level_combo.currentData()
         feature_set = self.feature_combo.currentText()
-        try:
-            table, columns = map_table(session, level, feature_set, self.max_cells.value())
-            features = feature_matrix(table, columns)
-            point_keys(table, level)  # fail now, not after the layout, on a missing key
+        try:  # bad input fails now, on a few rows, not after the layout
+            sample, columns = map_table(session, level, feature_set, 50)
+            feature_matrix(sample, columns)
+            PointIndex.from_table(sample, level)
         except PhenoscopeError as error:
             return self.fail(str(error), notify=False)
         cache = session.extras.setdefault(CACHE_KEY, EmbeddingCache())
-        self._set_running(True, f"Laying out {len(table)} {level}…")
+        n_rows = len(sample) if len(sample) < 50 else "the"
+        self._set_running(True, f"Laying out {n_rows} {level}…")
         cancel, session_then = threading.Event(), session
 
-        def done(embedding: np.ndarray) -> None:
+        def done(result: tuple[pd.DataFrame, np.ndarray, PointIndex, PointLocator]) -> None:
             if self.state.session is session_then:
-                self.set_map(table, level, embedding)
+                self.set_map(result[0], level, *result[1:])
 
         def report(message: str, fraction: float) -> None:  # runs in the worker thread
             if not cancel.is_set():
                 self.progressed.emit(message, fraction)  # queued to the GUI thread
 
         self.start(
-            cached_umap,
-            cache,
-            features,
-            feature_set,
+            layout_and_index,
+            session,
             level,
+            feature_set,
+            self.max_cells.value(),
+            cache,
             UmapParams(),
             report,
             cancel,
@@ -258,10 +280,19 @@ class ProfileMap(Dock):
         notify_error(message)
 
     # --- drawing ---------------------------------------------------------------------
-    def set_map(self, table: pd.DataFrame, level: Level, embedding: np.ndarray) -> None:
-        """Show a computed map of ``table`` (one row per point)."""
+    def set_map(
+        self,
+        table: pd.DataFrame,
+        level: Level,
+        embedding: np.ndarray,
+        index: PointIndex | None = None,
+        locator: PointLocator | None = None,
+    ) -> None:
+        """Show a computed map of ``table`` (one row per point); its key index and point
+        locator are built here unless given (the layout worker builds them)."""
         self.table, self.level, self.embedding = table, level, embedding
-        self.index = PointIndex(point_keys(table, level))
+        self.index = index if index is not None else PointIndex.from_table(table, level)
+        self.locator = locator if locator is not None else PointLocator(embedding)
         self._point_centers = (
             table[[CENTER_Y, CENTER_X]].to_numpy(dtype=float)
             if CENTER_X in table.columns and CENTER_Y in table.columns
@@ -298,6 +329,7 @@ class ProfileMap(Dock):
             point_colours(self.table[column]),
             legend_title=column.removeprefix("Metadata_"),
             title=f"{len(self.embedding)} {self.level}",
+            locator=self.locator,
         )
 
     @property
@@ -322,6 +354,7 @@ class ProfileMap(Dock):
                 self._open_well(session, *keys[0])
             return
         self._selecting = True
+        self._selected_here = np.unique(np.asarray(indices, dtype=np.intp))
         try:
             self.state.select(keys)  # -> show_selection, other docks
             shown = self._show_in_viewer(keys, self._table_centers(indices), move=True)
@@ -344,8 +377,8 @@ class ProfileMap(Dock):
         Returns how many of them are in the field on show.
         """
         session = self.state.session
-        if session is None:
-            return 0
+        if session is None or not session.has_images:
+            return 0  # profiles without images: the points are all there is
         if move and keys and tuple(keys[0][:3]) != field_key(session):
             plate, well, site, _ = keys[0]
             self._navigating = True
@@ -371,6 +404,9 @@ class ProfileMap(Dock):
             self._show_in_viewer(list(session.selected), None, move=False)
 
     def _open_well(self, session: PlateSession, plate: str, well: str) -> None:
+        if not session.has_images:
+            self.status.setText(f"Well {plate} {well} (no images in this session).")
+            return
         try:
             show_field(self.viewer, session, session.find(plate, well))
         except PhenoscopeError as error:
@@ -383,7 +419,9 @@ class ProfileMap(Dock):
         """Highlight the points of selected cells (cells on a cell map, wells on a well map)."""
         if self.index is None:
             return
-        self.plot.set_highlight(self.index.indices(keys or []))
+        # a selection made here: its points are known, no need to look the keys up
+        here = self._selecting and len(self._selected_here) == len(keys or [])
+        self.plot.set_highlight(self._selected_here if here else self.index.indices(keys or []))
         if not self._selecting:  # a cell clicked in the viewer or chosen by another dock
             self._show_in_viewer(list(keys or []), None, move=False)
 

@@ -43,7 +43,7 @@ from napari_phenoscope._widgets._viewer import show_field
 from napari_phenoscope._widgets._workers import one_line, start_worker
 from napari_phenoscope.constants import MODALITY, PLATE, RANK, SIMILARITY, WELL
 from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
-from napari_phenoscope.profiling.embedding_map import PointIndex, point_keys
+from napari_phenoscope.profiling.embedding_map import PointIndex
 from napari_phenoscope.profiling.similarity import (
     BEST_PLATE,
     BEST_WELL,
@@ -204,7 +204,7 @@ class SimilarDock(Dock):
         if missing:
             raise ProfileTableError(f"single-cell table has no feature column {missing[0]}")
         key = tuple(session.selected[0])
-        index = self._cached("cells", None, lambda: PointIndex(point_keys(session.cells, "cells")))
+        index = self._cached("cells", None, lambda: PointIndex.from_table(session.cells, "cells"))
         found = index.indices([key])
         if not len(found):
             raise ProfileTableError(
@@ -279,9 +279,9 @@ class SimilarDock(Dock):
         self, session: PlateSession, query: Query, ranking: pd.DataFrame
     ) -> list[tuple[str, np.ndarray, bool]]:
         cells = session.cells
-        if cells is None:
-            return []
-        index = self._cached("cells", None, lambda: PointIndex(point_keys(cells, "cells")))
+        if cells is None or not session.has_images:
+            return []  # a session of profile tables alone has no pixels to cut
+        index = self._cached("cells", None, lambda: PointIndex.from_table(cells, "cells"))
         entries: list[tuple[str, np.ndarray, bool]] = []
         if self.mode_combo.currentText() == QUERY_MODES[0] and session.selected:
             entries.append(("query", index.indices(session.selected[:1]), False))

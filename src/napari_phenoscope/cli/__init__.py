@@ -1,16 +1,17 @@
 """The ``phenoscope`` command: thin argument parsing over the library modules.
 
 Each sub-command is a module named after its verb (``demo``, ``demo_data``, ``segment``,
-``profile``, ``train``, ``evaluate``, ``explain``, ``tour``) with an ``add`` function that
-declares its arguments and a ``run`` function that imports the library lazily (so
-``phenoscope --help`` stays fast) and calls it. Errors a user can fix are printed as one
-line; the exit code is 2.
+``profile``, ``train``, ``evaluate``, ``explain``, ``tour``, ``view``, ``export``)
+with an ``add`` function that declares its arguments and a ``run`` function that
+imports the library lazily (so ``phenoscope --help`` stays fast) and calls it.
+Errors a user can fix are printed as one line; the exit code is 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 from napari_phenoscope.cli import (
@@ -18,12 +19,14 @@ from napari_phenoscope.cli import (
     demo_data,
     evaluate,
     explain,
+    export,
     profile,
     segment,
     tour,
     train,
+    view,
 )
-from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope.errors import PhenoscopeError, PhenoscopeWarning
 
 SubcommandAdder = Callable[[argparse._SubParsersAction], None]
 
@@ -48,8 +51,22 @@ _SUBCOMMANDS: list[SubcommandAdder] = [
     segment.add,
     tour.add,
     evaluate.add,
+    view.add,
+    export.add,
     explain.add,
 ]
+
+
+def _one_line_warnings(command: str, show: Callable) -> Callable:
+    """``showwarning`` that prints our warnings as one line, like errors, others as usual."""
+
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, PhenoscopeWarning):
+            print(f"phenoscope {command}: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return show_warning
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,7 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(args.command, warnings.showwarning)
+            return int(args.handler(args) or 0)
     except PhenoscopeError as error:
         print(f"phenoscope {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from napari_phenoscope.cli.options import add_input_options
+
 
 def add(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -13,7 +15,12 @@ def add(subparsers: argparse._SubParsersAction) -> None:
         "OUT/single_cells.parquet and OUT/well_profiles_<features>.parquet. A rerun "
         "resumes: fields cached in OUT/fields are not computed again.",
     )
-    parser.add_argument("plates", nargs="+", metavar="PLATE_DIR", help="project or plate folder")
+    parser.add_argument(
+        "plates",
+        nargs="+",
+        metavar="PLATE",
+        help="project or plate folder, Gallery folder, load_data.csv(.gz) or plate.zarr",
+    )
     parser.add_argument("--out", required=True, metavar="OUT_DIR", help="output folder")
     parser.add_argument(
         "--features", choices=("vit", "classical", "both"), default="vit", help="feature set"
@@ -21,7 +28,11 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", metavar="PATH", help="encoder weights (default: bundled)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     parser.add_argument("--wells", metavar="A01,B02", help="only these wells")
-    parser.add_argument("--channel-map", metavar="2=ER,3=AGP,...", help="Phenix channel numbers")
+    parser.add_argument(
+        "--channel-map",
+        metavar="2=ER,3=AGP,...",
+        help="Phenix channel numbers, or OME-Zarr channel labels (Hoechst=DNA,...)",
+    )
     parser.add_argument(
         "--missing-channels",
         choices=("error", "zeros"),
@@ -29,6 +40,16 @@ def add(subparsers: argparse._SubParsersAction) -> None:
         help="a field lacking a channel file: stop (default) or fill it with zeros",
     )
     parser.add_argument("--batch-size", type=int, default=64, help="crops per encoder batch")
+    add_input_options(parser)
+    parser.add_argument(
+        "--metadata",
+        metavar="TABLE",
+        help="well metadata: a CSV/TSV/Parquet table with Metadata_Plate and Metadata_Well, "
+        "or a folder of JUMP metadata tables",
+    )
+    parser.add_argument(
+        "--negcon", metavar="COLUMN=VALUE", help="the negative-control wells (e.g. pert_iname=DMSO)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=run)
 
@@ -47,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
         channel_map=args.channel_map,
         missing=args.missing_channels,
         batch_size=args.batch_size,
+        metadata=args.metadata,
+        negcon=args.negcon,
+        illum=args.illum,
+        pixel_size=args.pixel_size,
     )
     resumed = outputs.n_fields - outputs.n_fields_computed
     print(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from napari_phenoscope.cli.options import add_input_options
+
 
 def add(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -13,11 +15,19 @@ def add(subparsers: argparse._SubParsersAction) -> None:
         "and _cells.tiff, and OUT/cells.parquet (one row per cell: plate, well, site, object "
         "number, nucleus centre in pixels, nucleus and cell area).",
     )
-    parser.add_argument("plate", metavar="PLATE_DIR", help="project or plate folder")
+    parser.add_argument(
+        "plate",
+        metavar="PLATE",
+        help="project or plate folder, Gallery folder, load_data.csv(.gz) or plate.zarr",
+    )
     parser.add_argument("--out", required=True, metavar="OUT_DIR", help="output folder")
     parser.add_argument("--wells", metavar="A01,B02", help="only these wells")
     parser.add_argument("--channel-map", metavar="2=ER,3=AGP,...", help="Phenix channel numbers")
     parser.add_argument("--diameter", type=float, help="nucleus diameter, px (default: estimated)")
+    parser.add_argument(
+        "--diameter-um", type=float, help="nucleus diameter in um (needs the pixel size)"
+    )
+    add_input_options(parser)
     parser.add_argument(
         "--method", choices=("classical", "cellpose"), default="classical", help="(classical)"
     )
@@ -38,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
         channel_map=args.channel_map,
         diameter=args.diameter,
         method=args.method,
+        illum=args.illum,
+        pixel_size=args.pixel_size,
+        diameter_um=args.diameter_um,
     )
     cells = pd.read_parquet(path)
     n_fields = cells.groupby(["Metadata_Plate", "Metadata_Well", "Metadata_Site"]).ngroups

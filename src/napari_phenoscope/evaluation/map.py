@@ -19,7 +19,9 @@ Semantics kept from copairs (see docs/retrieval.md):
   ties go to the positives (copairs' stable sort puts positives first).
 * ``average_precision`` keeps every row; rows without positives get NaN.
 * null distributions: one per (n_pos_pairs, n_total_pairs) configuration, seeded from the
-  same stream, so p-values equal copairs' for the same seed (with an empty copairs cache).
+  same stream, so p-values equal copairs' for the same seed (with an empty copairs cache);
+  unless the permutations would cost too much, where the positives' ranks are sampled
+  directly (same distributions, p-values within Monte-Carlo error; ``null_method`` says).
 """
 
 from __future__ import annotations
@@ -32,11 +34,15 @@ import pandas as pd
 from napari_phenoscope.constants import RANK, SIMILARITY, is_metadata_column
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.evaluation.nulls import (
+    COPAIRS_NULL_BUDGET,
+    NULL_METHODS,
     benjamini_hochberg,
+    copairs_null_cost,
     expected_average_precision,
     group_p_values,
     null_distributions,
     random_average_precisions,
+    sampled_average_precisions,
 )
 from napari_phenoscope.evaluation.pairs import (
     NoPairsError,
@@ -61,10 +67,12 @@ __all__ = [
     "BELOW_CORRECTED_P",
     "BELOW_P",
     "BLOCK_ELEMENTS",
+    "COPAIRS_NULL_BUDGET",
     "CORRECTED_P",
     "MAP",
     "NORMALIZED_AP",
     "NORMALIZED_MAP",
+    "NULL_METHOD",
     "N_POS",
     "N_TOTAL",
     "P_VALUE",
@@ -80,6 +88,8 @@ __all__ = [
     "null_distributions",
     "random_average_precisions",
     "rank_by_similarity",
+    "sampled_average_precisions",
+    "select_null_method",
     "unit_profiles",
 ]
 
@@ -93,6 +103,7 @@ P_VALUE = "p_value"
 CORRECTED_P = "corrected_p_value"
 BELOW_P = "below_p"
 BELOW_CORRECTED_P = "below_corrected_p"
+NULL_METHOD = "null_method"
 
 
 def _normalized_ap(ap: np.ndarray, n_pos: np.ndarray, n_total: np.ndarray) -> np.ndarray:
@@ -164,7 +175,7 @@ def average_precision(
     codes = column_codes(meta, [*pos_sameby, *pos_diffby, *neg_sameby, *neg_diffby])
     n = len(meta)
     first, second = positive_pairs(codes, pos_sameby, pos_diffby, n)
-    set_of_row, neg_sets = negative_sets(
+    set_of_row, neg_sets, group_of_row = negative_sets(
         codes, neg_sameby, neg_diffby, n, block_elements=batch_size
     )
     check_pairs(len(first), set_of_row, neg_sets, self_in_sets=not neg_diffby)
@@ -176,6 +187,7 @@ def average_precision(
         np.r_[pair_sims, pair_sims],
         set_of_row,
         neg_sets,
+        group_of_row,
         self_in_sets=not neg_diffby,
         block_elements=batch_size,
     )
@@ -224,7 +236,7 @@ def average_precision_multilabel(
     row_a, row_b, pair_label = multilabel_positive_pairs(
         codes, label_ptr, entry_label, pos_same, pos_diffby
     )
-    set_of_row, neg_sets = negative_sets(
+    set_of_row, neg_sets, group_of_row = negative_sets(
         codes, neg_sameby, neg_diff, n, labels=(label_ptr, entry_label), block_elements=batch_size
     )
     check_pairs(len(row_a), set_of_row, neg_sets, self_in_sets=False)
@@ -239,6 +251,7 @@ def average_precision_multilabel(
         np.r_[pair_sims, pair_sims],
         set_of_row,
         neg_sets,
+        group_of_row,
         self_in_sets=False,
         block_elements=batch_size,
     )
@@ -250,12 +263,26 @@ def average_precision_multilabel(
 # --- significance -------------------------------------------------------------------------
 
 
+def select_null_method(
+    configurations: np.ndarray, null_size: int, null: str, budget: int = COPAIRS_NULL_BUDGET
+) -> str:
+    """The null ``mean_average_precision`` draws: ``null`` itself, or for ``"auto"``,
+    ``"copairs"`` when its permutations (null_size x sum of n_total ranks) fit ``budget``,
+    else ``"sampled"``."""
+    if null == "auto":
+        return "copairs" if copairs_null_cost(configurations, null_size) <= budget else "sampled"
+    if null not in NULL_METHODS:
+        raise ValueError(f"null must be 'auto' or one of {NULL_METHODS}, got {null!r}")
+    return null
+
+
 def mean_average_precision(
     ap_scores: pd.DataFrame,
     sameby: str | Sequence[str],
     null_size: int,
     threshold: float,
     seed: int,
+    null: str = "auto",
 ) -> pd.DataFrame:
     """mAP per group with permutation p-values and BH correction (copairs semantics).
 
@@ -271,13 +298,21 @@ def mean_average_precision(
         Significance level for ``below_p`` / ``below_corrected_p``.
     seed : int
         Seed of the null distributions.
+    null : {"auto", "copairs", "sampled"}
+        How a random ranking is drawn. ``"copairs"``: a full permutation, copairs' very
+        random numbers, so p-values are identical to copairs' (cost null_size x n_total
+        per configuration). ``"sampled"``: only the positives' ranks (cost null_size x
+        n_pos log n_pos), the same null distributions, p-values equal to copairs' within
+        Monte-Carlo error. ``"auto"`` (default): ``"copairs"`` unless that would draw more
+        than ``COPAIRS_NULL_BUDGET`` ranks (about ten seconds), then ``"sampled"``.
 
     Returns
     -------
     pandas.DataFrame
         ``sameby`` columns, ``mean_average_precision``, ``mean_normalized_average_precision``
         (when the input has normalized AP), ``p_value``, ``corrected_p_value``, ``below_p``,
-        ``below_corrected_p``; one row per group, sorted by group.
+        ``below_corrected_p`` and ``null_method`` (the null drawn: "copairs" or "sampled");
+        one row per group, sorted by group.
 
     Notes
     -----
@@ -295,7 +330,8 @@ def mean_average_precision(
         scores[[N_POS, N_TOTAL]].to_numpy(dtype=np.int64), axis=0, return_inverse=True
     )
     conf_of_row = conf_of_row.ravel()
-    nulls = null_distributions(configurations, null_size, seed)
+    method = select_null_method(configurations, null_size, null)
+    nulls = null_distributions(configurations, null_size, seed, method)
 
     grouped = scores.groupby(sameby, observed=True, sort=True)
     value_columns = [AP] + ([NORMALIZED_AP] if NORMALIZED_AP in scores.columns else [])
@@ -308,6 +344,7 @@ def mean_average_precision(
     result[CORRECTED_P] = benjamini_hochberg(p_values)
     result[BELOW_P] = result[P_VALUE] < threshold
     result[BELOW_CORRECTED_P] = result[CORRECTED_P] < threshold
+    result[NULL_METHOD] = method
     return result
 
 

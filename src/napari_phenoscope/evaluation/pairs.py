@@ -149,10 +149,11 @@ def negative_sets(
     n: int,
     block_elements: int,
     labels: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray, list[np.ndarray]]:
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
     """Negative partners of every row, shared by rows with the same negative signature.
 
-    Returns ``set_of_row`` (n,) and ``sets`` (sorted row indices). A row's negatives are the
+    Returns ``set_of_row`` (n,), ``sets`` (sorted row indices) and ``group_of_row`` (n,),
+    the row's ``neg_sameby`` group, of which its set is a subset. A row's negatives are the
     rows of its ``neg_sameby`` group that differ in every ``neg_diffby`` column (and share
     no label, when ``labels`` = (label-row incidence as CSR ``indptr, label_ids``) is given).
     Rows with identical negative sets share one entry, so their similarities are computed
@@ -198,7 +199,7 @@ def negative_sets(
                     set_ids[key] = len(sets)
                     sets.append(members[row_keep])
                 set_of_signature[signature] = set_ids[key]
-    return set_of_signature[signature_of_row], sets
+    return set_of_signature[signature_of_row], sets, same
 
 
 def check_pairs(n_pos_pairs: int, set_of_row, neg_sets, self_in_sets: bool) -> None:

@@ -111,6 +111,7 @@ def unit_average_precision(
     pos_sims: np.ndarray,
     set_of_row: np.ndarray,
     neg_sets: list[np.ndarray],
+    group_of_row: np.ndarray,
     self_in_sets: bool,
     block_elements: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -118,7 +119,8 @@ def unit_average_precision(
 
     ``pos_unit[e]`` / ``pos_sims[e]`` list the positive entries (one per direction of each
     positive pair) and their cosine similarities. The negatives of a unit are
-    ``neg_sets[set_of_row[its row]]``.
+    ``neg_sets[set_of_row[its row]]``, a subset of the rows of its ``neg_sameby`` group
+    (``group_of_row``).
     """
     n_units = len(unit_rows)
     set_sizes = np.array([len(s) for s in neg_sets], dtype=np.int64)
@@ -135,22 +137,39 @@ def unit_average_precision(
     rank_among_pos = np.arange(len(pos_unit)) - first_entry[pos_unit] + 1
     neg_before = np.zeros(len(pos_unit), dtype=np.int64)
 
-    queries = np.flatnonzero(n_pos > 0)
+    queries = np.flatnonzero((n_pos > 0) & (set_sizes[set_of_row[unit_rows]] > 0))
     with _single_threaded_blas():
-        for set_id, set_units in _split_by(queries, set_of_row[unit_rows[queries]]):
-            if len(neg_sets[set_id]) == 0:
+        for group_id, group_units in _split_by(queries, group_of_row[unit_rows[queries]]):
+            members = np.flatnonzero(group_of_row == group_id)
+            unit_sets = set_of_row[unit_rows[group_units]]
+            if _dense_sets(unit_sets, set_sizes, len(members)):
+                # the sets cover most of the group: one product with the whole group, the
+                # few non-negatives of each query masked, beats gathering every set
+                entries, negatives_before = _rank_against_group(
+                    xn,
+                    unit_rows[group_units],
+                    members,
+                    neg_sets,
+                    set_of_row,
+                    block_elements,
+                    first_entry[group_units],
+                    n_pos[group_units],
+                    pos_keys,
+                )
+                neg_before[entries] = negatives_before
                 continue
-            entries, negatives_before = _rank_against_set(
-                xn,
-                unit_rows[set_units],
-                neg_sets[set_id],
-                self_in_sets,
-                block_elements,
-                first_entry[set_units],
-                n_pos[set_units],
-                pos_keys,
-            )
-            neg_before[entries] = negatives_before
+            for set_id, set_units in _split_by(group_units, unit_sets):
+                entries, negatives_before = _rank_against_set(
+                    xn,
+                    unit_rows[set_units],
+                    neg_sets[set_id],
+                    self_in_sets,
+                    block_elements,
+                    first_entry[set_units],
+                    n_pos[set_units],
+                    pos_keys,
+                )
+                neg_before[entries] = negatives_before
 
     precision = rank_among_pos / (rank_among_pos + neg_before)
     has_pos = n_pos > 0
@@ -158,6 +177,17 @@ def unit_average_precision(
         np.bincount(pos_unit, weights=precision, minlength=n_units)[has_pos] / n_pos[has_pos]
     )
     return ap, n_pos, n_pos + n_neg
+
+
+def _dense_sets(unit_sets: np.ndarray, set_sizes: np.ndarray, group_size: int) -> bool:
+    """Whether ranking against the whole group is cheaper than against each set.
+
+    Per set, the set's profiles are gathered (memory-bound: counted 4 times a product
+    element) and multiplied with its queries; per group, every query meets every member.
+    """
+    set_ids, queries_per_set = np.unique(unit_sets, return_counts=True)
+    per_set = float((set_sizes[set_ids] * (4 + queries_per_set)).sum())
+    return per_set > float(len(unit_sets)) * group_size
 
 
 def _split_by(items: np.ndarray, keys: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
@@ -185,29 +215,105 @@ def _rank_against_set(
     positive when its key is strictly smaller (ties go to the positive, as in copairs).
     Returns the entry indices and their counts.
     """
+
+    def exclude(block_rows: np.ndarray, keys: np.ndarray) -> None:
+        if self_in_set:  # a query is never its own negative
+            keys[np.arange(len(block_rows)), np.searchsorted(partners, block_rows)] = _EXCLUDED_KEY
+
+    counts = (unit_first_entry, unit_n_pos, pos_keys)
+    return _count_in_blocks(xn, rows_of_units, xn[partners], exclude, block_elements, *counts)
+
+
+def _rank_against_group(
+    xn: np.ndarray,
+    rows_of_units: np.ndarray,
+    members: np.ndarray,
+    neg_sets: list[np.ndarray],
+    set_of_row: np.ndarray,
+    block_elements: int,
+    unit_first_entry: np.ndarray,
+    unit_n_pos: np.ndarray,
+    pos_keys: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_rank_against_set` for units whose sets are subsets of the group ``members``.
+
+    Each query is compared with every member; the members outside its negative set (itself
+    among them) get a key above every similarity, so they are never counted.
+    """
+    position = np.empty(len(xn), dtype=np.int64)
+    position[members] = np.arange(len(members))
+    outside = {}  # set id -> positions in ``members`` of the group rows not in the set
+    for set_id in np.unique(set_of_row[rows_of_units]):
+        inside = np.zeros(len(members), dtype=bool)
+        inside[position[neg_sets[set_id]]] = True
+        outside[int(set_id)] = np.flatnonzero(~inside)
+
+    def exclude(block_rows: np.ndarray, keys: np.ndarray) -> None:
+        excluded = [outside[int(s)] for s in set_of_row[block_rows]]
+        lengths = np.array([len(e) for e in excluded], dtype=np.int64)
+        rows = np.repeat(np.arange(len(block_rows)), lengths)
+        keys[rows, np.concatenate(excluded)] = _EXCLUDED_KEY
+        keys[np.arange(len(block_rows)), position[block_rows]] = _EXCLUDED_KEY
+
+    member_xn = xn if len(members) == len(xn) else xn[members]
+    counts = (unit_first_entry, unit_n_pos, pos_keys)
+    return _count_in_blocks(xn, rows_of_units, member_xn, exclude, block_elements, *counts)
+
+
+def _count_in_blocks(
+    xn: np.ndarray,
+    rows_of_units: np.ndarray,
+    partner_xn: np.ndarray,
+    exclude,
+    block_elements: int,
+    unit_first_entry: np.ndarray,
+    unit_n_pos: np.ndarray,
+    pos_keys: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keys of the units' rows against ``partner_xn`` in blocks of rows, ``exclude(rows,
+    keys)`` marking the partners that are not negatives; the counts of
+    :func:`_count_keys_below` for every positive entry, and those entries."""
     rows, unit_slot = np.unique(rows_of_units, return_inverse=True)
-    partner_xn = xn[partners]
-    chunk = max(1, block_elements // len(partners))
+    chunk = max(1, block_elements // len(partner_xn))
     all_entries, all_counts = [], []
     for start in range(0, len(rows), chunk):
         block_rows = rows[start : start + chunk]
         keys = _sim_keys(xn[block_rows] @ partner_xn.T)
-        if self_in_set:  # a query is never its own negative
-            keys[np.arange(len(block_rows)), np.searchsorted(partners, block_rows)] = _EXCLUDED_KEY
-        keys.sort(axis=1)
-        # one searchsorted for the whole block: row r's keys are shifted by r * _ROW_OFFSET
-        # (exact in float64: keys are multiples of 2**-24 below 8)
-        in_block = (unit_slot >= start) & (unit_slot < start + chunk)
-        n_pos = unit_n_pos[in_block]
-        entries = np.repeat(unit_first_entry[in_block], n_pos) + _ranges(n_pos)
-        entry_row = np.repeat(unit_slot[in_block] - start, n_pos)
-        offsets = _ROW_OFFSET * np.arange(len(block_rows))
-        flat = (keys.astype(np.float64) + offsets[:, None]).ravel()
-        targets = pos_keys[entries].astype(np.float64) + offsets[entry_row]
-        found = np.searchsorted(flat, targets, side="left")
+        exclude(block_rows, keys)
+        entries, counts = _count_keys_below(
+            keys, unit_slot, start, unit_first_entry, unit_n_pos, pos_keys
+        )
         all_entries.append(entries)
-        all_counts.append(found - entry_row * len(partners))
+        all_counts.append(counts)
     return np.concatenate(all_entries), np.concatenate(all_counts)
+
+
+def _count_keys_below(
+    keys: np.ndarray,
+    unit_slot: np.ndarray,
+    start: int,
+    unit_first_entry: np.ndarray,
+    unit_n_pos: np.ndarray,
+    pos_keys: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For the positive entries of the block's rows, how many keys of their row are smaller.
+
+    ``keys`` (block rows x partners) is sorted in place. Row ``r`` of the block is slot
+    ``start + r``; the units of slot ``s`` are those with ``unit_slot == s``.
+    """
+    block_size, width = keys.shape
+    keys.sort(axis=1)
+    # one searchsorted for the whole block: row r's keys are shifted by r * _ROW_OFFSET
+    # (exact in float64: keys are multiples of 2**-24 below 8)
+    in_block = (unit_slot >= start) & (unit_slot < start + block_size)
+    n_pos = unit_n_pos[in_block]
+    entries = np.repeat(unit_first_entry[in_block], n_pos) + _ranges(n_pos)
+    entry_row = np.repeat(unit_slot[in_block] - start, n_pos)
+    offsets = _ROW_OFFSET * np.arange(block_size)
+    flat = (keys.astype(np.float64) + offsets[:, None]).ravel()
+    targets = pos_keys[entries].astype(np.float64) + offsets[entry_row]
+    found = np.searchsorted(flat, targets, side="left")
+    return entries, found - entry_row * width
 
 
 def _ranges(lengths: np.ndarray) -> np.ndarray:

@@ -94,6 +94,7 @@ def evaluate(
     seed: int = 0,
     threshold: float = 0.05,
     source: str = "profiles",
+    null: str = "auto",
 ) -> TaskResult:
     """Run one CPJUMP1 retrieval task on a well-level profile table.
 
@@ -106,6 +107,9 @@ def evaluate(
         Which task.
     null_size, seed, threshold
         Permutation null size, its seed, and the significance level.
+    null : {"auto", "copairs", "sampled"}
+        How the nulls are drawn (``evaluation.map.mean_average_precision``); the per-query
+        and per-group tables say which in ``null_method``.
     source : str
         Name of the table in error messages.
 
@@ -129,7 +133,7 @@ def evaluate(
     for stratum, query_table, feature_rows, rules in _RUNNERS[task](table, feats, source):
         try:
             queries, groups = _run_stratum(
-                query_table, feature_rows, rules, null_size, seed, threshold
+                query_table, feature_rows, rules, null_size, seed, threshold, null
             )
         except metrics.NoPairsError:
             continue  # e.g. a cell type where no two compounds share a target
@@ -218,7 +222,7 @@ def pairwise(values: np.ndarray):
     return zip(values[:-1], values[1:], strict=True)
 
 
-def _run_stratum(meta, feats, rules: _Rules, null_size, seed, threshold):
+def _run_stratum(meta, feats, rules: _Rules, null_size, seed, threshold, null="auto"):
     """AP for every row, mAP per group of the query rows; (per-query, per-group) tables."""
     rule_args = (rules.pos_sameby, rules.pos_diffby, rules.neg_sameby, rules.neg_diffby)
     if rules.multilabel:
@@ -232,8 +236,11 @@ def _run_stratum(meta, feats, rules: _Rules, null_size, seed, threshold):
     ap = ap.rename(columns={_LABELS: MATCHED_LABEL})
     if ap.empty:
         raise metrics.NoPairsError("no query has a positive: nothing to retrieve")
-    groups = metrics.mean_average_precision(ap, rules.group_by, null_size, threshold, seed)
+    groups = metrics.mean_average_precision(
+        ap, rules.group_by, null_size, threshold, seed, null=null
+    )
     significance = [metrics.MAP, metrics.P_VALUE, metrics.CORRECTED_P, metrics.BELOW_CORRECTED_P]
+    significance.append(metrics.NULL_METHOD)
     per_query = ap.merge(groups[rules.group_by + significance], on=rules.group_by, how="left")
     return per_query.reset_index(drop=True), groups
 
@@ -365,6 +372,12 @@ _REQUIRED = {
 }
 
 
+NULL_DESCRIPTIONS = {
+    "copairs": "copairs' permutations (p-values identical to copairs')",
+    "sampled": "positives' ranks sampled (p-values equal to copairs' within Monte-Carlo error)",
+}
+
+
 def format_summary(summary: pd.DataFrame) -> str:
     """The summary as a compact text table (mAP and fraction retrieved to 3 decimals)."""
     return summary.to_string(index=False, float_format=lambda value: f"{value:.3f}")
@@ -376,11 +389,14 @@ def evaluate_file(
     null_size: int = 10000,
     seed: int = 0,
     out: str | None = None,
+    null: str = "auto",
 ) -> str:
     """Run a task on a profile file, write the per-query table to ``out``; return the
-    summary text (what ``phenoscope evaluate`` prints)."""
-    result = evaluate(read_profiles(path), task, null_size, seed, source=Path(path).name)
+    summary text (what ``phenoscope evaluate`` prints), which says how the nulls were drawn."""
+    result = evaluate(read_profiles(path), task, null_size, seed, source=Path(path).name, null=null)
     text = format_summary(result.summary)
+    methods = sorted(set(result.per_group[metrics.NULL_METHOD]))
+    text += f"\nnull distributions: {', '.join(NULL_DESCRIPTIONS[m] for m in methods)}"
     if out:
         written = write_profiles(result.per_query, out)
         text += f"\nper-query table ({len(result.per_query)} rows) -> {written}"

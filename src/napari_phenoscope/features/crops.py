@@ -14,8 +14,10 @@ keeps it. The encoder's weights say which scope it was trained with
 
 Default crop size: 64 px. Rendered demo cells are 25-45 px across (nuclei 10-20 px), so a
 64 px window holds the whole cell and a rim of its neighbourhood, and divides into an 8 x 8
-grid of 8 px ViT patches. For real 20x images (cells ~60-120 px across at 0.65 um/px) either
-rescale fields by ~0.5 before cropping (``rescale``) or train a model for 128 px crops with
+grid of 8 px ViT patches. For real 20x images (cells ~60-120 px across at 0.65 um/px),
+``extract_crops(..., scale=crop_scale(image_um, encoder_um))`` cuts a window of the physical
+size the encoder was trained at and resamples it to the crop size (the profiling pipeline
+does so when both pixel sizes are known); or train a model for 128 px crops with
 ``phenoscope train --crop-size 128``.
 """
 
@@ -274,6 +276,7 @@ def extract_crops(
     mask_neighbours: bool = False,
     cell_labels: np.ndarray | None = None,
     normalization: Normalization = "field",
+    scale: float = 1.0,
 ) -> np.ndarray:
     """Cut normalised single-cell crops centred on each nucleus.
 
@@ -293,6 +296,11 @@ def extract_crops(
         (Y, X) cell label image, for ``mask_neighbours``.
     normalization
         ``"field"`` (default), ``"none"`` or (5, 2) percentile limits: see ``normalize_image``.
+    scale
+        Crop pixels per image pixel: the image's pixel size over the encoder's
+        (``crop_scale``). A window of ``size / scale`` image pixels is cut and resampled
+        (linear, anti-aliased when shrinking) to ``size``, so the crop covers the physical
+        area the encoder was trained on.
 
     Returns
     -------
@@ -319,9 +327,12 @@ def extract_crops(
     centers = cell_centers(cells)
     if len(centers) == 0:
         return np.zeros((0, len(CHANNELS), size, size), dtype=np.float32)
+    if not scale > 0:
+        raise ValueError(f"crop scale must be positive, not {scale}")
+    window = size if scale == 1.0 else max(1, int(round(size / scale)))
     normalized = normalize_image(image, normalization)
-    origins = crop_origins(centers, size)
-    crops = cut_windows(normalized, origins, size)
+    origins = crop_origins(centers, window)
+    crops = cut_windows(normalized, origins, window)
     if mask_neighbours:
         if cell_labels is None:
             raise ValueError("mask_neighbours needs the cell label image (cell_labels)")
@@ -329,11 +340,39 @@ def extract_crops(
             if not isinstance(cells, pd.DataFrame) or LABEL not in cells.columns:
                 raise PlateFormatError(f"mask_neighbours needs a '{LABEL}' column or labels")
             labels = cells[LABEL].to_numpy()
-        label_windows = cut_windows(np.asarray(cell_labels)[None], origins, size)[:, 0]
+        label_windows = cut_windows(np.asarray(cell_labels)[None], origins, window)[:, 0]
         own = np.asarray(labels).reshape(-1, 1, 1)
         neighbour = (label_windows != 0) & (label_windows != own)
         crops[np.broadcast_to(neighbour[:, None], crops.shape)] = 0.0
+    if window != size:
+        crops = _resample(crops, size)
     return crops.astype(np.float32, copy=False)
+
+
+def crop_scale(image_pixel_size: float | None, encoder_pixel_size: float | None) -> float:
+    """Crop pixels per image pixel: 1 unless both physical pixel sizes (um) are known.
+
+    Examples
+    --------
+    >>> crop_scale(0.65, 1.3)   # the encoder saw coarser pixels: cut twice the window
+    0.5
+    """
+    if not image_pixel_size or not encoder_pixel_size:
+        return 1.0
+    return float(image_pixel_size) / float(encoder_pixel_size)
+
+
+def _resample(crops: np.ndarray, size: int) -> np.ndarray:
+    from skimage.transform import resize
+
+    shrinking = crops.shape[-1] > size
+    return resize(
+        crops,
+        (*crops.shape[:2], size, size),
+        order=1,
+        anti_aliasing=shrinking,
+        preserve_range=True,
+    )
 
 
 @dataclass

@@ -1,10 +1,13 @@
 """Plates in, field indexes and well metadata out.
 
-``index_plate`` accepts a project folder (with ``images/`` and ``metadata/``), a plate's
-image folder, a CellProfiler ``load_data.csv`` or a single multi-channel TIFF, and returns
-the same LoadData-shaped field index for each; ``iter_fields`` walks it field by field
-(the one field loop), ``read_field`` / ``lazy_channel_stack`` read pixels from it;
-``read_well_metadata`` annotates wells with perturbations.
+``index_plate`` accepts a project folder (with ``images/`` and ``metadata/``), a Cell
+Painting Gallery source / batch / plate folder, a plate's image folder, a CellProfiler
+``load_data.csv(.gz)``, an OME-Zarr HCS plate or a single multi-channel TIFF, and returns
+the same LoadData-shaped field index for each; ``read_field`` / ``lazy_channel_stack`` read
+pixels from it (illumination-corrected when the index lists illumination functions);
+``read_well_metadata`` (CPJUMP1 plate maps), ``load_metadata`` (any table, or JUMP's
+metadata folder) and ``apply_negcon`` annotate wells with perturbations and controls.
+``iter_fields`` walks an index field by field (the one field loop).
 """
 
 from __future__ import annotations
@@ -25,7 +28,24 @@ from napari_phenoscope.io.fields import (
     read_channel,
     read_field,
 )
+from napari_phenoscope.io.gallery import find_load_data_csvs, index_gallery, is_gallery_path
+from napari_phenoscope.io.illum import (
+    attach_illum_folder,
+    correct_illumination,
+    is_illum_corrected,
+    read_illum_function,
+)
 from napari_phenoscope.io.loaddata import index_load_data_csv, index_multichannel_tiff
+from napari_phenoscope.io.metadata import (
+    annotate_wells,
+    apply_negcon,
+    is_jump_metadata_folder,
+    join_metadata,
+    load_metadata,
+    read_jump_metadata,
+    read_metadata_table,
+)
+from napari_phenoscope.io.omezarr import index_ome_zarr, is_ome_zarr
 from napari_phenoscope.io.phenix import (
     barcode_from_path,
     filename_column,
@@ -33,6 +53,7 @@ from napari_phenoscope.io.phenix import (
     parse_channel_map,
     pathname_column,
 )
+from napari_phenoscope.io.pixelsize import field_pixel_size, resolve_pixel_size, tiff_pixel_size
 from napari_phenoscope.io.platemap import (
     WELL_METADATA_COLUMNS,
     find_project_root,
@@ -42,27 +63,50 @@ from napari_phenoscope.io.platemap import (
 
 __all__ = [
     "WELL_METADATA_COLUMNS",
+    "annotate_wells",
+    "apply_negcon",
+    "attach_illum_folder",
     "Field",
     "available_channels",
     "barcode_from_path",
     "channel_path",
+    "correct_illumination",
     "describe_field",
+    "field_pixel_size",
     "filename_column",
+    "find_load_data_csvs",
     "find_project_root",
+    "index_gallery",
     "index_load_data_csv",
     "index_multichannel_tiff",
+    "index_ome_zarr",
     "index_phenix_folder",
     "index_plate",
+    "is_gallery_path",
+    "is_illum_corrected",
+    "is_jump_metadata_folder",
+    "is_ome_zarr",
     "is_plate_path",
+    "join_metadata",
     "iter_fields",
     "join_well_metadata",
     "lazy_channel_stack",
+    "load_metadata",
     "parse_channel_map",
     "pathname_column",
     "read_channel",
     "read_field",
+    "read_illum_function",
+    "read_jump_metadata",
+    "read_metadata_table",
     "read_well_metadata",
+    "resolve_pixel_size",
+    "tiff_pixel_size",
 ]
+
+
+def _is_load_data_file(path: Path) -> bool:
+    return path.name.lower().endswith((".csv", ".csv.gz"))
 
 
 def is_plate_path(path: str | Path) -> bool:
@@ -70,7 +114,7 @@ def is_plate_path(path: str | Path) -> bool:
     path = Path(path)
     if path.is_dir():
         return True
-    return path.suffix.lower() == ".csv" or path.suffix.lower() in (".tif", ".tiff")
+    return _is_load_data_file(path) or path.suffix.lower() in (".tif", ".tiff")
 
 
 def index_plate(
@@ -81,12 +125,14 @@ def index_plate(
     Parameters
     ----------
     path
-        A project folder (its ``images/`` tree is scanned), a plate image folder, a
-        ``load_data.csv`` or a single (C, Y, X) TIFF (channels in DNA, ER, RNA, AGP, Mito
-        order, or as ``channel_map`` says).
+        A project folder (its ``images/`` tree is scanned), a Cell Painting Gallery
+        folder (its ``workspace/load_data_csv`` CSVs are read), a plate image folder, a
+        ``load_data.csv(.gz)``, an OME-Zarr plate or a single (C, Y, X) TIFF (channels in
+        DNA, ER, RNA, AGP, Mito order, or as ``channel_map`` says).
     channel_map
         Phenix channel number -> channel name (``"2=ER,3=AGP,4=Mito,5=DNA,6=RNA"``);
-        CPJUMP1 numbering by default.
+        CPJUMP1 numbering by default. For OME-Zarr: channel label or 1-based number ->
+        name (``"Hoechst=DNA"``), overriding the labels' own names.
 
     Returns
     -------
@@ -103,12 +149,16 @@ def index_plate(
     if not path.exists():
         raise PlateFormatError(f"no such file or folder: {path}")
     if path.is_file():
-        if path.suffix.lower() == ".csv":
+        if _is_load_data_file(path):
             return index_load_data_csv(path)
         if path.suffix.lower() in (".tif", ".tiff"):
             single = index_phenix_folder_file(path, channel_map)
             return single if single is not None else index_multichannel_tiff(path)
         raise PlateFormatError(f"{path} is not a plate folder, load_data.csv or TIFF")
+    if is_ome_zarr(path):
+        return index_ome_zarr(path, channel_map)
+    if is_gallery_path(path) and find_load_data_csvs(path):
+        return index_gallery(path)
     images = path / "images"
     if images.is_dir():
         return index_phenix_folder(images, parse_channel_map(channel_map))

@@ -15,6 +15,8 @@ import tifffile
 
 from napari_phenoscope.constants import CHANNELS, PLATE, SITE, WELL
 from napari_phenoscope.errors import PlateFormatError
+from napari_phenoscope.io.illum import correct_illumination, illum_path, read_illum_function
+from napari_phenoscope.io.omezarr import is_ome_zarr, read_zarr_plane, zarr_plane_shape
 from napari_phenoscope.io.phenix import filename_column, frame_column, pathname_column
 
 MissingPolicy = Literal["error", "zeros"]
@@ -50,13 +52,15 @@ def available_channels(field: Mapping[str, object]) -> tuple[str, ...]:
 
 
 def read_channel(path: Path, frame: int | None = None) -> np.ndarray:
-    """Read one 2-D channel image, naming the file in any error.
+    """Read one 2-D channel image (a TIFF, or channel ``frame`` of an OME-Zarr image).
 
     Raises
     ------
     PlateFormatError
         If the file is missing, corrupt, or not a 2-D image (or frame out of range).
     """
+    if is_ome_zarr(path):
+        return read_zarr_plane(path, frame or 0)
     if not path.is_file():
         raise PlateFormatError(f"missing image file {path}")
     try:
@@ -74,7 +78,9 @@ def read_channel(path: Path, frame: int | None = None) -> np.ndarray:
 
 
 def channel_shape(path: Path, frame: int | None = None) -> tuple[int, int]:
-    """Return a channel image's (Y, X) shape from its TIFF header, without reading pixels."""
+    """Return a channel image's (Y, X) shape from its header, without reading pixels."""
+    if is_ome_zarr(path):
+        return zarr_plane_shape(path)
     if not path.is_file():
         raise PlateFormatError(f"missing image file {path}")
     try:
@@ -105,6 +111,11 @@ def read_field(
         ``"error"`` raises on a channel whose file is not listed; ``"zeros"`` fills it with
         zeros (a listed file that does not exist or is corrupt always raises).
 
+    Notes
+    -----
+    A row listing ``FileName_Illum<CH>`` / ``PathName_Illum<CH>`` (``load_data_with_illum``
+    or ``--illum``) is divided by those illumination functions, channel by channel.
+
     Raises
     ------
     PlateFormatError
@@ -129,8 +140,17 @@ def read_field(
     stack = np.zeros((len(channels), *shape), dtype=np.uint16)
     for index, channel in enumerate(channels):
         if channel in planes:
-            stack[index] = _to_uint16(planes[channel], channel_path(row, channel))
+            stack[index] = _corrected(row, channel, planes[channel])
     return stack
+
+
+def _corrected(row: Mapping[str, object], channel: str, plane: np.ndarray) -> np.ndarray:
+    """The plane as uint16, divided by its illumination function when the row lists one."""
+    plane = _to_uint16(plane, channel_path(row, channel))
+    function_path = illum_path(row, channel)
+    if function_path is None:
+        return plane
+    return correct_illumination(plane, read_illum_function(function_path, plane.shape))
 
 
 @dataclass(frozen=True)
@@ -234,8 +254,9 @@ def lazy_channel_stack(
 ) -> da.Array:
     """Return a lazy (F, Y, X) uint16 stack of one channel over the rows of a field index.
 
-    Nothing is read until a plane is computed; a field missing this channel is zeros.
-    The plane shape is taken from the first listed file's header unless given.
+    Nothing is read until a plane is computed; a field missing this channel is zeros;
+    listed illumination functions are applied as in ``read_field``. The plane shape is
+    taken from the first listed file's header unless given.
 
     Raises
     ------
@@ -261,9 +282,9 @@ def _read_plane(row: dict[str, object], channel: str, shape: tuple[int, int]) ->
     path = channel_path(row, channel)
     if path is None:
         return np.zeros(shape, dtype=np.uint16)
-    plane = _to_uint16(read_channel(path, _frame(row, channel)), path)
+    plane = read_channel(path, _frame(row, channel))
     if plane.shape != shape:
         raise PlateFormatError(
             f"image {path} has size {plane.shape}, other fields of the plate have {shape}"
         )
-    return plane
+    return _corrected(row, channel, plane)

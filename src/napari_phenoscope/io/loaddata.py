@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -9,6 +10,7 @@ import tifffile
 
 from napari_phenoscope.constants import CHANNELS, PLATE, SITE, WELL
 from napari_phenoscope.errors import PlateFormatError
+from napari_phenoscope.io.illum import illum_filename_column, illum_pathname_column
 from napari_phenoscope.io.phenix import (
     _as_field_index,
     filename_column,
@@ -16,13 +18,46 @@ from napari_phenoscope.io.phenix import (
     pathname_column,
 )
 
+#: The part of a Gallery path that is the same on S3 and on a local copy of a source.
+_GALLERY_TAIL = re.compile(r"(?:^|/)(images/[^/]+/(?:images|illum)/.*)$")
+
+
+def gallery_source_root(csv_path: Path) -> Path | None:
+    """The ``<source>`` folder of ``<source>/workspace/load_data_csv/<batch>/<plate>/*.csv``."""
+    parents = csv_path.resolve().parents
+    if len(parents) > 4 and parents[2].name == "load_data_csv" and parents[3].name == "workspace":
+        return parents[4]
+    return None
+
+
+def _local_folder(folder: str, csv_path: Path, source_root: Path | None) -> str:
+    """Resolve a LoadData folder: relative to the CSV, or moved into the local Gallery tree.
+
+    Real Gallery CSVs name ``s3://cellpainting-gallery/<project>/<source>/images/...`` (or
+    the folder the plate was processed in); beside a local ``workspace/load_data_csv`` the
+    same ``images/<batch>/{images,illum}/...`` tail is looked up under the local source.
+    """
+    text = folder.replace("\\", "/")
+    if source_root is not None and (
+        "://" in text or not Path(text).is_absolute() or not Path(text).is_dir()
+    ):
+        tail = _GALLERY_TAIL.search(text)
+        if tail is not None and (source_root / tail.group(1)).is_dir():
+            return str(source_root / tail.group(1))
+    if "://" in text or Path(text).is_absolute():
+        return text
+    return str((csv_path.parent / text).resolve())
+
 
 def index_load_data_csv(csv_path: str | Path) -> pd.DataFrame:
-    """Index the fields listed in a CellProfiler LoadData CSV.
+    """Index the fields listed in a CellProfiler LoadData CSV (``.csv`` or ``.csv.gz``).
 
-    ``PathName_Orig<CH>`` may be absolute or relative to the CSV's folder; when an absolute
-    folder no longer exists (the plate was moved), the CSV's own folder and its
-    ``../../images`` tree are not guessed: the reader reports the missing file instead.
+    ``PathName_Orig<CH>`` may be absolute or relative to the CSV's folder. A CSV in the
+    Cell Painting Gallery layout (``<source>/workspace/load_data_csv/<batch>/<plate>/``)
+    whose folders point elsewhere (S3, the machine it was made on) is read against the
+    local ``<source>/images/<batch>/`` tree. ``FileName_Illum<CH>`` / ``PathName_Illum<CH>``
+    (``load_data_with_illum.csv``) are kept, so fields are illumination-corrected on read,
+    and so is every ``Metadata_*`` column (source, batch, ...).
 
     Raises
     ------
@@ -32,8 +67,8 @@ def index_load_data_csv(csv_path: str | Path) -> pd.DataFrame:
     """
     csv_path = Path(csv_path)
     try:
-        table = pd.read_csv(csv_path, dtype={PLATE: str, WELL: str})
-    except (OSError, ValueError, pd.errors.ParserError) as error:
+        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False, na_values=[""])
+    except (OSError, ValueError, EOFError, pd.errors.ParserError) as error:
         raise PlateFormatError(f"cannot read LoadData CSV {csv_path}: {error}") from error
     for column in (PLATE, WELL, SITE):
         if column not in table.columns:
@@ -50,16 +85,23 @@ def index_load_data_csv(csv_path: str | Path) -> pd.DataFrame:
         )
     if table.empty:
         raise PlateFormatError(f"LoadData CSV {csv_path} lists no images")
+    if not table[SITE].str.strip().str.isdigit().all():
+        raise PlateFormatError(f"LoadData CSV {csv_path} column {SITE} is not whole numbers")
+    source_root = gallery_source_root(csv_path)
     keep = [PLATE, WELL, SITE]
     for channel in present:
-        folders = table[pathname_column(channel)].astype(str)
-        table[pathname_column(channel)] = [
-            folder if Path(folder).is_absolute() else str((csv_path.parent / folder).resolve())
-            for folder in folders
-        ]
-        keep += [filename_column(channel), pathname_column(channel)]
+        pairs = [(filename_column(channel), pathname_column(channel))]
+        if {illum_filename_column(channel), illum_pathname_column(channel)} <= set(table):
+            pairs.append((illum_filename_column(channel), illum_pathname_column(channel)))
+        for name_column, folder_column in pairs:
+            table[folder_column] = [
+                _local_folder(folder, csv_path, source_root) if isinstance(folder, str) else None
+                for folder in table[folder_column]
+            ]
+            keep += [name_column, folder_column]
         if frame_column(channel) in table.columns:
             keep.append(frame_column(channel))
+    keep += [c for c in table.columns if c.startswith("Metadata_") and c not in keep]
     return _as_field_index(table[keep].copy())
 
 

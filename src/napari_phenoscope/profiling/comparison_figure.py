@@ -60,9 +60,14 @@ def draw_comparison(figure: Figure, comparison: Comparison) -> CellTiles:
     """Draw the comparison into ``figure`` (cleared first); returns where the cells are."""
     figure.clear()
     main = comparison.main
-    figure.suptitle(f"Why {main.query_name}  matches  {main.match_name}", fontsize=15, y=0.99)
+    figure.suptitle(
+        f"{main.query_name}  vs  {main.match_name}: why close, or why far "
+        f"({main.feature_set} similarity {main.similarity:+.2f}, #{main.rank} of {main.n_ranked})",
+        fontsize=14,
+        y=0.99,
+    )
     grid = figure.add_gridspec(
-        3, 4, height_ratios=(1.15, 1.55, 1.0), hspace=0.45, wspace=0.35,
+        3, 4, height_ratios=(1.15, 1.55, 1.0), hspace=0.45, wspace=0.5,
         left=0.17, right=0.98, top=0.92, bottom=0.07,
     )  # fmt: skip
     tiles = _cells(figure.add_subplot(grid[0, :2]), comparison)
@@ -272,7 +277,7 @@ def _numbers(axes, comparison: Comparison) -> None:
             f"  replicate consistency: query {_number(record['query replicate consistency'])}",
             f"                         match {_number(record['match replicate consistency'])}",
         ]
-    axes.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=8.5, family="monospace")
+    axes.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=7.5, family="monospace")
     axes.set_title("numbers", fontsize=10, loc="left")
 
 

@@ -15,7 +15,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,9 @@ class UmapParams:
     metric: str = "cosine"
     n_pca: int = 50  # PCA first: 20k x 384 ViT features lay out in a fraction of the time
     seed: int = DEFAULT_SEED
+    #: Larger tables: PCA and UMAP are fitted on a seeded sample of this many rows and the
+    #: other rows placed among their nearest neighbours in the sample.
+    fit_rows: int = 20_000
 
 
 def key_columns(level: Level) -> list[str]:
@@ -58,38 +61,100 @@ def point_keys(table: pd.DataFrame, level: Level) -> list[tuple]:
     ProfileTableError
         If a key column is missing.
     """
-    columns = key_columns(level)
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise ProfileTableError(f"{level} table has no column {missing[0]}")
-    if level == "cells":
-        return [
-            (str(p), str(w), int(s), int(label))
-            for p, w, s, label in zip(*(table[c] for c in columns), strict=True)
-        ]
-    return [(str(p), str(w)) for p, w in zip(table[PLATE], table[WELL], strict=True)]
+    return PointIndex.from_table(table, level).keys
 
 
 class PointIndex:
-    """Point index <-> key lookups of one map, built once so a click costs a dict lookup.
+    """Point index <-> key lookups of one map, vectorized so that a million points cost
+    a fraction of a second to index and a click a few binary searches.
+
+    Each key is coded as one integer (plate, well codes, then site and label), kept sorted;
+    keys are only built as tuples for the points asked for.
 
     Parameters
     ----------
     keys
-        The key of each point (``point_keys``): cell keys or (plate, well) keys.
+        The key of each point (``point_keys``): cell keys or (plate, well) keys. Use
+        :meth:`from_table` to index a table without building its tuples.
     """
 
     def __init__(self, keys: Sequence[tuple]) -> None:
-        self.keys = list(keys)
-        self._position = {key: i for i, key in enumerate(self.keys)}
-        self._width = len(self.keys[0]) if self.keys else 0
-        by_well: dict[WellKey, list[int]] = {}
-        for i, key in enumerate(self.keys):
-            by_well.setdefault((key[0], key[1]), []).append(i)
-        self._by_well = by_well
+        width = len(keys[0]) if len(keys) else 0
+        columns = [np.asarray(c) for c in zip(*keys, strict=True)] if width else []
+        self._set_columns(columns)
+        self._keys: list[tuple] | None = list(keys)
+
+    @classmethod
+    def from_table(cls, table: pd.DataFrame, level: Level) -> PointIndex:
+        """The index of the rows of ``table`` (:func:`point_keys` without the tuples).
+
+        Raises
+        ------
+        ProfileTableError
+            If a key column is missing.
+        """
+        columns = key_columns(level)
+        missing = [c for c in columns if c not in table.columns]
+        if missing:
+            raise ProfileTableError(f"{level} table has no column {missing[0]}")
+        index = cls.__new__(cls)
+        names = [table[c].astype(str).to_numpy() for c in columns[:2]]
+        numbers = [table[c].to_numpy(dtype=np.int64) for c in columns[2:]]
+        index._set_columns([*names, *numbers])
+        index._keys = None
+        return index
+
+    def _set_columns(self, columns: list[np.ndarray]) -> None:
+        self._width = len(columns)
+        self._n = len(columns[0]) if columns else 0
+        self._columns = columns
+        if not columns:
+            self._names, self._numbers, self._code = [], [], np.zeros(0, dtype=np.int64)
+            self._order = np.zeros(0, dtype=np.intp)
+            self._sorted = self._code
+            return
+        self._names = [pd.Index(pd.unique(c.astype(str))) for c in columns[:2]]
+        numbers = [np.asarray(c, dtype=np.int64) for c in columns[2:]]
+        self._offsets = [int(c.min()) for c in numbers]  # site and label codes from 0
+        self._numbers = numbers
+        plate, well = (self._names[i].get_indexer(columns[i].astype(str)) for i in (0, 1))
+        self._radix = [len(self._names[1])]
+        self._radix += [int(c.max()) - o + 1 for c, o in zip(numbers, self._offsets, strict=True)]
+        self._well_code = plate.astype(np.int64) * self._radix[0] + well
+        self._code = self._combine(self._well_code, numbers)
+        self._order = np.argsort(self._code, kind="stable")
+        self._sorted = self._code[self._order]
+
+    def _combine(self, well_code: np.ndarray, numbers: list[np.ndarray]) -> np.ndarray:
+        code = np.asarray(well_code, dtype=np.int64)
+        for radix, offset, values in zip(self._radix[1:], self._offsets, numbers, strict=True):
+            code = code * radix + (values - offset)
+        return code
+
+    def _codes_of(self, wanted: Sequence[tuple]) -> np.ndarray:
+        """Codes of the keys (cut to this index's width); -1 for keys not on the map."""
+        wanted = [tuple(k[: self._width]) for k in wanted]
+        if not wanted or not self._width:
+            return np.zeros(0, dtype=np.int64)
+        columns = list(zip(*wanted, strict=True))
+        plate = self._names[0].get_indexer([str(v) for v in columns[0]])
+        well = self._names[1].get_indexer([str(v) for v in columns[1]])
+        known = (plate >= 0) & (well >= 0)
+        numbers = [np.asarray(c, dtype=np.int64) for c in columns[2:]]
+        for radix, offset, values in zip(self._radix[1:], self._offsets, numbers, strict=True):
+            known &= (values >= offset) & (values - offset < radix)
+        code = self._combine(plate * self._radix[0] + well, numbers)
+        return np.where(known, code, -1)
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return self._n
+
+    @property
+    def keys(self) -> list[tuple]:
+        """Every point's key (built on first use)."""
+        if self._keys is None:
+            self._keys = self.keys_at(np.arange(self._n))
+        return self._keys
 
     def indices(self, wanted: Iterable[tuple]) -> np.ndarray:
         """Positions of the ``wanted`` keys that are on the map (sorted, unique).
@@ -97,18 +162,35 @@ class PointIndex:
         Cell keys are matched against a map of wells by their (plate, well), so selecting
         a cell highlights its well.
         """
-        width = self._width
-        found = {self._position[k[:width]] for k in wanted if k[:width] in self._position}
-        return np.asarray(sorted(found), dtype=np.intp)
+        codes = self._codes_of(list(wanted))
+        codes = codes[codes >= 0]
+        lo = np.searchsorted(self._sorted, codes, side="left")
+        hi = np.searchsorted(self._sorted, codes, side="right")
+        found = [self._order[a:b] for a, b in zip(lo, hi, strict=True) if b > a]
+        if not found:
+            return np.zeros(0, dtype=np.intp)
+        return np.unique(np.concatenate(found)).astype(np.intp)
 
     def well_indices(self, wells: Iterable[WellKey]) -> np.ndarray:
         """Positions of every point (cell or well) of the given (plate, well) keys."""
-        found = {i for well in wells for i in self._by_well.get((well[0], well[1]), ())}
-        return np.asarray(sorted(found), dtype=np.intp)
+        wells = list(wells)
+        if not wells or not self._width:
+            return np.zeros(0, dtype=np.intp)
+        plate = self._names[0].get_indexer([str(w[0]) for w in wells])
+        well = self._names[1].get_indexer([str(w[1]) for w in wells])
+        wanted = (plate * self._radix[0] + well)[(plate >= 0) & (well >= 0)]
+        return np.flatnonzero(np.isin(self._well_code, wanted)).astype(np.intp)
 
     def keys_at(self, indices: Iterable[int]) -> list[tuple]:
         """The keys of points ``indices``."""
-        return [self.keys[int(i)] for i in indices]
+        rows = np.asarray(list(indices) if not isinstance(indices, np.ndarray) else indices)
+        rows = rows.astype(np.intp)
+        parts = [
+            self._columns[0][rows].astype(str).tolist(),
+            self._columns[1][rows].astype(str).tolist(),
+        ]
+        parts += [values[rows].tolist() for values in self._numbers]
+        return list(zip(*parts, strict=True))
 
 
 def subsample(n_rows: int, max_rows: int, seed: int = DEFAULT_SEED) -> np.ndarray:
@@ -202,16 +284,19 @@ class _EpochStream:
     umap-learn offers no epoch callback; its tqdm bar is the one view into the epoch loop.
     It must never raise: tqdm writes while holding its class-wide lock, which an exception
     would leave taken, freezing every other tqdm bar (napari's progress bars included).
+    The epochs fill the fractions ``start`` to ``start + span`` of the whole map.
     """
 
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: Progress, start: float = 0.2, span: float = 0.8) -> None:
         self.progress = progress
+        self.start, self.span = start, span
 
     def write(self, text: str) -> None:
         match = re.search(r"(\d+)/(\d+)", text)
         if match and int(match.group(2)) > 0:
             done, total = int(match.group(1)), int(match.group(2))
-            self.progress(f"UMAP layout: epoch {done}/{total}", 0.2 + 0.8 * done / total)
+            fraction = self.start + self.span * done / total
+            self.progress(f"UMAP layout: epoch {done}/{total}", fraction)
 
     def flush(self) -> None:
         """Nothing buffered."""
@@ -230,6 +315,13 @@ def compute_umap(
 ) -> np.ndarray:
     """Lay out rows of ``features`` in 2-D with UMAP, reproducibly (seeded).
 
+    Up to ``params.fit_rows`` rows, PCA and UMAP are fitted on every row. Above, they are
+    fitted on a seeded sample of ``fit_rows`` rows and every other row is placed, in
+    chunks, at the distance-weighted mean position of its ``n_neighbors`` nearest sample
+    rows (pynndescent search in the PCA space). That is ``UMAP.transform``'s initial
+    placement without its refinement epochs, which cost ten times the search: the cost
+    grows linearly beyond the sample (a million cells: see benchmarks/bench_gui.py).
+
     Parameters
     ----------
     features
@@ -239,8 +331,9 @@ def compute_umap(
     progress
         Called with a message and the fraction done (0..1) at each stage and epoch.
     cancel
-        Checked between stages (PCA, neighbours + layout): once set, no further stage
-        starts. The UMAP fit itself cannot be interrupted.
+        Checked between stages (PCA, neighbours + layout) and between the chunks placed
+        by ``transform``: once set, no further stage starts. The UMAP fit itself cannot be
+        interrupted.
 
     Returns
     -------
@@ -252,7 +345,7 @@ def compute_umap(
     ProfileTableError
         If there are fewer than ``MIN_ROWS`` rows.
     MapCancelled
-        If ``cancel`` was set before the UMAP fit started.
+        If ``cancel`` was set before the UMAP fit started or between two chunks.
 
     Examples
     --------
@@ -266,12 +359,23 @@ def compute_umap(
     report = progress or (lambda message, fraction: None)
     _stop_if_cancelled(cancel)
     report(f"PCA of {n_rows} x {features.shape[1]} features", 0.0)
-    reduced = reduce_with_pca(np.asarray(features, dtype=np.float32), params.n_pca, params.seed)
-    _stop_if_cancelled(cancel)
-    report(f"UMAP: nearest neighbours of {n_rows} points", 0.1)
+    if n_rows <= params.fit_rows:
+        reduced = reduce_with_pca(np.asarray(features, dtype=np.float32), params.n_pca, params.seed)
+        _stop_if_cancelled(cancel)
+        report(f"UMAP: nearest neighbours of {n_rows} points", 0.1)
+        reducer = _umap(params, n_rows, _EpochStream(report))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numba / n_jobs chatter, not the user's concern
+            embedding = reducer.fit_transform(reduced)
+        report("map ready", 1.0)
+        return np.asarray(embedding, dtype=np.float32)
+    return _sample_and_transform(features, params, report, cancel)
+
+
+def _umap(params: UmapParams, n_rows: int, stream: _EpochStream) -> Any:
     import umap  # slow import (numba): only when a map is asked for
 
-    reducer = umap.UMAP(
+    return umap.UMAP(
         n_neighbors=min(params.n_neighbors, n_rows - 1),
         min_dist=params.min_dist,
         metric=params.metric,
@@ -281,16 +385,82 @@ def compute_umap(
         init="spectral" if n_rows > 50 else "random",
         tqdm_kwds={
             "disable": False,
-            "file": _EpochStream(report),
+            "file": stream,
             "bar_format": "{n}/{total}",
             "mininterval": 0.1,
         },
     )
+
+
+#: Rows placed per chunk (progress and cancel between chunks).
+PLACE_CHUNK = 50_000
+
+
+def _sample_and_transform(
+    features: np.ndarray, params: UmapParams, report: Progress, cancel: threading.Event | None
+) -> np.ndarray:
+    """UMAP fitted on a seeded sample of ``params.fit_rows`` rows, the rest placed among
+    their nearest sample rows."""
+    n_rows = features.shape[0]
+    sample = subsample(n_rows, params.fit_rows, params.seed)
+    mean, scale = _column_stats(features)
+
+    def standardized(rows: np.ndarray) -> np.ndarray:
+        return ((np.asarray(features[rows], dtype=np.float64) - mean) / scale).astype(np.float32)
+
+    from sklearn.decomposition import PCA
+
+    n_components = min(params.n_pca, features.shape[1], len(sample))
+    pca = PCA(n_components=n_components, random_state=params.seed)
+    reduced_sample = pca.fit_transform(standardized(sample)).astype(np.float32)
+    _stop_if_cancelled(cancel)
+    report(f"UMAP of a sample of {len(sample)} of {n_rows} points", 0.05)
+    reducer = _umap(params, len(sample), _EpochStream(report, start=0.1, span=0.3))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # numba / n_jobs chatter, not the user's concern
-        embedding = reducer.fit_transform(reduced)
+        warnings.simplefilter("ignore")
+        sample_embedding = np.asarray(reducer.fit_transform(reduced_sample), dtype=np.float32)
+    _stop_if_cancelled(cancel)
+    report(f"neighbour index of the {len(sample)} sample points", 0.4)
+    from pynndescent import NNDescent  # umap-learn's own neighbour search
+
+    neighbours = min(params.n_neighbors, len(sample) - 1)
+    search = NNDescent(
+        reduced_sample,
+        metric=params.metric,
+        n_neighbors=neighbours,
+        random_state=params.seed,
+        n_jobs=1,
+    )
+    embedding = np.empty((n_rows, 2), dtype=np.float32)
+    embedding[sample] = sample_embedding
+    rest = np.setdiff1d(np.arange(n_rows), sample)
+    for start in range(0, len(rest), PLACE_CHUNK):
+        _stop_if_cancelled(cancel)
+        report(
+            f"placing points {start + len(sample)}/{n_rows} on the sample's map",
+            0.45 + 0.55 * start / len(rest),
+        )
+        rows = rest[start : start + PLACE_CHUNK]
+        found, distances = search.query(pca.transform(standardized(rows)), k=neighbours)
+        weights = 1.0 / np.maximum(distances, 1e-6)
+        weights /= weights.sum(axis=1, keepdims=True)
+        embedding[rows] = np.einsum("nk,nkd->nd", weights, sample_embedding[found])
     report("map ready", 1.0)
-    return np.asarray(embedding, dtype=np.float32)
+    return embedding
+
+
+def _column_stats(features: np.ndarray, chunk: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations (1 where constant), in chunks of rows: no
+    full-size temporary, whatever the table size."""
+    total = np.zeros(features.shape[1])
+    squares = np.zeros(features.shape[1])
+    for start in range(0, features.shape[0], chunk):
+        block = np.asarray(features[start : start + chunk], dtype=np.float64)
+        total += block.sum(axis=0)
+        squares += np.square(block).sum(axis=0)
+    mean = total / features.shape[0]
+    std = np.sqrt(np.maximum(squares / features.shape[0] - mean**2, 0.0))
+    return mean, np.where(std > 0, std, 1.0)
 
 
 def cached_umap(
@@ -358,8 +528,9 @@ def point_colours(values: pd.Series, max_legend: int = 12) -> PointColours:
         legend = [(f"{low:g}", tuple(rgba_at(0.0))), (f"{high:g}", tuple(rgba_at(1.0)))]
         return PointColours(rgba=rgba, legend=legend, numeric=True)
     labels = values.astype(str).fillna("")
-    palette = {name: category_color(name) for name in labels.unique()}
-    rgba = np.array([palette[name] for name in labels], dtype=float).reshape(-1, 4)
+    codes, names = pd.factorize(labels)  # one colour per category, not per point
+    palette = {name: category_color(name) for name in names}
+    rgba = np.array([palette[name] for name in names], dtype=float).reshape(-1, 4)[codes]
     counts = labels.value_counts()
     legend = [(name, palette[name]) for name in counts.index[:max_legend]]
     if len(counts) > max_legend:

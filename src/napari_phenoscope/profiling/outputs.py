@@ -108,6 +108,9 @@ def cache_matches(path: Path, signature: dict[str, Any]) -> bool:
         return False  # a foreign or damaged file is recomputed, never trusted
     if not set(signature["feature_sets"]) <= set(cached.get("feature_sets", ())):
         return False
+    # caches written before the input was recorded were raw pixels at the image scale
+    if cached.get("input", {"illum": False, "pixel_size": None}) != signature.get("input"):
+        return False
     if "classical" in signature["feature_sets"] and cached.get("classical") != signature.get(
         "classical"
     ):
@@ -154,10 +157,9 @@ def assemble_outputs(
     n_computed: int,
 ) -> ProfileOutputs:
     """Concatenate the field caches into the single-cell table and the well profiles."""
-    from napari_phenoscope.io import join_well_metadata
-
     cells, feature_columns = read_cached_fields(fields, out_dir, feature_sets)
-    cells = join_well_metadata(cells, well_metadata)
+    # one row per well (``io.annotate_wells``): LoadData metadata, plate maps, tables
+    cells = cells.merge(well_metadata, on=[PLATE, WELL], how="left", validate="many_to_one")
     features = [c for columns in feature_columns.values() for c in columns]
     leading = [PLATE, WELL, SITE, OBJECT_NUMBER, LABEL, CENTER_X, CENTER_Y]
     leading = [c for c in leading if c in cells.columns]

@@ -77,6 +77,7 @@ def measure_field(
     device: str = "cpu",
     batch_size: int = 64,
     segmentation: Any = None,
+    pixel_size: float | None = None,
     normalization: Any = "field",
 ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Segment one field and measure its cells with the chosen feature sets.
@@ -98,6 +99,10 @@ def measure_field(
     segmentation
         A ``segment_field`` result of this image to reuse (the viewer keeps its label
         images); segmented here if None.
+    pixel_size
+        The image's pixel size (um), when known: segmentation keeps nucleus diameters
+        physical, and crops are cut at the physical scale the encoder declares
+        (``phenoscope_preprocessing.pixel_size_um``).
     normalization
         Crop scaling for the encoder, as the encoder's preprocessing asks: ``"field"`` or
         the plate's (5, 2) limits (``encoder_normalization``).
@@ -113,7 +118,7 @@ def measure_field(
     if segmentation is None:
         from napari_phenoscope.segmentation.field import segment_field
 
-        segmentation = segment_field(image, channels=CHANNELS)
+        segmentation = segment_field(image, channels=CHANNELS, pixel_size=pixel_size)
     table = segmentation.table.copy().reset_index(drop=True)
     plate, well, site = key
     table.insert(0, PLATE, str(plate))
@@ -134,7 +139,15 @@ def measure_field(
     if "vit" in feature_sets:
         if encoder is None:
             raise ValueError("feature set 'vit' needs an encoder")
-        embeddings = _embed(image, table, encoder, device, batch_size, normalization)
+        embeddings = _embed(
+            image,
+            table,
+            encoder,
+            device,
+            batch_size,
+            pixel_size=pixel_size,
+            normalization=normalization,
+        )
         names = vit_feature_names(embeddings.shape[1])
         table = pd.concat([table, pd.DataFrame(embeddings, columns=names)], axis=1)
         columns["vit"] = names
@@ -147,16 +160,19 @@ def _embed(
     encoder: Any,
     device: str,
     batch_size: int,
+    pixel_size: float | None = None,
     normalization: Any = "field",
 ) -> np.ndarray:
-    from napari_phenoscope.features.crops import extract_crops
+    from napari_phenoscope.features.crops import crop_scale, extract_crops
     from napari_phenoscope.models import embed_crops
 
     if table.empty:
         return embed_crops(encoder, np.zeros((0, 5, 1, 1), np.float32), device=device)
     # crops as large as the encoder's input, so a model trained with --crop-size fits
     crop_size = int(encoder.patch_embed.img_size[0])
-    crops = extract_crops(image, table, size=crop_size, normalization=normalization)
+    preprocessing = getattr(encoder, "phenoscope_preprocessing", None)
+    scale = crop_scale(pixel_size, getattr(preprocessing, "pixel_size_um", None))
+    crops = extract_crops(image, table, size=crop_size, normalization=normalization, scale=scale)
     embeddings = embed_crops(encoder, crops, batch_size=batch_size, device=device)
     return np.asarray(embeddings, dtype=np.float32)
 
@@ -168,8 +184,12 @@ def index_plates(
     plate_dirs: Iterable[str | Path],
     channel_map: str | None = None,
     wells: Sequence[str] | None = None,
+    illum: str | Path | None = None,
 ) -> pd.DataFrame:
     """Index the fields of every plate folder (duplicates once), optionally some wells only.
+
+    ``illum``, a folder of CellProfiler illumination functions, is attached to every field
+    (``io.attach_illum_folder``), so fields are corrected on read.
 
     Raises
     ------
@@ -196,6 +216,10 @@ def index_plates(
     fields = pd.concat(indexes, ignore_index=True)
     fields[SITE] = fields[SITE].astype(int)
     fields = fields.drop_duplicates([PLATE, WELL, SITE], keep="first")
+    if illum is not None:
+        from napari_phenoscope.io import attach_illum_folder
+
+        fields = attach_illum_folder(fields, illum)
     return fields.sort_values([PLATE, WELL, SITE], kind="stable").reset_index(drop=True)
 
 
@@ -258,14 +282,19 @@ def profile_plates(
     channel_map: str | None = None,
     missing: Literal["error", "zeros"] = "error",
     batch_size: int = 64,
+    metadata: str | Path | None = None,
+    negcon: str | None = None,
+    illum: str | Path | None = None,
+    pixel_size: float | None = None,
 ) -> ProfileOutputs:
     """Profile plates into single-cell and well-level Parquet tables, resumably.
 
     Parameters
     ----------
     plate_dirs
-        Project folders (``images/`` + ``metadata/``, CPJUMP1 layout) or plate image
-        folders inside one; each needs plate maps at or above it.
+        Anything ``io.index_plate`` opens: CPJUMP1 project or plate folders (their plate
+        maps annotate the wells), Cell Painting Gallery folders, LoadData CSVs, OME-Zarr
+        plates.
     out_dir
         Output folder (created); its ``fields/`` cache makes reruns resume.
     features
@@ -285,6 +314,14 @@ def profile_plates(
         that channel with zeros.
     batch_size
         Crops per encoder batch.
+    metadata
+        A well metadata table or JUMP metadata folder (``io.load_metadata``).
+    negcon
+        ``"COLUMN=VALUE"`` naming the negative-control wells (``io.apply_negcon``).
+    illum
+        A folder of CellProfiler illumination functions (``io.attach_illum_folder``).
+    pixel_size
+        Microns per pixel, overriding the images' metadata (``io.resolve_pixel_size``).
 
     Returns
     -------
@@ -293,22 +330,29 @@ def profile_plates(
     Raises
     ------
     PlateFormatError
-        A plate folder with no fields, no plate maps, or an unreadable image (named).
-    ProfileTableError
-        A plate without negative-control wells to normalise to.
+        A plate folder with no fields, an unreadable image or metadata table (named).
+
+    Warns
+    -----
+    PhenoscopeWarning
+        When a plate has fewer than two negative-control wells (``wells.well_profiles``).
     """
     from tqdm.auto import tqdm
 
-    from napari_phenoscope.io import iter_fields
+    from napari_phenoscope.io import annotate_wells, iter_fields, resolve_pixel_size
 
     feature_sets = parse_feature_sets(features)
-    fields = index_plates(plate_dirs, channel_map=channel_map, wells=wells)
-    well_metadata = _well_metadata(plate_dirs)
-    _check_wells_annotated(fields, well_metadata)
+    fields = index_plates(plate_dirs, channel_map=channel_map, wells=wells, illum=illum)
+    well_metadata = annotate_wells(fields, plate_dirs, metadata, negcon)
+    image_pixel_size = resolve_pixel_size(fields, pixel_size)
     out_dir = Path(out_dir)
     for stale in (out_dir / "fields").glob("*/.*.tmp"):
         stale.unlink(missing_ok=True)  # left by a run killed mid-write; never read
-    signature: dict[str, Any] = {"feature_sets": list(feature_sets), "model": None}
+    signature: dict[str, Any] = {
+        "feature_sets": list(feature_sets),
+        "model": None,
+        "input": _input_signature(fields, image_pixel_size),
+    }
     if "classical" in feature_sets:
         from napari_phenoscope.features.classical import CLASSICAL_DEFINITIONS
 
@@ -347,6 +391,7 @@ def profile_plates(
                 encoder,
                 device,
                 batch_size,
+                pixel_size=image_pixel_size,
                 normalization=scaling.get(key[0], "field"),
             )
             write_parquet_atomic(table, field_cache_path(out_dir, *key), signature)
@@ -356,26 +401,9 @@ def profile_plates(
     return assemble_outputs(fields, well_metadata, feature_sets, out_dir, n_computed=len(todo))
 
 
-def _well_metadata(plate_dirs: Sequence[str | Path]) -> pd.DataFrame:
-    """Well metadata of every project the plate folders belong to (each read once)."""
-    from napari_phenoscope.io import find_project_root, read_well_metadata
+def _input_signature(fields: pd.DataFrame, pixel_size: float | None) -> dict[str, Any]:
+    """What changes a field's pixels or crops besides the model: illumination, scale."""
+    from napari_phenoscope.io import is_illum_corrected
 
-    roots = []
-    for plate_dir in plate_dirs:
-        root = find_project_root(plate_dir)
-        if root is None:
-            raise PlateFormatError(
-                f"no metadata/platemaps folder at or above {plate_dir}: "
-                "well profiles need the plate maps"
-            )
-        if root not in roots:
-            roots.append(root)
-    tables = [read_well_metadata(root) for root in roots]
-    return pd.concat(tables, ignore_index=True).drop_duplicates([PLATE, WELL], keep="first")
-
-
-def _check_wells_annotated(fields: pd.DataFrame, well_metadata: pd.DataFrame) -> None:
-    """Fail before any work if an imaged well is not in the plate maps."""
-    from napari_phenoscope.io import join_well_metadata
-
-    join_well_metadata(fields[[PLATE, WELL]].drop_duplicates(), well_metadata)
+    corrected = bool(len(fields)) and is_illum_corrected(fields.iloc[0].to_dict())
+    return {"illum": corrected, "pixel_size": pixel_size}

@@ -8,11 +8,11 @@ plate without enough negative controls.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import pandas as pd
 
 from napari_phenoscope.constants import OBJECT_NUMBER, PLATE, SITE, WELL
-from napari_phenoscope.errors import ProfileTableError
 
 
 def well_profiles(cells: pd.DataFrame, feature_columns: Sequence[str]) -> pd.DataFrame:
@@ -31,14 +31,16 @@ def well_profiles(cells: pd.DataFrame, feature_columns: Sequence[str]) -> pd.Dat
         One row per plate and well: the well's ``Metadata_*`` columns (with
         ``Metadata_Count_Cells``), then the selected features (pycytominer layout).
 
-    Raises
-    ------
-    ProfileTableError
-        If a plate has no negative-control well.
+    Warns
+    -----
+    PhenoscopeWarning
+        If a plate has fewer than two negative-control wells (no plate map, or none among
+        the chosen wells): every plate is then normalised to all of its wells
+        (pycytominer's ``samples="all"``), or, with a plate of a single well, not at all.
 
     Notes
     -----
-    A feature whose negative controls do not vary on some plate (MAD 0, e.g. a minimum
+    A feature whose reference wells do not vary on some plate (MAD 0, e.g. a minimum
     intensity that is 0 in every control well) cannot be normalised to them: it would be
     divided by pycytominer's epsilon and dominate every similarity, so it is dropped before
     the usual variance, correlation and NaN selection.
@@ -51,9 +53,11 @@ def well_profiles(cells: pd.DataFrame, feature_columns: Sequence[str]) -> pd.Dat
     counts = cells.groupby([PLATE, WELL]).size().rename(CELL_COUNT)
     medians = profiles.aggregate(cells[[PLATE, WELL, *features]], (PLATE, WELL), "median")
     table = wells.join(counts).join(medians.set_index([PLATE, WELL])).reset_index()
-    _check_controls(table)
-    table = table.drop(columns=_constant_in_controls(table, features))
-    normalized = profiles.normalize(table, samples="negcon", by=PLATE)
+    samples = normalisation_samples(table)
+    if samples == "none":
+        return profiles.feature_select(table, ["drop_na_columns"]).reset_index(drop=True).copy()
+    table = table.drop(columns=_constant_in_reference(table, features, samples))
+    normalized = profiles.normalize(table, samples=samples, by=PLATE)
     return profiles.feature_select(normalized).reset_index(drop=True).copy()  # defragment
 
 
@@ -61,29 +65,57 @@ _PER_CELL = (SITE, OBJECT_NUMBER)
 CELL_COUNT = "Metadata_Count_Cells"
 
 
-def _check_controls(table: pd.DataFrame) -> None:
-    """Normalising to controls needs two negative-control wells per plate (a MAD)."""
-    from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL
+def normalisation_samples(table: pd.DataFrame) -> Literal["negcon", "all", "none"]:
+    """How to normalise well profiles: to controls, to all wells, or not at all.
 
-    is_control = table[CONTROL_TYPE] == NEGATIVE_CONTROL
+    ``"negcon"`` when every plate has two negative-control wells (a MAD); else ``"all"``
+    when every plate has two wells; else ``"none"`` (a plate of one well has no spread to
+    scale by). Warns once (``PhenoscopeWarning``, one line naming the plates) when falling
+    back.
+    """
+    import warnings
+
+    from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL
+    from napari_phenoscope.errors import PhenoscopeWarning
+
+    if CONTROL_TYPE in table.columns:
+        is_control = table[CONTROL_TYPE] == NEGATIVE_CONTROL
+    else:
+        is_control = pd.Series(False, index=table.index)
     controls = is_control.groupby(table[PLATE]).sum()
     short = controls[controls < 2]
-    if len(short):
-        listed = ", ".join(f"{plate} ({count})" for plate, count in short.items())
-        raise ProfileTableError(
-            f"normalising to negative controls needs at least two control wells per plate; "
-            f"plate(s) with fewer among the profiled wells: {listed}"
+    if short.empty:
+        return "negcon"
+    listed = ", ".join(f"{plate} ({count})" for plate, count in short.items())
+    message = (
+        f"fewer than two negative-control wells ({CONTROL_TYPE} = {NEGATIVE_CONTROL}) on "
+        f"plate(s) {listed}; "
+    )
+    wells = table.groupby(PLATE).size()
+    single = wells[wells < 2]
+    if single.empty:
+        samples: Literal["all", "none"] = "all"
+        message += "well profiles are normalised to all wells of each plate"
+    else:
+        samples = "none"
+        message += (
+            f"plate(s) {', '.join(map(str, single.index))} have one well: well profiles are "
+            "the per-well medians, not normalised"
         )
+    warnings.warn(message, PhenoscopeWarning, stacklevel=3)
+    return samples
 
 
-def _constant_in_controls(table: pd.DataFrame, features: Sequence[str]) -> list[str]:
-    """Features with zero MAD over the negative-control wells of at least one plate."""
+def _constant_in_reference(
+    table: pd.DataFrame, features: Sequence[str], samples: str = "negcon"
+) -> list[str]:
+    """Features with zero MAD over the reference wells (controls, or all) of some plate."""
     from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL
 
-    controls = table[table[CONTROL_TYPE] == NEGATIVE_CONTROL]
-    if controls.empty:
-        return []  # normalize names the problem
-    values = controls[list(features)]
-    medians = values.groupby(controls[PLATE]).transform("median")
-    mad = (values - medians).abs().groupby(controls[PLATE]).median()
+    reference = table if samples == "all" else table[table[CONTROL_TYPE] == NEGATIVE_CONTROL]
+    if reference.empty:
+        return []
+    values = reference[list(features)]
+    medians = values.groupby(reference[PLATE]).transform("median")
+    mad = (values - medians).abs().groupby(reference[PLATE]).median()
     return [name for name in features if (mad[name] == 0).any()]

@@ -59,6 +59,9 @@ def segment_plate(
     channel_map: Mapping[int, str] | str | None = None,
     diameter: float | None = None,
     method: str = "classical",
+    illum: str | Path | None = None,
+    pixel_size: float | None = None,
+    diameter_um: float | None = None,
 ) -> Path:
     """Segment every field of a plate and write label images and a per-cell table.
 
@@ -79,6 +82,13 @@ def segment_plate(
         Typical nucleus diameter in pixels; estimated per field if None.
     method
         ``"classical"`` or ``"cellpose"`` (see ``segment.segment_field``).
+    illum
+        A folder of CellProfiler illumination functions (``io.attach_illum_folder``).
+    pixel_size
+        Microns per pixel, overriding the images' metadata (``io.resolve_pixel_size``);
+        when known, estimated nucleus diameters stay within 4-30 um.
+    diameter_um
+        Typical nucleus diameter in microns (needs a known pixel size).
 
     Returns
     -------
@@ -96,10 +106,25 @@ def segment_plate(
     """
     from tqdm.auto import tqdm
 
-    from napari_phenoscope.io import index_plate, iter_fields
+    from napari_phenoscope.io import (
+        attach_illum_folder,
+        index_plate,
+        iter_fields,
+        resolve_pixel_size,
+    )
 
     plate_path = Path(plate_path)
     fields = select_wells(index_plate(plate_path, channel_map=channel_map), wells, plate_path)
+    if illum is not None:
+        fields = attach_illum_folder(fields, illum)
+    pixel_size = resolve_pixel_size(fields, pixel_size)
+    if diameter_um is not None:
+        if pixel_size is None:
+            raise PlateFormatError(
+                f"--diameter-um needs the pixel size: {plate_path} has none in its metadata; "
+                "give --pixel-size"
+            )
+        diameter = diameter_um / pixel_size
     out_dir = Path(out_dir)
     tables = []
     # each field is segmented with the channels it has (a missing cytoplasm channel is
@@ -122,6 +147,7 @@ def segment_plate(
             plate=plate,
             well=well,
             site=site,
+            pixel_size=pixel_size,
         )
         nuclei_path, cells_path = label_paths(out_dir, plate, well, site)
         nuclei_path.parent.mkdir(parents=True, exist_ok=True)

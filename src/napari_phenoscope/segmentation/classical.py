@@ -138,6 +138,27 @@ def _estimate_nucleus_diameter(image: np.ndarray) -> float | None:
     return None if diameter is None else diameter * factor
 
 
+#: Nucleus diameters (um) of cultured human cells; an estimate outside is a wrong scale.
+NUCLEUS_DIAMETER_UM: tuple[float, float] = (4.0, 30.0)
+
+
+def bounded_nucleus_diameter(dna: np.ndarray, pixel_size: float) -> float | None:
+    """The nucleus diameter (px) of a field when its estimate is physically implausible.
+
+    The field's usual estimate, clipped to ``NUCLEUS_DIAMETER_UM`` at ``pixel_size`` um/px;
+    None when the estimate is plausible or nothing can be estimated, so that the usual
+    per-field estimation runs unchanged.
+    """
+    image = normalize_intensity(np.asarray(dna))
+    estimate = None if image is None else _estimate_nucleus_diameter(image)
+    if estimate is None:
+        return None
+    low, high = (size / pixel_size for size in NUCLEUS_DIAMETER_UM)
+    if low <= estimate <= high:
+        return None
+    return float(np.clip(estimate, low, high))
+
+
 # --- nuclei ------------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 from napari_phenoscope.constants import CHANNELS
 from napari_phenoscope.errors import PhenoscopeError
 from napari_phenoscope.segmentation.classical import (
+    bounded_nucleus_diameter,
     normalize_intensity,
     segment_cells,
     segment_nuclei,
@@ -87,6 +88,7 @@ def segment_field(
     plate: str | None = None,
     well: str | None = None,
     site: int | None = None,
+    pixel_size: float | None = None,
 ) -> SegmentationResult:
     """Segment the nuclei and cells of one field and tabulate the cells.
 
@@ -115,6 +117,9 @@ def segment_field(
         ``nuclei`` and ``cyto3``.
     plate, well, site
         Written into the table's metadata columns when given.
+    pixel_size
+        Microns per pixel, when known: an estimated nucleus diameter outside 4-30 um
+        (``NUCLEUS_DIAMETER_UM``) is clipped into it.
 
     Returns
     -------
@@ -143,6 +148,8 @@ def segment_field(
             f"the field has no {nucleus_channel} channel (channels: {sorted(planes)})"
         )
     cytoplasm = cytoplasm_image(planes, cytoplasm_channels)
+    if diameter is None and pixel_size:
+        diameter = bounded_nucleus_diameter(planes[nucleus_channel], pixel_size)
     if method == "cellpose":
         from napari_phenoscope.segmentation.cellpose import _segment_cellpose
 

@@ -83,6 +83,7 @@ def profile_field(
     encoder: Any = None,
     device: str = "cpu",
     batch_size: int = 64,
+    pixel_size: float | None = None,
     normalization: Any = "field",
 ) -> FieldProfile:
     """Segment one field and measure its cells, keeping the label images for the viewer.
@@ -95,7 +96,7 @@ def profile_field(
         (plate, well, site) of the field, written into the table.
     index
         Row of the field index.
-    feature_sets, encoder, device, batch_size, normalization
+    feature_sets, encoder, device, batch_size, pixel_size, normalization
         As in ``pipeline.measure_field`` (the same code profiles plates headless).
 
     Returns
@@ -104,7 +105,7 @@ def profile_field(
     """
     from napari_phenoscope.segmentation.field import segment_field
 
-    segmentation = segment_field(image, channels=CHANNELS)
+    segmentation = segment_field(image, channels=CHANNELS, pixel_size=pixel_size)
     table, columns = pipeline.measure_field(
         image,
         key,
@@ -113,6 +114,7 @@ def profile_field(
         device,
         batch_size,
         segmentation=segmentation,
+        pixel_size=pixel_size,
         normalization=normalization,
     )
     return FieldProfile(
@@ -132,12 +134,14 @@ def iter_profiles(
     device_choice: str = "auto",
     cancel: threading.Event | None = None,
     model_path: str | None = None,
+    pixel_size: float | None = None,
 ) -> Iterator[FieldProfile | FieldFailure]:
     """Profile fields one by one, stopping between fields once ``cancel`` is set.
 
     A field that cannot be read or segmented yields a ``FieldFailure`` and the run goes on;
     a result finished after ``cancel`` was set is dropped, so nothing lands after a cancel.
-    ``model_path`` names encoder weights (the bundled ones if None).
+    ``model_path`` names encoder weights (the bundled ones if None); ``pixel_size`` (um)
+    scales segmentation and crops as in ``pipeline.profile_plates``.
     """
     from napari_phenoscope.io import iter_fields
     from napari_phenoscope.models import resolve_device
@@ -166,6 +170,7 @@ def iter_profiles(
                 sets,
                 encoder=encoder,
                 device=device,
+                pixel_size=pixel_size,
                 normalization=scaling.get(key[0], "field"),
             )
         except PhenoscopeError as error:

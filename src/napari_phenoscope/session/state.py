@@ -21,6 +21,9 @@ from psygnal import Signal
 from napari_phenoscope.constants import PLATE, SITE, WELL
 from napari_phenoscope.errors import PlateFormatError
 
+#: What a session opened from profile tables alone answers when asked for a field.
+NO_IMAGES = "no images in this session: open the plate first (phenoscope view --images PLATE_DIR)"
+
 
 @dataclass
 class PlateSession:
@@ -64,12 +67,27 @@ class PlateSession:
     selected: list[tuple[str, str, int, int]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def has_images(self) -> bool:
+        """False for a session opened from profile tables alone (no field to show)."""
+        return len(self.fields) > 0
+
     def field_row(self, index: int | None = None) -> pd.Series:
-        """The field-index row on show (or at ``index``)."""
+        """The field-index row on show (or at ``index``).
+
+        Raises
+        ------
+        PlateFormatError
+            In a session without images.
+        """
+        if not self.has_images:
+            raise PlateFormatError(NO_IMAGES)
         return self.fields.iloc[self.current if index is None else index]
 
     def plates(self) -> list[str]:
-        """Plate barcodes in the order they appear."""
+        """Plate barcodes in the order they appear (from the profiles without images)."""
+        if not self.has_images and self.well_metadata is not None:
+            return list(dict.fromkeys(self.well_metadata[PLATE].astype(str)))
         return list(dict.fromkeys(self.fields[PLATE]))
 
     def sites(self, plate: str, well: str) -> list[int]:
@@ -89,15 +107,19 @@ class PlateSession:
         if site is not None:
             mask &= self.fields[SITE] == int(site)
         rows = self.fields.index[mask]
+        if not self.has_images:
+            raise PlateFormatError(NO_IMAGES)
         if len(rows) == 0:
             where = f"{plate} {well}" + ("" if site is None else f" site {site}")
             raise PlateFormatError(f"no images for {where}")
         return int(self.fields.index.get_loc(rows[0]))
 
     def wells_of(self, plate: str) -> pd.DataFrame:
-        """One row per imaged well of a plate, with its metadata and cell count if known."""
+        """One row per imaged well of a plate (per profiled well in a session without
+        images), with its metadata and cell count if known."""
+        known = self.fields if self.has_images or self.well_metadata is None else self.well_metadata
         wells = (
-            self.fields.loc[self.fields[PLATE] == plate, [PLATE, WELL]]
+            known.loc[known[PLATE].astype(str) == plate, [PLATE, WELL]]
             .drop_duplicates()
             .reset_index(drop=True)
         )

@@ -1,0 +1,60 @@
+"""``phenoscope view``: napari with every dock on profile tables, with or without images."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def open_profiles_viewer(
+    profiles: Sequence[str | Path],
+    images: str | Path | None = None,
+    names: Sequence[str] = (),
+    channel_map: str | None = None,
+    viewer: Any = None,
+) -> Any:
+    """Open (or fill) a napari viewer: every dock, the plate if given, the tables loaded.
+
+    Each table becomes a feature set (named ``names[i]`` or after its file); the tables
+    are read before the window opens, so they are all there when this returns. Returns
+    the ``PhenoscopeDocks``; ``napari.run()`` is the caller's.
+
+    Raises
+    ------
+    PhenoscopeError
+        A table or the plate cannot be read, or a table's wells are not the plate's.
+    """
+    import napari
+
+    from napari_phenoscope._widgets._viewer import open_plate
+    from napari_phenoscope._widgets.docks import add_all_docks
+    from napari_phenoscope.io.profile_tables import load_profile_table
+    from napari_phenoscope.session.state import state_of
+    from napari_phenoscope.session.tables import adopt_profile_table
+
+    tables = [load_profile_table(path) for path in profiles]  # a bad table: no window
+    viewer = viewer or napari.Viewer(title="Phenoscope profiles")
+    docks = add_all_docks(viewer)
+    if images is not None:
+        open_plate(viewer, images, channel_map)
+    for i, table in enumerate(tables):
+        adopt_profile_table(state_of(viewer), table, names[i] if i < len(names) else None)
+    docks.profile.status.setText(
+        "Feature sets: " + ", ".join(state_of(viewer).session.well_profiles) + "."
+    )
+    docks.show("Profile map")
+    return docks
+
+
+def view_profiles(
+    profiles: Sequence[str | Path],
+    images: str | Path | None = None,
+    names: Sequence[str] = (),
+    channel_map: str | None = None,
+) -> None:
+    """:func:`open_profiles_viewer`, then napari's event loop (blocks until closed)."""
+    import napari
+
+    open_profiles_viewer(profiles, images, names, channel_map)
+    napari.run()

@@ -1,0 +1,122 @@
+"""The Cell Painting Gallery layout (cpg0000 = CPJUMP1, cpg0016 = JUMP, ...).
+
+A source (one data-generating centre) is laid out as::
+
+    <source>/images/<batch>/images/<plate>[__timestamp]/Images/*.tiff
+    <source>/images/<batch>/illum/<plate>/<plate>_Illum<CH>.npy
+    <source>/workspace/load_data_csv/<batch>/<plate>/load_data.csv[.gz]
+    <source>/workspace/load_data_csv/<batch>/<plate>/load_data_with_illum.csv[.gz]
+
+The LoadData CSVs are the index (``index_load_data_csv`` maps their S3 folders onto the
+local tree); this module only finds them and picks one per plate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from napari_phenoscope.constants import LOAD_DATA_NAMES
+from napari_phenoscope.errors import PlateFormatError
+from napari_phenoscope.io.illum import illum_path, is_illum_corrected
+from napari_phenoscope.io.loaddata import index_load_data_csv
+
+
+def load_data_root(path: str | Path) -> Path | None:
+    """The ``workspace/load_data_csv`` folder a Gallery path belongs to, or None.
+
+    ``path`` may be the source folder, its ``workspace`` or ``load_data_csv`` folder, a
+    batch or plate folder below it, or a plate's image folder under ``images/<batch>/``.
+    """
+    path = Path(path).resolve()
+    for folder in (path, *path.parents):
+        if folder.name == "load_data_csv" and folder.parent.name == "workspace":
+            return folder
+        candidate = folder / "workspace" / "load_data_csv"
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def is_gallery_path(path: str | Path) -> bool:
+    """True when ``path`` is inside a Gallery source that has LoadData CSVs."""
+    return load_data_root(path) is not None
+
+
+def find_load_data_csvs(path: str | Path) -> list[Path]:
+    """One LoadData CSV per plate folder below ``path`` (a Gallery path, see above).
+
+    Per plate, ``load_data_with_illum`` is preferred when the illumination functions its
+    first row names exist locally, else ``load_data`` (``.csv`` before ``.csv.gz``).
+    """
+    path = Path(path).resolve()
+    root = load_data_root(path)
+    if root is None:
+        return []
+    search = path if _is_below(path, root) else root
+    if not _is_below(path, root):
+        plate = _plate_of_image_folder(path)
+        if plate is not None:
+            search = next((p for p in root.glob(f"*/{plate}") if p.is_dir()), root)
+    by_plate: dict[Path, list[Path]] = {}
+    for name in LOAD_DATA_NAMES:
+        for csv in sorted(search.rglob(name)):
+            by_plate.setdefault(csv.parent, []).append(csv)
+    return [_choose(candidates) for _, candidates in sorted(by_plate.items())]
+
+
+def _is_below(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _plate_of_image_folder(path: Path) -> str | None:
+    """``.../images/<batch>/images/<plate>__ts[/Images]`` -> ``<plate>``."""
+    for folder in (path, *path.parents):
+        if folder.parent.name == "images" and folder.parent.parent.parent.name == "images":
+            return folder.name.split("__", 1)[0]
+    return None
+
+
+def _choose(candidates: list[Path]) -> Path:
+    with_illum = [c for c in candidates if "with_illum" in c.name]
+    plain = [c for c in candidates if "with_illum" not in c.name]
+    for csv in with_illum:
+        if _illum_available(csv) or not plain:
+            return csv
+    return plain[0]
+
+
+def _illum_available(csv: Path) -> bool:
+    try:
+        first = index_load_data_csv(csv).iloc[0].to_dict()
+    except PlateFormatError:
+        return False
+    if not is_illum_corrected(first):
+        return False
+    from napari_phenoscope.constants import CHANNELS
+
+    paths = [illum_path(first, channel) for channel in CHANNELS]
+    return all(path.is_file() for path in paths if path is not None)
+
+
+def index_gallery(path: str | Path) -> pd.DataFrame:
+    """Index every plate of a Gallery source (or of the batch / plate given).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The LoadData field index of every plate found, with its ``Metadata_*`` columns and,
+        from ``load_data_with_illum``, its illumination functions.
+
+    Raises
+    ------
+    PlateFormatError
+        If no LoadData CSV is found below ``path``'s ``workspace/load_data_csv``.
+    """
+    csvs = find_load_data_csvs(path)
+    if not csvs:
+        raise PlateFormatError(
+            f"no load_data.csv(.gz) for {path} under workspace/load_data_csv/<batch>/<plate>/"
+        )
+    return pd.concat([index_load_data_csv(csv) for csv in csvs], ignore_index=True)

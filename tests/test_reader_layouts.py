@@ -1,0 +1,40 @@
+"""The npe2 reader opens every layout: Gallery folders, .csv.gz, OME-Zarr plates."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from _layouts import write_gallery_source, write_ome_zarr_plate
+from conftest import channel_value
+from napari_phenoscope._reader import METADATA_KEY, napari_get_reader
+from napari_phenoscope.constants import CHANNELS
+
+
+def test_ome_zarr_plate_opens_as_five_lazy_channel_layers(tmp_path):
+    plate = write_ome_zarr_plate(tmp_path / "plate.zarr")
+    reader = napari_get_reader(str(plate))
+    assert reader is not None
+    layers = reader(str(plate))
+    assert [kwargs["name"] for _, kwargs, _ in layers] == list(CHANNELS)
+    data, kwargs, kind = layers[0]
+    assert kind == "image" and data.shape == (32, 32)
+    assert int(np.asarray(data)[0, 0]) == channel_value("A01", 1, "DNA")
+    assert len(kwargs["metadata"][METADATA_KEY]["fields"]) == 6
+
+
+def test_gallery_source_and_gzipped_load_data_open_illumination_corrected(tmp_path):
+    source = write_gallery_source(tmp_path)
+    for path in (source, next(source.rglob("load_data_with_illum.csv.gz"))):
+        reader = napari_get_reader(str(path))
+        assert reader is not None, path
+        layers = reader(str(path))
+        info = layers[0][1]["metadata"][METADATA_KEY]
+        assert info["illum_corrected"] is True
+        assert int(np.asarray(layers[0][0]).min()) < channel_value("A01", 1, "DNA")
+
+
+def test_a_zarr_group_without_ome_metadata_is_not_claimed(tmp_path):
+    import zarr
+
+    zarr.open_group(str(tmp_path / "raw.zarr"), mode="w")
+    assert napari_get_reader(str(tmp_path / "raw.zarr")) is None
