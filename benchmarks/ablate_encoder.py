@@ -36,7 +36,8 @@ from napari_phenoscope.features.crops import extract_crops, plate_limits  # noqa
 from napari_phenoscope.io import join_well_metadata, read_field, read_well_metadata  # noqa: E402
 from napari_phenoscope.io.profiles import read_profiles  # noqa: E402
 from napari_phenoscope.models import embed_crops, load_encoder  # noqa: E402
-from napari_phenoscope.profiling.pipeline import index_plates, profile_plates, well_profiles  # noqa: E402
+from napari_phenoscope.profiling.pipeline import index_plates, profile_plates  # noqa: E402
+from napari_phenoscope.profiling.wells import well_profiles  # noqa: E402
 from napari_phenoscope.segmentation import segment_field  # noqa: E402
 
 SCOPES = ("field", "plate")

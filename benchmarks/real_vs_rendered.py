@@ -2,8 +2,9 @@
 
 The real five-channel field under ``../shared/data/real-cellpainting`` (pediatric cancer
 atlas, DAOY cells, 20x, channel map ``2=ER,3=AGP,4=Mito,5=DNA,6=RNA``) is resampled to the
-encoder's declared pixel size (``preprocessing.pixel_size_um``), segmented and cropped as for
-embedding; the same is done for the first fields of a rendered demo project. Printed per
+encoder's declared pixel size (``preprocessing.pixel_size_um``), segmented and cropped
+(scaled per field on both sides: the one real field is its own plate); the same is done for
+the first fields of a rendered demo project. Printed per
 encoder:
 
 - the MAE reconstruction loss on the real crops and on the rendered crops (fixed 75 % mask,

@@ -23,5 +23,9 @@ class ModelWeightsError(PhenoscopeError):
     """A weights file is missing, corrupt, fails its checksum or does not fit the model."""
 
 
+class ClusterError(PhenoscopeError):
+    """A Dask scheduler cannot be reached, execution options conflict, or workers died."""
+
+
 class PhenoscopeWarning(UserWarning):
     """Something the user should know but that does not stop the run (one line)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from napari_phenoscope.cli._execution import add_execution_options
 from napari_phenoscope.cli._options import positive_int
 
 
@@ -22,6 +23,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--null-size", type=positive_int, default=2000, help="permutation null size"
     )
+    add_execution_options(parser, default="one per core, up to 4")
     parser.add_argument("--no-viewer", action="store_true", help="never open napari")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(handler=run)
@@ -36,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
         features=[f.strip() for f in args.features.split(",") if f.strip()],
         null_size=args.null_size,
         progress=not args.no_progress,
+        workers=_workers(args),
+        scheduler=args.scheduler,
     )
     print(format_demo_summary(summary))
     if not args.no_viewer and display_available():
@@ -43,3 +47,12 @@ def run(args: argparse.Namespace) -> int:
 
         open_demo_viewer(summary)
     return 0
+
+
+def _workers(args: argparse.Namespace) -> int | None:
+    """``--workers`` if given; with neither option, one local worker per core (up to 4)."""
+    from napari_phenoscope.profiling.execute import default_workers
+
+    if args.workers is not None or args.scheduler is not None:
+        return args.workers
+    return default_workers()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from napari_phenoscope.cli._execution import add_execution_options
 from napari_phenoscope.cli._options import positive_int
 from napari_phenoscope.cli.options import add_input_options
 
@@ -43,6 +44,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--batch-size", type=positive_int, default=64, help="crops per encoder batch"
     )
+    add_execution_options(parser, default="in this process")
     add_input_options(parser)
     parser.add_argument(
         "--metadata",
@@ -71,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
         channel_map=args.channel_map,
         missing=args.missing_channels,
         batch_size=args.batch_size,
+        scheduler=args.scheduler,
+        workers=args.workers,
         metadata=args.metadata,
         negcon=args.negcon,
         illum=args.illum,

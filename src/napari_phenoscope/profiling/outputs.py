@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,7 +89,8 @@ def write_parquet_atomic(
         merged = dict(arrow.schema.metadata or {})
         merged[_CACHE_KEY] = json.dumps(metadata, sort_keys=True).encode()
         arrow = arrow.replace_schema_metadata(merged)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # unique per writer: two Dask workers (other hosts, same pid) may write the same field
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         pq.write_table(arrow, temporary)
         os.replace(temporary, path)

@@ -16,9 +16,13 @@ The cache and output files (and reading them back) are the ``outputs`` module.
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -45,6 +49,9 @@ from napari_phenoscope.profiling.outputs import (
     field_cache_path,
     write_parquet_atomic,
 )
+
+if TYPE_CHECKING:
+    from napari_phenoscope.io.fields import Field
 
 
 def parse_feature_sets(choice: str | Sequence[str]) -> tuple[str, ...]:
@@ -280,6 +287,8 @@ def profile_plates(
     channel_map: str | None = None,
     missing: Literal["error", "zeros"] = "error",
     batch_size: int = 64,
+    scheduler: str | None = None,
+    workers: int | None = None,
     metadata: str | Path | None = None,
     negcon: str | None = None,
     illum: str | Path | None = None,
@@ -320,6 +329,13 @@ def profile_plates(
         A folder of CellProfiler illumination functions (``io.attach_illum_folder``).
     pixel_size
         Microns per pixel, overriding the images' metadata (``io.resolve_pixel_size``).
+    scheduler
+        Address of a running Dask scheduler: one task per field on its workers (which
+        need this package and must see the plate folders and ``out_dir``).
+    workers
+        Start a local Dask cluster of this many worker processes for the run. Neither:
+        run in this process. Every mode writes the same field caches, so a run resumes
+        in any mode (``profiling.execute``).
 
     Returns
     -------
@@ -335,15 +351,16 @@ def profile_plates(
     PhenoscopeWarning
         When a plate has fewer than two negative-control wells (``wells.well_profiles``).
     """
-    from tqdm.auto import tqdm
-
     from napari_phenoscope.io import (
         annotate_wells,
         iter_fields,
         output_folder,
         resolve_pixel_size,
     )
+    from napari_phenoscope.models import resolve_device
+    from napari_phenoscope.profiling.execute import check_execution, map_fields
 
+    check_execution(scheduler, workers)
     feature_sets = parse_feature_sets(features)
     fields = index_plates(plate_dirs, channel_map=channel_map, wells=wells, illum=illum)
     well_metadata = annotate_wells(fields, plate_dirs, metadata, negcon)
@@ -360,48 +377,95 @@ def profile_plates(
         from napari_phenoscope.features.classical import CLASSICAL_DEFINITIONS
 
         signature["classical"] = CLASSICAL_DEFINITIONS
-    encoder = None
     if "vit" in feature_sets:
-        from napari_phenoscope.models import load_encoder, resolve_device
-
         signature["model"] = model_signature(model_path)
     todo = [
         field.position
         for field in iter_fields(fields)
         if not cache_matches(field_cache_path(out_dir, *field.key), signature)
     ]
+    in_process = scheduler is None and workers is None
     scaling: dict[str, Any] = {}
     if todo and "vit" in feature_sets:
-        device = str(resolve_device(device))
-        encoder = load_encoder(model_path, device=device)
+        if in_process:
+            device = str(resolve_device(device))  # Dask workers resolve "auto" themselves
+        # the plates' crop normalisation comes from the encoder's preprocessing; computed
+        # here once, shipped to the workers with the job
+        encoder = cached_encoder(model_path, signature["model"], device if in_process else "cpu")
         whole = fields if wells is None else index_plates(plate_dirs, channel_map=channel_map)
         scaling = encoder_normalization(encoder, whole, missing)
-    bar = tqdm(
-        total=len(fields),
-        initial=len(fields) - len(todo),
-        unit="field",
-        desc="profiling",
-        disable=not progress,
+    job = FieldJob(
+        out_dir, feature_sets, signature, model_path, device, batch_size, scaling, image_pixel_size
     )
-    try:
-        for field in iter_fields(fields, todo, missing=missing):
-            key = field.key
-            bar.set_postfix_str(f"{key[0]} {key[1]} s{key[2]}")
-            table, _ = measure_field(
-                field.read(),
-                key,
-                feature_sets,
-                encoder,
-                device,
-                batch_size,
-                pixel_size=image_pixel_size,
-                normalization=scaling.get(key[0], "field"),
-            )
-            write_parquet_atomic(table, field_cache_path(out_dir, *key), signature)
-            bar.update(1)
-    finally:
-        bar.close()
+    map_fields(
+        job,
+        list(iter_fields(fields, todo, missing=missing)),
+        scheduler=scheduler,
+        workers=workers,
+        progress=progress,
+        describe=lambda field: "{} {} s{}".format(*field.key),
+        total=len(fields),
+    )
     return assemble_outputs(fields, well_metadata, feature_sets, out_dir, n_computed=len(todo))
+
+
+@dataclass(frozen=True)
+class FieldJob:
+    """Profile one field (``io.iter_fields``) into its cache file; what a Dask task runs.
+
+    Small and picklable: a worker loads the encoder once per process (``cached_encoder``)
+    and writes the field's cache file itself, atomically. Returns the number of cells.
+    """
+
+    out_dir: Path
+    feature_sets: tuple[str, ...]
+    signature: dict[str, Any]
+    model_path: str | Path | None = None
+    device: str = "auto"
+    batch_size: int = 64
+    scaling: dict[str, Any] = dataclass_field(default_factory=dict)
+    pixel_size: float | None = None
+
+    def __call__(self, field: Field) -> int:
+        from napari_phenoscope.models import resolve_device
+
+        device, encoder = self.device, None
+        if "vit" in self.feature_sets:
+            device = str(resolve_device(self.device))
+            encoder = cached_encoder(self.model_path, self.signature["model"], device)
+        table, _ = measure_field(
+            field.read(),
+            field.key,
+            self.feature_sets,
+            encoder,
+            device,
+            self.batch_size,
+            pixel_size=self.pixel_size,
+            normalization=self.scaling.get(field.key[0], "field"),
+        )
+        write_parquet_atomic(table, field_cache_path(self.out_dir, *field.key), self.signature)
+        return len(table)
+
+
+_ENCODER_LOCK = threading.Lock()
+
+
+def cached_encoder(model_path: str | Path | None, digest: str, device: str) -> Any:
+    """The encoder of ``model_path`` on ``device``, loaded once per process and kept.
+
+    ``digest`` (the weights' SHA-256) is part of the key, so weights rewritten at the same
+    path are reloaded. The lock makes a multi-threaded Dask worker load it only once.
+    """
+    with _ENCODER_LOCK:
+        return _load_encoder(None if model_path is None else str(model_path), digest, device)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_encoder(model_path: str | None, digest: str, device: str) -> Any:
+    from napari_phenoscope.models import load_encoder
+
+    del digest  # only a cache key
+    return load_encoder(model_path, device=device)
 
 
 def _input_signature(fields: pd.DataFrame, pixel_size: float | None) -> dict[str, Any]:
