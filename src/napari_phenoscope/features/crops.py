@@ -182,6 +182,18 @@ def _plate_limits(
     return plate_percentiles(images, percentiles)
 
 
+def limits_per_plate(
+    fields: pd.DataFrame,
+    percentiles: tuple[float, float] = DEFAULT_PERCENTILES,
+    missing: Literal["error", "zeros"] = "error",
+) -> dict[str, np.ndarray]:
+    """``plate_limits`` of every plate of a field index, keyed by the plate barcode (str)."""
+    return {
+        str(plate): plate_limits(group, percentiles, missing=missing)
+        for plate, group in fields.groupby(PLATE, sort=False)
+    }
+
+
 def plate_limits_cache_clear() -> None:
     """Forget every memoised ``plate_limits`` result."""
     _plate_limits.cache_clear()
@@ -439,14 +451,7 @@ def iter_plate_crops(
         fields = index_plate(plate_dir, channel_map)
         if fields.empty:
             raise PlateFormatError(f"no image fields found in {plate_dir}")
-        by_plate = (
-            {
-                plate: plate_limits(group, missing=missing)
-                for plate, group in fields.groupby(PLATE, sort=False)
-            }
-            if normalization == "plate"
-            else {}
-        )
+        by_plate = limits_per_plate(fields, missing=missing) if normalization == "plate" else {}
         for field in iter_fields(fields, missing=missing):
             if max_fields is not None and n_fields >= max_fields:
                 break

@@ -248,16 +248,13 @@ def encoder_normalization(
     dict
         Plate barcode -> ``"field"`` or (5, 2) plate limits (``crops.plate_limits``).
     """
-    from napari_phenoscope.features.crops import plate_limits
+    from napari_phenoscope.features.crops import limits_per_plate
 
     preprocessing = getattr(encoder, "phenoscope_preprocessing", None)
     plates = plate_fields[PLATE].astype(str).unique()
     if preprocessing is None or preprocessing.normalization == "field":
         return {plate: "field" for plate in plates}
-    return {
-        str(plate): plate_limits(group, preprocessing.percentiles, missing=missing)
-        for plate, group in plate_fields.groupby(PLATE, sort=False)
-    }
+    return limits_per_plate(plate_fields, preprocessing.percentiles, missing=missing)
 
 
 def model_signature(model_path: str | Path | None) -> str:
