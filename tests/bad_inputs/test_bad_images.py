@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import tifffile
-from cli_outcome import assert_fine, assert_refused, run_cli
 
+from cli_outcome import assert_fine, assert_refused, run_cli
 from conftest import copy_compound_plate, phenix_name, write_tiny_plate
 
 WELL_AT_FAULT = "A02"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from cli_outcome import assert_refused, run_cli, run_console
 from safetensors.torch import save_file
 
+from cli_outcome import assert_refused, run_cli, run_console
 from conftest import copy_compound_plate, write_tiny_plate
 
 PROFILE = ["--features", "classical", "--no-progress"]
