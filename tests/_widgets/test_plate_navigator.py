@@ -56,8 +56,19 @@ def test_clicking_an_unimaged_well_says_so(navigator, tiny_plate):
 
 def test_bad_path_shows_a_message_not_a_traceback(navigator, tmp_path):
     _, widget = navigator
+    assert widget.reading_options.isHidden()  # folded away while plates open as they are
     widget.open(str(tmp_path / "missing"))
     assert widget.status.text().startswith("Error: no such file or folder")
+    assert not widget.reading_options.isHidden()  # unfolded: the fix is often in them
+    assert widget.reading_toggle.isChecked()
+
+
+def test_the_navigator_does_not_force_the_window_taller_than_a_laptop_screen(navigator, tiny_plate):
+    viewer, widget = navigator
+    widget.open(str(tiny_plate))
+    widget.show_reading_options(True)
+    # its content scrolls: the left column (layer controls, layer list, navigator) fits 1080p
+    assert viewer.window._qt_window.minimumSizeHint().height() < 1000
 
 
 def test_drag_and_drop_plate_is_adopted(make_napari_viewer, tiny_plate):

@@ -54,11 +54,6 @@ def test_cancelling_a_umap_layout_kills_its_process_within_a_second():
     assert multiprocessing.active_children() == []  # nothing keeps burning the cores
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 12 made the nulls fast: 5M copairs permutations now end in < 1 s, before the "
-    "cancel; the test needs a longer workload",
-)
 def test_cancelling_an_map_evaluation_kills_its_process_within_a_second():
     profiles = valid_well_profiles()
     children_seen = lambda: bool(multiprocessing.active_children())  # noqa: E731
@@ -67,7 +62,8 @@ def test_cancelling_an_map_evaluation_kills_its_process_within_a_second():
         evaluate,
         profiles,
         "replicate",
-        5_000_000,  # a null this large runs for tens of seconds
+        50_000_000,  # copairs' exact null this large runs ~10 s alone on 2 cores
+        null="copairs",
         started=lambda: children_seen() and time.monotonic() - started_at > 3,
     )
     assert isinstance(error, Cancelled)

@@ -11,15 +11,19 @@ from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
+    QToolButton,
     QVBoxLayout,
+    QWidget,
 )
 
 from napari_phenoscope._widgets._dock import Dock
@@ -36,6 +40,10 @@ if TYPE_CHECKING:
 
 CELL_COUNT = "cell count"
 NO_PLATE = "No plate open: open one here or drop a plate folder on napari."
+
+
+#: Least height of the navigator in the left column: the plate grid in view, the rest scrolls.
+MINIMUM_HEIGHT = 400
 
 
 class PlateNavigator(Dock):
@@ -96,16 +104,41 @@ class PlateNavigator(Dock):
         form.addRow("Plate", self.plate_combo)
         form.addRow("Colour wells by", self.colour_combo)
         form.addRow("Site", self.site_combo)
-        form.addRow("Channel map", self.channel_map_edit)
-        self.inputs.add_rows(form)
+        # How to read a plate that is not laid out like CPJUMP1: folded away by default, so
+        # that the plate grid stays in view; unfolded by ``show_reading_options``.
+        self.reading_options = QWidget()
+        reading_form = QFormLayout(self.reading_options)
+        reading_form.setContentsMargins(0, 0, 0, 0)
+        reading_form.addRow("Channel map", self.channel_map_edit)
+        self.inputs.add_rows(reading_form)
+        self.reading_toggle = QToolButton()
+        self.reading_toggle.setText("Reading options")
+        self.reading_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.reading_toggle.setCheckable(True)
+        self.reading_toggle.toggled.connect(self.show_reading_options)
+        self.show_reading_options(False)
 
-        layout = QVBoxLayout(self)
+        # The navigator shares the left column with napari's layer controls and layer list:
+        # scrolled, it never forces the window taller than the screen.
+        content = QWidget()
+        layout = QVBoxLayout(content)
         layout.addLayout(path_row)
         layout.addLayout(form)
+        layout.addWidget(self.reading_toggle)
+        layout.addWidget(self.reading_options)
         layout.addWidget(self.grid)
         layout.addWidget(self.legend)
         layout.addWidget(self.info)
         layout.addWidget(self.status)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
+        scroll.setMinimumHeight(MINIMUM_HEIGHT)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
 
         napari_viewer.layers.events.inserted.connect(self._layer_inserted)
         self.subscribe(
@@ -113,6 +146,16 @@ class PlateNavigator(Dock):
             field_changed=self._field_changed,
             cells_changed=self.refresh_grid,
         )
+
+    def show_reading_options(self, shown: bool) -> None:
+        """Unfold (or fold) the rows that say how to read an unusual plate."""
+        self.reading_toggle.blockSignals(True)
+        self.reading_toggle.setChecked(shown)
+        self.reading_toggle.blockSignals(False)
+        self.reading_toggle.setArrowType(
+            Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow
+        )
+        self.reading_options.setVisible(shown)
 
     # --- reactions -------------------------------------------------------------------
     def _layer_inserted(self, event) -> None:
@@ -197,6 +240,7 @@ class PlateNavigator(Dock):
         except PhenoscopeError as error:
             self.status.setText(f"Error: {error}")
             notify_error(str(error))
+            self.show_reading_options(True)  # most plates that fail to open need one of them
 
     def _well_clicked(self, row: int, column: int) -> None:
         self.go_to(self.plate_combo.currentText(), grid_position_to_well(row, column))

@@ -93,6 +93,7 @@ def run_interruptible(
             try:
                 kind, *payload = receiver.recv()
             except EOFError:
+                child.join(timeout=5)  # the pipe closes a moment before the exit code is set
                 raise RuntimeError(
                     f"the process computing {function.__name__} ended without a result "
                     f"(exit code {child.exitcode})"
