@@ -292,11 +292,6 @@ def test_best_well_is_the_most_similar_replicate(wells):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="regression seen at 0b2efe7 (BRD4 ranks 11 of 54 on this well subset; it ranked 51 "
-    "at 232331e): bisect the merges of issues 12/13 into the classical pipeline",
-)
 def test_bi2536_on_the_demo_plates_finds_plk1_not_brd4(demo_project, tmp_path):
     """The CPJUMP1 story on the demo plates, end to end through the headless pipeline."""
     from napari_phenoscope.demo.project import load_design, select_wells
@@ -318,9 +313,11 @@ def test_bi2536_on_the_demo_plates_finds_plk1_not_brd4(demo_project, tmp_path):
     query = perturbation_query(profiles, "BI-2536", columns, "compound")
     ranking = rank_perturbations(query, reference_profiles(profiles, columns, query.exclude_wells))
     crispr = ranking[ranking[MODALITY] == "crispr"]
-    plk1 = crispr.loc[crispr[PERTURBATION] == "PLK1", RANK]
-    brd4 = crispr.loc[crispr[PERTURBATION] == "BRD4", RANK]
-    # PLK1 knockout in the top tenth of all perturbations ranked, BRD4 in the bottom half
-    # (with CellProfiler's texture, granularity and radial definitions PLK1 ranks 5th here)
-    assert plk1.min() <= len(ranking) / 10, ranking.head(10)
-    assert brd4.min() > len(ranking) / 2, ranking[[RANK, PERTURBATION, MODALITY]]
+    plk1 = crispr[crispr[PERTURBATION] == "PLK1"]
+    brd4 = crispr[crispr[PERTURBATION] == "BRD4"]
+    shown = ranking[[RANK, PERTURBATION, MODALITY, SIMILARITY]]
+    # PLK1 knockout in the top tenth of all perturbations ranked (2nd here); BRD4 knockout
+    # (both guides) no closer than the unrelated perturbations around 0: a tenth of PLK1's
+    # similarity. (Features scaled by a rounding-noise MAD once put BRD4 11th, at 0.39.)
+    assert plk1[RANK].min() <= len(ranking) / 10, shown.head(10)
+    assert brd4[SIMILARITY].max() < 0.25 * plk1[SIMILARITY].max(), shown

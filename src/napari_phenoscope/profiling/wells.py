@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from napari_phenoscope.constants import OBJECT_NUMBER, PLATE, SITE, WELL
@@ -41,9 +42,10 @@ def well_profiles(cells: pd.DataFrame, feature_columns: Sequence[str]) -> pd.Dat
     Notes
     -----
     A feature whose reference wells do not vary on some plate (MAD 0, e.g. a minimum
-    intensity that is 0 in every control well) cannot be normalised to them: it would be
-    divided by pycytominer's epsilon and dominate every similarity, so it is dropped before
-    the usual variance, correlation and NaN selection.
+    intensity that is 0 in every control well, or a MAD of rounding noise, e.g. a coarse
+    granularity scale that is 0 up to 1e-14 in small cells; see ``MAD_RELATIVE_TOLERANCE``)
+    cannot be normalised to them: it would be scaled up by 1e12 or more and dominate every
+    similarity, so it is dropped before the usual variance, correlation and NaN selection.
     """
     from napari_phenoscope.profiling import profiles
 
@@ -62,6 +64,11 @@ def well_profiles(cells: pd.DataFrame, feature_columns: Sequence[str]) -> pd.Dat
 
 
 _PER_CELL = (SITE, OBJECT_NUMBER)
+
+#: A reference MAD at or below ``max(relative * the feature's largest |value| on the plate,
+#: absolute)`` is rounding noise, not spread: the feature is dropped, not divided by it.
+MAD_RELATIVE_TOLERANCE = 1e-9
+MAD_ABSOLUTE_TOLERANCE = 1e-12
 CELL_COUNT = "Metadata_Count_Cells"
 
 
@@ -118,4 +125,11 @@ def _constant_in_reference(
     values = reference[list(features)]
     medians = values.groupby(reference[PLATE]).transform("median")
     mad = (values - medians).abs().groupby(reference[PLATE]).median()
-    return [name for name in features if (mad[name] == 0).any()]
+    # Rounding noise is no spread: a feature that is 0 up to 1e-14 in every control well (a
+    # coarse granularity scale of small cells) would otherwise be scaled up to ~1e14.
+    magnitude = table[list(features)].abs().groupby(table[PLATE]).max()
+    tolerance = np.maximum(
+        MAD_RELATIVE_TOLERANCE * magnitude.loc[mad.index], MAD_ABSOLUTE_TOLERANCE
+    )
+    unscalable = mad <= tolerance
+    return [name for name in features if unscalable[name].any()]
