@@ -37,6 +37,7 @@ from napari_phenoscope.io import join_well_metadata, read_field, read_well_metad
 from napari_phenoscope.io.profiles import read_profiles  # noqa: E402
 from napari_phenoscope.models import embed_crops, load_encoder  # noqa: E402
 from napari_phenoscope.profiling.pipeline import index_plates, profile_plates  # noqa: E402
+from napari_phenoscope.profiling.profiles import spherize  # noqa: E402
 from napari_phenoscope.profiling.wells import well_profiles  # noqa: E402
 from napari_phenoscope.segmentation import segment_field  # noqa: E402
 
@@ -123,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         "--variant", action="append", default=[], help="NAME=WEIGHTS[:SCOPE[:POOL]]"
     )
     parser.add_argument("--json", type=Path, help="append the rows to this JSON-lines file")
+    parser.add_argument(
+        "--spherize",
+        action="store_true",
+        help="also score every feature set after ZCA-cor whitening fitted on the negative "
+        "controls (rows NAME+sph; their ratios are to classical+sph)",
+    )
     args = parser.parse_args(argv)
     root = render(args.work, args.seed, args.wells, args.sites)
     work = args.work / f"crops_seed{args.seed}_w{args.wells}_s{args.sites}"
@@ -132,11 +139,21 @@ def main(argv: list[str] | None = None) -> int:
     classical_out = profile_plates([root], work / "classical", features="classical", progress=False)
     classical = read_profiles(classical_out.well_profiles["classical"])
     results = {"classical": (evaluate(classical, args.null_size), gene_ranks(classical), None)}
+    if args.spherize:
+        whitened = spherize(classical)
+        results["classical+sph"] = (evaluate(whitened, args.null_size), gene_ranks(whitened), None)
     for text in args.variant:
         name, weights, scope, pooling = parse_variant(text)
         profiles, rate = vit_profiles(cells, crops, metadata, weights, scope, pooling)
         results[name] = (evaluate(profiles, args.null_size), gene_ranks(profiles), rate)
         print(f"{name}: {len(cells)} cells embedded at {rate:.0f} cells/s", flush=True)
+        if args.spherize:
+            whitened = spherize(profiles)
+            results[f"{name}+sph"] = (
+                evaluate(whitened, args.null_size),
+                gene_ranks(whitened),
+                rate,
+            )
     rows = list(results["classical"][0])
     header = "| variant | " + " | ".join(rows) + " | PLK1 | BRD4 |"
     print(
@@ -145,12 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(header)
     print("|" + " --- |" * (len(rows) + 3))
-    base = results["classical"][0]
     for name, (scores, (ranks, n_genes), _rate) in results.items():
+        base = results["classical+sph" if name.endswith("+sph") else "classical"][0]
         cells_text = []
         for row in rows:
             value = scores.get(row, (np.nan,))[0]
-            ratio = "" if name == "classical" else f" ({value / base[row][0]:.2f}x)"
+            ratio = "" if name.startswith("classical") else f" ({value / base[row][0]:.2f}x)"
             cells_text.append(f"{value:.3f}{ratio}")
         print(
             f"| {name} | "
