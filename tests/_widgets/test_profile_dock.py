@@ -270,6 +270,8 @@ def test_a_plate_without_negative_controls_says_so(dock, tmp_path, qtbot):
     assert text.startswith(f"Profiled 2 of 2 field(s): {2 * CELLS_PER_FIELD} cells."), text
     # issue 10: without controls, wells are normalised to all wells of the plate, not dropped
     assert "Well profiles: 2 wells" in text, text
+    assert "fewer than two negative-control wells" in text, text  # and the dock says why
+    assert "normalised to all wells of each plate" in text, text
     assert len(session.well_profiles["classical"]) == 2
     assert len(session.cells) == 2 * CELLS_PER_FIELD
     assert widget.run_button.isEnabled()

@@ -303,12 +303,14 @@ class ProfileDock(Dock):
         """Aggregate the session's cells to well profiles in a worker (then idle again)."""
         self.status.setText(f"{run_text}. Aggregating well profiles…")
 
-        def done(profiles: dict) -> None:
+        def done(result: tuple[dict, str]) -> None:
+            profiles, note = result
             if session is not self.state.session:
                 return
             session.well_profiles.update(profiles)
             wells = len(next(iter(profiles.values()))) if profiles else 0
-            self.status.setText(f"{run_text}. Well profiles: {wells} wells.")
+            text = f"{run_text}. Well profiles: {wells} wells."
+            self.status.setText(f"{text} Note: {note}." if note else text)
             self.state.events.cells_changed.emit()
 
         def failed(error: BaseException) -> None:

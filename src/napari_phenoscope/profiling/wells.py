@@ -16,7 +16,9 @@ import pandas as pd
 from napari_phenoscope.constants import OBJECT_NUMBER, PLATE, SITE, WELL
 
 
-def well_profiles(cells: pd.DataFrame, feature_columns: Sequence[str]) -> pd.DataFrame:
+def well_profiles(
+    cells: pd.DataFrame, feature_columns: Sequence[str], warn: bool = True
+) -> pd.DataFrame:
     """Median-aggregate cells to wells, robust-normalise to negcon per plate, select features.
 
     Parameters
@@ -25,6 +27,9 @@ def well_profiles(cells: pd.DataFrame, feature_columns: Sequence[str]) -> pd.Dat
         Single-cell table with the wells' ``Metadata_*`` annotations and ``feature_columns``.
     feature_columns
         The features of one feature set.
+    warn
+        Warn when the plates can not be normalised to their negative controls (callers that
+        show ``normalisation_plan``'s note themselves pass ``False``).
 
     Returns
     -------
@@ -55,7 +60,7 @@ def well_profiles(cells: pd.DataFrame, feature_columns: Sequence[str]) -> pd.Dat
     counts = cells.groupby([PLATE, WELL]).size().rename(CELL_COUNT)
     medians = profiles.aggregate(cells[[PLATE, WELL, *features]], (PLATE, WELL), "median")
     table = wells.join(counts).join(medians.set_index([PLATE, WELL])).reset_index()
-    samples = normalisation_samples(table)
+    samples = normalisation_samples(table) if warn else normalisation_plan(table)[0]
     if samples == "none":
         return profiles.feature_select(table, ["drop_na_columns"]).reset_index(drop=True).copy()
     table = table.drop(columns=_constant_in_reference(table, features, samples))
@@ -72,44 +77,50 @@ MAD_ABSOLUTE_TOLERANCE = 1e-12
 CELL_COUNT = "Metadata_Count_Cells"
 
 
-def normalisation_samples(table: pd.DataFrame) -> Literal["negcon", "all", "none"]:
-    """How to normalise well profiles: to controls, to all wells, or not at all.
+def normalisation_plan(table: pd.DataFrame) -> tuple[Literal["negcon", "all", "none"], str]:
+    """How to normalise well profiles, and why if not to the controls: ``(samples, note)``.
 
-    ``"negcon"`` when every plate has two negative-control wells (a MAD); else ``"all"``
-    when every plate has two wells; else ``"none"`` (a plate of one well has no spread to
-    scale by). Warns once (``PhenoscopeWarning``, one line naming the plates) when falling
-    back.
+    ``"negcon"`` (note ``""``) when every plate has two negative-control wells (a MAD); else
+    ``"all"`` when every plate has two wells; else ``"none"`` (a plate of one well has no
+    spread to scale by). The note is one line naming the plates (what the Profile dock shows
+    and ``normalisation_samples`` warns). ``table`` needs ``Metadata_Plate``, ``Metadata_Well``
+    and, where known, ``Metadata_control_type``: one row per well, or per cell.
     """
-    import warnings
-
     from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL
-    from napari_phenoscope.errors import PhenoscopeWarning
 
-    if CONTROL_TYPE in table.columns:
-        is_control = table[CONTROL_TYPE] == NEGATIVE_CONTROL
+    wells = table.drop_duplicates([PLATE, WELL])
+    if CONTROL_TYPE in wells.columns:
+        is_control = wells[CONTROL_TYPE] == NEGATIVE_CONTROL
     else:
-        is_control = pd.Series(False, index=table.index)
-    controls = is_control.groupby(table[PLATE]).sum()
+        is_control = pd.Series(False, index=wells.index)
+    controls = is_control.groupby(wells[PLATE]).sum()
     short = controls[controls < 2]
     if short.empty:
-        return "negcon"
+        return "negcon", ""
     listed = ", ".join(f"{plate} ({count})" for plate, count in short.items())
-    message = (
+    note = (
         f"fewer than two negative-control wells ({CONTROL_TYPE} = {NEGATIVE_CONTROL}) on "
         f"plate(s) {listed}; "
     )
-    wells = table.groupby(PLATE).size()
-    single = wells[wells < 2]
+    per_plate = wells.groupby(PLATE).size()
+    single = per_plate[per_plate < 2]
     if single.empty:
-        samples: Literal["all", "none"] = "all"
-        message += "well profiles are normalised to all wells of each plate"
-    else:
-        samples = "none"
-        message += (
-            f"plate(s) {', '.join(map(str, single.index))} have one well: well profiles are "
-            "the per-well medians, not normalised"
-        )
-    warnings.warn(message, PhenoscopeWarning, stacklevel=3)
+        return "all", note + "well profiles are normalised to all wells of each plate"
+    return "none", note + (
+        f"plate(s) {', '.join(map(str, single.index))} have one well: well profiles are "
+        "the per-well medians, not normalised"
+    )
+
+
+def normalisation_samples(table: pd.DataFrame) -> Literal["negcon", "all", "none"]:
+    """``normalisation_plan``'s samples; warns its note once (``PhenoscopeWarning``)."""
+    import warnings
+
+    from napari_phenoscope.errors import PhenoscopeWarning
+
+    samples, note = normalisation_plan(table)
+    if note:
+        warnings.warn(note, PhenoscopeWarning, stacklevel=3)
     return samples
 
 

@@ -20,7 +20,7 @@ from napari_phenoscope.constants import CHANNELS, LABEL, PLATE, SITE, WELL
 from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
 from napari_phenoscope.profiling import pipeline
 from napari_phenoscope.profiling.outputs import VIT_PREFIX
-from napari_phenoscope.profiling.wells import well_profiles
+from napari_phenoscope.profiling.wells import normalisation_plan, well_profiles
 
 FEATURE_SETS: tuple[str, ...] = ("vit", "classical", "both")
 SCOPES: tuple[str, ...] = ("field", "well", "plate")
@@ -218,16 +218,23 @@ def labels_features(table: pd.DataFrame, feature_columns: Sequence[str] = ()) ->
 
 def aggregate_wells(
     cells: pd.DataFrame, feature_columns: dict[str, list[str]]
-) -> dict[str, pd.DataFrame]:
-    """Well profiles per feature set from the session's cells (``profiling.wells.well_profiles``).
+) -> tuple[dict[str, pd.DataFrame], str]:
+    """Well profiles per feature set from the session's cells (``profiling.wells.well_profiles``)
+    and the note on how they were normalised (``""`` when to the negative controls).
+
+    The note is returned, not warned: this runs in a worker thread, where warnings can not
+    be caught safely (``warnings.catch_warnings`` is process-wide).
 
     Raises
     ------
     PhenoscopeError
-        If the cells cannot be aggregated and normalised (e.g. a plate without negative
-        control wells), with the message the dock shows.
+        If the cells cannot be aggregated and normalised, with the message the dock shows.
     """
-    return {name: well_profiles(cells, columns) for name, columns in feature_columns.items()}
+    _, note = normalisation_plan(cells)
+    profiles = {
+        name: well_profiles(cells, columns, warn=False) for name, columns in feature_columns.items()
+    }
+    return profiles, note
 
 
 def adopt_pipeline_output(
