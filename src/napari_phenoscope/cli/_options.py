@@ -1,4 +1,4 @@
-"""Argument types the verbs share: bad values end in one line naming the option."""
+"""What the verbs share: a one-line-error parser, argument types, the plate input options."""
 
 from __future__ import annotations
 
@@ -25,3 +25,18 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not a positive number")
     return value
+
+
+def add_input_options(parser: argparse.ArgumentParser) -> None:
+    """``--illum DIR`` and ``--pixel-size UM`` (docs/layouts/scale-and-illum.md)."""
+    parser.add_argument(
+        "--illum",
+        metavar="DIR",
+        help="CellProfiler illumination functions (<plate>_Illum<CH>.npy) to divide by",
+    )
+    parser.add_argument(
+        "--pixel-size",
+        type=float,
+        metavar="UM",
+        help="microns per pixel (default: from the image metadata, when it has one)",
+    )

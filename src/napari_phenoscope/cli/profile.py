@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from napari_phenoscope.cli._execution import add_execution_options
-from napari_phenoscope.cli._options import positive_int
-from napari_phenoscope.cli.options import add_input_options
+from napari_phenoscope.cli._options import add_input_options, positive_int
 
 
 def add(subparsers: argparse._SubParsersAction) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from napari_phenoscope.cli.options import add_input_options
+from napari_phenoscope.cli._options import add_input_options
 
 
 def add(subparsers: argparse._SubParsersAction) -> None:
