@@ -56,6 +56,42 @@ def add(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from napari_phenoscope.training.loops import run_from_cli
+    """Build the training configuration from the arguments, train, print a summary."""
+    import torch
 
-    return run_from_cli(args)
+    from napari_phenoscope.training.loops import TrainConfig, train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = TrainConfig(
+        method=args.method,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        crop_size=args.crop_size,
+        checkpoint_every=args.checkpoint_every,
+        normalization=args.normalization,
+        dino_intensity_jitter=args.dino_intensity_jitter,
+    )
+    crop_options = {"max_fields": args.max_fields, "channel_map": args.channel_map}
+    result = train(
+        args.plates,
+        args.out,
+        config,
+        device=args.device,
+        resume=args.resume,
+        init=args.init,
+        progress=not args.no_progress,
+        max_minutes=args.max_minutes,
+        crop_options={k: v for k, v in crop_options.items() if v is not None},
+    )
+    state = (
+        "done" if result.completed else f"stopped early; resume with --resume {result.checkpoint}"
+    )
+    print(
+        f"{config.method}: {result.n_cells} cells, step {result.steps}/{result.total_steps} "
+        f"({state}), loss {result.first_loss:.4f} -> {result.last_loss:.4f}; "
+        f"weights {result.weights}, losses {result.loss_log}"
+    )
+    return 0
