@@ -1,7 +1,7 @@
 """Encoder ablations on a held-out demo project: weights x crop normalisation x pooling.
 
 Each field of the project is read and segmented once; its cells' crops are cut with per-field
-and with per-plate normalisation (``crops.plate_limits``) and kept in float16 memmaps, so
+and with per-plate normalisation (``scaling.plate_limits``) and kept in float16 memmaps, so
 every variant only re-embeds. Each variant's cells are aggregated, normalised and
 feature-selected exactly as ``phenoscope profile`` does (``pipeline.well_profiles``) and
 scored with the CPJUMP1 tasks; the classical features come from ``phenoscope profile
@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_profiles import FEATURE_SETS, evaluate, gene_ranks, render  # noqa: E402
 
 from napari_phenoscope.constants import CHANNELS, PLATE, SITE, WELL  # noqa: E402
-from napari_phenoscope.features.crops import extract_crops, plate_limits  # noqa: E402
+from napari_phenoscope.features.crops import extract_crops  # noqa: E402
+from napari_phenoscope.features.scaling import plate_limits  # noqa: E402
 from napari_phenoscope.io import join_well_metadata, read_field, read_well_metadata  # noqa: E402
 from napari_phenoscope.io.profiles import read_profiles  # noqa: E402
 from napari_phenoscope.models import embed_crops, load_encoder  # noqa: E402

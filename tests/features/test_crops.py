@@ -16,11 +16,9 @@ from skimage.segmentation import expand_labels
 from conftest import phenix_name
 from napari_phenoscope.constants import CENTER_X, CENTER_Y, CHANNELS, PLATE, SITE, WELL
 from napari_phenoscope.errors import PlateFormatError
-from napari_phenoscope.features.crops import (
+from napari_phenoscope.features.crops import crop_origins, extract_crops, iter_plate_crops
+from napari_phenoscope.features.scaling import (
     channel_percentiles,
-    crop_origins,
-    extract_crops,
-    iter_plate_crops,
     normalize_image,
     plate_percentiles,
 )

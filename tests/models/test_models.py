@@ -249,7 +249,7 @@ def test_inspect_field_in_image_coordinates(mae):
     )
     inside = ~np.isnan(cell.error)
     assert inside[14:46, 4:36].all() and inside.sum() == 32 * 32
-    from napari_phenoscope.features.crops import normalize_image
+    from napari_phenoscope.features.scaling import normalize_image
 
     normalized = normalize_image(image)
     visible = inside & (cell.error == 0) & (cell.masked[0] != 0)

@@ -13,7 +13,8 @@ from test_crops import threshold_segmenter, write_demo_plate
 
 from napari_phenoscope.constants import CHANNELS, PLATE
 from napari_phenoscope.errors import ModelWeightsError, PlateFormatError
-from napari_phenoscope.features.crops import extract_crops, plate_limits, sample_rows
+from napari_phenoscope.features.crops import extract_crops
+from napari_phenoscope.features.scaling import plate_limits, sample_rows
 from napari_phenoscope.io import index_plate, read_field
 from napari_phenoscope.models import EncoderConfig, create_encoder, embed_crops, load_encoder
 from napari_phenoscope.models.preprocessing import Preprocessing

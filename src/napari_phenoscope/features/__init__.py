@@ -12,8 +12,8 @@ from napari_phenoscope.features.crops import (
     CropBatch,
     extract_crops,
     iter_plate_crops,
-    normalize_image,
 )
+from napari_phenoscope.features.scaling import normalize_image
 
 __all__ = [
     "DEFAULT_CROP_SIZE",

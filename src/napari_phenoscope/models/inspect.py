@@ -23,13 +23,8 @@ import torch
 import torch.nn.functional as F
 from timm.models.vision_transformer import VisionTransformer
 
-from napari_phenoscope.features.crops import (
-    DEFAULT_CROP_SIZE,
-    Normalization,
-    crop_origins,
-    cut_windows,
-    normalize_image,
-)
+from napari_phenoscope.features.crops import DEFAULT_CROP_SIZE, crop_origins, cut_windows
+from napari_phenoscope.features.scaling import Normalization, normalize_image
 from napari_phenoscope.models.mae import MASK_RATIO, MaskedAutoencoder, unpatchify
 from napari_phenoscope.models.vit import add_cls_token, patch_tokens
 

@@ -24,13 +24,8 @@ import pandas as pd
 
 from napari_phenoscope.constants import CHANNELS, CONTROL_TYPE, NEGATIVE_CONTROL, PLATE, SITE, WELL
 from napari_phenoscope.errors import PlateFormatError, ProfileTableError
-from napari_phenoscope.features.crops import (
-    cell_centers,
-    channel_percentiles,
-    crop_origins,
-    cut_windows,
-    extract_crops,
-)
+from napari_phenoscope.features.crops import cell_centers, crop_origins, cut_windows, extract_crops
+from napari_phenoscope.features.scaling import channel_percentiles
 from napari_phenoscope.profiling.embedding_map import feature_matrix
 from napari_phenoscope.profiling.explain import cosine
 from napari_phenoscope.profiling.similarity import profile_feature_columns, representative_cells

@@ -246,9 +246,9 @@ def encoder_normalization(
     Returns
     -------
     dict
-        Plate barcode -> ``"field"`` or (5, 2) plate limits (``crops.plate_limits``).
+        Plate barcode -> ``"field"`` or (5, 2) plate limits (``scaling.plate_limits``).
     """
-    from napari_phenoscope.features.crops import limits_per_plate
+    from napari_phenoscope.features.scaling import limits_per_plate
 
     preprocessing = getattr(encoder, "phenoscope_preprocessing", None)
     plates = plate_fields[PLATE].astype(str).unique()

@@ -15,12 +15,8 @@ import pandas as pd
 from napari_phenoscope.constants import PLATE, SITE, WELL
 from napari_phenoscope.errors import PhenoscopeError, PlateFormatError
 from napari_phenoscope.features.composite import channel_composite
-from napari_phenoscope.features.crops import (
-    cell_centers,
-    channel_percentiles,
-    crop_origins,
-    cut_windows,
-)
+from napari_phenoscope.features.crops import cell_centers, crop_origins, cut_windows
+from napari_phenoscope.features.scaling import channel_percentiles
 from napari_phenoscope.io import read_field
 from napari_phenoscope.profiling.similarity import representative_cells
 
