@@ -13,7 +13,8 @@ from napari_phenoscope.cli import main
 from napari_phenoscope.errors import ModelWeightsError, PlateFormatError
 from napari_phenoscope.models import EncoderConfig, load_encoder, load_mae, read_weights
 from napari_phenoscope.models.inspect import reconstruct
-from napari_phenoscope.training.loops import TrainConfig, build_crop_cache, outputs_for, train
+from napari_phenoscope.training.crop_cache import build_crop_cache
+from napari_phenoscope.training.loops import TrainConfig, outputs_for, train
 
 #: A small encoder so that the tests train in seconds on two shared cores.
 TINY = EncoderConfig(img_size=32, embed_dim=64, depth=2, num_heads=2)

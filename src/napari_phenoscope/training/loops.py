@@ -1,8 +1,7 @@
 """Self-supervised training (MAE or DINO) on the cells of plate folders.
 
-The crops come from ``crops.iter_plate_crops`` (read, segment, crop, normalise exactly as
-at inference) and are written once, streaming, to a float16 cache beside the output
-(``MODEL.crops/``), so epochs reread them from disk instead of holding plates in memory.
+The crops are read from the training crop cache (``training.crop_cache``: every cell cropped
+once, exactly as at inference, to ``MODEL.crops/``).
 
 Every step is deterministic given the seed: the epoch's shuffle, the masks / views and the
 augmentations come from generators seeded by (seed, epoch) and (seed, step), and the
@@ -18,7 +17,6 @@ Outputs beside ``MODEL.safetensors``: ``MODEL.losses.csv`` (step, epoch, loss, l
 from __future__ import annotations
 
 import csv
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -29,9 +27,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from napari_phenoscope.constants import CHANNELS
 from napari_phenoscope.errors import ModelWeightsError, PlateFormatError
-from napari_phenoscope.features.crops import DEFAULT_CROP_SIZE, iter_plate_crops
+from napari_phenoscope.features.crops import DEFAULT_CROP_SIZE
 from napari_phenoscope.models import (
     DEFAULT_CONFIG,
     EncoderConfig,
@@ -48,9 +45,9 @@ from napari_phenoscope.models.checkpoint import load_checkpoint, save_checkpoint
 from napari_phenoscope.models.dino import Dino, DinoConfig
 from napari_phenoscope.models.preprocessing import DEMO_PIXEL_SIZE_UM, Preprocessing, Scope
 from napari_phenoscope.models.weights import sha256_of
+from napari_phenoscope.training.crop_cache import build_crop_cache
 
 Method = Literal["mae", "dino"]
-CACHE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -112,76 +109,6 @@ def outputs_for(out: str | Path) -> dict[str, Path]:
         "checkpoint": out.with_name(f"{stem}.ckpt.safetensors"),
         "losses": out.with_name(f"{stem}.losses.csv"),
     }
-
-
-# --- data ----------------------------------------------------------------------------------
-
-
-def build_crop_cache(
-    plate_dirs: Sequence[str | Path],
-    cache_dir: str | Path,
-    size: int = DEFAULT_CROP_SIZE,
-    progress: bool = True,
-    **crop_options: Any,
-) -> np.memmap:
-    """Stream the crops of every cell of the plates into ``cache_dir`` (once) and map them.
-
-    A finished cache (``meta.json`` naming the same plates, size and options) is reused.
-
-    Returns
-    -------
-    numpy.memmap
-        (N, 5, size, size) float16, read-only.
-
-    Raises
-    ------
-    PlateFormatError
-        If a plate holds no fields, or no cell is found in any of them.
-    """
-    from tqdm.auto import tqdm
-
-    cache_dir = Path(cache_dir)
-    meta_path, data_path = cache_dir / "meta.json", cache_dir / "crops.f16"
-    wanted = {
-        "version": CACHE_VERSION,
-        "plates": [str(Path(p).resolve()) for p in plate_dirs],
-        "size": size,
-        "options": {k: _jsonable(v) for k, v in sorted(crop_options.items()) if v is not None},
-    }
-    if meta_path.is_file():
-        meta = json.loads(meta_path.read_text())
-        if {k: meta.get(k) for k in wanted} == wanted:
-            return _open_cache(data_path, meta["n_cells"], size)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    meta_path.unlink(missing_ok=True)
-    n_cells = 0
-    with open(data_path, "wb") as handle:
-        bar = tqdm(desc="cropping cells", unit="cell", disable=not progress)
-        for batch in iter_plate_crops(plate_dirs, size=size, batch_size=256, **crop_options):
-            handle.write(np.ascontiguousarray(batch.crops, dtype=np.float16).tobytes())
-            n_cells += len(batch.crops)
-            bar.update(len(batch.crops))
-        bar.close()
-    if n_cells == 0:
-        raise PlateFormatError(f"no cells found in {', '.join(map(str, plate_dirs))}")
-    # meta.json marks a finished cache: written last, through a rename (a kill never leaves
-    # half of it)
-    temporary = meta_path.with_name(f".{meta_path.name}.tmp")
-    temporary.write_text(json.dumps({**wanted, "n_cells": n_cells}, indent=1))
-    temporary.replace(meta_path)
-    return _open_cache(data_path, n_cells, size)
-
-
-def _jsonable(value: Any) -> Any:
-    """A JSON-friendly stand-in for a crop option (a callable segmenter by its name)."""
-    if isinstance(value, (str, int, float, bool)):
-        return value
-    return getattr(value, "__qualname__", type(value).__name__)
-
-
-def _open_cache(path: Path, n_cells: int, size: int) -> np.memmap:
-    shape = (n_cells, len(CHANNELS), size, size)
-    return np.memmap(path, dtype=np.float16, mode="r", shape=shape)
 
 
 def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
