@@ -23,14 +23,16 @@ from napari_phenoscope.constants import (
     WELL,
 )
 from napari_phenoscope.errors import ProfileTableError
-from napari_phenoscope.profiling.explain import (
+from napari_phenoscope.profiling.attribution import (
     describe_groups,
     direction,
-    explain_match,
     feature_contributions,
     feature_group,
-    find_perturbation,
     group_contributions,
+)
+from napari_phenoscope.profiling.explain import (
+    explain_match,
+    find_perturbation,
     null_p_value,
     perturbation_query_of,
     replicate_consistency,

@@ -375,7 +375,7 @@ class Tour:
         """Steps 11-12: why BI-2536 matches the PLK1 knockout, and why not the BRD4 one."""
         from qtpy.QtCore import Qt
 
-        from napari_phenoscope.profiling.explain import describe_groups
+        from napari_phenoscope.profiling.attribution import describe_groups
 
         self.show_dock("Compare")
         window = self.viewer.window._qt_window

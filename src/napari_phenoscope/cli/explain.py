@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         )
     attribution = comparison.attribution
     if attribution is not None:
-        from napari_phenoscope.profiling.explain import describe_groups
+        from napari_phenoscope.profiling.attribution import describe_groups
 
         print(f"classical feature groups: {describe_groups(attribution.groups)}")
     for note in comparison.notes:

@@ -21,8 +21,9 @@ from matplotlib.figure import Figure
 
 from napari_phenoscope.constants import CHANNEL_COLORMAPS, CHANNELS
 from napari_phenoscope.errors import ProfileTableError
+from napari_phenoscope.profiling.attribution import describe_groups
 from napari_phenoscope.profiling.comparison import Comparison, comparison_tables
-from napari_phenoscope.profiling.explain import MatchExplanation, describe_groups
+from napari_phenoscope.profiling.explain import MatchExplanation
 from napari_phenoscope.profiling.explain_cells import ROLES
 
 FIGURE_SIZE = (16.0, 10.5)

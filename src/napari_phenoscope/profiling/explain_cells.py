@@ -26,8 +26,8 @@ from napari_phenoscope.constants import CHANNELS, CONTROL_TYPE, NEGATIVE_CONTROL
 from napari_phenoscope.errors import PlateFormatError, ProfileTableError
 from napari_phenoscope.features.crops import cell_centers, crop_origins, cut_windows, extract_crops
 from napari_phenoscope.features.scaling import channel_percentiles
+from napari_phenoscope.profiling.attribution import cosine
 from napari_phenoscope.profiling.embedding_map import feature_matrix
-from napari_phenoscope.profiling.explain import cosine
 from napari_phenoscope.profiling.similarity import profile_feature_columns, representative_cells
 
 #: Rows of the cell panel, top to bottom.
