@@ -22,6 +22,7 @@ from napari_phenoscope._widgets._workers import (
     notify_error,
     start_worker,
 )
+from napari_phenoscope.session.interruptible import InterruptibleProcess
 from napari_phenoscope.session.state import PlateSession, state_of
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class Dock(QWidget):
         self.state = state_of(napari_viewer)
         self.worker: Any = None
         self._cancel = threading.Event()
+        self._child: InterruptibleProcess | None = None
         self.status = QLabel(no_plate)
         self.status.setWordWrap(True)
 
@@ -115,6 +117,15 @@ class Dock(QWidget):
         return None if path is None else str(path)
 
     # --- the worker ------------------------------------------------------------------
+    @property
+    def child_process(self) -> InterruptibleProcess:
+        """The dock's child process for work that cancel must stop (started on first use,
+        kept warm between runs, killed by cancel and when the dock is deleted)."""
+        if self._child is None:
+            self._child = InterruptibleProcess()
+            self.destroyed.connect(lambda *_, child=self._child: child.close())
+        return self._child
+
     @property
     def running(self) -> bool:
         """Whether the dock's worker is under way."""

@@ -10,14 +10,8 @@ from typing import Any
 
 from napari_phenoscope._reader import METADATA_KEY, field_layer_data
 from napari_phenoscope.constants import CHANNELS, PLATE, SITE, WELL
-from napari_phenoscope.errors import PhenoscopeError
-from napari_phenoscope.io import (
-    annotate_wells,
-    attach_illum_folder,
-    index_plate,
-    read_well_metadata,
-    resolve_pixel_size,
-)
+from napari_phenoscope.io import resolve_pixel_size
+from napari_phenoscope.session.opening import OpenedPlate, annotated_wells, read_plate_session
 from napari_phenoscope.session.state import PlateSession, state_of
 
 
@@ -25,14 +19,6 @@ def field_key(session: PlateSession, index: int | None = None) -> tuple[str, str
     """(plate, well, site) of a field of the session."""
     row = session.field_row(index)
     return str(row[PLATE]), str(row[WELL]), int(row[SITE])
-
-
-def load_well_metadata(source: Path):
-    """Well metadata for a plate if its project has plate maps, else None."""
-    try:
-        return read_well_metadata(source)
-    except PhenoscopeError:
-        return None
 
 
 def session_from_layers(viewer: Any) -> PlateSession | None:
@@ -63,23 +49,6 @@ def current_session(viewer: Any) -> PlateSession | None:
     return state.session
 
 
-def annotated_wells(
-    source: Path, fields: Any, metadata: str | None = None, negcon: str | None = None
-) -> Any:
-    """Well annotations of an opened plate (``io.annotate_wells``); None if there are none.
-
-    Without a metadata table or negcon rule, plate maps that do not cover every imaged
-    well are still shown (as before) rather than refusing to open the plate.
-    """
-    try:
-        wells = annotate_wells(fields, [source], metadata, negcon)
-    except PhenoscopeError:
-        if metadata or negcon:
-            raise
-        return load_well_metadata(source)
-    return wells if len(wells.columns) > 2 else None
-
-
 def open_plate(
     viewer: Any,
     path: str | Path,
@@ -89,23 +58,22 @@ def open_plate(
     illum: str | None = None,
     pixel_size: float | None = None,
 ) -> PlateSession:
-    """Index a plate, annotate its wells, and show its first field.
+    """Index a plate, annotate its wells, and show its first field (in the calling thread).
 
-    ``metadata``, ``negcon``, ``illum`` and ``pixel_size`` are the options of
-    ``phenoscope profile`` (docs/layouts/); the pixel size (given, or from the images)
-    is kept in ``session.extras["pixel_size"]`` for profiling in the viewer.
+    The options are those of ``read_plate_session``; the Plate navigator reads in a worker
+    and shows the result with ``show_opened_plate``.
     """
-    fields = index_plate(path, channel_map)
-    if illum:
-        fields = attach_illum_folder(fields, illum)
-    wells = annotated_wells(Path(path), fields, metadata, negcon)
-    session = PlateSession(source=Path(path), fields=fields, well_metadata=wells)
-    session.extras["pixel_size"] = resolve_pixel_size(fields, pixel_size)
+    opened = read_plate_session(path, channel_map, metadata, negcon, illum, pixel_size)
+    return show_opened_plate(viewer, opened)
+
+
+def show_opened_plate(viewer: Any, opened: OpenedPlate) -> PlateSession:
+    """Make a read plate the viewer's session and show its first field."""
     state = state_of(viewer)
-    state.session = session
-    show_field(viewer, session, 0)
-    state.events.session_changed.emit(session)
-    return session
+    state.session = opened.session
+    show_field(viewer, opened.session, 0, opened.first_field)
+    state.events.session_changed.emit(opened.session)
+    return opened.session
 
 
 def per_field_layers(viewer: Any) -> list[Any]:
@@ -123,17 +91,21 @@ def tag_field_layer(layer: Any, key: tuple[str, str, int], role: str) -> None:
     layer.metadata[METADATA_KEY] = {"field_key": key, "role": role}
 
 
-def show_field(viewer: Any, session: PlateSession, index: int) -> None:
+def show_field(
+    viewer: Any, session: PlateSession, index: int, layer_specs: list | None = None
+) -> None:
     """Show field ``index`` of the session: swap the channel layers' data, drop stale overlays.
 
     Only the new field is read (lazily); layer order, colormaps and visibility are kept.
+    ``layer_specs`` are the field's layer data when already read (off the GUI thread).
     """
     session.current = index
     key = field_key(session, index)
     for layer in per_field_layers(viewer):
         if tuple(layer.metadata[METADATA_KEY]["field_key"]) != key:
             viewer.layers.remove(layer)
-    layer_specs = field_layer_data(session.fields, index, source=session.source)
+    if layer_specs is None:
+        layer_specs = field_layer_data(session.fields, index, source=session.source)
     for data, kwargs, _ in layer_specs:
         name = kwargs["name"]
         if name in viewer.layers:

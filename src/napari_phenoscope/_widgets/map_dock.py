@@ -1,13 +1,14 @@
 """mAP dock: retrieval tasks (replicate, sister, compound-gene, CRISPR-ORF) on demand.
 
-The task runs in a worker (``tasks`` / ``metrics`` modules, copairs semantics) and can be
-cancelled. The dock shows the summary (mean mAP, fraction retrieved), a sortable per-query
+The task runs in a child process (``tasks`` / ``metrics`` modules, copairs semantics) that
+Cancel kills. The dock shows the summary (mean mAP, fraction retrieved), a sortable per-query
 table whose rows highlight their wells on the Profile map, and a plot — mAP against
 -log10 p, or CPJUMP1-style fraction-retrieved bars per feature set — exportable as PNG.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,7 @@ from napari_phenoscope.evaluation.rules import (
 )
 from napari_phenoscope.evaluation.tasks import MATCHED_LABEL, REFERENCE, TASKS, TaskResult, evaluate
 from napari_phenoscope.io.profiles import metadata_columns
+from napari_phenoscope.session.interruptible import InterruptibleProcess
 from napari_phenoscope.session.state import PlateSession
 
 if TYPE_CHECKING:
@@ -178,7 +180,7 @@ class MapDock(Dock):
         self.cancel_button.setEnabled(True)
         self.progress_bar.setRange(0, 0)  # busy: copairs gives no progress we can relay
         self.status.setText(f"Computing {task} mAP on {feature_set} profiles…")
-        session_then = session
+        session_then, cancel = session, threading.Event()
 
         def done(named: tuple[str, TaskResult]) -> None:
             name, result = named
@@ -192,6 +194,9 @@ class MapDock(Dock):
             evaluate_each,
             tables,
             rules or task,
+            cancel,
+            self.child_process,  # where cancel kills the evaluation itself
+            cancel=cancel,
             on_result=done,
             on_error=self._errored,
             on_finished=lambda: self._idle(None),
@@ -199,10 +204,8 @@ class MapDock(Dock):
         return True
 
     def cancel(self) -> None:
-        """Drop the running task: the dock is free at once, its result is never shown.
-
-        ``tasks.evaluate`` cannot be interrupted, so its thread finishes in the background.
-        """
+        """Stop the running task: the dock is free at once, the process computing it is
+        killed within a twentieth of a second and its result is never shown."""
         if self.worker is None:
             return
         self._cancel.set()
@@ -362,14 +365,25 @@ class MapDock(Dock):
         )
 
 
-def evaluate_each(tables: dict[str, pd.DataFrame], task: str | PairRules):
-    """Yield (feature set, result) of a CPJUMP1 task or of pair rules, set after set."""
+def evaluate_each(
+    tables: dict[str, pd.DataFrame],
+    task: str | PairRules,
+    cancel: threading.Event | None = None,
+    process: InterruptibleProcess | None = None,
+):
+    """Yield (feature set, result) of a CPJUMP1 task or of pair rules, set after set.
+
+    With a ``process``, each evaluation runs in that child process, which setting
+    ``cancel`` kills: copairs' null loops cannot be interrupted in a thread.
+    """
     for name, profiles in tables.items():
         source = f"{name} well profiles"
-        if isinstance(task, PairRules):
-            yield name, evaluate_profiles(profiles, task, NULL_SIZE, SEED, THRESHOLD, source)
+        function = evaluate_profiles if isinstance(task, PairRules) else evaluate
+        args = (profiles, task, NULL_SIZE, SEED, THRESHOLD, source)
+        if process is None:
+            yield name, function(*args)
         else:
-            yield name, evaluate(profiles, task, NULL_SIZE, SEED, THRESHOLD, source)
+            yield name, process.run(function, *args, cancel=cancel or threading.Event())
 
 
 def query_wells(

@@ -28,11 +28,17 @@ from qtpy.QtWidgets import (
 
 from napari_phenoscope._widgets._dock import Dock
 from napari_phenoscope._widgets._plate_inputs import PlateInputs, describe_session
-from napari_phenoscope._widgets._viewer import current_session, field_key, open_plate, show_field
-from napari_phenoscope._widgets._workers import notify_error
+from napari_phenoscope._widgets._viewer import (
+    current_session,
+    field_key,
+    show_field,
+    show_opened_plate,
+)
+from napari_phenoscope._widgets._workers import notify_error, one_line, wait_until
 from napari_phenoscope.constants import MODALITY, ROW_LETTERS, is_metadata_column
 from napari_phenoscope.errors import PhenoscopeError
 from napari_phenoscope.io.plate_layout import N_COLUMNS, N_ROWS, grid_position_to_well, well_grid
+from napari_phenoscope.session.opening import OpenedPlate, read_plate_session
 from napari_phenoscope.session.state import PlateSession
 
 if TYPE_CHECKING:
@@ -226,21 +232,59 @@ class PlateNavigator(Dock):
             self._open_clicked()
 
     def _open_clicked(self) -> None:
-        self.open(self.path_edit.text().strip())
+        self.open(self.path_edit.text().strip(), wait=False)
 
-    def open(self, path: str) -> None:
-        """Open a plate from a path; errors become one-line notifications."""
+    def open(self, path: str, wait: bool = True) -> bool:
+        """Open a plate from a path, reading it in a worker; errors become one-line messages.
+
+        The button starts the read and returns (the viewer keeps answering); scripts and
+        tests get ``wait=True``: Qt events are processed until the plate is shown or has
+        failed. Opening another plate while one is read drops the first.
+
+        Returns
+        -------
+        bool
+            With ``wait``, whether the plate is now the session; otherwise whether the read
+            started.
+        """
         try:
-            open_plate(
-                self.viewer,
-                path,
-                self.channel_map_edit.text().strip() or None,
-                **self.inputs.values(),
-            )
+            options = self.inputs.values()
         except PhenoscopeError as error:
-            self.status.setText(f"Error: {error}")
-            notify_error(str(error))
-            self.show_reading_options(True)  # most plates that fail to open need one of them
+            return self._open_failed(error)
+        if self.running:
+            self._cancel.set()  # the newer plate wins; the older read is dropped
+        self.status.setText(f"Opening {path}…")
+        outcome: dict[str, bool] = {}
+
+        def opened(plate: OpenedPlate) -> None:
+            show_opened_plate(self.viewer, plate)
+            outcome["opened"] = True
+
+        def failed(error: BaseException) -> None:
+            outcome["opened"] = False
+            self._open_failed(error)
+
+        cancel = self.start(
+            read_plate_session,
+            path,
+            self.channel_map_edit.text().strip() or None,
+            options["metadata"],
+            options["negcon"],
+            options["illum"],
+            options["pixel_size"],
+            on_result=opened,
+            on_error=failed,
+            on_finished=lambda: None,
+        )
+        if not wait:
+            return True
+        wait_until(lambda: ("opened" in outcome and not self.running) or cancel.is_set())
+        return outcome.get("opened", False)
+
+    def _open_failed(self, error: BaseException) -> bool:
+        self.fail(f"Error: {one_line(error)}")
+        self.show_reading_options(True)  # most plates that fail to open need one of them
+        return False
 
     def _well_clicked(self, row: int, column: int) -> None:
         self.go_to(self.plate_combo.currentText(), grid_position_to_well(row, column))

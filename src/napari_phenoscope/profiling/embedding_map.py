@@ -471,12 +471,18 @@ def cached_umap(
     params: UmapParams = UmapParams(),
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    compute: Callable[..., np.ndarray] = compute_umap,
 ) -> np.ndarray:
-    """:func:`compute_umap`, answered from ``cache`` when the same map was computed before."""
+    """:func:`compute_umap`, answered from ``cache`` when the same map was computed before.
+
+    ``compute`` computes a missing map as ``compute(features, params, progress=...,
+    cancel=...)``: :func:`compute_umap` itself, or a wrapper that runs it where cancelling
+    can stop it (the Profile map dock runs it in a child process).
+    """
     key = cache_key(features, feature_set, level, params)
     embedding = cache.get(key)
     if embedding is None:
-        embedding = compute_umap(features, params, progress, cancel)
+        embedding = compute(features, params, progress=progress, cancel=cancel)
         cache.put(key, embedding)
     return embedding
 
