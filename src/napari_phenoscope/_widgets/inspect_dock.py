@@ -8,6 +8,8 @@ the channels and the labels.
 
 from __future__ import annotations
 
+import threading
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from qtpy.QtWidgets import (
@@ -166,8 +168,11 @@ class InspectDock(Dock):
         self.run_button.setEnabled(False)
         what = "the selected cell" if mode == "cell" else "the field's tiles"
         self.status.setText(f"Reconstructing {what}…")
+        cancel = threading.Event()
         self.start(
-            _inspect.inspect_field,
+            # in the dock's child process: torch and timm, imported and run in a thread,
+            # hold the GIL for seconds at a time (the viewer would freeze)
+            partial(self.child_process.run, _inspect.inspect_field, cancel=cancel),
             session.field_row(),
             key,
             centre,
@@ -176,6 +181,7 @@ class InspectDock(Dock):
             self.attention_combo.currentData(),
             self.weights_path(),
             session.fields,
+            cancel=cancel,
             on_result=self._done,
             on_error=self._errored,
             on_finished=self._finished,
