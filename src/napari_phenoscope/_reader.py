@@ -78,10 +78,10 @@ def read_plate(path: str | list[str]) -> list[LayerData]:
         path = path[0]
     try:
         fields = index_plate(path)
+        return field_layer_data(fields, 0, source=Path(path))  # reads the first field
     except PhenoscopeError as error:
         # napari shows reader errors as notifications; keep the message to one line.
         raise ValueError(str(error)) from None
-    return field_layer_data(fields, 0, source=Path(path))
 
 
 def robust_contrast_limits(

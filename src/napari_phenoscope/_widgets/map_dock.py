@@ -36,7 +36,7 @@ from napari_phenoscope._widgets._dock import NO_PLATE, NO_PROFILES, Dock
 from napari_phenoscope._widgets._frame_model import SORT_ROLE, DataFrameModel
 from napari_phenoscope._widgets._map_links import map_events_of
 from napari_phenoscope._widgets._rules_form import RULES_TASK, RulesForm
-from napari_phenoscope._widgets._workers import notify_error, one_line
+from napari_phenoscope._widgets._workers import one_line
 from napari_phenoscope.constants import BROAD_SAMPLE, GENE, MODALITY, PERT_INAME, PLATE, WELL
 from napari_phenoscope.errors import PhenoscopeError
 from napari_phenoscope.evaluation.rules import (
@@ -213,10 +213,7 @@ class MapDock(Dock):
         self._idle("Cancelled: the result will not be shown.")
 
     def _errored(self, error: BaseException) -> None:
-        message = one_line(error)
-        self.status.setText(f"Error: {message}")
-        if not isinstance(error, PhenoscopeError):
-            notify_error(message)
+        self.fail(f"Error: {one_line(error)}")  # in the dock and as a notification
 
     def _idle(self, message: str | None) -> None:
         self.compute_button.setEnabled(True)
