@@ -3,8 +3,9 @@
 No Qt here. A scatter of a million markers takes seconds to draw, so large maps are drawn
 as an image: every point falls in one pixel of the visible window and each pixel shows the
 mean colour of its points (as datashader does), recomputed for each pan or zoom in tens of
-milliseconds. Clicks and lassos look only at the points inside a small box, found by binary
-search on the points sorted by x, instead of transforming every point to pixels.
+milliseconds. Clicks and lassos look up a grid index of the points (``PointLocator``): a click
+looks at the points of the few cells around it, a lasso tests only the points of the cells
+its outline crosses, instead of transforming or testing every point.
 """
 
 from __future__ import annotations
@@ -87,30 +88,81 @@ def spread_for(n_visible: int, shape: tuple[int, int]) -> int:
 
 
 class PointLocator:
-    """The points inside a box, by binary search on the points sorted by x.
+    """The points inside a box or a polygon, and the nearest to a click, from a grid index.
+
+    The points' bounding box is cut into ``side`` x ``side`` cells; the points are sorted by
+    cell (row-major), so the points of a row of cells are one slice. A box then costs the
+    points of the cells it touches; a polygon (a lasso) tests only the points of the cells
+    its edges cross: every other cell of its bounding box lies wholly inside or wholly
+    outside, decided once per connected group of such cells.
 
     Parameters
     ----------
     points
-        (n, 2) data coordinates; sorted once (O(n log n)), then each box costs
-        O(log n + points in its x-range).
+        (n, 2) data coordinates; indexed once (O(n log n)).
+    side
+        Cells per side of the grid; default about one cell per 4 points, at most 512.
     """
 
-    def __init__(self, points: np.ndarray) -> None:
+    def __init__(self, points: np.ndarray, side: int | None = None) -> None:
         self.points = np.asarray(points)
-        self._order = np.argsort(self.points[:, 0], kind="stable")
-        self._sorted_x = self.points[self._order, 0]
+        n_points = len(self.points)
+        self.side = side or int(np.clip(np.sqrt(n_points / 4), 1, 512))
+        if n_points:
+            self._low = self.points.min(axis=0).astype(np.float64)
+            span = self.points.max(axis=0).astype(np.float64) - self._low
+        else:
+            self._low, span = np.zeros(2), np.ones(2)
+        self._cell_size = np.where(span > 0, span, 1.0) / self.side
+        columns, rows = self._cell_of(self.points)
+        cell = rows * self.side + columns
+        self._order = np.argsort(cell, kind="stable").astype(np.intp)
+        self._sorted = np.ascontiguousarray(self.points[self._order])
+        counts = np.bincount(cell, minlength=self.side * self.side)
+        self._starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
 
     def __len__(self) -> int:
         return len(self.points)
 
+    def _cell_of(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(column, row) of the cell of each point, clipped to the grid."""
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        cells = np.floor((xy - self._low) / self._cell_size).astype(np.int64)
+        cells = np.clip(cells, 0, self.side - 1)
+        return cells[:, 0], cells[:, 1]
+
+    def _cell_window(self, x0: float, x1: float, y0: float, y1: float) -> tuple[int, ...] | None:
+        """First and last (column, row) of the cells a box touches; None if it misses."""
+        top = self._low + self._cell_size * self.side
+        if len(self.points) == 0 or x0 > x1 or y0 > y1:
+            return None
+        if x1 < self._low[0] or y1 < self._low[1] or x0 > top[0] or y0 > top[1]:
+            return None
+        (c0, c1), (r0, r1) = self._cell_of(np.array([[x0, y0], [x1, y1]]))
+        return int(c0), int(c1), int(r0), int(r1)
+
+    def _positions(self, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """Sorted-order positions of the points of cells ``first[i]..last[i]`` (flat ids)."""
+        begin, end = self._starts[first], self._starts[np.asarray(last) + 1]
+        lengths = end - begin
+        total = int(lengths.sum())
+        if total == 0:
+            return np.zeros(0, dtype=np.intp)
+        # one arange for all slices: each slice's start minus where it begins in the output
+        shift = np.repeat(begin - (np.cumsum(lengths) - lengths), lengths)
+        return shift + np.arange(total, dtype=np.intp)
+
     def in_box(self, x0: float, x1: float, y0: float, y1: float) -> np.ndarray:
         """Indices (unsorted) of the points with x0 <= x <= x1 and y0 <= y <= y1."""
-        lo = np.searchsorted(self._sorted_x, x0, side="left")
-        hi = np.searchsorted(self._sorted_x, x1, side="right")
-        candidates = self._order[lo:hi]
-        y = self.points[candidates, 1]
-        return candidates[(y >= y0) & (y <= y1)]
+        window = self._cell_window(x0, x1, y0, y1)
+        if window is None:
+            return np.zeros(0, dtype=np.intp)
+        c0, c1, r0, r1 = window
+        rows = np.arange(r0, r1 + 1) * self.side
+        positions = self._positions(rows + c0, rows + c1)
+        x, y = self._sorted[positions, 0], self._sorted[positions, 1]
+        keep = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+        return self._order[positions[keep]]
 
     def nearest(
         self,
@@ -134,15 +186,77 @@ class PointLocator:
         candidates = self.in_box(min(ax, bx), max(ax, bx), min(ay, by), max(ay, by))
         if len(candidates) == 0:
             return None
+        # ties go to the lowest index, as a brute-force argmin over all points would
+        candidates = np.sort(candidates)
         found = nearest_point(to_display(self.points[candidates]), target, max_distance)
         return None if found is None else int(candidates[found])
 
     def in_polygon(self, vertices: Sequence[Sequence[float]]) -> np.ndarray:
-        """Indices of the points inside the polygon ``vertices`` (data units), sorted."""
+        """Indices of the points inside the polygon ``vertices`` (data units), sorted.
+
+        The same points as ``Path(vertices).contains_points`` on every point: that test
+        runs only on the points of the cells the polygon's edges cross.
+        """
         if len(vertices) < 3 or len(self.points) == 0:
             return np.zeros(0, dtype=np.intp)
-        corners = np.asarray(vertices, dtype=float)
+        corners = np.asarray(vertices, dtype=np.float64)
         (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
-        candidates = self.in_box(x0, x1, y0, y1)
-        inside = PolygonPath(corners).contains_points(self.points[candidates])
-        return np.sort(candidates[inside]).astype(np.intp)
+        window = self._cell_window(x0, x1, y0, y1)
+        if window is None:
+            return np.zeros(0, dtype=np.intp)
+        c0, c1, r0, r1 = window
+        polygon = PolygonPath(corners)
+        crossed = self._crossed_cells(corners, window)
+        inside_cells = self._cells_inside(polygon, crossed, window)
+        rows, columns = np.nonzero(inside_cells)
+        flat = (rows + r0) * self.side + columns + c0
+        whole = self._positions(flat, flat)
+        rows, columns = np.nonzero(crossed)
+        flat = (rows + r0) * self.side + columns + c0
+        edge = self._positions(flat, flat)
+        edge = edge[polygon.contains_points(self._sorted[edge])]
+        return np.sort(self._order[np.concatenate([whole, edge])]).astype(np.intp)
+
+    def _crossed_cells(self, corners: np.ndarray, window: tuple[int, ...]) -> np.ndarray:
+        """Cells of the window an edge of the closed polygon may touch (a superset).
+
+        Each edge is sampled at most half a cell apart, so every point of it lies within a
+        quarter cell of a sample: a cell it touches is the sample's cell or a neighbour.
+        """
+        c0, c1, r0, r1 = window
+        ends = np.vstack([corners, corners[:1]])
+        steps = np.abs(np.diff(ends, axis=0)) / self._cell_size
+        counts = np.ceil(2 * steps.max(axis=1)).astype(np.int64) + 1
+        fraction = np.concatenate([np.linspace(0, 1, k) for k in counts])
+        start = np.repeat(ends[:-1], counts, axis=0)
+        samples = start + fraction[:, None] * np.repeat(np.diff(ends, axis=0), counts, axis=0)
+        columns, rows = self._cell_of(samples)
+        crossed = np.zeros((r1 - r0 + 3, c1 - c0 + 3), dtype=bool)  # a cell of margin
+        keep = (columns >= c0 - 1) & (columns <= c1 + 1) & (rows >= r0 - 1) & (rows <= r1 + 1)
+        crossed[rows[keep] - r0 + 1, columns[keep] - c0 + 1] = True
+        grown = crossed.copy()
+        for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)):
+            grown[1:-1, 1:-1] |= crossed[
+                1 + dy : crossed.shape[0] - 1 + dy, 1 + dx : -1 + dx or None
+            ]
+        return grown[1:-1, 1:-1]
+
+    def _cells_inside(
+        self, polygon: PolygonPath, crossed: np.ndarray, window: tuple[int, ...]
+    ) -> np.ndarray:
+        """Cells of the window wholly inside the polygon (no edge touches them).
+
+        Neighbouring cells untouched by any edge are on the same side of it: one centre
+        per connected group of them is tested.
+        """
+        from scipy import ndimage
+
+        c0, _, r0, _ = window
+        groups, n_groups = ndimage.label(~crossed)
+        labels, first = np.unique(groups.ravel(), return_index=True)
+        first = first[labels > 0]  # one cell per group (label 0: the crossed cells)
+        rows, columns = np.divmod(first, crossed.shape[1])
+        centres = self._low + self._cell_size * (np.c_[columns + c0, rows + r0] + 0.5)
+        inside = np.zeros(n_groups + 1, dtype=bool)
+        inside[labels[labels > 0]] = polygon.contains_points(centres)
+        return inside[groups]
