@@ -166,6 +166,44 @@ def blob_layout(cells: pd.DataFrame, seed: int = 0) -> np.ndarray:
     return (centres[perturbation] + offsets + noise).astype(np.float32)
 
 
+def time_layout(n_cells: int, n_features: int, fit_rows: int) -> float:
+    """Lay out ``n_cells`` synthetic cells headless (no viewer); print each stage's time."""
+    from napari_phenoscope.profiling.embedding_map import UmapParams, compute_umap
+
+    start = time.perf_counter()
+    cells, features = synthetic_cells(n_cells, n_features)
+    matrix = cells[features].to_numpy(dtype=np.float32)
+    del cells
+    print(f"setup: {n_cells} cells x {n_features} features, {time.perf_counter() - start:.1f} s")
+    stages: dict[str, float] = {}
+
+    def report(message: str, _fraction: float) -> None:
+        stages.setdefault(message.split(":")[0].split(" ")[0], time.perf_counter())
+
+    start = time.perf_counter()
+    # numba compiles UMAP and pynndescent on first use (minutes on 2 cores): once, apart
+    compute_umap(matrix[:3000], UmapParams(fit_rows=1000))
+    print(f"numba warm-up (a 3000-cell map, sample 1000): {time.perf_counter() - start:.1f} s")
+    start = time.perf_counter()
+    embedding = compute_umap(matrix, UmapParams(fit_rows=fit_rows), progress=report)
+    layout_s = time.perf_counter() - start
+    assert embedding.shape == (n_cells, 2) and np.isfinite(embedding).all()
+    marks = sorted(stages.items(), key=lambda item: item[1]) + [("done", start + layout_s)]
+    print(
+        f"layout of {n_cells} cells x {n_features} features (UMAP of {min(fit_rows, n_cells)}, "
+        f"the rest placed): {layout_s:.1f} s; stages: "
+        + ", ".join(
+            f"{name} {later - then:.1f} s"
+            for (name, then), (_, later) in zip(marks[:-1], marks[1:], strict=True)
+        )
+    )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(
+        f"peak RSS {rss:.2f} GiB; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    return layout_s
+
+
 def timed(action, repeats: int) -> tuple[list[float], list[float]]:
     """Milliseconds per call: handlers only, and handlers plus Qt painting the result."""
     from qtpy.QtWidgets import QApplication
@@ -202,7 +240,16 @@ def main() -> None:
         help="skip UMAP: place each cell near its perturbation's centre (times the drawing, "
         "clicks and lassos of a map this size, not its layout)",
     )
+    parser.add_argument(
+        "--layout-only",
+        action="store_true",
+        help="time the layout of --cells cells headless (no viewer, no clicks) and stop",
+    )
+    parser.add_argument("--fit-rows", type=int, default=20_000, help="UMAP sample size")
     args = parser.parse_args()
+    if args.layout_only:
+        time_layout(args.cells, args.features, args.fit_rows)
+        return
 
     import napari
     from qtpy.QtCore import QTimer
