@@ -118,6 +118,9 @@ class PointIndex:
         self._offsets = [int(c.min()) for c in numbers]  # site and label codes from 0
         self._numbers = numbers
         plate, well = (self._names[i].get_indexer(columns[i].astype(str)) for i in (0, 1))
+        # names of each point by code: a lasso's keys are built from small arrays of names
+        self._name_codes = [plate, well]
+        self._name_values = [names.to_numpy(dtype=object) for names in self._names]
         self._radix = [len(self._names[1])]
         self._radix += [int(c.max()) - o + 1 for c, o in zip(numbers, self._offsets, strict=True)]
         self._well_code = plate.astype(np.int64) * self._radix[0] + well
@@ -186,8 +189,8 @@ class PointIndex:
         rows = np.asarray(list(indices) if not isinstance(indices, np.ndarray) else indices)
         rows = rows.astype(np.intp)
         parts = [
-            self._columns[0][rows].astype(str).tolist(),
-            self._columns[1][rows].astype(str).tolist(),
+            values[codes[rows]].tolist()
+            for values, codes in zip(self._name_values, self._name_codes, strict=True)
         ]
         parts += [values[rows].tolist() for values in self._numbers]
         return list(zip(*parts, strict=True))
