@@ -159,6 +159,11 @@ def test_lasso_selects_the_cells_inside(map_dock, qtbot, tmp_path):
     # a click while the lasso is on does not replace the selection
     click_at(widget, embedding[0])
     assert sorted(session.selected) == sorted(expected_keys)
+    widget.lasso_button.setChecked(False)  # clicks pick points again
+    assert widget.plot.lasso is None
+    target = isolated_point(embedding, widget)
+    click_at(widget, embedding[target])
+    assert widget.highlighted.tolist() == [target]
 
 
 def test_selecting_a_cell_in_the_viewer_highlights_its_point(map_dock, qtbot, tmp_path):
@@ -238,14 +243,27 @@ def test_large_maps_are_drawn_as_an_image_and_still_click_lasso_and_pan(
     row = widget.table.iloc[target]
     assert session.selected == [(row[PLATE], row[WELL], int(row[SITE]), int(row["label"]))]
     assert widget.highlighted.tolist() == [target]
+    assert image.get_array() is pixels  # a selection repaints the rings, not the points
 
-    # pan: the image is re-rendered for the new window
-    x0, x1 = widget.axes.get_xlim()
+    # pan: the next draw re-renders the image for the new window, once for both limits
+    (x0, x1), (y0, y1) = widget.axes.get_xlim(), widget.axes.get_ylim()
+    renders, render = [], widget.plot._render
+    widget.plot._render = lambda *args: (renders.append(1), render(*args))
     widget.axes.set_xlim(x0 + (x1 - x0) / 2, x1 + (x1 - x0) / 2)
-    assert image.get_extent()[0] == pytest.approx(x0 + (x1 - x0) / 2)
+    widget.axes.set_ylim(y0 + (y1 - y0) / 4, y1 + (y1 - y0) / 4)
+    widget.canvas.draw()
+    assert len(renders) == 1
+    assert image.get_extent()[:3] == pytest.approx(
+        [x0 + (x1 - x0) / 2, x1 + (x1 - x0) / 2, y0 + (y1 - y0) / 4]
+    )
+    assert image.get_array() is not pixels
+    widget.canvas.draw()  # the same window: nothing to re-render
+    assert len(renders) == 1
 
     # a lasso of many points: selected, and drawn as an image rather than rings
     widget.axes.set_xlim(x0, x1)
+    widget.axes.set_ylim(y0, y1)
+    widget.canvas.draw()
     low, high = np.percentile(embedding, [5, 95], axis=0)
     corners = [(low[0], low[1]), (high[0], low[1]), (high[0], high[1]), (low[0], high[1])]
     widget.plot._lasso_done(corners)
@@ -256,3 +274,7 @@ def test_large_maps_are_drawn_as_an_image_and_still_click_lasso_and_pan(
     assert (widget.plot.highlight_image.get_array()[..., 3] > 0).any()
     png = widget.export(tmp_path / "big.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = widget.export(tmp_path / "big.svg").read_text()
+    assert svg.count("<image") == 2  # the points and the highlighted points, as images
+    widget.canvas.draw()  # back on screen: rendered again at the screen's resolution
+    assert image.get_array().shape[:2] == widget.plot._view()[1]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_phenoscope.profiling.embedding_map import nearest_point, points_in_polygon
-from napari_phenoscope.profiling.map_points import PointLocator, rasterize, spread_for
+from napari_phenoscope.profiling.map_points import PointLocator, footprint, rasterize, spread_for
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +33,15 @@ def test_rasterize_draws_every_visible_point_in_its_pixel_with_the_mean_colour(c
     expected = np.round(255 * sums[drawn] / counts[drawn, None])
     np.testing.assert_array_equal(image[drawn][:, :3], expected)
     assert not image[~drawn].any()  # transparent where there is no point
+
+
+def test_footprint_is_where_rasterize_draws(cloud):
+    points, rgb = cloud
+    for spread in (1, 3):
+        image = rasterize(points[:500], rgb[:500], (-1.0, 1.0, -0.5, 1.5), (40, 60), spread)
+        covered = footprint(points[:500], (-1.0, 1.0, -0.5, 1.5), (40, 60), spread)
+        np.testing.assert_array_equal(covered, image[..., 3] > 0)
+        assert covered.any() and not covered.all()
 
 
 def test_spread_grows_sparse_points_into_squares():

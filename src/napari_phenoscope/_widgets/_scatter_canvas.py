@@ -2,15 +2,16 @@
 
 It knows points only by their index: the dock maps indices to cells. Up to
 ``RASTER_ABOVE`` points are markers; larger maps are drawn as an image of every point,
-re-rendered for the visible window at each pan and zoom (``map_points.rasterize``). Clicks
-and lassos search a ``PointLocator`` instead of transforming every point. Rings around the
+re-rendered for the visible window when a pan or zoom draws the figure
+(``map_points.rasterize``, once per draw however many limits changed). Clicks and lassos
+search a ``PointLocator`` (a grid index) instead of testing every point. Rings around the
 highlighted points (or, beyond ``MAX_RINGS``, an image of them) are blitted over a saved
-background, so that a click repaints the rings, not the million points.
+background of the axes, so that a click repaints the rings, not the million points.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +22,16 @@ from matplotlib.lines import Line2D
 from matplotlib.widgets import LassoSelector
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
+from napari_phenoscope._widgets._pixel_image import PixelImage
 from napari_phenoscope.profiling.embedding_map import PointColours
-from napari_phenoscope.profiling.map_points import PointLocator, rasterize, spread_for
+from napari_phenoscope.profiling.map_points import PointLocator, footprint, rasterize, spread_for
 
 CLICK_TOLERANCE_PX = 6.0
 #: Maps of more points are drawn as an image of all of them rather than as markers.
 RASTER_ABOVE = 50_000
 #: More highlighted points than this are shown as an image rather than rings.
 MAX_RINGS = 2_000
-_HIGHLIGHT_RGB = (0.05, 0.05, 0.05)
+_HIGHLIGHT_RGBA = (13, 13, 13, 255)
 
 
 class ScatterCanvas(QWidget):
@@ -38,11 +40,11 @@ class ScatterCanvas(QWidget):
     Parameters
     ----------
     on_select
-        Called with the indices of the points clicked (one, or none on empty space) or
-        lassoed.
+        Called with the indices of the points clicked (a list: one, or none on empty
+        space) or lassoed (a sorted array).
     """
 
-    def __init__(self, on_select: Callable[[list[int]], None]) -> None:
+    def __init__(self, on_select: Callable[[Sequence[int]], None]) -> None:
         super().__init__()
         self.on_select = on_select
         self.embedding: np.ndarray | None = None
@@ -57,12 +59,13 @@ class ScatterCanvas(QWidget):
         self.highlight_image: Any = None  # many highlighted points, drawn as an image
         self.locator: PointLocator | None = None
         self._rgb: np.ndarray | None = None
+        self._rendered_view: Any = None  # the (extent, shape) the point image shows
+        self._spread = 1  # pixels per point side in the point image
         self._background: Any = None  # the figure without its rings, for blitting
         self.lasso: LassoSelector | None = None
         self._lasso_on = False
         self.canvas.mpl_connect("button_press_event", self._on_press)
         self.canvas.mpl_connect("draw_event", self._on_draw)
-        self.canvas.mpl_connect("resize_event", self._render)  # a map of markers ignores it
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.toolbar)
@@ -116,6 +119,7 @@ class ScatterCanvas(QWidget):
             [], [], s=size * 4 + 20, facecolors="none", edgecolors="black", linewidths=1.5
         )
         self.highlight_artist.set_animated(True)  # drawn by blitting, see _on_draw
+        self.highlight_artist.set_in_layout(False)  # rings at the edge must not move the axes
         self._place_highlight()
         handles = [
             Line2D([], [], marker="o", linestyle="", color=rgba[:3], label=label)
@@ -134,63 +138,70 @@ class ScatterCanvas(QWidget):
         axes.set_title(title, fontsize=9)
         axes.set_xticks([])
         axes.set_yticks([])
-        if self.lasso is not None:
-            self.lasso.disconnect_events()
-        self.lasso = LassoSelector(axes, onselect=self._lasso_done)
-        self.lasso.set_active(self._lasso_on)
+        self._drop_lasso()  # axes.clear() removed its line
+        if self._lasso_on:
+            self._make_lasso()
         self.canvas.draw_idle()
 
     def _show_image(self, embedding: np.ndarray) -> None:
-        """Draw the map as an image re-rendered for every change of the visible window."""
+        """Draw the map as an image, re-rendered whenever a draw shows another window."""
         axes = self.axes
         low, high = embedding.min(axis=0), embedding.max(axis=0)
         margin = 0.03 * np.maximum(high - low, 1e-6)
         axes.set_xlim(low[0] - margin[0], high[0] + margin[0])
         axes.set_ylim(low[1] - margin[1], high[1] + margin[1])
-        empty = np.zeros((1, 1, 4), dtype=np.uint8)
-        self.points_image = axes.imshow(
-            empty, origin="lower", interpolation="nearest", aspect="auto", zorder=1
-        )
-        self.highlight_image = axes.imshow(
-            empty, origin="lower", interpolation="nearest", aspect="auto", zorder=3
-        )
-        self.highlight_image.set_animated(True)
         axes.set_autoscale_on(False)
-        # clearing the axes drops these callbacks: connected again for each map drawn
-        axes.callbacks.connect("xlim_changed", self._render)
-        axes.callbacks.connect("ylim_changed", self._render)
+        self._rendered_view = None
+        self.points_image = PixelImage(self._render_if_moved, zorder=1)
+        self.highlight_image = PixelImage(zorder=3)
+        for image in (self.points_image, self.highlight_image):
+            axes.add_artist(image)
+        self.highlight_image.set_animated(True)
         self._render()
 
-    def _view(self) -> tuple[tuple[float, float, float, float], tuple[int, int]]:
-        """The visible window (x0, x1, y0, y1) and the axes' size in pixels (rows, cols)."""
+    def _render_if_moved(self, magnification: float = 1.0) -> None:
+        if self._view(magnification) != self._rendered_view:
+            self._render(magnification)
+
+    def _view(
+        self, magnification: float = 1.0
+    ) -> tuple[tuple[float, float, float, float], tuple[int, int]]:
+        """The visible window (x0, x1, y0, y1) and the axes' size in pixels (rows, cols) at
+        the renderer's image ``magnification``."""
         (x0, x1), (y0, y1) = self.axes.get_xlim(), self.axes.get_ylim()
         box = self.axes.get_window_extent()
-        return (x0, x1, y0, y1), (max(int(box.height), 1), max(int(box.width), 1))
+        rows, columns = int(box.height * magnification), int(box.width * magnification)
+        return (x0, x1, y0, y1), (max(rows, 1), max(columns, 1))
 
-    def _render(self, *_args: Any) -> None:
+    def _render(self, magnification: float = 1.0) -> None:
         """Re-render the point image (and the highlight image) for the visible window."""
         if self.points_image is None or self.embedding is None or self.locator is None:
             return
-        extent, shape = self._view()
-        visible = self.locator.in_box(*extent)
-        spread = spread_for(len(visible), shape)
+        view = self._view(magnification)
+        extent, shape = view
+        points, rgb = self.embedding, self._rgb
+        if not self.locator.shows_all(*extent):  # zoomed in: only the points on show
+            visible = self.locator.in_box(*extent)
+            points, rgb = points[visible], rgb[visible]
+        self._spread = spread_for(len(points), shape)
         # a seeded shuffled order would not matter: pixels show the mean of their points
-        image = rasterize(self.embedding[visible], self._rgb[visible], extent, shape, spread)
-        self.points_image.set_data(image)
-        self.points_image.set_extent(extent)
-        self._render_highlight(extent, shape, spread)
+        self.points_image.set_data(rasterize(points, rgb, extent, shape, self._spread), extent)
+        self._rendered_view = view
+        self._render_highlight()
 
-    def _render_highlight(self, extent, shape, spread: int) -> None:
-        if self.highlight_image is None or self.embedding is None:
+    def _render_highlight(self) -> None:
+        """The image of the highlighted points, for the view the point image shows."""
+        if self.highlight_image is None or self.embedding is None or not self._rendered_view:
             return
+        extent, shape = self._rendered_view
         chosen = self._valid(self.highlighted)
         if len(chosen) <= MAX_RINGS:
-            self.highlight_image.set_data(np.zeros((1, 1, 4), dtype=np.uint8))
-        else:
-            rgb = np.broadcast_to(np.float32(_HIGHLIGHT_RGB), (len(chosen), 3))
-            points = self.embedding[chosen]
-            self.highlight_image.set_data(rasterize(points, rgb, extent, shape, spread))
-        self.highlight_image.set_extent(extent)
+            self.highlight_image.set_data(np.zeros((0, 0, 4), dtype=np.uint8), extent)
+            return
+        covered = footprint(self.embedding[chosen], extent, shape, self._spread)
+        image = np.zeros((*shape, 4), dtype=np.uint8)
+        image[covered] = _HIGHLIGHT_RGBA
+        self.highlight_image.set_data(image, extent)
 
     def _valid(self, indices: np.ndarray) -> np.ndarray:
         count = 0 if self.embedding is None else len(self.embedding)
@@ -201,10 +212,7 @@ class ScatterCanvas(QWidget):
         chosen = self._valid(self.highlighted)
         rings = chosen if len(chosen) <= MAX_RINGS else chosen[:0]
         self.highlight_artist.set_offsets(self.embedding[rings].reshape(-1, 2))
-        if self.highlight_image is not None:
-            extent, shape = self._view()
-            visible = self.locator.in_box(*extent) if self.locator is not None else chosen
-            self._render_highlight(extent, shape, spread_for(len(visible), shape))
+        self._render_highlight()
 
     def set_highlight(self, indices: np.ndarray) -> None:
         """Ring the points ``indices`` (repainting only the rings)."""
@@ -217,7 +225,7 @@ class ScatterCanvas(QWidget):
             return
         self.canvas.restore_region(self._background)
         self._draw_highlight()
-        self.canvas.blit(self.figure.bbox)
+        self.canvas.blit(self.axes.bbox)  # the rings never leave the axes
 
     def _draw_highlight(self) -> None:
         if self.highlight_image is not None:
@@ -229,7 +237,7 @@ class ScatterCanvas(QWidget):
         if self.highlight_artist is None:
             self._background = None
             return
-        self._background = self.canvas.copy_from_bbox(self.figure.bbox)
+        self._background = self.canvas.copy_from_bbox(self.axes.bbox)
         self._draw_highlight()
 
     def set_lasso(self, active: bool) -> None:
@@ -237,8 +245,23 @@ class ScatterCanvas(QWidget):
         self._lasso_on = active
         if active and self.toolbar.mode:  # leave zoom / pan so that drags reach the lasso
             self.toolbar.pan() if "pan" in str(self.toolbar.mode) else self.toolbar.zoom()
-        if self.lasso is not None:
-            self.lasso.set_active(active)
+        self._drop_lasso()
+        if active:
+            self._make_lasso()
+
+    def _make_lasso(self) -> None:
+        # Only while the lasso is on: a blitting selector redraws the whole figure after
+        # every draw to save its background (twice the cost of a pan of a million points).
+        if self.embedding is not None:
+            self.lasso = LassoSelector(self.axes, onselect=self._lasso_done)
+
+    def _drop_lasso(self) -> None:
+        if self.lasso is None:
+            return
+        self.lasso.disconnect_events()
+        if self.lasso.artists[0].axes is self.axes:
+            self.lasso.artists[0].remove()
+        self.lasso = None
 
     def _on_press(self, event: Any) -> None:
         if (
@@ -257,7 +280,7 @@ class ScatterCanvas(QWidget):
 
     def _lasso_done(self, vertices: list[tuple[float, float]]) -> None:
         if self.locator is not None:
-            self.on_select(self.locator.in_polygon(vertices).tolist())
+            self.on_select(self.locator.in_polygon(vertices))
 
     def export(self, path: str | Path) -> Path:
         """Save the figure, rings included, as PNG or SVG (by the file suffix)."""

@@ -56,26 +56,50 @@ def rasterize(
     [255, 0, 0, 255]
     """
     height, width = shape
-    x0, x1, y0, y1 = extent
-    columns = np.floor((points[:, 0] - x0) * (width / (x1 - x0))).astype(np.int64)
-    rows = np.floor((points[:, 1] - y0) * (height / (y1 - y0))).astype(np.int64)
     counts = np.zeros(height * width)
     sums = np.zeros((3, height * width))
-    for dy in range(spread):
-        for dx in range(spread):
-            col, row = columns + dx - spread // 2, rows + dy - spread // 2
-            inside = np.flatnonzero((col >= 0) & (col < width) & (row >= 0) & (row < height))
-            flat = row[inside] * width + col[inside]
-            counts += np.bincount(flat, minlength=height * width)
-            for channel in range(3):
-                sums[channel] += np.bincount(
-                    flat, weights=rgb[inside, channel], minlength=height * width
-                )
+    for inside, flat in _pixels(points, extent, shape, spread):
+        counts += np.bincount(flat, minlength=height * width)
+        for channel in range(3):
+            sums[channel] += np.bincount(
+                flat, weights=rgb[inside, channel], minlength=height * width
+            )
     image = np.zeros((height * width, 4), dtype=np.uint8)
     drawn = counts > 0
     image[drawn, :3] = np.round(255 * sums[:, drawn].T / counts[drawn, None])
     image[drawn, 3] = 255
     return image.reshape(height, width, 4)
+
+
+def footprint(
+    points: np.ndarray, extent: Extent, shape: tuple[int, int], spread: int = 1
+) -> np.ndarray:
+    """The pixels of :func:`rasterize` that hold at least one point, as a (rows, columns)
+    bool mask: all a single-colour layer (the highlighted points) needs.
+
+    Examples
+    --------
+    >>> footprint(np.array([[0.5, 0.5]]), (0, 1, 0, 1), (4, 4)).nonzero()
+    (array([2]), array([2]))
+    """
+    covered = np.zeros(shape[0] * shape[1], dtype=bool)
+    for _, flat in _pixels(points, extent, shape, spread):
+        covered[flat] = True
+    return covered.reshape(shape)
+
+
+def _pixels(points: np.ndarray, extent: Extent, shape: tuple[int, int], spread: int):
+    """For each of the ``spread`` x ``spread`` offsets: the points that land in the image
+    and their flat pixel indices."""
+    height, width = shape
+    x0, x1, y0, y1 = extent
+    columns = np.floor((points[:, 0] - x0) * (width / (x1 - x0))).astype(np.int64)
+    rows = np.floor((points[:, 1] - y0) * (height / (y1 - y0))).astype(np.int64)
+    for dy in range(spread):
+        for dx in range(spread):
+            col, row = columns + dx - spread // 2, rows + dy - spread // 2
+            inside = np.flatnonzero((col >= 0) & (col < width) & (row >= 0) & (row < height))
+            yield inside, row[inside] * width + col[inside]
 
 
 def spread_for(n_visible: int, shape: tuple[int, int]) -> int:
@@ -109,9 +133,11 @@ class PointLocator:
         n_points = len(self.points)
         self.side = side or int(np.clip(np.sqrt(n_points / 4), 1, 512))
         if n_points:
-            self._low = self.points.min(axis=0).astype(np.float64)
-            span = self.points.max(axis=0).astype(np.float64) - self._low
+            self._bounds = self.points.min(axis=0), self.points.max(axis=0)
+            self._low = self._bounds[0].astype(np.float64)
+            span = self._bounds[1].astype(np.float64) - self._low
         else:
+            self._bounds = None
             self._low, span = np.zeros(2), np.ones(2)
         self._cell_size = np.where(span > 0, span, 1.0) / self.side
         columns, rows = self._cell_of(self.points)
@@ -123,6 +149,13 @@ class PointLocator:
 
     def __len__(self) -> int:
         return len(self.points)
+
+    def shows_all(self, x0: float, x1: float, y0: float, y1: float) -> bool:
+        """Whether the box holds every point (then there is nothing to look up)."""
+        if self._bounds is None:
+            return True
+        low, high = self._bounds
+        return x0 <= low[0] and high[0] <= x1 and y0 <= low[1] and high[1] <= y1
 
     def _cell_of(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(column, row) of the cell of each point, clipped to the grid."""
