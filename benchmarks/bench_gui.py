@@ -204,6 +204,81 @@ def time_layout(n_cells: int, n_features: int, fit_rows: int) -> float:
     return layout_s
 
 
+def lasso_loop(embedding: np.ndarray, share: float, n_vertices: int = 200) -> np.ndarray:
+    """A hand-drawn-like lasso (a wobbly loop of ``n_vertices``) around the map's centre,
+    holding about ``share`` of the points."""
+    centre = np.median(embedding, axis=0)
+    radius = np.quantile(np.linalg.norm(embedding - centre, axis=1), share)
+    angles = np.linspace(0, 2 * np.pi, n_vertices, endpoint=False)
+    wobble = radius * (1 + 0.08 * np.sin(5 * angles))
+    return centre + np.c_[np.cos(angles), np.sin(angles)] * wobble[:, None]
+
+
+def time_picking(n_points: int, repeats: int) -> float:
+    """The map's own latency with ``n_points`` points: a canvas alone, its selection ringed.
+
+    Click (mouse event -> nearest point -> rings blitted -> painted), lassos of about 1 %
+    and 10 % of the points (200-vertex loops -> points inside -> highlight image blitted ->
+    painted), the highlight redraw alone, and a pan (re-render + full draw).
+    Returns the slowest median click or lasso (ms, painted).
+    """
+    from matplotlib.backend_bases import MouseEvent
+    from qtpy.QtWidgets import QApplication
+
+    from napari_phenoscope._widgets._scatter_canvas import ScatterCanvas
+    from napari_phenoscope.profiling.embedding_map import point_colours
+    from napari_phenoscope.profiling.map_points import PointLocator
+
+    app = QApplication.instance() or QApplication([])  # noqa: F841 (kept alive)
+    rng = np.random.default_rng(2)
+    modality = pd.Series(rng.choice(["compound", "crispr", "orf"], n_points))
+    centres = rng.normal(scale=6, size=(264, 2))
+    offsets = np.array([[0, 0], [25, 0], [12, 20]])[modality.factorize()[0]]
+    noise = rng.normal(scale=0.8, size=(n_points, 2))
+    embedding = (centres[rng.integers(0, 264, n_points)] + offsets + noise).astype(np.float32)
+    start = time.perf_counter()
+    locator = PointLocator(embedding)
+    index_ms = 1000 * (time.perf_counter() - start)
+    plot = ScatterCanvas(on_select=lambda indices: plot.set_highlight(np.asarray(indices)))
+    plot.resize(420, 560)  # about the dock's size
+    plot.show()
+    start = time.perf_counter()
+    plot.show_points(embedding, point_colours(modality), "modality", "map", locator)
+    plot.canvas.draw()
+    QApplication.processEvents()
+    draw_ms = 1000 * (time.perf_counter() - start)
+    print(f"map of {n_points} points: grid index {index_ms:.0f} ms, first draw {draw_ms:.0f} ms")
+    targets = rng.choice(n_points, size=repeats, replace=False)
+
+    def click(i: int) -> None:
+        x, y = plot.axes.transData.transform(embedding[targets[i]])
+        event = MouseEvent("button_press_event", plot.canvas, x, y, button=1)
+        plot.canvas.callbacks.process("button_press_event", event)
+
+    picks = [timed(click, repeats)]
+    print(describe(f"{n_points} pts: click", picks[0]))
+    for share in (0.01, 0.1):
+        loop = [tuple(vertex) for vertex in lasso_loop(embedding, share)]
+        picks.append(timed(lambda _i, loop=loop: plot._lasso_done(loop), repeats))
+        name = f"{n_points} pts: lasso of {len(plot.highlighted)} ({share:.0%})"
+        print(describe(name, picks[-1]))
+    chosen = plot.highlighted
+    redraw = timed(lambda _i: plot.set_highlight(chosen), repeats)
+    print(describe(f"{n_points} pts: redraw of that selection", redraw))
+    x0, x1 = plot.axes.get_xlim()
+
+    def pan(i: int) -> None:
+        shift = (x1 - x0) * 0.05 * (1 if i % 2 == 0 else -1)
+        plot.axes.set_xlim(plot.axes.get_xlim()[0] + shift, plot.axes.get_xlim()[1] + shift)
+        plot.canvas.draw()
+
+    print(describe(f"{n_points} pts: pan (re-render + full draw)", timed(pan, repeats)))
+    plot.close()
+    plot.deleteLater()
+    QApplication.processEvents()
+    return max(statistics.median(painted) for _, painted in picks)
+
+
 def timed(action, repeats: int) -> tuple[list[float], list[float]]:
     """Milliseconds per call: handlers only, and handlers plus Qt painting the result."""
     from qtpy.QtWidgets import QApplication
@@ -246,9 +321,29 @@ def main() -> None:
         help="time the layout of --cells cells headless (no viewer, no clicks) and stop",
     )
     parser.add_argument("--fit-rows", type=int, default=20_000, help="UMAP sample size")
+    parser.add_argument(
+        "--pick-sizes",
+        default="100000,1000000",
+        help="map sizes at which to time the map's own click, lasso and redraw ('' skips)",
+    )
+    parser.add_argument(
+        "--pick-only", action="store_true", help="only the map's own click / lasso timings"
+    )
     args = parser.parse_args()
     if args.layout_only:
         time_layout(args.cells, args.features, args.fit_rows)
+        return
+    target = 200.0
+    sizes = [int(size) for size in args.pick_sizes.split(",") if size]
+    if sizes:
+        for size in sizes:
+            slowest = time_picking(size, args.repeats)
+            print(
+                f"map alone, {size} points: slowest median click / lasso (painted) "
+                f"{slowest:.0f} ms vs the {target:.0f} ms target, ratio {slowest / target:.2f}"
+            )
+        print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if args.pick_only:
         return
 
     import napari
@@ -424,17 +519,11 @@ def main() -> None:
     embedding = profile_map.embedding
     lassos = []
     for share in (0.01, 0.1):
-        # a square around the map's centre holding about ``share`` of the points
-        centre = np.median(embedding, axis=0)
-        radius = np.quantile(np.abs(embedding - centre).max(axis=1), share)
-        square = [
-            tuple(centre + radius * np.array(c)) for c in ((-1, -1), (1, -1), (1, 1), (-1, 1))
-        ]
-        lasso_times = timed(lambda _i, square=square: profile_map.plot._lasso_done(square), 3)
+        loop = [tuple(vertex) for vertex in lasso_loop(embedding, share)]
+        lasso_times = timed(lambda _i, loop=loop: profile_map.plot._lasso_done(loop), 3)
         lassos.append(lasso_times)
         print(describe(f"lasso of {len(session.selected)} points ({share:.0%})", lasso_times))
 
-    target = 200.0
     for label, part in (("handlers", 0), ("painted", 1)):
         timings = (same, other, viewer_times, canvas_times, *lassos)
         medians = [statistics.median(t[part]) for t in timings]
