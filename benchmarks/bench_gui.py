@@ -53,6 +53,7 @@ from napari_phenoscope.constants import (
 )
 
 FIELD = 1080
+TARGET_MS = 200.0  # issue 12: click and lasso at a million points
 N_FEATURES = 384
 PLATES = {"BENCH-COMPOUND": "compound", "BENCH-CRISPR": "crispr", "BENCH-ORF": "orf"}
 WELLS = [f"{row}{col:02d}" for row in "ABCDEFGHIJKLMNOP" for col in range(1, 25)]  # 384
@@ -326,6 +327,7 @@ def main() -> None:
         default="100000,1000000",
         help="map sizes at which to time the map's own click, lasso and redraw ('' skips)",
     )
+    parser.add_argument("--screenshot", help="save the window after the lassos (PNG)")
     parser.add_argument(
         "--pick-only", action="store_true", help="only the map's own click / lasso timings"
     )
@@ -333,21 +335,24 @@ def main() -> None:
     if args.layout_only:
         time_layout(args.cells, args.features, args.fit_rows)
         return
-    target = 200.0
     sizes = [int(size) for size in args.pick_sizes.split(",") if size]
-    if sizes:
-        for size in sizes:
-            slowest = time_picking(size, args.repeats)
-            print(
-                f"map alone, {size} points: slowest median click / lasso (painted) "
-                f"{slowest:.0f} ms vs the {target:.0f} ms target, ratio {slowest / target:.2f}"
-            )
-        print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    if args.pick_only:
-        return
+    if not args.pick_only:
+        time_docks(args)  # napari first: it sets up the QApplication its own way
+    for size in sizes:
+        slowest = time_picking(size, args.repeats)
+        print(
+            f"map alone, {size} points: slowest median click / lasso (painted) "
+            f"{slowest:.0f} ms vs the {TARGET_MS:.0f} ms target, ratio {slowest / TARGET_MS:.2f}"
+        )
+    print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
+def time_docks(args: argparse.Namespace) -> None:
+    """The map dock and the Similar dock in a viewer: layout, draw, clicks, lassos."""
 
     import napari
     from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication
 
     from napari_phenoscope._widgets._cells import select_cell_at, show_field_labels
     from napari_phenoscope._widgets._viewer import field_key, open_plate
@@ -523,13 +528,19 @@ def main() -> None:
         lasso_times = timed(lambda _i, loop=loop: profile_map.plot._lasso_done(loop), 3)
         lassos.append(lasso_times)
         print(describe(f"lasso of {len(session.selected)} points ({share:.0%})", lasso_times))
+    if args.screenshot:  # the window with the map dock in front and the 10 % lasso selected
+        viewer.window._qt_window.resize(1600, 1000)
+        profile_map.parent().raise_()
+        QApplication.processEvents()
+        viewer.screenshot(args.screenshot, canvas_only=False)
+        print(f"screenshot: {args.screenshot}")
 
     for label, part in (("handlers", 0), ("painted", 1)):
         timings = (same, other, viewer_times, canvas_times, *lassos)
         medians = [statistics.median(t[part]) for t in timings]
         print(
-            f"{label}: slowest median click {max(medians):.0f} ms vs the {target:.0f} ms target,"
-            f" ratio {max(medians) / target:.2f}"
+            f"docks, {label}: slowest median click {max(medians):.0f} ms vs the "
+            f"{TARGET_MS:.0f} ms target, ratio {max(medians) / TARGET_MS:.2f}"
         )
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     viewer.close()
