@@ -2,7 +2,7 @@
 
 Run under a display (not part of the test suite)::
 
-    xvfb-run -a .venv/bin/python benchmarks/bench_gui.py [--cells 1000000] [--map-cells 0]
+    xvfb-run -a .venv/bin/python benchmarks/bench_gui.py [--cells 1000000] [--features 64]
 
 It writes a synthetic three-plate project (1080 x 1080 fields, one per well), fills the
 session with ``--cells`` single cells of ``--features`` ViT-like features and their well
@@ -16,7 +16,12 @@ profiles, then
    event: point search, selection, field loading), through the map for a cell of the field
    on show or of another field, and through the viewer (the Profile dock's cell click),
    each up to the moment Qt has painted the result (``processEvents`` inside the timed
-   region); and lassos of about 1 % and 10 % of the points.
+   region); and lassos (200-vertex loops) of about 1 % and 10 % of the points;
+4. times the map alone (a canvas whose selection is only ringed, no other dock) at each
+   of ``--pick-sizes`` points: click, lassos, the redraw of a selection, a pan; and prints
+   the slowest median click or lasso against the 200 ms goal of issue 12.
+
+``--layout-only`` times step 1 headless (no viewer); ``--pick-only`` runs step 4 alone.
 """
 
 from __future__ import annotations

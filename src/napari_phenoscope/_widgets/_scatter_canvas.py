@@ -77,6 +77,7 @@ class ScatterCanvas(QWidget):
         self.embedding = None
         self.highlight_artist = self.points_image = self.highlight_image = None
         self.locator = None
+        self._drop_lasso()
         self.axes.clear()
         self.axes.set_xticks([])
         self.axes.set_yticks([])
@@ -259,8 +260,9 @@ class ScatterCanvas(QWidget):
         if self.lasso is None:
             return
         self.lasso.disconnect_events()
-        if self.lasso.artists[0].axes is self.axes:
-            self.lasso.artists[0].remove()
+        line = self.lasso.artists[0]
+        if line in self.axes.lines:  # gone already if the axes were cleared
+            line.remove()
         self.lasso = None
 
     def _on_press(self, event: Any) -> None:
