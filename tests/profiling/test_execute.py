@@ -194,7 +194,10 @@ def test_worker_killed_mid_run_loses_nothing(cluster, tmp_path):
 @pytest.mark.slow
 def test_interrupt_cancels_the_pending_futures(cluster):
     local, client = cluster
-    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))  # Ctrl-C
+    # Ctrl-C as the CLI gets it: Python's own handler (an earlier test's Qt event loop or
+    # library may have left another one installed in this process)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -203,6 +206,7 @@ def test_interrupt_cancels_the_pending_futures(cluster):
             )
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     deadline = time.monotonic() + 30
     remaining = -1
     while time.monotonic() < deadline:
