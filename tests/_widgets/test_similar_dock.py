@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from qtpy.QtCore import Qt
 from test_profile_map import profiled_session
 from test_similarity import synthetic_cells, write_synthetic_project
 
+from napari_phenoscope._widgets import similar_dock
 from napari_phenoscope._widgets._frame_model import SORT_ROLE
 from napari_phenoscope._widgets._viewer import field_key, open_plate
 from napari_phenoscope._widgets.similar_dock import (
@@ -82,6 +85,7 @@ def test_selected_cell_query_follows_the_selection_and_fills_the_gallery(dock, q
     key = (cell[PLATE], cell["Metadata_Well"], int(cell[SITE]), int(cell["label"]))
     session.selected = [key]
     state_of(viewer).events.selection_changed.emit([key])  # as a click in the viewer does
+    qtbot.waitUntil(lambda: not widget.running, timeout=20_000)
     assert widget.query is not None and widget.query.description.startswith("cell ")
     assert set(table_column(widget, PERTURBATION)[:2]) == {"BI-2536", "PLK1"}
     qtbot.waitUntil(lambda: widget.gallery_worker is None, timeout=20_000)
@@ -123,3 +127,32 @@ def test_cell_query_without_selection_or_negcon_says_why(dock, tmp_path):
     session.selected = [(row[PLATE], row["Metadata_Well"], int(row[SITE]), int(row["label"]))]
     assert not widget.find("selected cell")
     assert "has no negative controls" in widget.status.text()
+
+
+def cell_key(cell) -> tuple:
+    return (cell[PLATE], cell["Metadata_Well"], int(cell[SITE]), int(cell["label"]))
+
+
+def test_a_selection_is_ranked_in_the_worker_not_the_gui_thread(dock, qtbot, tmp_path, monkeypatch):
+    viewer, widget = dock
+    session = profiled_session(viewer, tmp_path)
+    threads = []
+    rank = similar_dock.rank_perturbations
+
+    def recorded(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return rank(*args, **kwargs)
+
+    monkeypatch.setattr(similar_dock, "rank_perturbations", recorded)
+    cells = session.cells[session.cells[PERT_INAME] == "BI-2536"]
+    first, second = cell_key(cells.iloc[0]), cell_key(cells.iloc[1])
+    for key in (first, second):  # two quick clicks: the second supersedes the first
+        session.selected = [key]
+        state_of(viewer).events.selection_changed.emit([key])
+    assert widget.ranking is None and widget.running  # the click returned before the table
+    qtbot.waitUntil(lambda: not widget.running, timeout=20_000)
+    assert threads and threading.main_thread() not in threads
+    assert widget.query.description.startswith(f"cell {second[3]} of ")
+    assert set(table_column(widget, PERTURBATION)[:2]) == {"BI-2536", "PLK1"}
+    qtbot.wait(200)  # a late result of the first click must not replace the second's
+    assert widget.query.description.startswith(f"cell {second[3]} of ")

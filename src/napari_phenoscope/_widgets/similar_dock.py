@@ -10,6 +10,7 @@ Clicking a row opens that perturbation's best-matching well.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -151,7 +152,8 @@ class SimilarDock(Dock):
         """Rank perturbations for the query (defaults: the combo boxes); False on a message.
 
         ``value`` is a well (``"PLATE WELL"``) or a perturbation (``"BI-2536 · compound"``,
-        the modality optional) for those modes.
+        the modality optional) for those modes. Ranks in the GUI thread (a selection is
+        ranked in the dock's worker: ``rank_selection``).
         """
         if mode is not None:
             self.mode_combo.setCurrentText(mode)
@@ -159,71 +161,73 @@ class SimilarDock(Dock):
         if value is not None:
             combo = self.well_combo if mode == "well" else self.perturbation_combo
             combo.setCurrentText(value)
+        self._drop_pending()  # a selection still being ranked must not overwrite this query
+        request = self._request()
+        if isinstance(request, str):
+            return self.fail(request, notify=False)
+        try:
+            query, ranking, entries = rank_request(*request)
+        except PhenoscopeError as error:
+            return self.fail(str(error), notify=False)
+        self._show(request[0], query, ranking, entries)
+        return True
+
+    def rank_selection(self) -> bool:
+        """Rank perturbations for the selected cell in the dock's worker; False on a message.
+
+        A newer selection (or query) supersedes the run: its result is dropped. The table
+        fills when the ranking arrives, so a click in the viewer or on the map returns at once.
+        """
+        self._drop_pending()
+        request = self._request()
+        if isinstance(request, str):
+            return self.fail(request, notify=False)
+        session = request[0]
+        self.status.setText("Ranking the selected cell…")
+
+        def done(result: tuple[Query, pd.DataFrame, list]) -> None:
+            if self.state.session is session:
+                self._show(session, *result)
+
+        def errored(error: BaseException) -> None:
+            message = str(error) if isinstance(error, PhenoscopeError) else one_line(error)
+            self.fail(message, notify=False)
+
+        self.start(
+            rank_request, *request, on_result=done, on_error=errored, on_finished=lambda: None
+        )
+        return True
+
+    def _drop_pending(self) -> None:
+        """Cancel the ranking under way in the worker: its result will be dropped."""
+        self._cancel.set()
+        self.worker = None
+
+    def _request(self) -> tuple | str:
+        """What ``rank_request`` needs, read in the GUI thread (or why nothing can be ranked)."""
         session = self.current_session()
         if session is None:
-            return self.fail(NO_PLATE, notify=False)
+            return NO_PLATE
         feature_set = self.feature_combo.currentText()
         profiles = session.well_profiles.get(feature_set)
         if profiles is None or profiles.empty:
-            return self.fail(NO_PROFILES, notify=False)
-        columns = self._cached("columns", feature_set, lambda: profile_feature_columns(profiles))
-        try:
-            query = self._make_query(session, mode, profiles, columns, feature_set)
-            if query.exclude_wells:  # a well or perturbation query: leave its wells out
-                reference = reference_profiles(profiles, columns, query.exclude_wells)
-            else:
-                reference = self._cached(
-                    "reference", feature_set, lambda: reference_profiles(profiles, columns)
-                )
-            ranking = rank_perturbations(query, reference)
-        except PhenoscopeError as error:
-            return self.fail(str(error), notify=False)
-        self.show_ranking(query, ranking)
-        self._start_gallery(session, query, ranking)
-        return True
-
-    def _make_query(
-        self,
-        session: PlateSession,
-        mode: str,
-        profiles: pd.DataFrame,
-        columns: list[str],
-        feature_set: str,
-    ) -> Query:
-        if mode == "well":
-            plate, _, well = self.well_combo.currentText().partition(" ")
-            return well_query(profiles, plate, well, columns)
-        if mode == "perturbation":
-            name, _, modality = self.perturbation_combo.currentText().partition(" · ")
-            return perturbation_query(profiles, name, columns, modality or None)
-        if not session.selected:
-            raise ProfileTableError(NO_CELL)
-        if session.cells is None:
-            raise ProfileTableError("No single-cell profiles yet: run the Profile dock first.")
-        missing = [c for c in columns if c not in session.cells.columns]
-        if missing:
-            raise ProfileTableError(f"single-cell table has no feature column {missing[0]}")
-        key = tuple(session.selected[0])
-        index = self._cached("cells", None, lambda: PointIndex.from_table(session.cells, "cells"))
-        found = index.indices([key])
-        if not len(found):
-            raise ProfileTableError(
-                f"cell {key[3]} of {key[0]} {key[1]} site {key[2]} is not profiled"
-            )
-        cell = session.cells.iloc[int(found[0])]
-        negcon = self._cached(
-            "negcon",
-            (feature_set, key[0]),
-            lambda: cell_normalizer(session.cells, columns, key[0]),
+            return NO_PROFILES
+        return (
+            session,
+            self.mode_combo.currentText(),
+            self.well_combo.currentText(),
+            self.perturbation_combo.currentText(),
+            feature_set,
+            list(session.selected[:1]),
+            session.cells,
+            self._cache,  # replaced (not cleared) on new cells: a late run fills the old one
         )
-        return cell_query(cell, columns, negcon)
 
-    def _cached(self, what: str, detail: Any, compute) -> Any:
-        """Per-session memo of what does not change between clicks (dropped on new cells)."""
-        key = (what, detail)
-        if key not in self._cache:
-            self._cache[key] = compute()
-        return self._cache[key]
+    def _show(
+        self, session: PlateSession, query: Query, ranking: pd.DataFrame, entries: list
+    ) -> None:
+        self.show_ranking(query, ranking)
+        self._start_gallery(session, entries)
 
     # --- showing ---------------------------------------------------------------------
     def show_ranking(self, query: Query, ranking: pd.DataFrame) -> None:
@@ -275,29 +279,9 @@ class SimilarDock(Dock):
         )
 
     # --- gallery ---------------------------------------------------------------------
-    def _gallery_entries(
-        self, session: PlateSession, query: Query, ranking: pd.DataFrame
-    ) -> list[tuple[str, np.ndarray, bool]]:
-        cells = session.cells
-        if cells is None or not session.has_images:
-            return []  # a session of profile tables alone has no pixels to cut
-        index = self._cached("cells", None, lambda: PointIndex.from_table(cells, "cells"))
-        entries: list[tuple[str, np.ndarray, bool]] = []
-        if self.mode_combo.currentText() == QUERY_MODES[0] and session.selected:
-            entries.append(("query", index.indices(session.selected[:1]), False))
-        elif query.exclude_wells:
-            entries.append(("query", index.well_indices(query.exclude_wells[:1]), True))
-        others = ranking[~ranking["is query"]].head(GALLERY_MATCHES)
-        for _, match in others.iterrows():
-            wells = [(str(match[BEST_PLATE]), str(match[BEST_WELL]))]
-            caption = f"#{match[RANK]} {match[PERTURBATION]}"
-            entries.append((caption, index.well_indices(wells), True))
-        return entries
-
-    def _start_gallery(self, session: PlateSession, query: Query, ranking: pd.DataFrame) -> None:
+    def _start_gallery(self, session: PlateSession, entries: list) -> None:
         self._gallery_cancel.set()  # a newer query supersedes the gallery in progress
         self._clear_gallery()
-        entries = self._gallery_entries(session, query, ranking)
         if not entries:
             return
         cancel = threading.Event()
@@ -365,7 +349,8 @@ class SimilarDock(Dock):
         self.perturbation_combo.setEnabled(mode == "perturbation")
 
     def _session_changed(self, session: PlateSession | None) -> None:
-        self._cache.clear()
+        self._drop_pending()
+        self._cache = {}
         self.ranking = None
         self.model.set_frame(pd.DataFrame())
         self.query_label.setText("")
@@ -379,7 +364,8 @@ class SimilarDock(Dock):
         session = self.state.session
         if session is None:
             return
-        self._cache.clear()
+        self._drop_pending()
+        self._cache = {}
         current = self.feature_combo.currentText()
         self.feature_combo.clear()
         self.feature_combo.addItems(list(session.well_profiles))
@@ -407,4 +393,101 @@ class SimilarDock(Dock):
             and self.follow_check.isChecked()
             and self.mode_combo.currentText() == QUERY_MODES[0]
         ):
-            self.find()
+            self.rank_selection()
+
+
+# --- the ranking (runs in the dock's worker for a selection: no Qt here) ------------------
+def rank_request(
+    session: PlateSession,
+    mode: str,
+    well_text: str,
+    perturbation_text: str,
+    feature_set: str,
+    selected: list,
+    cells: pd.DataFrame | None,
+    cache: dict,
+) -> tuple[Query, pd.DataFrame, list[tuple[str, np.ndarray, bool]]]:
+    """The query, its ranking and the gallery entries (caption, cell rows, several cells)."""
+    profiles = session.well_profiles[feature_set]
+    columns = _cached(cache, "columns", feature_set, lambda: profile_feature_columns(profiles))
+    query = _make_query(
+        mode, well_text, perturbation_text, feature_set, selected, cells, profiles, columns, cache
+    )
+    if query.exclude_wells:  # a well or perturbation query: leave its wells out
+        reference = reference_profiles(profiles, columns, query.exclude_wells)
+    else:
+        reference = _cached(
+            cache, "reference", feature_set, lambda: reference_profiles(profiles, columns)
+        )
+    ranking = rank_perturbations(query, reference)
+    entries = _gallery_entries(session, cells, mode, selected, query, ranking, cache)
+    return query, ranking, entries
+
+
+def _make_query(
+    mode: str,
+    well_text: str,
+    perturbation_text: str,
+    feature_set: str,
+    selected: list,
+    cells: pd.DataFrame | None,
+    profiles: pd.DataFrame,
+    columns: list[str],
+    cache: dict,
+) -> Query:
+    if mode == "well":
+        plate, _, well = well_text.partition(" ")
+        return well_query(profiles, plate, well, columns)
+    if mode == "perturbation":
+        name, _, modality = perturbation_text.partition(" · ")
+        return perturbation_query(profiles, name, columns, modality or None)
+    if not selected:
+        raise ProfileTableError(NO_CELL)
+    if cells is None:
+        raise ProfileTableError("No single-cell profiles yet: run the Profile dock first.")
+    missing = [c for c in columns if c not in cells.columns]
+    if missing:
+        raise ProfileTableError(f"single-cell table has no feature column {missing[0]}")
+    key = tuple(selected[0])
+    index = _cached(cache, "cells", None, lambda: PointIndex.from_table(cells, "cells"))
+    found = index.indices([key])
+    if not len(found):
+        raise ProfileTableError(f"cell {key[3]} of {key[0]} {key[1]} site {key[2]} is not profiled")
+    cell = cells.iloc[int(found[0])]
+    negcon = _cached(
+        cache, "negcon", (feature_set, key[0]), lambda: cell_normalizer(cells, columns, key[0])
+    )
+    return cell_query(cell, columns, negcon)
+
+
+def _gallery_entries(
+    session: PlateSession,
+    cells: pd.DataFrame | None,
+    mode: str,
+    selected: list,
+    query: Query,
+    ranking: pd.DataFrame,
+    cache: dict,
+) -> list[tuple[str, np.ndarray, bool]]:
+    if cells is None or not session.has_images:
+        return []  # a session of profile tables alone has no pixels to cut
+    index = _cached(cache, "cells", None, lambda: PointIndex.from_table(cells, "cells"))
+    entries: list[tuple[str, np.ndarray, bool]] = []
+    if mode == QUERY_MODES[0] and selected:
+        entries.append(("query", index.indices(selected), False))
+    elif query.exclude_wells:
+        entries.append(("query", index.well_indices(query.exclude_wells[:1]), True))
+    others = ranking[~ranking["is query"]].head(GALLERY_MATCHES)
+    for _, match in others.iterrows():
+        wells = [(str(match[BEST_PLATE]), str(match[BEST_WELL]))]
+        caption = f"#{match[RANK]} {match[PERTURBATION]}"
+        entries.append((caption, index.well_indices(wells), True))
+    return entries
+
+
+def _cached(cache: dict, what: str, detail: Any, compute: Callable[[], Any]) -> Any:
+    """Per-session memo of what does not change between clicks (replaced on new cells)."""
+    key = (what, detail)
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
