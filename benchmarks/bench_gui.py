@@ -285,8 +285,11 @@ def time_picking(n_points: int, repeats: int) -> float:
     return max(statistics.median(painted) for _, painted in picks)
 
 
-def timed(action, repeats: int) -> tuple[list[float], list[float]]:
-    """Milliseconds per call: handlers only, and handlers plus Qt painting the result."""
+def timed(action, repeats: int, settle=None) -> tuple[list[float], list[float]]:
+    """Milliseconds per call: handlers only, and handlers plus Qt painting the result.
+
+    ``settle`` runs after each timed call, untimed (waiting for a dock's worker).
+    """
     from qtpy.QtWidgets import QApplication
 
     handlers, painted = [], []
@@ -297,6 +300,8 @@ def timed(action, repeats: int) -> tuple[list[float], list[float]]:
         handlers.append(1000 * (time.perf_counter() - start))
         QApplication.processEvents()
         painted.append(1000 * (time.perf_counter() - start))
+        if settle is not None:
+            settle()
     return handlers, painted
 
 
@@ -481,12 +486,18 @@ def time_docks(args: argparse.Namespace) -> None:
     rng = np.random.default_rng(1)
     order = rng.permutation(in_clicked)
     first = order[0]
+
+    def ranked() -> None:  # the Similar dock ranks a selection in its worker
+        assert wait_until(lambda: not similar.running, 300), "the Similar dock's ranking hung"
+        QApplication.processEvents()
+
     start = time.perf_counter()
     profile_map.select_points([int(first)])
+    ranked()
     first_ms = 1000 * (time.perf_counter() - start)
     print(
-        f"first click (the Similar dock indexes the {len(cells)} cells and computes negcon "
-        f"stats): {first_ms:.0f} ms"
+        f"first click up to the ranked list (the Similar dock's worker indexes the {len(cells)} "
+        f"cells and computes negcon stats): {first_ms:.0f} ms"
     )
     assert similar.ranking is not None, similar.status.text()
 
@@ -497,12 +508,14 @@ def time_docks(args: argparse.Namespace) -> None:
         event = MouseEvent("button_press_event", canvas, x, y, button=1)
         canvas.callbacks.process("button_press_event", event)
 
-    canvas_times = timed(canvas_click, args.repeats)
+    canvas_times = timed(canvas_click, args.repeats, ranked)
     print(describe("canvas click (point search, select, load field)", canvas_times))
 
     same_field = [i for i in order if tuple(keys[i][:3]) == field_key(session)]
     same = timed(
-        lambda i: profile_map.select_points([int(same_field[i % len(same_field)])]), args.repeats
+        lambda i: profile_map.select_points([int(same_field[i % len(same_field)])]),
+        args.repeats,
+        ranked,
     )
     print(describe("map click, cell in the field on show", same))
 
@@ -511,7 +524,7 @@ def time_docks(args: argparse.Namespace) -> None:
         index = next(j for j in order[i:] if tuple(keys[j][:3]) != current)
         profile_map.select_points([int(index)])
 
-    other = timed(other_field, args.repeats)
+    other = timed(other_field, args.repeats, ranked)
     print(describe("map click, cell in another field (loads it)", other))
 
     show_field_labels(viewer, session)
@@ -522,8 +535,10 @@ def time_docks(args: argparse.Namespace) -> None:
         label = int(field_cells[i % len(field_cells)])
         assert select_cell_at(viewer, cell_center(label)) is not None
 
-    viewer_times = timed(viewer_click, args.repeats)
-    print(describe("viewer click -> map highlight + ranked list", viewer_times))
+    viewer_times = timed(viewer_click, args.repeats, ranked)
+    print(describe("viewer click -> map highlight (ranking in worker)", viewer_times))
+    ranked_times = timed(lambda i: (viewer_click(i), ranked()), args.repeats)
+    print(describe("viewer click -> ranked list filled (worker)", ranked_times))
     print(f"ranked list: {len(similar.ranking)} perturbations; {len(cells)} cells loaded")
 
     embedding = profile_map.embedding
