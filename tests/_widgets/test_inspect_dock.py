@@ -120,6 +120,7 @@ def test_selected_cell_layers_are_aligned_on_its_crop(selected, qtbot):
 def test_seed_fixes_the_mask_and_head_choice_changes_attention(selected, qtbot):
     viewer, inspect, _, _ = selected
     runs = {}
+    layers_of_each_run = []
     for seed, attention in ((3, ROLLOUT), (3, 0), (4, ROLLOUT)):
         inspect.run(mode="cell", mask_ratio=0.75, seed=seed, attention=attention)
         wait_done(qtbot, inspect)
@@ -127,6 +128,10 @@ def test_seed_fixes_the_mask_and_head_choice_changes_attention(selected, qtbot):
             hidden_patches(viewer.layers[LAYER_ERROR].data),
             viewer.layers[LAYER_ATTENTION].data.copy(),
         )
+        layers_of_each_run.append([viewer.layers[name] for name in INSPECT_LAYERS])
+    # later runs refresh the layers in place (a new layer is a new GL visual: slow)
+    first, *later = layers_of_each_run
+    assert all(a is b for run in later for a, b in zip(first, run, strict=True))
     assert np.array_equal(runs[3, ROLLOUT][0], runs[3, 0][0])  # same seed, same mask
     assert not np.array_equal(runs[3, ROLLOUT][0], runs[4, ROLLOUT][0])
     assert runs[3, ROLLOUT][0].mean() == 0.75

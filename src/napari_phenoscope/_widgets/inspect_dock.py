@@ -81,9 +81,17 @@ def show_inspection(viewer: Any, inspection: Inspection) -> None:
         ),
     )
     for name, data, kwargs in specs:
-        if name in viewer.layers:
-            viewer.layers.remove(name)  # rgb-ness and shape may change between runs
-        layer = viewer.add_image(data, name=name, scale=scale, translate=translate, **kwargs)
+        layer = viewer.layers[name] if name in viewer.layers else None
+        if layer is not None and layer.rgb == kwargs.get("rgb", False) and layer.ndim == 2:
+            # refreshed in place: a new layer costs a new GL visual (seconds in software GL)
+            layer.data = data
+            layer.scale, layer.translate = scale, translate
+            if not layer.rgb:
+                layer.reset_contrast_limits()
+        else:
+            if layer is not None:
+                viewer.layers.remove(name)  # an RGB layer can not become single-channel
+            layer = viewer.add_image(data, name=name, scale=scale, translate=translate, **kwargs)
         tag_field_layer(layer, inspection.key, name)
     viewer.layers.selection.active = viewer.layers[LAYER_RECONSTRUCTION]
 
