@@ -57,6 +57,10 @@ class ProfileDock(Dock):
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
         super().__init__(napari_viewer, NO_PLATE)
+        # torch and timm load when the dock opens, not in the first run's worker: an import
+        # holds the GIL (~1-2 s here), which would freeze the viewer in the middle of a run
+        import napari_phenoscope.models  # noqa: F401
+
         self._progress: Any = None
         self._run_session: PlateSession | None = None
         self._done = 0
