@@ -29,7 +29,11 @@ import napari_phenoscope.session.compute as _compute
 from napari_phenoscope._widgets._cells import enable_cell_clicks, show_field_labels
 from napari_phenoscope._widgets._dock import NO_PLATE, Dock
 from napari_phenoscope._widgets._viewer import field_key
-from napari_phenoscope._widgets._workers import notify_error, one_line
+from napari_phenoscope._widgets._workers import (
+    load_models_and_freeze_startup_objects,
+    notify_error,
+    one_line,
+)
 from napari_phenoscope.errors import PhenoscopeError
 from napari_phenoscope.io.profile_tables import ProfileTable, describe, load_profile_table
 from napari_phenoscope.profiling.outputs import read_pipeline_output
@@ -57,9 +61,7 @@ class ProfileDock(Dock):
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
         super().__init__(napari_viewer, NO_PLATE)
-        # torch and timm load when the dock opens, not in the first run's worker: an import
-        # holds the GIL (~1-2 s here), which would freeze the viewer in the middle of a run
-        import napari_phenoscope.models  # noqa: F401
+        load_models_and_freeze_startup_objects()  # not in the first run's worker: see there
 
         self._progress: Any = None
         self._run_session: PlateSession | None = None
