@@ -3,7 +3,7 @@
 ``pipeline.profile_plates`` caches each field's cells in
 ``OUT/fields/<plate>/<well>_s<site>.parquet`` (``write_parquet_atomic``: a temporary file,
 then a rename, so a file that exists is complete, with the feature sets and model in its
-schema metadata), then ``assemble_outputs`` concatenates them into
+schema metadata), then ``assemble_outputs`` streams them, one well at a time, into
 ``OUT/single_cells.parquet`` and ``OUT/well_profiles_<featureset>.parquet``;
 ``read_pipeline_output`` (the Profile dock's "Load pipeline output") reads them back.
 """
@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from napari_phenoscope.constants import (
 )
 from napari_phenoscope.errors import PlateFormatError, ProfileTableError
 from napari_phenoscope.io.fields import iter_fields
-from napari_phenoscope.profiling.wells import well_profiles
+from napari_phenoscope.profiling.wells import normalise_well_medians, well_medians
 
 FEATURE_SETS: tuple[str, ...] = ("vit", "classical")
 VIT_PREFIX = "Cells_ViT_"
@@ -83,16 +84,24 @@ def write_parquet_atomic(
     file, or the complete new one. ``metadata`` is stored as JSON in the file's schema.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     if metadata is not None:
         merged = dict(arrow.schema.metadata or {})
         merged[_CACHE_KEY] = json.dumps(metadata, sort_keys=True).encode()
         arrow = arrow.replace_schema_metadata(merged)
+    with _atomic(path) as temporary:
+        pq.write_table(arrow, temporary)
+    return path
+
+
+@contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed onto it if the block ends without error."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     # unique per writer: two Dask workers (other hosts, same pid) may write the same field
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        pq.write_table(arrow, temporary)
+        yield temporary
         os.replace(temporary, path)
     except OSError as error:
         if error.filename is not None:
@@ -101,7 +110,6 @@ def write_parquet_atomic(
         raise OSError(error.errno, error.strerror or str(error), str(path)) from error
     finally:
         temporary.unlink(missing_ok=True)
-    return path
 
 
 def cache_matches(path: Path, signature: dict[str, Any]) -> bool:
@@ -125,35 +133,57 @@ def cache_matches(path: Path, signature: dict[str, Any]) -> bool:
     return "vit" not in signature["feature_sets"] or cached.get("model") == signature["model"]
 
 
-def read_cached_fields(
-    fields: pd.DataFrame, out_dir: Path, feature_sets: Sequence[str]
-) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """Concatenate the cached cells of the run's fields, keeping only the chosen sets."""
-    tables = []
+def _cached_wells(fields: pd.DataFrame, out_dir: Path) -> Iterator[pa.Table]:
+    """The cached cells of the run's fields, one Arrow table per well (wells in order of
+    first appearance, each well's fields in the run's order); wells without cells skipped."""
+    by_well: dict[tuple[str, str], list[Path]] = {}
     for cached in iter_fields(fields):
-        # small files: the plain reader without a thread pool is 2-3x faster per file
-        table = pq.ParquetFile(field_cache_path(out_dir, *cached.key)).read(use_threads=False)
-        if table.num_rows:
-            tables.append(table.replace_schema_metadata(None))
-    if not tables:
-        raise PlateFormatError(
-            f"segmentation found no cells in any of the {len(fields)} fields of "
-            f"{', '.join(dict.fromkeys(fields['_source']))}"
+        plate, well, _ = cached.key
+        by_well.setdefault((str(plate), str(well)), []).append(
+            field_cache_path(out_dir, *cached.key)
         )
-    # one Arrow concatenation and one conversion: per-file pandas conversion dominated
-    cells = pa.concat_tables(tables, promote_options="permissive").to_pandas()
+    for paths in by_well.values():
+        # small files: the plain reader without a thread pool is 2-3x faster per file
+        tables = [pq.ParquetFile(path).read(use_threads=False) for path in paths]
+        tables = [table.replace_schema_metadata(None) for table in tables if table.num_rows]
+        if tables:
+            yield pa.concat_tables(tables, promote_options="permissive")
+
+
+def _feature_columns(columns: Sequence[str], feature_sets: Sequence[str]) -> dict[str, list[str]]:
     from napari_phenoscope.features.classical import classical_feature_names
 
     available = {
-        "vit": [c for c in cells.columns if c.startswith(VIT_PREFIX)],
+        "vit": [c for c in columns if c.startswith(VIT_PREFIX)],
         "classical": classical_feature_names(CHANNELS),
     }
-    feature_columns = {name: available[name] for name in feature_sets}
-    # a cache computed for more sets than this run asked for: drop the others' columns,
-    # but keep the segmentation's own areas, which share classical names
+    return {name: available[name] for name in feature_sets}
+
+
+def _unwanted_columns(columns: Sequence[str], feature_sets: Sequence[str]) -> set[str]:
+    """A cache computed for more sets than this run asked for: the others' columns, but not
+    the segmentation's own areas, which share classical names."""
+    available = _feature_columns(columns, FEATURE_SETS)
     unwanted = {c for name in FEATURE_SETS if name not in feature_sets for c in available[name]}
-    unwanted -= {NUCLEUS_AREA, CELL_AREA}
-    return cells.drop(columns=[c for c in cells.columns if c in unwanted]), feature_columns
+    return unwanted - {NUCLEUS_AREA, CELL_AREA}
+
+
+def _metadata_dtypes(fields: pd.DataFrame, well_metadata: pd.DataFrame) -> dict[str, Any]:
+    """The dtypes the well metadata takes when joined to every well of the run at once
+    (a well missing from it turns an integer column into float), so every well's part of
+    the single-cell table is written with the same types."""
+    keys = fields[[PLATE, WELL]].astype(str).drop_duplicates()
+    joined = keys.merge(well_metadata, on=[PLATE, WELL], how="left")
+    return {c: joined[c].dtype for c in well_metadata.columns if c not in (PLATE, WELL)}
+
+
+def _schema_of(cells: pd.DataFrame) -> pa.Schema:
+    """Arrow schema of the single-cell table; a column empty in the first well is text."""
+    schema = pa.Schema.from_pandas(cells, preserve_index=False)
+    for index, column in enumerate(schema):
+        if pa.types.is_null(column.type):
+            schema = schema.set(index, column.with_type(pa.string()))
+    return schema
 
 
 def assemble_outputs(
@@ -163,20 +193,56 @@ def assemble_outputs(
     out_dir: Path,
     n_computed: int,
 ) -> ProfileOutputs:
-    """Concatenate the field caches into the single-cell table and the well profiles."""
-    cells, feature_columns = read_cached_fields(fields, out_dir, feature_sets)
-    # one row per well (``io.annotate_wells``): LoadData metadata, plate maps, tables
-    cells = cells.merge(well_metadata, on=[PLATE, WELL], how="left", validate="many_to_one")
-    features = [c for columns in feature_columns.values() for c in columns]
-    leading = [PLATE, WELL, SITE, OBJECT_NUMBER, LABEL, CENTER_X, CENTER_Y]
-    leading = [c for c in leading if c in cells.columns]
-    metadata = [c for c in cells.columns if c.startswith("Metadata_") and c not in leading]
-    other = [c for c in cells.columns if c not in {*leading, *metadata, *features}]
-    cells = cells[[*leading, *metadata, *other, *features]]
-    single_cells = write_parquet_atomic(cells, out_dir / "single_cells.parquet")
+    """Stream the field caches, one well at a time, into the single-cell table and the well
+    profiles.
+
+    Each well's cells are written as a row group of ``single_cells.parquet`` and reduced to
+    their per-well medians (``wells.well_medians``); the small table of medians is then
+    normalised and selected (``wells.normalise_well_medians``), giving the same profiles
+    as ``well_profiles`` of the whole table. Peak memory is one well's cells, not the
+    plate's (a 384-well plate of 1080 px fields holds ~240k cells x ~1,700 features).
+    """
+    dtypes = _metadata_dtypes(fields, well_metadata)
+    feature_columns: dict[str, list[str]] | None = None
+    unwanted: set[str] = set()
+    columns: list[str] = []
+    medians: dict[str, list[pd.DataFrame]] = {name: [] for name in feature_sets}
+    n_cells = 0
+    single_cells = out_dir / "single_cells.parquet"
+    writer: pq.ParquetWriter | None = None
+    with _atomic(single_cells) as temporary:
+        try:
+            for table in _cached_wells(fields, out_dir):
+                cells = table.to_pandas()
+                if feature_columns is None:
+                    feature_columns = _feature_columns(cells.columns, feature_sets)
+                    unwanted = _unwanted_columns(cells.columns, feature_sets)
+                cells = cells.drop(columns=[c for c in cells.columns if c in unwanted])
+                # one row per well (``io.annotate_wells``): LoadData metadata, plate maps
+                cells = cells.merge(
+                    well_metadata, on=[PLATE, WELL], how="left", validate="many_to_one"
+                )
+                cells = cells.astype({c: t for c, t in dtypes.items() if c in cells.columns})
+                if writer is None:
+                    columns = _ordered_columns(list(cells.columns), feature_columns)
+                    schema = _schema_of(cells[columns])
+                    writer = pq.ParquetWriter(temporary, schema)
+                cells = cells.reindex(columns=columns)
+                writer.write_table(pa.Table.from_pandas(cells, schema=schema, preserve_index=False))
+                for name, names in feature_columns.items():
+                    medians[name].append(well_medians(cells, names))
+                n_cells += len(cells)
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None or feature_columns is None:
+            raise PlateFormatError(
+                f"segmentation found no cells in any of the {len(fields)} fields of "
+                f"{', '.join(dict.fromkeys(fields['_source']))}"
+            )
     written = {}
-    for name, columns in feature_columns.items():
-        profiles = well_profiles(cells, columns)
+    for name, names in feature_columns.items():
+        profiles = normalise_well_medians(pd.concat(medians[name], ignore_index=True), names)
         written[name] = write_parquet_atomic(profiles, out_dir / f"well_profiles_{name}.parquet")
     return ProfileOutputs(
         single_cells=single_cells,
@@ -184,8 +250,18 @@ def assemble_outputs(
         feature_columns=feature_columns,
         n_fields=len(fields),
         n_fields_computed=n_computed,
-        n_cells=len(cells),
+        n_cells=n_cells,
     )
+
+
+def _ordered_columns(columns: list[str], feature_columns: dict[str, list[str]]) -> list[str]:
+    """Location and identity first, then the well's metadata, other columns, features."""
+    features = [c for names in feature_columns.values() for c in names]
+    leading = [PLATE, WELL, SITE, OBJECT_NUMBER, LABEL, CENTER_X, CENTER_Y]
+    leading = [c for c in leading if c in columns]
+    metadata = [c for c in columns if c.startswith("Metadata_") and c not in leading]
+    other = [c for c in columns if c not in {*leading, *metadata, *features}]
+    return [*leading, *metadata, *other, *features]
 
 
 def read_pipeline_output(

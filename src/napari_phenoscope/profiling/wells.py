@@ -52,6 +52,16 @@ def well_profiles(
     cannot be normalised to them: it would be scaled up by 1e12 or more and dominate every
     similarity, so it is dropped before the usual variance, correlation and NaN selection.
     """
+    return normalise_well_medians(well_medians(cells, feature_columns), feature_columns, warn)
+
+
+def well_medians(cells: pd.DataFrame, feature_columns: Sequence[str]) -> pd.DataFrame:
+    """One row per plate and well (in order of first appearance): the well's ``Metadata_*``
+    columns, ``Metadata_Count_Cells`` and the median of each feature over its cells.
+
+    Per-well medians of disjoint sets of wells concatenate to those of the whole table,
+    which lets ``outputs.assemble_outputs`` aggregate one well at a time.
+    """
     from napari_phenoscope.profiling import profiles
 
     features = list(feature_columns)
@@ -59,7 +69,16 @@ def well_profiles(
     wells = cells[well_metadata].drop_duplicates([PLATE, WELL]).set_index([PLATE, WELL])
     counts = cells.groupby([PLATE, WELL]).size().rename(CELL_COUNT)
     medians = profiles.aggregate(cells[[PLATE, WELL, *features]], (PLATE, WELL), "median")
-    table = wells.join(counts).join(medians.set_index([PLATE, WELL])).reset_index()
+    return wells.join(counts).join(medians.set_index([PLATE, WELL])).reset_index()
+
+
+def normalise_well_medians(
+    table: pd.DataFrame, feature_columns: Sequence[str], warn: bool = True
+) -> pd.DataFrame:
+    """``well_medians`` -> well profiles: normalised per plate and feature-selected."""
+    from napari_phenoscope.profiling import profiles
+
+    features = list(feature_columns)
     samples = normalisation_samples(table) if warn else normalisation_plan(table)[0]
     if samples == "none":
         return profiles.feature_select(table, ["drop_na_columns"]).reset_index(drop=True).copy()
