@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import tifffile
 from skimage.draw import disk
@@ -24,6 +25,7 @@ from napari_phenoscope.constants import (
 from napari_phenoscope.errors import PhenoscopeWarning, PlateFormatError
 from napari_phenoscope.features.classical import classical_feature_names
 from napari_phenoscope.profiling import outputs, pipeline
+from napari_phenoscope.profiling.wells import well_profiles
 
 WELLS = ("A01", "A02", "B03")  # gabapentin-enacarbil, DMSO, DMSO on the compound map
 SITES = (1, 2)
@@ -86,6 +88,10 @@ def test_classical_run_writes_cells_and_normalised_well_profiles(cell_plate, tmp
     features = [c for c in profiles.columns if not c.startswith("Metadata_")]
     assert features and set(features) <= set(classical_feature_names(CHANNELS))
     assert np.isfinite(profiles[features].to_numpy()).all()
+    # assembled one well at a time: the same profiles as from the whole single-cell table
+    whole = well_profiles(cells, outputs.feature_columns["classical"])
+    pd.testing.assert_frame_equal(profiles, whole, check_dtype=False)
+    assert pq.ParquetFile(outputs.single_cells).num_row_groups == len(WELLS)  # one per well
 
 
 def test_resume_after_interruption_recomputes_only_unfinished_fields(
