@@ -227,7 +227,7 @@ def assemble_outputs(
                     columns = _ordered_columns(list(cells.columns), feature_columns)
                     schema = _schema_of(cells[columns])
                     writer = pq.ParquetWriter(temporary, schema)
-                cells = cells.reindex(columns=columns)
+                cells = cells.reindex(columns=columns).copy()  # one block per dtype again
                 writer.write_table(pa.Table.from_pandas(cells, schema=schema, preserve_index=False))
                 for name, names in feature_columns.items():
                     medians[name].append(well_medians(cells, names))
