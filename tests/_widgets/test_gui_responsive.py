@@ -190,6 +190,17 @@ def test_profiling_a_plate_and_cancelling(viewer, qtbot, cell_plate, small_weigh
     )
     assert navigator.open(str(cell_plate))
     profile.weights_edit.setText(str(small_weights))
+    original, started = profile_dock._compute.profile_field, []
+
+    def held_after_the_first(*args, **kwargs):
+        # fields are fast enough that all six could land before the test's Cancel (it
+        # did once in CI): field 2 waits for Cancel, so the cancel is mid-way every time
+        started.append(args[1])
+        if len(started) == 2:
+            assert profile._cancel.wait(timeout=60)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(profile_dock._compute, "profile_field", held_after_the_first)
     settle(qtbot)
     with GapMeter(
         "Profile: profile a plate (ViT + classical), cancel, profile again", monkeypatch

@@ -181,6 +181,34 @@ def test_cancel_stops_between_fields(dock, cell_plate, qtbot, monkeypatch):
     assert widget.run_button.isEnabled() and not widget.cancel_button.isEnabled()
 
 
+def test_cancel_while_aggregating_says_so_and_leaves_the_dock_usable(
+    dock, cell_plate, qtbot, monkeypatch
+):
+    viewer, widget = dock
+    session = open_plate(viewer, cell_plate)
+    original, aggregations = _compute.aggregate_wells, []
+
+    def held_until_cancelled(*args, **kwargs):
+        aggregations.append(1)
+        assert widget._cancel.wait(timeout=20)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_compute, "aggregate_wells", held_until_cancelled)
+    assert widget.run(scope="well", features="classical", device="cpu")
+    qtbot.waitUntil(lambda: bool(aggregations), timeout=30_000)
+    assert widget.status.text().endswith("Aggregating well profiles…")
+    widget.cancel_button.click()
+    assert widget.status.text() == "Cancelling the aggregation of well profiles…"
+    wait_done(qtbot, widget)
+    assert widget.status.text() == (
+        "Cancelled while aggregating well profiles (profiled 2 of 2 field(s): 8 cells);"
+        " the well profiles were not updated"
+    )
+    assert session.well_profiles == {}  # the result, computed after Cancel, was dropped
+    assert len(session.labels) == 2  # the fields profiled before stay
+    assert widget.run_button.isEnabled() and not widget.cancel_button.isEnabled()
+
+
 def test_unreadable_field_is_a_message_and_the_run_goes_on(dock, cell_plate, qtbot):
     viewer, widget = dock
     session = open_plate(viewer, cell_plate)

@@ -66,6 +66,7 @@ class ProfileDock(Dock):
         self._progress: Any = None
         self._run_session: PlateSession | None = None
         self._done = 0
+        self._aggregating = False
         self._total = 0
         self._cells_found = 0
         self._failures: list[str] = []
@@ -255,7 +256,10 @@ class ProfileDock(Dock):
             return
         self._cancel.set()
         self.worker.quit()
-        self.status.setText(f"Cancelling after {self._done} of {self._total} field(s)…")
+        if self._aggregating:
+            self.status.setText("Cancelling the aggregation of well profiles…")
+        else:
+            self.status.setText(f"Cancelling after {self._done} of {self._total} field(s)…")
 
     # --- worker signals --------------------------------------------------------------
     def _field_done(self, result: FieldProfile | FieldFailure) -> None:
@@ -308,6 +312,7 @@ class ProfileDock(Dock):
     def _aggregate(self, session: PlateSession, run_text: str) -> None:
         """Aggregate the session's cells to well profiles in a worker (then idle again)."""
         self.status.setText(f"{run_text}. Aggregating well profiles…")
+        self._aggregating = True
 
         def done(result: tuple[dict, str]) -> None:
             profiles, note = result
@@ -324,18 +329,27 @@ class ProfileDock(Dock):
             # note in the dock, not an error popup
             self.status.setText(f"{run_text}. Well profiles not computed: {one_line(error)}")
 
-        self.start(
+        def finished() -> None:
+            if cancel.is_set():
+                self.status.setText(
+                    f"Cancelled while aggregating well profiles ({run_text[0].lower()}"
+                    f"{run_text[1:]}); the well profiles were not updated"
+                )
+            self._set_idle()
+
+        cancel = self.start(
             _compute.aggregate_wells,
             session.cells,
             dict(session.feature_columns),
             on_result=done,
             on_error=failed,
-            on_finished=self._set_idle,
+            on_finished=finished,
             finish_cancelled=True,
         )
 
     def _set_idle(self) -> None:
         self.worker = None
+        self._aggregating = False
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
 
