@@ -1,8 +1,7 @@
-"""npe2 reader: plates dropped on napari open as five lazy channel layers."""
+"""npe2 reader: plates dropped on napari open as five channel layers of the first field."""
 
 from __future__ import annotations
 
-import dask.array as da
 import numpy as np
 import pytest
 import tifffile
@@ -21,12 +20,22 @@ def test_reader_accepts_plates_and_refuses_other_things(tiny_plate, tmp_path):
     assert napari_get_reader(str(tmp_path / "table.csv")) is None
 
 
-def test_read_plate_gives_five_lazy_additive_channel_layers(tiny_plate):
+def test_read_plate_gives_five_additive_channel_layers_of_one_field(tiny_plate, monkeypatch):
+    reads = []
+    original = tifffile.TiffFile.__init__
+
+    def counted(self, path, *args, **kwargs):
+        reads.append(str(path))
+        original(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(tifffile.TiffFile, "__init__", counted)
     layers = read_plate(str(tiny_plate))
+    # one read per channel of the first field: no other field, no plane read twice
+    assert len(reads) == len(set(reads)) == len(CHANNELS), reads
     assert [kwargs["name"] for _, kwargs, _ in layers] == list(CHANNELS)
     for data, kwargs, layer_type in layers:
         assert layer_type == "image"
-        assert isinstance(data, da.Array) and data.shape == (32, 32)
+        assert isinstance(data, np.ndarray) and data.shape == (32, 32)
         assert kwargs["blending"] == "additive"
         assert kwargs["colormap"] == CHANNEL_COLORMAPS[kwargs["name"]]
         low, high = kwargs["contrast_limits"]

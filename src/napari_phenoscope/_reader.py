@@ -17,7 +17,7 @@ from napari_phenoscope.io import (
     index_plate,
     is_gallery_path,
     is_illum_corrected,
-    lazy_channel_stack,
+    read_field,
 )
 
 LayerData = tuple[Any, dict[str, Any], str]
@@ -100,18 +100,19 @@ def field_layer_data(
 ) -> list[LayerData]:
     """Layer data for one field: one Image layer per available channel, DNA first.
 
-    Each layer's data is a lazy dask plane (read on display); contrast limits come from
-    that field's own percentiles, so no other field is ever read. The field index travels
-    in ``metadata['phenoscope']`` so the dock widgets can navigate the plate.
+    Only this field is read, each plane once: its contrast limits come from its own
+    percentiles, and the plane read for them is the layer's data (a lazy plane handed to
+    napari was read again on every refresh: three reads per channel per field change).
+    The field index travels in ``metadata['phenoscope']`` so the dock widgets can
+    navigate the plate.
     """
-    row = fields.iloc[[index]]
-    record = row.iloc[0].to_dict()
+    record = fields.iloc[index].to_dict()
     channels = available_channels(record)
     corrected = is_illum_corrected(record)
     layers: list[LayerData] = []
-    for channel in channels:
-        plane = lazy_channel_stack(row, channel)[0]
-        limits = robust_contrast_limits(np.asarray(plane))
+    stack = read_field(record, channels) if channels else np.zeros((0, 0, 0), np.uint16)
+    for channel, plane in zip(channels, stack, strict=True):
+        limits = robust_contrast_limits(plane)
         layers.append(
             (
                 plane,

@@ -114,7 +114,8 @@ def show_field(
             layer.contrast_limits_range = kwargs["contrast_limits"]
             layer.contrast_limits = kwargs["contrast_limits"]
             layer.metadata.update(kwargs["metadata"])
-            layer.visible = True
+            if not layer.visible:  # setting it refreshes the layer even when unchanged
+                layer.visible = True
         else:
             viewer.add_image(data, **kwargs)
     shown = {kwargs["name"] for _, kwargs, _ in layer_specs}
