@@ -491,8 +491,13 @@ def time_docks(args: argparse.Namespace) -> None:
         assert wait_until(lambda: not similar.running, 300), "the Similar dock's ranking hung"
         QApplication.processEvents()
 
+    def field_read() -> None:  # the clicked cell's field is read in a worker, then shown
+        assert wait_until(lambda: not profile_map.opening_field, 60), profile_map.status.text()
+        QApplication.processEvents()
+
     start = time.perf_counter()
     profile_map.select_points([int(first)])
+    field_read()
     ranked()
     first_ms = 1000 * (time.perf_counter() - start)
     print(
@@ -508,7 +513,7 @@ def time_docks(args: argparse.Namespace) -> None:
         event = MouseEvent("button_press_event", canvas, x, y, button=1)
         canvas.callbacks.process("button_press_event", event)
 
-    canvas_times = timed(canvas_click, args.repeats, ranked)
+    canvas_times = timed(canvas_click, args.repeats, lambda: (field_read(), ranked()))
     print(describe("canvas click (point search, select, load field)", canvas_times))
 
     same_field = [i for i in order if tuple(keys[i][:3]) == field_key(session)]
@@ -524,8 +529,15 @@ def time_docks(args: argparse.Namespace) -> None:
         index = next(j for j in order[i:] if tuple(keys[j][:3]) != current)
         profile_map.select_points([int(index)])
 
-    other = timed(other_field, args.repeats, ranked)
-    print(describe("map click, cell in another field (loads it)", other))
+    other = timed(other_field, args.repeats, lambda: (field_read(), ranked()))
+    print(describe("map click, cell in another field (answer)", other))
+
+    def other_field_shown(i: int) -> None:
+        other_field(i)
+        field_read()
+
+    shown = timed(other_field_shown, args.repeats, ranked)
+    print(describe("map click -> another field on screen (worker read)", shown))
 
     show_field_labels(viewer, session)
     plate, well, site = field_key(session)

@@ -155,6 +155,7 @@ def test_with_images_a_point_opens_its_well(make_napari_viewer, qtbot, cells, tm
     target = next(i for i, key in enumerate(index.keys) if key[0] == "P-ORF")
     docks.profile_map.select_points([target])
     plate, well, site, label = index.keys[target]
+    qtbot.waitUntil(lambda: not docks.profile_map.opening_field, timeout=10_000)
     assert field_key(session) == (plate, well, site)
     assert session.selected == [(plate, well, site, label)]
     # a map of wells: a click opens the well

@@ -107,10 +107,14 @@ def test_clicking_a_point_selects_its_cell_and_moves_the_viewer(map_dock, qtbot,
     click_at(widget, embedding[target])
 
     assert session.selected == [key]
-    assert field_key(session) == key[:3]  # the cell's field was loaded
+    assert widget.highlighted.tolist() == [target]  # the map answers before the field is read
+    assert widget.status.text() == f"1 cell(s) selected; opening {key[0]} {key[1]} site {key[2]}…"
+    qtbot.waitUntil(lambda: not widget.opening_field, timeout=10_000)
+    assert field_key(session) == key[:3]  # the cell's field was loaded, in a worker
+    assert widget.status.text() == "1 cell(s) selected; 1 in the field on show."
     mask = viewer.layers[SELECTED_LAYER].data
     np.testing.assert_array_equal(mask > 0, field_labels(10) == key[3])
-    np.testing.assert_allclose(viewer.camera.center[-2:], cell_center(key[3]))
+    np.testing.assert_allclose(viewer.scene.camera.center[-2:], cell_center(key[3]))
     assert widget.highlighted.tolist() == [target]
     np.testing.assert_allclose(widget.plot.highlight_artist.get_offsets(), embedding[[target]])
 
@@ -129,6 +133,7 @@ def test_unsegmented_fields_get_rings_at_the_cell_centres(map_dock, qtbot, tmp_p
     embedding = computed(widget, qtbot)
     target = isolated_point(embedding, widget)
     click_at(widget, embedding[target])
+    qtbot.waitUntil(lambda: not widget.opening_field, timeout=10_000)
     label = int(session.selected[0][3])
     layer = viewer.layers[SELECTED_LAYER]
     assert layer.__class__.__name__ == "Points"

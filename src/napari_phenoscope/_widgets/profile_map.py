@@ -38,7 +38,8 @@ from napari_phenoscope._widgets._map_links import (
 )
 from napari_phenoscope._widgets._scatter_canvas import ScatterCanvas
 from napari_phenoscope._widgets._viewer import field_key, show_field
-from napari_phenoscope._widgets._workers import notify_error, one_line
+from napari_phenoscope._reader import field_layer_data
+from napari_phenoscope._widgets._workers import notify_error, one_line, start_worker
 from napari_phenoscope.constants import (
     CENTER_X,
     CENTER_Y,
@@ -140,6 +141,8 @@ class ProfileMap(Dock):
         self.level: Level = "cells"
         self._selecting = False  # a selection made here is being broadcast
         self._navigating = False  # this dock is loading a field
+        self._field_request: threading.Event | None = None  # the latest click's field read
+        self._field_worker: Any = None
         self._point_centers: np.ndarray | None = None  # (y, x) of each point's cell
         self.locator: PointLocator | None = None
         self._selected_here = np.zeros(0, dtype=np.intp)  # indices of a selection made here
@@ -367,7 +370,12 @@ class ProfileMap(Dock):
             return
         finally:
             self._selecting = False
-        if keys:
+        if keys and shown is None:
+            plate, well, site, _ = keys[0]
+            self.status.setText(
+                f"{len(keys)} cell(s) selected; opening {plate} {well} site {site}…"
+            )
+        elif keys:
             self.status.setText(f"{len(keys)} cell(s) selected; {shown} in the field on show.")
 
     def _table_centers(self, indices: list[int]) -> np.ndarray | None:
@@ -375,21 +383,18 @@ class ProfileMap(Dock):
             return None
         return self._point_centers[indices]
 
-    def _show_in_viewer(self, keys: list, centers: np.ndarray | None, move: bool) -> int:
+    def _show_in_viewer(self, keys: list, centers: np.ndarray | None, move: bool) -> int | None:
         """Highlight the selected cells of the field on show; with ``move``, go to them first.
 
-        Returns how many of them are in the field on show.
+        Returns how many of them are in the field on show, or None while the first one's
+        field is being read (in a worker: the click answers at once, the field follows).
         """
         session = self.state.session
         if session is None or not session.has_images:
             return 0  # profiles without images: the points are all there is
         if move and keys and tuple(keys[0][:3]) != field_key(session):
-            plate, well, site, _ = keys[0]
-            self._navigating = True
-            try:
-                show_field(self.viewer, session, session.find(plate, well, site))
-            finally:
-                self._navigating = False
+            self._open_field_then_show(session, keys, centers)
+            return None
         key = field_key(session)
         in_field = [i for i, k in enumerate(keys) if tuple(k[:3]) == key]
         labels = [int(keys[i][3]) for i in in_field]
@@ -399,8 +404,62 @@ class ProfileMap(Dock):
             if field_centers is None:
                 field_centers = cell_centers_in_field(session, key, labels)
             if len(field_centers):
-                self.viewer.camera.center = tuple(np.asarray(field_centers).mean(axis=0))
+                # napari >= 0.9 keeps the camera on the scene (viewer.camera is deprecated)
+                camera = getattr(self.viewer, "scene", self.viewer).camera
+                camera.center = tuple(np.asarray(field_centers).mean(axis=0))
         return len(in_field)
+
+    def _open_field_then_show(
+        self, session: PlateSession, keys: list, centers: np.ndarray | None
+    ) -> None:
+        """Read the field of ``keys[0]`` in a worker, then show it with the cells ringed.
+
+        A newer click, another dock's navigation or another session meanwhile drops it.
+        """
+        plate, well, site, _ = keys[0]
+        index = session.find(plate, well, site)
+        request = threading.Event()  # set when the dock is deleted meanwhile
+        self.destroyed.connect(lambda *_, gone=request: gone.set())
+        self._field_request, shown_before = request, session.current
+
+        def arrived(layer_specs: list) -> None:
+            if (
+                request.is_set()
+                or request is not self._field_request
+                or session is not self.state.session
+                or session.current != shown_before
+            ):
+                return
+            self._navigating = True
+            try:
+                show_field(self.viewer, session, index, layer_specs)
+            finally:
+                self._navigating = False
+            shown = self._show_in_viewer(keys, centers, move=True)
+            self.status.setText(f"{len(keys)} cell(s) selected; {shown} in the field on show.")
+
+        def failed(error: BaseException) -> None:
+            if not request.is_set() and request is self._field_request:
+                self.status.setText(f"Error: {one_line(error)}")
+
+        def finished() -> None:
+            if not request.is_set() and request is self._field_request:
+                self._field_worker = None
+
+        self._field_worker = start_worker(
+            field_layer_data,
+            session.fields,
+            index,
+            source=session.source,
+            on_yield=arrived,
+            on_error=failed,
+            on_finished=finished,
+        )
+
+    @property
+    def opening_field(self) -> bool:
+        """Whether a field chosen on the map is still being read."""
+        return self._field_worker is not None
 
     def _field_changed(self, _index: int) -> None:
         session = self.state.session
