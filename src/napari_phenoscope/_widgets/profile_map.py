@@ -29,6 +29,7 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
+from napari_phenoscope._reader import field_layer_data
 from napari_phenoscope._widgets._dock import NO_PLATE, Dock
 from napari_phenoscope._widgets._map_links import (
     SELECTED_LAYER,
@@ -38,7 +39,6 @@ from napari_phenoscope._widgets._map_links import (
 )
 from napari_phenoscope._widgets._scatter_canvas import ScatterCanvas
 from napari_phenoscope._widgets._viewer import field_key, show_field
-from napari_phenoscope._reader import field_layer_data
 from napari_phenoscope._widgets._workers import notify_error, one_line, start_worker
 from napari_phenoscope.constants import (
     CENTER_X,
