@@ -11,6 +11,7 @@ import pytest
 import tifffile
 from skimage.draw import disk
 
+import napari_phenoscope.profiling.outputs as outputs_module
 from conftest import phenix_name, write_tiny_plate
 from napari_phenoscope.cli import main
 from napari_phenoscope.constants import (
@@ -69,7 +70,9 @@ def _run(plate: Path, out: Path, **kwargs) -> pipeline.ProfileOutputs:
     return pipeline.profile_plates([plate], out, progress=False, **kwargs)
 
 
-def test_classical_run_writes_cells_and_normalised_well_profiles(cell_plate, tmp_path):
+def test_classical_run_writes_cells_and_normalised_well_profiles(cell_plate, tmp_path, monkeypatch):
+    per_batch = len(SITES) * len(CENTRES) + 1  # two wells' cells: batches of two wells
+    monkeypatch.setattr(outputs_module, "ROWS_PER_BATCH", per_batch)
     outputs = _run(cell_plate, tmp_path / "out")
     cells = pd.read_parquet(outputs.single_cells)
     assert outputs.n_fields == len(WELLS) * len(SITES) == outputs.n_fields_computed
@@ -88,10 +91,17 @@ def test_classical_run_writes_cells_and_normalised_well_profiles(cell_plate, tmp
     features = [c for c in profiles.columns if not c.startswith("Metadata_")]
     assert features and set(features) <= set(classical_feature_names(CHANNELS))
     assert np.isfinite(profiles[features].to_numpy()).all()
-    # assembled one well at a time: the same profiles as from the whole single-cell table
+    # assembled a batch of whole wells at a time: the same profiles as from the whole
+    # single-cell table, and the same tables as assembled in one batch
     whole = well_profiles(cells, outputs.feature_columns["classical"])
     pd.testing.assert_frame_equal(profiles, whole, check_dtype=False)
-    assert pq.ParquetFile(outputs.single_cells).num_row_groups == len(WELLS)  # one per well
+    assert pq.ParquetFile(outputs.single_cells).num_row_groups == -(-len(WELLS) // 2)
+    monkeypatch.setattr(outputs_module, "ROWS_PER_BATCH", 10**6)
+    (tmp_path / "out" / "single_cells.parquet").unlink()
+    at_once = _run(cell_plate, tmp_path / "out")  # every field cached: assembly only
+    assert pq.ParquetFile(at_once.single_cells).num_row_groups == 1
+    pd.testing.assert_frame_equal(pd.read_parquet(at_once.single_cells), cells)
+    pd.testing.assert_frame_equal(pd.read_parquet(at_once.well_profiles["classical"]), profiles)
 
 
 def test_resume_after_interruption_recomputes_only_unfinished_fields(
