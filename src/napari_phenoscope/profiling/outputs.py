@@ -3,8 +3,8 @@
 ``pipeline.profile_plates`` caches each field's cells in
 ``OUT/fields/<plate>/<well>_s<site>.parquet`` (``write_parquet_atomic``: a temporary file,
 then a rename, so a file that exists is complete, with the feature sets and model in its
-schema metadata), then ``assemble_outputs`` streams them, one well at a time, into
-``OUT/single_cells.parquet`` and ``OUT/well_profiles_<featureset>.parquet``;
+schema metadata), then ``assemble_outputs`` streams them, a batch of whole wells at a
+time, into ``OUT/single_cells.parquet`` and ``OUT/well_profiles_<featureset>.parquet``;
 ``read_pipeline_output`` (the Profile dock's "Load pipeline output") reads them back.
 """
 
@@ -15,7 +15,7 @@ import os
 import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,30 +141,30 @@ def cache_matches(path: Path, signature: dict[str, Any]) -> bool:
     return "vit" not in signature["feature_sets"] or cached.get("model") == signature["model"]
 
 
-def _cached_wells(fields: pd.DataFrame, out_dir: Path) -> Iterator[pa.Table]:
-    """The cached cells of the run's fields, one Arrow table per well (wells in order of
-    first appearance, each well's fields in the run's order); wells without cells skipped."""
+def _cached_wells(fields: pd.DataFrame, out_dir: Path) -> Iterator[list[pa.Table]]:
+    """The cached cells of the run's fields, one list of Arrow tables per well (wells in
+    order of first appearance, each well's fields in the run's order; fields without
+    cells left out, so a well without cells is an empty list)."""
     by_well: dict[tuple[str, str], list[Path]] = {}
     for cached in iter_fields(fields):
         plate, well, _ = cached.key
         by_well.setdefault((str(plate), str(well)), []).append(
             field_cache_path(out_dir, *cached.key)
         )
-    wells = list(by_well.values())
-    # Arrow reads without the GIL: two files at a time (a few wells read ahead, no more, so
-    # memory stays one batch); each small file with the plain reader, 2-3x faster than
-    # Arrow's own thread pool per file
+    # Arrow reads without the GIL: two files at a time, at most READ_AHEAD wells ahead of
+    # the one being assembled, so memory stays about one batch
     with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-        pending = deque(pool.submit(_read_well, paths) for paths in wells[:READ_AHEAD])
-        for paths in wells[READ_AHEAD:] + [None] * min(READ_AHEAD, len(wells)):
-            tables = pending.popleft().result()
-            if paths is not None:
-                pending.append(pool.submit(_read_well, paths))
-            if tables:
-                yield pa.concat_tables(tables, promote_options="permissive")
+        pending: deque[Future[list[pa.Table]]] = deque()
+        for paths in by_well.values():
+            pending.append(pool.submit(_read_well, paths))
+            if len(pending) > READ_AHEAD:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _read_well(paths: list[Path]) -> list[pa.Table]:
+    # small files: the plain reader without a thread pool is 2-3x faster per file
     tables = [pq.ParquetFile(path).read(use_threads=False) for path in paths]
     return [table.replace_schema_metadata(None) for table in tables if table.num_rows]
 
@@ -174,9 +174,9 @@ def _cached_batches(fields: pd.DataFrame, out_dir: Path, max_rows: int) -> Itera
     is never split; a well larger than ``max_rows`` is a batch on its own)."""
     batch: list[pa.Table] = []
     rows = 0
-    for table in _cached_wells(fields, out_dir):
-        batch.append(table)
-        rows += table.num_rows
+    for tables in _cached_wells(fields, out_dir):
+        batch.extend(tables)
+        rows += sum(table.num_rows for table in tables)
         if rows >= max_rows:
             yield pa.concat_tables(batch, promote_options="permissive")
             batch, rows = [], 0
@@ -204,15 +204,15 @@ def _unwanted_columns(columns: Sequence[str], feature_sets: Sequence[str]) -> se
 
 def _metadata_dtypes(fields: pd.DataFrame, well_metadata: pd.DataFrame) -> dict[str, Any]:
     """The dtypes the well metadata takes when joined to every well of the run at once
-    (a well missing from it turns an integer column into float), so every well's part of
-    the single-cell table is written with the same types."""
+    (a well missing from it turns an integer column into float), so every batch of the
+    single-cell table is written with the same types."""
     keys = fields[[PLATE, WELL]].astype(str).drop_duplicates()
     joined = keys.merge(well_metadata, on=[PLATE, WELL], how="left")
     return {c: joined[c].dtype for c in well_metadata.columns if c not in (PLATE, WELL)}
 
 
 def _schema_of(cells: pd.DataFrame) -> pa.Schema:
-    """Arrow schema of the single-cell table; a column empty in the first well is text."""
+    """Arrow schema of the single-cell table; a column empty in the first batch is text."""
     schema = pa.Schema.from_pandas(cells, preserve_index=False)
     for index, column in enumerate(schema):
         if pa.types.is_null(column.type):
