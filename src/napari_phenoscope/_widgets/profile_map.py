@@ -141,8 +141,10 @@ class ProfileMap(Dock):
         self.level: Level = "cells"
         self._selecting = False  # a selection made here is being broadcast
         self._navigating = False  # this dock is loading a field
-        self._field_request: threading.Event | None = None  # the latest click's field read
+        self._field_request: object | None = None  # the latest click's field read
         self._field_worker: Any = None
+        self._deleted = threading.Event()  # a field read arriving after it must not touch Qt
+        self.destroyed.connect(lambda *_, deleted=self._deleted: deleted.set())
         self._point_centers: np.ndarray | None = None  # (y, x) of each point's cell
         self.locator: PointLocator | None = None
         self._selected_here = np.zeros(0, dtype=np.intp)  # indices of a selection made here
@@ -370,13 +372,18 @@ class ProfileMap(Dock):
             return
         finally:
             self._selecting = False
-        if keys and shown is None:
+        if keys:
+            self._say_selected(keys, shown)
+
+    def _say_selected(self, keys: list, shown: int | None) -> None:
+        """How many cells are selected and how many are in the field on show (None: their
+        field is being read)."""
+        if shown is None:
             plate, well, site, _ = keys[0]
-            self.status.setText(
-                f"{len(keys)} cell(s) selected; opening {plate} {well} site {site}…"
-            )
-        elif keys:
-            self.status.setText(f"{len(keys)} cell(s) selected; {shown} in the field on show.")
+            where = f"opening {plate} {well} site {site}…"
+        else:
+            where = f"{shown} in the field on show."
+        self.status.setText(f"{len(keys)} cell(s) selected; {where}")
 
     def _table_centers(self, indices: list[int]) -> np.ndarray | None:
         if self._point_centers is None:
@@ -418,32 +425,31 @@ class ProfileMap(Dock):
         """
         plate, well, site, _ = keys[0]
         index = session.find(plate, well, site)
-        request = threading.Event()  # set when the dock is deleted meanwhile
-        self.destroyed.connect(lambda *_, gone=request: gone.set())
+        request = object()
         self._field_request, shown_before = request, session.current
+        deleted = self._deleted
+
+        def current() -> bool:
+            return not deleted.is_set() and request is self._field_request
 
         def arrived(layer_specs: list) -> None:
-            if (
-                request.is_set()
-                or request is not self._field_request
-                or session is not self.state.session
-                or session.current != shown_before
-            ):
+            if not current() or session is not self.state.session:
                 return
+            if session.current != shown_before:
+                return  # another dock navigated meanwhile
             self._navigating = True
             try:
                 show_field(self.viewer, session, index, layer_specs)
             finally:
                 self._navigating = False
-            shown = self._show_in_viewer(keys, centers, move=True)
-            self.status.setText(f"{len(keys)} cell(s) selected; {shown} in the field on show.")
+            self._say_selected(keys, self._show_in_viewer(keys, centers, move=True))
 
         def failed(error: BaseException) -> None:
-            if not request.is_set() and request is self._field_request:
+            if current():
                 self.status.setText(f"Error: {one_line(error)}")
 
         def finished() -> None:
-            if not request.is_set() and request is self._field_request:
+            if current():
                 self._field_worker = None
 
         self._field_worker = start_worker(
