@@ -29,3 +29,7 @@ class ClusterError(PhenoscopeError):
 
 class PhenoscopeWarning(UserWarning):
     """Something the user should know but that does not stop the run (one line)."""
+
+
+class LabelsError(PhenoscopeError):
+    """A label image given by the user is missing, not integer, or not the field's shape."""

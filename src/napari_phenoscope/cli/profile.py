@@ -54,6 +54,19 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--negcon", metavar="COLUMN=VALUE", help="the negative-control wells (e.g. pert_iname=DMSO)"
     )
+    parser.add_argument(
+        "--labels",
+        metavar="SEG_DIR",
+        help="profile the cells of these label images instead of segmenting: "
+        "SEG_DIR/labels/<plate>/<well>_s<site>_cells.tiff (and optional _nuclei.tiff), "
+        "as `phenoscope segment --out SEG_DIR` writes them (docs/segmentation.md)",
+    )
+    parser.add_argument(
+        "--missing-labels",
+        choices=("error", "skip"),
+        default="error",
+        help="with --labels, a field without cell labels: stop (default) or leave it out",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=run)
 
@@ -78,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         negcon=args.negcon,
         illum=args.illum,
         pixel_size=args.pixel_size,
+        labels=args.labels,
+        missing_labels=args.missing_labels,
     )
     resumed = outputs.n_fields - outputs.n_fields_computed
     print(

@@ -290,6 +290,8 @@ def profile_plates(
     negcon: str | None = None,
     illum: str | Path | None = None,
     pixel_size: float | None = None,
+    labels: str | Path | None = None,
+    missing_labels: Literal["error", "skip"] = "error",
 ) -> ProfileOutputs:
     """Profile plates into single-cell and well-level Parquet tables, resumably.
 
@@ -326,6 +328,13 @@ def profile_plates(
         A folder of CellProfiler illumination functions (``io.attach_illum_folder``).
     pixel_size
         Microns per pixel, overriding the images' metadata (``io.resolve_pixel_size``).
+    labels
+        Profile the cells of these label images instead of segmenting: a folder laid out as
+        ``phenoscope segment --out`` writes it (``labels/<plate>/<well>_s<site>_cells.tiff``
+        and, optionally, ``_nuclei.tiff``; ``segmentation.read_field_labels``).
+    missing_labels
+        With ``labels``, a field without a cell label image stops the run before anything
+        is computed (``"error"``, naming the file) or is left out (``"skip"``).
     scheduler
         Address of a running Dask scheduler: one task per field on its workers (which
         need this package and must see the plate folders and ``out_dir``).
@@ -342,6 +351,9 @@ def profile_plates(
     ------
     PlateFormatError
         A plate folder with no fields, an unreadable image or metadata table (named).
+    LabelsError
+        With ``labels``: a missing field (``missing_labels="error"``), or a label image
+        that is not the field's shape (naming the file).
 
     Warns
     -----
@@ -360,6 +372,8 @@ def profile_plates(
     check_execution(scheduler, workers)
     feature_sets = parse_feature_sets(features)
     fields = index_plates(plate_dirs, channel_map=channel_map, wells=wells, illum=illum)
+    if labels is not None:
+        fields = _fields_with_labels(fields, Path(labels), missing_labels)
     well_metadata = annotate_wells(fields, plate_dirs, metadata, negcon)
     image_pixel_size = resolve_pixel_size(fields, pixel_size)
     out_dir = output_folder(out_dir)
@@ -368,7 +382,7 @@ def profile_plates(
     signature: dict[str, Any] = {
         "feature_sets": list(feature_sets),
         "model": None,
-        "input": _input_signature(fields, image_pixel_size),
+        "input": _input_signature(fields, image_pixel_size, labels),
     }
     if "classical" in feature_sets:
         from napari_phenoscope.features.classical import CLASSICAL_DEFINITIONS
@@ -380,6 +394,7 @@ def profile_plates(
         field.position
         for field in iter_fields(fields)
         if not cache_matches(field_cache_path(out_dir, *field.key), signature)
+        or (labels is not None and _labels_newer(Path(labels), out_dir, field.key))
     ]
     in_process = scheduler is None and workers is None
     scaling: dict[str, Any] = {}
@@ -392,7 +407,15 @@ def profile_plates(
         whole = fields if wells is None else index_plates(plate_dirs, channel_map=channel_map)
         scaling = encoder_normalization(encoder, whole, missing)
     job = FieldJob(
-        out_dir, feature_sets, signature, model_path, device, batch_size, scaling, image_pixel_size
+        out_dir,
+        feature_sets,
+        signature,
+        model_path,
+        device,
+        batch_size,
+        scaling,
+        image_pixel_size,
+        None if labels is None else Path(labels),
     )
     map_fields(
         job,
@@ -422,6 +445,7 @@ class FieldJob:
     batch_size: int = 64
     scaling: dict[str, Any] = dataclass_field(default_factory=dict)
     pixel_size: float | None = None
+    labels_dir: Path | None = None
 
     def __call__(self, field: Field) -> int:
         from napari_phenoscope.models import resolve_device
@@ -430,13 +454,20 @@ class FieldJob:
         if "vit" in self.feature_sets:
             device = str(resolve_device(self.device))
             encoder = cached_encoder(self.model_path, self.signature["model"], device)
+        image = field.read()
+        segmentation = None
+        if self.labels_dir is not None:
+            from napari_phenoscope.segmentation.given import read_field_labels
+
+            segmentation = read_field_labels(self.labels_dir, *field.key, image.shape[1:])
         table, _ = measure_field(
-            field.read(),
+            image,
             field.key,
             self.feature_sets,
             encoder,
             device,
             self.batch_size,
+            segmentation=segmentation,
             pixel_size=self.pixel_size,
             normalization=self.scaling.get(field.key[0], "field"),
         )
@@ -465,9 +496,42 @@ def _load_encoder(model_path: str | None, digest: str, device: str) -> Any:
     return load_encoder(model_path, device=device)
 
 
-def _input_signature(fields: pd.DataFrame, pixel_size: float | None) -> dict[str, Any]:
-    """What changes a field's pixels or crops besides the model: illumination, scale."""
+def _input_signature(
+    fields: pd.DataFrame, pixel_size: float | None, labels: str | Path | None = None
+) -> dict[str, Any]:
+    """What changes a field's pixels, cells or crops besides the model: illumination, scale,
+    and where the cells came from (segmented here, or the given label folder)."""
     from napari_phenoscope.io import is_illum_corrected
 
     corrected = bool(len(fields)) and is_illum_corrected(fields.iloc[0].to_dict())
-    return {"illum": corrected, "pixel_size": pixel_size}
+    signature: dict[str, Any] = {"illum": corrected, "pixel_size": pixel_size}
+    if labels is not None:  # absent otherwise, so caches of segmenting runs stay valid
+        signature["labels"] = str(Path(labels).resolve())
+    return signature
+
+
+def _fields_with_labels(
+    fields: pd.DataFrame, labels_dir: Path, missing: Literal["error", "skip"]
+) -> pd.DataFrame:
+    """The fields that have cell labels in ``labels_dir`` (``missing="error"``: all must)."""
+    from napari_phenoscope.errors import LabelsError
+    from napari_phenoscope.segmentation.given import fields_with_labels
+
+    if not labels_dir.is_dir():
+        raise LabelsError(f"{labels_dir}: no such label folder")
+    keys = [(str(p), str(w), int(s)) for p, w, s in fields[[PLATE, WELL, SITE]].itertuples(False)]
+    present = fields_with_labels(keys, labels_dir, missing)
+    if not any(present):
+        raise LabelsError(f"{labels_dir}: no cell labels for any field of the plate(s)")
+    return fields[present].reset_index(drop=True)
+
+
+def _labels_newer(labels_dir: Path, out_dir: Path, key: tuple[str, str, int]) -> bool:
+    """Whether a field's label images changed after its cache was written (edited masks)."""
+    from napari_phenoscope.segmentation.batch import label_paths
+
+    cache = field_cache_path(out_dir, *key)
+    if not cache.is_file():
+        return True
+    written = cache.stat().st_mtime
+    return any(p.is_file() and p.stat().st_mtime > written for p in label_paths(labels_dir, *key))

@@ -2,7 +2,9 @@
 
 ``segment_field`` (``field``) picks the method: ``classical`` (scikit-image, the default)
 or ``cellpose`` (optional, local weights only); ``metrics`` tabulates the cells and matches
-them to ground truth; ``batch`` segments a whole plate to TIFFs and a Parquet table.
+them to ground truth; ``batch`` segments a whole plate to TIFFs and a Parquet table;
+``given`` turns label images made elsewhere (cellpose, CellProfiler, by hand) into the same
+result.
 """
 
 from napari_phenoscope.constants import LABEL
@@ -19,6 +21,12 @@ from napari_phenoscope.segmentation.field import (
     SegmentationResult,
     cytoplasm_image,
     segment_field,
+)
+from napari_phenoscope.segmentation.given import (
+    MISSING_LABELS,
+    fields_with_labels,
+    read_field_labels,
+    segmentation_from_labels,
 )
 from napari_phenoscope.segmentation.metrics import (
     BBOX_MAX_X,
@@ -39,17 +47,21 @@ __all__ = [
     "CYTOPLASM_CHANNELS",
     "LABEL",
     "METHODS",
+    "MISSING_LABELS",
     "TOUCHES_BORDER",
     "MatchResult",
     "SegmentationResult",
     "cell_table",
     "cytoplasm_image",
     "estimate_diameter",
+    "fields_with_labels",
     "label_paths",
     "match_labels",
     "normalize_intensity",
+    "read_field_labels",
     "segment_cells",
     "segment_field",
     "segment_nuclei",
     "segment_plate",
+    "segmentation_from_labels",
 ]
