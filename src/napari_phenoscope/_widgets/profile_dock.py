@@ -1,5 +1,9 @@
 """Profile dock: segment cells and embed them (ViT and/or classical features) in a worker.
 
+Its form is magicgui: the five channel layers and the cells come from the viewer's layers
+(``_layer_inputs``); cells from a Labels layer (another tool's, or one painted by hand) are
+profiled exactly as they are, on the field on show, every time Run is pressed.
+
 The field, its well or its whole plate is profiled one field at a time in a napari thread
 worker, so the viewer stays responsive and Cancel takes effect between fields. Each
 finished field lands in the shared session (labels, cells, counts) and, when it is the
@@ -13,13 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from magicgui.widgets import ComboBox, Container, LineEdit
 from qtpy.QtWidgets import (
-    QComboBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -28,6 +30,7 @@ from qtpy.QtWidgets import (
 import napari_phenoscope.session.compute as _compute
 from napari_phenoscope._widgets._cells import enable_cell_clicks, show_field_labels
 from napari_phenoscope._widgets._dock import NO_PLATE, Dock
+from napari_phenoscope._widgets._layer_inputs import LayerInputs
 from napari_phenoscope._widgets._viewer import field_key
 from napari_phenoscope._widgets._workers import (
     load_models_and_freeze_startup_objects,
@@ -44,9 +47,10 @@ from napari_phenoscope.session.compute import (
     FieldProfile,
     adopt_pipeline_output,
     fields_in_scope,
+    labels_features,
     record_profile,
 )
-from napari_phenoscope.session.state import DEVICES, NO_IMAGES, PlateSession
+from napari_phenoscope.session.state import DEVICES, LAYERS_PLATE, PlateSession, layers_session
 from napari_phenoscope.session.tables import adopt_profile_table
 
 if TYPE_CHECKING:
@@ -70,16 +74,21 @@ class ProfileDock(Dock):
         self._total = 0
         self._cells_found = 0
         self._failures: list[str] = []
+        self._labels_layer: Any = None
 
-        self.scope_combo = QComboBox()
-        for scope in SCOPES:
-            self.scope_combo.addItem(SCOPE_TEXT[scope], scope)
-        self.feature_combo = QComboBox()
-        for name in FEATURE_SETS:
-            self.feature_combo.addItem(FEATURE_TEXT[name], name)
-        self.device_combo = QComboBox()
-        self.device_combo.addItems(list(DEVICES))
-        self.weights_edit = QLineEdit()
+        # one magicgui form; the Qt widgets under it (``.native``) are what scripts and the
+        # model-settings binding use
+        self.inputs = LayerInputs(napari_viewer)
+        scope = ComboBox(label="Profile", choices=[(SCOPE_TEXT[s], s) for s in SCOPES])
+        features = ComboBox(label="Features", choices=[(FEATURE_TEXT[f], f) for f in FEATURE_SETS])
+        device = ComboBox(label="Device", choices=list(DEVICES))
+        weights = LineEdit(label="Weights")
+        self.form = Container(widgets=[self.inputs, scope, features, device, weights])
+        self.form.margins = (0, 0, 0, 0)
+        self.scope_combo = scope.native
+        self.feature_combo = features.native
+        self.device_combo = device.native
+        self.weights_edit = weights.native
         self.weights_edit.setPlaceholderText("bundled MAE ViT-Tiny")
         self.run_button = QPushButton("Run")
         self.cancel_button = QPushButton("Cancel")
@@ -100,16 +109,11 @@ class ProfileDock(Dock):
         self.field_label = QLabel("")
         self.field_label.setWordWrap(True)
 
-        form = QFormLayout()
-        form.addRow("Profile", self.scope_combo)
-        form.addRow("Features", self.feature_combo)
-        form.addRow("Device", self.device_combo)
-        form.addRow("Weights", self.weights_edit)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addWidget(self.form.native)
         layout.addLayout(buttons)
         loads = QHBoxLayout()
         loads.addWidget(self.load_button)
@@ -136,13 +140,11 @@ class ProfileDock(Dock):
         if device is not None:
             self.device_combo.setCurrentText(device)
         session = self.current_session()
-        if session is None:
-            return self.fail(NO_PLATE)
-        if not session.has_images:
-            return self.fail(f"Cannot profile: {NO_IMAGES}.")
         if self.running:
             self.status.setText("Already profiling: wait for it to finish or cancel it.")
             return False
+        if self.inputs.uses_labels or session is None or not session.has_images:
+            return self._run_on_layers(session)
         indices = fields_in_scope(session.fields, session.current, self.scope_combo.currentData())
         cancel = threading.Event()
         self._run_session = session
@@ -170,6 +172,62 @@ class ProfileDock(Dock):
             on_error=self._errored,
             on_finished=self._finished,
             finish_cancelled=True,  # say how far a cancelled run got
+        )
+        return True
+
+    def _run_on_layers(self, session: PlateSession | None) -> bool:
+        """Profile the field on show from the picked layers: the cells of the picked Labels
+        layer exactly as they are now (or segmented), recorded under the open field's key
+        (or a session of its own when no plate is open)."""
+        try:
+            image = self.inputs.field_image()
+            cells, nuclei, source = (
+                self.inputs.given_labels() if self.inputs.uses_labels else (None, None, "")
+            )
+        except PhenoscopeError as error:
+            if session is None:
+                return self.fail(f"{NO_PLATE} Or pick image layers: {one_line(error)}")
+            return self.fail(f"Cannot profile the layers: {one_line(error)}")
+        if session is not None and session.has_images:
+            index = session.current
+            key = field_key(session)
+        else:
+            # layers from another reader: the cells are keyed by the DNA layer's name
+            if session is None:
+                session = layers_session(self.inputs.channel_pickers["DNA"].value.name)
+                self.state.session = session
+                self.state.events.session_changed.emit(session)
+            index, key = 0, (LAYERS_PLATE, self.inputs.channel_pickers["DNA"].value.name, 1)
+        cancel = threading.Event()
+        self._run_session = session
+        self._labels_layer = self.inputs.cells_picker.value
+        self._done, self._total, self._cells_found = 0, 1, 0
+        self._failures = []
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self._progress = None
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        what = f"the cells of {source!r}" if source else "the picked image layers"
+        self.status.setText(f"Profiling {what}…")
+        self.start(
+            _compute.iter_layer_field,
+            image,
+            cells,
+            nuclei,
+            key,
+            index,
+            self.feature_combo.currentData(),
+            self.state.device,
+            cancel,
+            self.weights_path(),
+            session.extras.get("pixel_size"),
+            source or "Labels layer",
+            cancel=cancel,
+            on_result=self._field_done,
+            on_error=self._errored,
+            on_finished=self._finished,
+            finish_cancelled=True,
         )
         return True
 
@@ -277,7 +335,12 @@ class ProfileDock(Dock):
             return
         record_profile(session, result)
         self._cells_found += len(result.table)
-        if result.key == field_key(session):
+        labels_layer, self._labels_layer = self._labels_layer, None
+        if labels_layer is not None and labels_layer in self.viewer.layers:
+            # the user's own layer gets the cells' table (napari's per-object features)
+            columns = [c for names in result.feature_columns.values() for c in names]
+            labels_layer.features = labels_features(result.table, columns)
+        elif session.has_images and result.key == field_key(session):
             show_field_labels(self.viewer, session)
         self.status.setText(
             f"Profiled {self._done} of {self._total} field(s): {self._cells_found} cells"

@@ -85,6 +85,7 @@ def profile_field(
     batch_size: int = 64,
     pixel_size: float | None = None,
     normalization: Any = "field",
+    segmentation: Any = None,
 ) -> FieldProfile:
     """Segment one field and measure its cells, keeping the label images for the viewer.
 
@@ -98,6 +99,9 @@ def profile_field(
         Row of the field index.
     feature_sets, encoder, device, batch_size, pixel_size, normalization
         As in ``pipeline.measure_field`` (the same code profiles plates headless).
+    segmentation
+        The cells to measure (``segmentation.segmentation_from_labels`` of a Labels layer);
+        segmented here if None.
 
     Returns
     -------
@@ -105,7 +109,8 @@ def profile_field(
     """
     from napari_phenoscope.segmentation.field import segment_field
 
-    segmentation = segment_field(image, channels=CHANNELS, pixel_size=pixel_size)
+    if segmentation is None:
+        segmentation = segment_field(image, channels=CHANNELS, pixel_size=pixel_size)
     table, columns = pipeline.measure_field(
         image,
         key,
@@ -177,6 +182,81 @@ def iter_profiles(
             result = FieldFailure(index, key, str(error))
         if cancel.is_set():
             return
+        yield result
+
+
+def iter_layer_field(
+    image: np.ndarray,
+    cells: np.ndarray | None,
+    nuclei: np.ndarray | None,
+    key: tuple[str, str, int],
+    index: int,
+    feature_choice: str,
+    device_choice: str = "auto",
+    cancel: threading.Event | None = None,
+    model_path: str | None = None,
+    pixel_size: float | None = None,
+    source: str = "Labels layer",
+) -> Iterator[FieldProfile | FieldFailure]:
+    """Profile one field given as arrays (layers), with exactly the cells of ``cells`` if given.
+
+    The worker-side twin of ``iter_profiles`` for images from the viewer's layers and cells
+    made elsewhere or edited by hand: ``segmentation_from_labels`` replaces the
+    segmentation (``cells`` None: segmented as usual), then the same
+    ``pipeline.measure_field`` runs. Crops are scaled per field (no plate to take limits
+    from). Yields one ``FieldProfile``, or a ``FieldFailure`` with the one-line reason
+    (labels not matching the image, for instance); nothing after ``cancel``.
+
+    Parameters
+    ----------
+    image
+        (5, Y, X) field in ``CHANNELS`` order.
+    cells, nuclei
+        Label images of the field (``nuclei`` optional), as ``segmentation_from_labels``
+        takes them; ``cells`` None segments the field.
+    key, index
+        (plate, well, site) and field-index row the results are recorded under.
+    feature_choice, device_choice, cancel, model_path, pixel_size
+        As in ``iter_profiles``.
+    source
+        What the labels are called in messages (the layer's name).
+    """
+    from napari_phenoscope.errors import LabelsError
+    from napari_phenoscope.models import resolve_device
+    from napari_phenoscope.segmentation.given import segmentation_from_labels
+
+    cancel = cancel or threading.Event()
+    sets = pipeline.parse_feature_sets(feature_choice)
+    device = str(resolve_device(device_choice))
+    try:
+        given = None
+        if cells is not None:
+            if np.shape(cells) != image.shape[1:]:
+                raise LabelsError(
+                    f"{source}: labels of shape {np.shape(cells)}, but the images are "
+                    f"{image.shape[1:]}"
+                )
+            given = segmentation_from_labels(cells, nuclei, source=source)
+        encoder = None
+        if "vit" in sets:
+            from napari_phenoscope.models import load_encoder
+
+            encoder = load_encoder(model_path, device=device)
+        if cancel.is_set():
+            return
+        result: FieldProfile | FieldFailure = profile_field(
+            image,
+            key,
+            index,
+            sets,
+            encoder=encoder,
+            device=device,
+            pixel_size=pixel_size,
+            segmentation=given,
+        )
+    except PhenoscopeError as error:
+        result = FieldFailure(index, key, str(error))
+    if not cancel.is_set():
         yield result
 
 

@@ -147,6 +147,19 @@ class PlateSession:
         return info
 
 
+#: The plate name of cells profiled from layers that belong to no plate.
+LAYERS_PLATE = "layers"
+
+
+def layers_session(name: str) -> PlateSession:
+    """A session without a plate, for cells profiled from another reader's layers.
+
+    It has no field index (``has_images`` is False: nothing to navigate); its cells are
+    keyed (``LAYERS_PLATE``, the DNA layer's name, 1).
+    """
+    return PlateSession(source=Path(name), fields=pd.DataFrame(columns=[PLATE, WELL, SITE]))
+
+
 class SessionEvents:
     """Signals the docks listen to."""
 
