@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from skimage.draw import disk
 from skimage.measure import label as connected_components
-from test_profile_dock import CELLS_PER_FIELD, dock, wait_done, write_cell_plate  # noqa: F401
+from test_profile_dock import CELLS_PER_FIELD, wait_done, write_cell_plate
 
 from napari_phenoscope._widgets._layer_inputs import SEGMENT, matching_layer
 from napari_phenoscope._widgets._viewer import open_plate
 from napari_phenoscope._widgets._workers import LABELS_CELLS
+from napari_phenoscope._widgets.profile_dock import ProfileDock
 from napari_phenoscope.constants import CHANNELS, SITE, WELL
 from napari_phenoscope.session.state import LAYERS_PLATE, state_of
 
@@ -18,6 +19,14 @@ pytestmark = pytest.mark.gui
 
 SIZE = 128
 CENTRES = ((32, 32), (32, 96), (96, 32), (96, 96))
+
+
+@pytest.fixture
+def dock(make_napari_viewer):
+    viewer = make_napari_viewer()
+    widget = ProfileDock(viewer)
+    viewer.window.add_dock_widget(widget)
+    return viewer, widget
 
 
 def _another_readers_layers(viewer) -> None:
