@@ -1,4 +1,9 @@
-"""All Phenoscope docks in one viewer: used by the tour and by ``phenoscope demo``."""
+"""All Phenoscope docks in one viewer: used by the tour, ``phenoscope demo`` and ``view``.
+
+Every dock is created through napari's plugin API (``add_plugin_dock_widget``), the same
+call as napari's *Plugins* menu, so the demo, the tour and the menu share one instance of
+each dock: opening a dock from *Plugins* afterwards brings the existing one forward.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,17 @@ from typing import Any
 
 from napari_phenoscope._widgets._workers import keep_triton_out_beside_mesa_llvm
 
+PLUGIN = "napari-phenoscope"
+#: Dock title -> the widget's display name in napari.yaml (what *Plugins* lists).
+PLUGIN_WIDGETS: dict[str, str] = {
+    "Plate navigator": "Plate navigator",
+    "Profile": "Profile",
+    "Inspect": "Inspect",
+    "Profile map": "Profile map",
+    "Similar": "Similar perturbations",
+    "mAP": "mAP",
+    "Compare": "Compare",
+}
 #: Dock title -> area; the right-hand docks share one tabbed area (Profile in front).
 DOCK_AREAS: dict[str, str] = {
     "Plate navigator": "left",
@@ -38,35 +54,37 @@ class PhenoscopeDocks:
         self.frames[title].raise_()
 
 
-def add_all_docks(viewer: Any) -> PhenoscopeDocks:
-    """Create every dock on ``viewer`` (left: navigator; right: the rest, tabbed)."""
-    keep_triton_out_beside_mesa_llvm()
-    from napari_phenoscope._widgets.compare_dock import CompareDock
-    from napari_phenoscope._widgets.inspect_dock import InspectDock
-    from napari_phenoscope._widgets.map_dock import MapDock
-    from napari_phenoscope._widgets.plate_navigator import PlateNavigator
-    from napari_phenoscope._widgets.profile_dock import ProfileDock
-    from napari_phenoscope._widgets.profile_map import ProfileMap
-    from napari_phenoscope._widgets.similar_dock import SimilarDock
+def add_plugin_dock(viewer: Any, title: str, tabify: bool = False) -> tuple[Any, Any]:
+    """Open one Phenoscope dock as *Plugins* does (or return the one already open).
 
-    widgets = {
-        "Plate navigator": PlateNavigator(viewer),
-        "Profile": ProfileDock(viewer),
-        "Inspect": InspectDock(viewer),
-        "Profile map": ProfileMap(viewer),
-        "Similar": SimilarDock(viewer),
-        "mAP": MapDock(viewer),
-        "Compare": CompareDock(viewer),
-    }
-    frames = {
-        title: viewer.window.add_dock_widget(
-            widget,
-            name=title,
-            area=DOCK_AREAS[title],
-            tabify=DOCK_AREAS[title] == "right" and title != "Profile",
-        )
-        for title, widget in widgets.items()
-    }
+    Returns
+    -------
+    tuple
+        The napari dock frame and the dock widget.
+    """
+    return viewer.window.add_plugin_dock_widget(PLUGIN, PLUGIN_WIDGETS[title], tabify=tabify)
+
+
+def _move_to_left(viewer: Any, frame: Any) -> None:
+    from qtpy.QtCore import Qt
+
+    window = viewer.window._qt_window  # napari has no public call to move a dock
+    if window.dockWidgetArea(frame) != Qt.DockWidgetArea.LeftDockWidgetArea:
+        window.removeDockWidget(frame)
+        window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, frame)
+        frame.show()
+
+
+def add_all_docks(viewer: Any) -> PhenoscopeDocks:
+    """Open every dock on ``viewer`` (left: navigator; right: the rest, tabbed)."""
+    keep_triton_out_beside_mesa_llvm()
+    frames: dict[str, Any] = {}
+    widgets: dict[str, Any] = {}
+    for title, area in DOCK_AREAS.items():
+        tabify = area == "right" and title != "Profile"
+        frames[title], widgets[title] = add_plugin_dock(viewer, title, tabify=tabify)
+        if area == "left":
+            _move_to_left(viewer, frames[title])
     docks = PhenoscopeDocks(
         navigator=widgets["Plate navigator"],
         profile=widgets["Profile"],
