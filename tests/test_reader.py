@@ -61,3 +61,36 @@ def test_reader_opens_a_single_phenix_file_as_its_field(real_fields):
     info = layers[0][1]["metadata"]["phenoscope"]
     assert info["missing_channels"] == ["ER", "Mito"]
     np.testing.assert_array_equal(np.asarray(layers[0][0]), tifffile.imread(dna))
+
+
+def test_reader_declines_tiffs_and_tables_that_are_not_plates(tmp_path):
+    """napari must not offer Phenoscope for a holiday photo, a 2-D image or a table."""
+    rng = np.random.default_rng(0)
+    photo = tmp_path / "holiday.tif"
+    tifffile.imwrite(photo, rng.integers(0, 255, (40, 60, 3), np.uint8), photometric="rgb")
+    plane = tmp_path / "nuclei.tiff"
+    tifffile.imwrite(plane, rng.integers(0, 4000, (40, 60), np.uint16))
+    three = tmp_path / "three_channels.tif"
+    tifffile.imwrite(three, rng.integers(0, 4000, (3, 40, 60), np.uint16))
+    rgb_stack = tmp_path / "rgb_frames.tif"
+    tifffile.imwrite(rgb_stack, rng.integers(0, 255, (5, 40, 60, 3), np.uint8))
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(b"not a tiff at all")
+    measurements = tmp_path / "Nuclei.csv"
+    measurements.write_text("ImageNumber,ObjectNumber,AreaShape_Area\n1,1,120\n")
+    folder_of_photos = tmp_path / "photos"
+    (folder_of_photos / "images").mkdir(parents=True)
+    tifffile.imwrite(folder_of_photos / "images" / "beach.tif", np.zeros((8, 8, 3), np.uint8))
+    for path in (photo, plane, three, rgb_stack, broken, measurements, folder_of_photos):
+        assert napari_get_reader(str(path)) is None, path.name
+
+
+def test_reader_claims_a_five_plane_stack_and_a_phenix_file(tiny_plate, tmp_path):
+    stack = tmp_path / "field.tiff"
+    tifffile.imwrite(stack, np.zeros((len(CHANNELS), 40, 60), np.uint16))
+    assert napari_get_reader(str(stack)) is read_plate
+    layers = read_plate(str(stack))
+    assert [kwargs["name"] for _, kwargs, _ in layers] == list(CHANNELS)
+    phenix = next(tiny_plate.rglob("r01c01f01p01-ch1*.tiff"))
+    assert napari_get_reader(str(phenix)) is read_plate
+    assert napari_get_reader([str(stack), str(phenix)]) is None  # one plate at a time

@@ -25,7 +25,14 @@ METADATA_KEY = "phenoscope"
 
 
 def napari_get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]] | None:
-    """Return ``read_plate`` if ``path`` looks like a plate, else None (cheap: no pixels)."""
+    """Return ``read_plate`` if ``path`` is a plate Phenoscope recognises, else None.
+
+    Cheap (names, headers and TIFF tags; no pixels), and strict, so that napari offers
+    Phenoscope only for what it can open: a folder of Phenix-named images (directly or
+    under ``images/``), a Cell Painting Gallery folder, an OME-Zarr HCS plate, a LoadData
+    CSV, a Phenix-named TIFF, or a five-plane (5, Y, X) grey-level TIFF stack. Anything
+    else (a photo, a 2-D image, an RGB TIFF, a table of numbers) is left to other readers.
+    """
     if isinstance(path, list):
         if len(path) != 1:
             return None
@@ -33,23 +40,43 @@ def napari_get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]]
     candidate = Path(path)
     if candidate.is_dir():
         looks_like_plate = (
-            (candidate / "images").is_dir()
-            or _is_ome_zarr_plate(candidate)
+            _is_hcs_zarr(candidate)
             or is_gallery_path(candidate)
-            or any(PHENIX_FILENAME.match(p.name) for p in _first_files(candidate))
+            or _has_phenix_images(candidate / "images")
+            or _has_phenix_images(candidate)
         )
         return read_plate if looks_like_plate else None
     if candidate.name.lower().endswith((".csv", ".csv.gz")):
         return read_plate if "FileName_Orig" in _first_line(candidate) else None
     if candidate.suffix.lower() in (".tif", ".tiff"):
-        return read_plate
+        if PHENIX_FILENAME.match(candidate.name) or _is_five_plane_stack(candidate):
+            return read_plate
     return None
 
 
-def _is_ome_zarr_plate(folder: Path) -> bool:
-    from napari_phenoscope.io.omezarr import has_ome_metadata
+def _is_hcs_zarr(folder: Path) -> bool:
+    from napari_phenoscope.io.omezarr import is_hcs_plate
 
-    return has_ome_metadata(folder)
+    return is_hcs_plate(folder)
+
+
+def _has_phenix_images(folder: Path) -> bool:
+    """A folder whose TIFFs (searched below it) are named as the Phenix names them."""
+    return folder.is_dir() and any(PHENIX_FILENAME.match(p.name) for p in _first_files(folder))
+
+
+def _is_five_plane_stack(path: Path) -> bool:
+    """A (5, Y, X) grey-level stack: one plane per Cell Painting channel (from the tags)."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            series = tiff.series[0]
+            shape, photometric = series.shape, tiff.pages[0].photometric
+    except Exception:  # not a TIFF tifffile can parse: not ours to claim
+        return False
+    rgb = photometric in (tifffile.PHOTOMETRIC.RGB, tifffile.PHOTOMETRIC.PALETTE)
+    return len(shape) == 3 and shape[0] == len(CHANNELS) and not rgb
 
 
 def _first_line(path: Path) -> str:

@@ -53,6 +53,16 @@ def has_ome_metadata(path: str | Path) -> bool:
     return "plate" in attrs or "multiscales" in attrs
 
 
+def is_hcs_plate(path: str | Path) -> bool:
+    """True for an OME-Zarr HCS plate (a zarr group whose OME metadata has ``plate``)."""
+    if not is_ome_zarr(path):
+        return False
+    try:
+        return "plate" in _location(Path(path)).root_attrs
+    except PlateFormatError:
+        return False
+
+
 def _location(path: Path) -> Any:
     from ome_zarr.format import FormatV04, FormatV05
     from ome_zarr.io import parse_url
