@@ -24,3 +24,18 @@ def test_sample_opens_bi2536_and_the_navigator_knows_the_plate(make_napari_viewe
     assert row["Metadata_pert_iname"] == "BI-2536"
     assert "BI-2536" in navigator.info.toPlainText()
     assert len(session.plates()) == 6  # compound, CRISPR and ORF plates, two replicates each
+
+
+def test_real_field_sample_opens_and_profiles(make_napari_viewer, qtbot):
+    from napari_phenoscope._widgets.profile_dock import ProfileDock
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-phenoscope", "real_field")
+    assert [layer.name for layer in viewer.layers] == list(CHANNELS)
+    assert viewer.layers["DNA"].data.shape == (224, 224)
+    dock = ProfileDock(viewer)
+    assert dock.run(scope="field", features="classical", device="cpu"), dock.status.text()
+    qtbot.waitUntil(lambda: not dock.running, timeout=120_000)
+    cells = state_of(viewer).session.cells
+    assert cells is not None and len(cells) >= 3  # DAOY cells of a real field
+    assert set(cells[WELL]) == {"C03"}

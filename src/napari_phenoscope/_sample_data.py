@@ -22,3 +22,24 @@ def demo_bi2536_well() -> list[LayerData]:
     is_query = (fields[PLATE] == plate) & fields[WELL].isin(set(bi2536)) & (fields[SITE] == 1)
     index = int(fields.index[is_query][0])
     return field_layer_data(fields, index, source=root)
+
+
+#: The bundled crop of a real field (see ``data/real_field/SOURCE.md`` for its licence).
+REAL_FIELD = "BR00143976_C03_s3_crop.tiff"
+
+
+def real_cellpainting_field() -> list[LayerData]:
+    """A real Cell Painting field: a 224 px crop of a Cell Painting Gallery image (CC0).
+
+    DAOY cells of plate BR00143976, well C03, site 3, as five channel layers, opened like
+    any (5, Y, X) stack dropped on napari, so the Profile dock segments and profiles it.
+    """
+    from importlib import resources
+
+    from napari_phenoscope.io import index_plate
+
+    source = resources.files("napari_phenoscope") / "data" / "real_field" / REAL_FIELD
+    with resources.as_file(source) as path:
+        fields = index_plate(path)
+        fields[PLATE], fields[WELL], fields[SITE] = "BR00143976", "C03", 3
+        return field_layer_data(fields, 0, source=path)
