@@ -29,3 +29,17 @@ def test_readers_and_widgets_are_contributed():
     assert contributions.readers and contributions.readers[0].accepts_directories
     names = {widget.display_name for widget in contributions.widgets}
     assert "Plate navigator" in names
+
+
+def test_manifest_validates_with_npe2_and_its_menus_are_napari_layer_menus():
+    """What ``npe2 validate napari.yaml`` checks, and menus napari lets plugins fill."""
+    from napari._app_model.constants import MenuId
+
+    manifest = PluginManifest.from_file(REPO / "napari.yaml")
+    manifest.validate_imports()  # every python_name imports and resolves
+    contributable = {menu.value for menu in MenuId.contributables()}
+    menus = manifest.contributions.menus
+    assert menus and set(menus) <= contributable
+    assert all(menu.startswith("napari/layers/") for menu in menus)
+    commands = {command.id for command in manifest.contributions.commands}
+    assert {item.command for items in menus.values() for item in items} <= commands
