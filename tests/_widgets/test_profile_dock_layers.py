@@ -122,3 +122,17 @@ def test_labels_of_another_shape_are_one_line(dock, qtbot):
     text = widget.status.text()
     assert "'wrong'" in text or "wrong" in text
     assert "shape" in text and "\n" not in text
+
+
+def test_opening_the_dock_from_plugins_freezes_no_objects(make_napari_viewer):
+    """gc.freeze is for Phenoscope's own processes (demo, view, tour), not for a dock opened
+    in someone else's napari."""
+    import gc
+
+    from napari_phenoscope._widgets.docks import add_plugin_dock
+
+    viewer = make_napari_viewer()
+    frozen = gc.get_freeze_count()
+    add_plugin_dock(viewer, "Profile")
+    assert gc.get_freeze_count() == frozen
+    assert gc.isenabled()

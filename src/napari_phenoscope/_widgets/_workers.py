@@ -37,26 +37,37 @@ def keep_triton_out_beside_mesa_llvm() -> bool:
         return False
     if "libLLVM" not in maps:
         return False
+    # process-wide on purpose: any torch import after this point would load triton's LLVM
+    # and crash the whole napari; only done when Mesa's LLVM is already mapped (see above)
     sys.modules["triton"] = None  # type: ignore[assignment]
     return True
+
+
+def import_models() -> None:
+    """Import torch and timm now, in the GUI thread (once per process; later calls are free).
+
+    Called when the Profile dock opens: an import in a worker thread holds the GIL for about
+    a second, freezing the viewer mid-run, while here the dock's opening takes that second.
+    Importing is the only effect: nothing process-wide is changed.
+    """
+    import napari_phenoscope.models  # noqa: F401
 
 
 _startup_frozen = False
 
 
-def load_models_and_freeze_startup_objects() -> None:
-    """Import torch and timm now, then move every object alive to the permanent GC generation.
+def freeze_startup_objects() -> None:
+    """Move every object alive to the permanent GC generation, once per process.
 
-    Called when the Profile dock opens, once per process. An import in a worker thread holds
-    the GIL for about a second, freezing the viewer mid-run; and a full garbage collection
-    (which runs in whichever thread allocates, often the GUI thread) scans every object of
-    napari, Qt, torch and pandas: ~440 ms measured in the GUI responsiveness test, ~90 ms
-    with those objects frozen (``gc.freeze``: they are still freed when unreferenced; only
-    reference cycles among them are never collected).
+    Only for Phenoscope's own processes (``phenoscope demo``, ``view``, the tour: the
+    ``app`` package calls it), never when a dock opens in someone else's napari: it is
+    process-wide, and would leave other plugins' reference cycles among those objects
+    uncollected. A full garbage collection (run in whichever thread allocates, often the
+    GUI thread) scans every object of napari, Qt, torch and pandas: ~440 ms measured in the
+    GUI responsiveness test, ~90 ms with those objects frozen (``gc.freeze``: they are still
+    freed when unreferenced; only reference cycles among them are never collected).
     """
     global _startup_frozen
-    import napari_phenoscope.models  # noqa: F401
-
     if not _startup_frozen:
         import gc
 

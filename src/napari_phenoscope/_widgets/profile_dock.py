@@ -33,7 +33,7 @@ from napari_phenoscope._widgets._dock import NO_PLATE, Dock
 from napari_phenoscope._widgets._layer_inputs import LayerInputs
 from napari_phenoscope._widgets._viewer import field_key
 from napari_phenoscope._widgets._workers import (
-    load_models_and_freeze_startup_objects,
+    import_models,
     notify_error,
     one_line,
 )
@@ -65,7 +65,7 @@ class ProfileDock(Dock):
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
         super().__init__(napari_viewer, NO_PLATE)
-        load_models_and_freeze_startup_objects()  # not in the first run's worker: see there
+        import_models()  # not in the first run's worker: see there
 
         self._progress: Any = None
         self._run_session: PlateSession | None = None

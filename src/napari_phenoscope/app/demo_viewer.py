@@ -24,11 +24,13 @@ def open_demo_viewer(summary: DemoRunSummary) -> None:
     """
     import napari
 
+    from napari_phenoscope._widgets._workers import freeze_startup_objects
     from napari_phenoscope._widgets.docks import add_all_docks
     from napari_phenoscope.session.state import state_of
 
     viewer = napari.Viewer(title="Phenoscope demo")
     docks = add_all_docks(viewer)
+    freeze_startup_objects()  # this process is Phenoscope's own: see there
     docks.navigator.open(str(summary.project))
     session = state_of(viewer).session
     if session is not None and session.well_metadata is not None:

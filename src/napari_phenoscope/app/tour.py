@@ -123,9 +123,11 @@ class Tour:
 
     # --- plumbing --------------------------------------------------------------------
     def _add_docks(self) -> None:
+        from napari_phenoscope._widgets._workers import freeze_startup_objects
         from napari_phenoscope._widgets.docks import add_all_docks
 
         docks = add_all_docks(self.viewer)
+        freeze_startup_objects()  # the tour is Phenoscope's own process: see there
         self.navigator = docks.navigator
         self.profile = docks.profile
         self.inspect = docks.inspect

@@ -28,6 +28,7 @@ def open_profiles_viewer(
     import napari
 
     from napari_phenoscope._widgets._viewer import open_plate
+    from napari_phenoscope._widgets._workers import freeze_startup_objects
     from napari_phenoscope._widgets.docks import add_all_docks
     from napari_phenoscope.io.profile_tables import load_profile_table
     from napari_phenoscope.session.state import state_of
@@ -36,6 +37,7 @@ def open_profiles_viewer(
     tables = [load_profile_table(path) for path in profiles]  # a bad table: no window
     viewer = viewer or napari.Viewer(title="Phenoscope profiles")
     docks = add_all_docks(viewer)
+    freeze_startup_objects()  # `phenoscope view` is Phenoscope's own process: see there
     if images is not None:
         open_plate(viewer, images, channel_map)
     for i, table in enumerate(tables):
