@@ -136,3 +136,13 @@ def test_opening_the_dock_from_plugins_freezes_no_objects(make_napari_viewer):
     add_plugin_dock(viewer, "Profile")
     assert gc.get_freeze_count() == frozen
     assert gc.isenabled()
+
+
+def test_scope_is_off_while_cells_come_from_a_labels_layer(dock):
+    viewer, widget = dock
+    viewer.add_labels(np.zeros((8, 8), np.int32), name="masks")
+    assert widget.scope_combo.isEnabled()
+    widget.inputs.cells_picker.value = viewer.layers["masks"]
+    assert not widget.scope_combo.isEnabled()
+    widget.inputs.cells_picker.value = None
+    assert widget.scope_combo.isEnabled()

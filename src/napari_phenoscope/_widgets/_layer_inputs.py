@@ -84,7 +84,8 @@ class LayerInputs(Container):
             widgets=[*self.channel_pickers.values(), self.cells_picker, self.nuclei_picker],
             labels=True,
         )
-        self.cells_picker.changed.connect(self._offer_nuclei)
+        # Qt's signal, not magicgui's ``changed``: that one is silent when set back to None
+        self.cells_picker.native.currentIndexChanged.connect(self._offer_nuclei)
         events = viewer.layers.events
         for event in (events.inserted, events.removed, events.reordered):
             event.connect(self.follow_layers)

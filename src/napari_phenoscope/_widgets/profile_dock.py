@@ -90,6 +90,10 @@ class ProfileDock(Dock):
         self.device_combo = device.native
         self.weights_edit = weights.native
         self.weights_edit.setPlaceholderText("bundled MAE ViT-Tiny")
+        # a Labels layer is one field: the scope applies to segmenting the plate only
+        self.inputs.cells_picker.native.currentIndexChanged.connect(
+            lambda _: setattr(scope, "enabled", not self.inputs.uses_labels)
+        )
         self.run_button = QPushButton("Run")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
