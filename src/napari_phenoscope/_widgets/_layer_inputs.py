@@ -87,8 +87,13 @@ class LayerInputs(Container):
         # Qt's signal, not magicgui's ``changed``: that one is silent when set back to None
         self.cells_picker.native.currentIndexChanged.connect(self._offer_nuclei)
         events = viewer.layers.events
-        for event in (events.inserted, events.removed, events.reordered):
+        layer_events = (events.inserted, events.removed, events.reordered)
+        for event in layer_events:
             event.connect(self.follow_layers)
+        # the layer list outlives the dock: stop offering layers to widgets that are gone
+        self.native.destroyed.connect(
+            lambda *_: [event.disconnect(self.follow_layers) for event in layer_events]
+        )
         self.follow_layers()
 
     # --- choices ---------------------------------------------------------------------

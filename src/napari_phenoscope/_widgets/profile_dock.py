@@ -50,7 +50,13 @@ from napari_phenoscope.session.compute import (
     labels_features,
     record_profile,
 )
-from napari_phenoscope.session.state import DEVICES, LAYERS_PLATE, PlateSession, layers_session
+from napari_phenoscope.session.state import (
+    DEVICES,
+    LAYERS_PLATE,
+    NO_IMAGES,
+    PlateSession,
+    layers_session,
+)
 from napari_phenoscope.session.tables import adopt_profile_table
 
 if TYPE_CHECKING:
@@ -191,6 +197,8 @@ class ProfileDock(Dock):
         except PhenoscopeError as error:
             if session is None:
                 return self.fail(f"{NO_PLATE} Or pick image layers: {one_line(error)}")
+            if not session.has_images and self.inputs.channel_pickers["DNA"].value is None:
+                return self.fail(f"Cannot profile: {NO_IMAGES}; or pick image layers.")
             return self.fail(f"Cannot profile the layers: {one_line(error)}")
         if session is not None and session.has_images:
             index = session.current
