@@ -89,8 +89,11 @@ class ProfileDock(Dock):
         features = ComboBox(label="Features", choices=[(FEATURE_TEXT[f], f) for f in FEATURE_SETS])
         device = ComboBox(label="Device", choices=list(DEVICES))
         weights = LineEdit(label="Weights")
-        self.form = Container(widgets=[self.inputs, scope, features, device, weights])
+        settings = Container(widgets=[scope, features, device, weights])
+        self.form = Container(widgets=[self.inputs, settings], labels=False)
         self.form.margins = (0, 0, 0, 0)
+        for widget in [*self.inputs, scope, features, device, weights]:
+            widget.label = widget.label  # magicgui aligns labels on a change, not when built
         self.scope_combo = scope.native
         self.feature_combo = features.native
         self.device_combo = device.native
