@@ -1,0 +1,20 @@
+"""Fresh-install check: the plugin imports, napari finds it, a dock profiles the real sample."""
+
+import napari_phenoscope, qtpy, napari
+from npe2 import PluginManager
+from napari_phenoscope._widgets.docks import add_plugin_dock
+from napari_phenoscope._widgets._workers import wait_until
+from napari_phenoscope.session.state import state_of
+
+print("package", napari_phenoscope.__file__)
+print("Qt binding", qtpy.API_NAME, qtpy.QT_VERSION, "napari", napari.__version__)
+pm = PluginManager.instance()
+pm.discover()
+print("napari sees the plugin:", "napari-phenoscope" in pm._manifests)
+viewer = napari.Viewer(show=False)
+viewer.open_sample("napari-phenoscope", "real_field")
+_, dock = add_plugin_dock(viewer, "Profile")
+assert dock.run(features="classical", device="cpu"), dock.status.text()
+wait_until(lambda: not dock.running, 600)
+print("cells profiled on the real field:", len(state_of(viewer).session.cells))
+viewer.close()
