@@ -189,6 +189,8 @@ class ProfileMap(Dock):
         self.feature_combo = QComboBox()
         self.colour_combo = QComboBox()
         self.colour_combo.currentTextChanged.connect(lambda _: self.draw())
+        self._colour_chosen = False  # the user picked a colour: keep it across maps
+        self.colour_combo.activated.connect(lambda _: setattr(self, "_colour_chosen", True))
         self.max_cells = QSpinBox()
         self.max_cells.setRange(100, 10_000_000)
         self.max_cells.setSingleStep(10_000)
@@ -365,7 +367,8 @@ class ProfileMap(Dock):
         self.colour_combo.blockSignals(True)
         self.colour_combo.clear()
         self.colour_combo.addItems(columns)
-        preferred = [c for c in (current, best) if c and c in columns]
+        kept = (current, best) if self._colour_chosen else (best, current)
+        preferred = [c for c in kept if c and c in columns]
         if preferred:
             self.colour_combo.setCurrentText(preferred[0])
         self.colour_combo.blockSignals(False)
