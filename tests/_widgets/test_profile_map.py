@@ -91,7 +91,7 @@ def test_clicking_a_point_selects_its_cell_and_moves_the_viewer(map_dock, qtbot,
     session = profiled_session(viewer, tmp_path)
     embedding = computed(widget, qtbot)
     assert embedding.shape == (len(session.cells), 2)
-    legend = [text.get_text() for text in widget.axes.get_legend().get_texts()]
+    legend = [text.get_text() for text in widget.plot.figure.legends[0].get_texts()]
     assert widget.colour_combo.currentText() == MODALITY
     assert set(legend) == {"compound", "crispr", "orf"}
 
