@@ -27,6 +27,7 @@ from matplotlib.widgets import LassoSelector
 from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
 from napari_phenoscope._widgets._pixel_image import PixelImage
+from napari_phenoscope._widgets._theme import Theme
 from napari_phenoscope.profiling.embedding_map import PointColours
 from napari_phenoscope.profiling.map_points import PointLocator, footprint, rasterize, spread_for
 
@@ -53,15 +54,6 @@ class Mark:
     role: str
     label: str
     indices: np.ndarray
-
-
-@dataclass(frozen=True)
-class Theme:
-    """The figure's colours: napari's background, text and muted text."""
-
-    background: str = "#23242b"
-    text: str = "#f0f1f2"
-    muted: str = "#9aa0a6"
 
 
 class ScatterCanvas(QWidget):

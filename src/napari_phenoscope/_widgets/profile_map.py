@@ -42,7 +42,8 @@ from napari_phenoscope._widgets._map_links import (
     highlight_cells,
     map_events_of,
 )
-from napari_phenoscope._widgets._scatter_canvas import Mark, ScatterCanvas, Theme
+from napari_phenoscope._widgets._scatter_canvas import Mark, ScatterCanvas
+from napari_phenoscope._widgets._theme import napari_theme
 from napari_phenoscope._widgets._viewer import field_key, show_field
 from napari_phenoscope._widgets._workers import notify_error, one_line, start_worker
 from napari_phenoscope.constants import (
@@ -81,21 +82,6 @@ DEFAULT_MAX_CELLS = 1_000_000  # every cell: the layout fits a sample, the canva
 NO_CELLS = "No single-cell profiles yet: run the Profile dock first."
 NO_WELLS = "No well profiles yet: aggregate profiles (Profile dock or pipeline) first."
 PREFERRED_COLOURS = (MODALITY, PERT_INAME, CONTROL_TYPE, WELL, PLATE)
-
-
-def napari_theme(viewer: Any) -> Theme:
-    """The figure colours of the viewer's napari theme (dark by default)."""
-    from napari.utils.theme import get_theme
-
-    try:
-        theme = get_theme(viewer.theme)
-    except (KeyError, ValueError):
-        return Theme()
-    return Theme(
-        background=theme.background.as_hex(),
-        text=theme.text.as_hex(),
-        muted=theme.highlight.as_hex(),
-    )
 
 
 def colour_columns(
