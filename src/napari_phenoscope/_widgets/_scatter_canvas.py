@@ -235,7 +235,7 @@ class ScatterCanvas(QWidget):
 
     def _draw_marks(self) -> None:
         """One marker per marked point (a sample of ``MAX_MARKED``) and one label per mark,
-        at the middle of its points, in a box that reads over any colour."""
+        at its point nearest the middle of them, in a box that reads over any colour."""
         self._mark_artists = []
         for mark in self.marks:
             chosen = self._valid(np.asarray(mark.indices, dtype=np.intp))
@@ -255,7 +255,9 @@ class ScatterCanvas(QWidget):
                     zorder=4,
                 )
             )
-            centre = np.median(points, axis=0)
+            # the label points at the marked point nearest their middle (never at empty space)
+            middle = np.median(points, axis=0)
+            centre = points[np.argmin(np.linalg.norm(points - middle, axis=1))]
             self._mark_artists.append(
                 self.axes.annotate(
                     mark.label,

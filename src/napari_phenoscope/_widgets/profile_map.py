@@ -368,7 +368,10 @@ class ProfileMap(Dock):
     def _marks_of(self, marks: MapMarks) -> list[Mark]:
         if self.index is None:
             return []
-        named = [("query", marks.query), *(("target", t) for t in marks.targets)]
+        targets: dict[str, list] = {}  # two PLK1 guides: one label over both
+        for label, wells in marks.targets:
+            targets.setdefault(label, []).extend(wells)
+        named = [("query", marks.query), *(("target", t) for t in targets.items())]
         named.append(("match", marks.match))
         found = []
         for role, labelled in named:
