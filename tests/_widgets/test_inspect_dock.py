@@ -14,12 +14,14 @@ from napari_phenoscope._widgets.inspect_dock import (
     LAYER_ERROR,
     LAYER_MASKED,
     LAYER_RECONSTRUCTION,
+    LAYER_WINDOW,
     InspectDock,
 )
 from napari_phenoscope._widgets.profile_dock import ProfileDock
 from napari_phenoscope.constants import CENTER_X, CENTER_Y
 from napari_phenoscope.features.crops import DEFAULT_CROP_SIZE, crop_origins
 from napari_phenoscope.session.inspect import (
+    MASKED_RGB,
     ROLLOUT,
     channel_composite,
 )
@@ -111,7 +113,12 @@ def test_selected_cell_layers_are_aligned_on_its_crop(selected, qtbot):
     hidden = np.kron(hidden_patches(error), np.ones((8, 8), bool))
     assert hidden.mean() == 0.5  # half of the 64 patches hidden
     assert np.array_equal(masked[~hidden], reconstruction[~hidden])  # visible: the input
-    assert not masked[hidden].any()  # hidden: black in the masked input
+    # hidden: grey in the masked input, told apart from the black background
+    assert np.allclose(masked[hidden], MASKED_RGB)
+    box = viewer.layers[LAYER_WINDOW].data[0]  # the crop's box, outlined on the field
+    assert box.min(axis=0) == pytest.approx(origin)
+    assert box.max(axis=0) == pytest.approx(origin + DEFAULT_CROP_SIZE)
+    assert viewer.layers[LAYER_ATTENTION].colorbar.visible
     attention = viewer.layers[LAYER_ATTENTION].data
     assert attention.max() == pytest.approx(1.0) and attention.min() >= 0
 

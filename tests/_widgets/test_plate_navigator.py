@@ -92,3 +92,27 @@ def test_grid_colours_follow_the_metadata(navigator, tiny_plate):
     state_of(widget.viewer).events.cells_changed.emit()
     widget.colour_combo.setCurrentText("cell count")
     assert "12" in widget.grid.item(0, 0).toolTip()
+
+
+def test_a_96_well_plate_is_drawn_whole_and_numbers_get_a_colour_bar(navigator, tiny_plate):
+    import pandas as pd
+
+    from napari_phenoscope.io.plate_layout import plate_shape
+
+    assert plate_shape(pd.Series(["A01", "H12"])) == (8, 12)
+    assert plate_shape(pd.Series(["A01", "I01"])) == (16, 24)
+    _, widget = navigator
+    widget.open(str(tiny_plate))
+    widget.colour_combo.setCurrentText(PERT_INAME)
+    assert not widget.colour_bar.isVisibleTo(widget)  # categories: swatches, named
+    assert "pert_iname" in widget.legend.text() and "DMSO" in widget.legend.text()
+    session = state_of(widget.viewer).session
+    session.cell_counts[("BR00116991", "A01")] = 12
+    session.cell_counts[("BR00116991", "A02")] = 30
+    state_of(widget.viewer).events.cells_changed.emit()
+    widget.colour_combo.setCurrentText("cell count")
+    assert widget.colour_bar.isVisibleTo(widget)  # numbers: a colour bar from 12 to 30
+    assert "12" in widget.legend.text() and "30" in widget.legend.text()
+    wells = session.wells_of("BR00116991")
+    shape = plate_shape(wells["Metadata_Well"])
+    assert (widget.grid.rowCount(), widget.grid.columnCount()) == shape

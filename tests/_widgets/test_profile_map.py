@@ -19,7 +19,7 @@ from napari_phenoscope._widgets._cells import select_cell_at, show_field_labels
 from napari_phenoscope._widgets._map_links import SELECTED_LAYER, map_events_of
 from napari_phenoscope._widgets._viewer import field_key, open_plate, show_field
 from napari_phenoscope._widgets.profile_map import NO_CELLS, NO_PLATE, NO_WELLS, ProfileMap
-from napari_phenoscope.constants import MODALITY, PLATE, SITE, WELL
+from napari_phenoscope.constants import MODALITY, PERT_INAME, PLATE, SITE, WELL
 from napari_phenoscope.profiling.embedding_map import points_in_polygon
 from napari_phenoscope.session.state import state_of
 
@@ -91,7 +91,7 @@ def test_clicking_a_point_selects_its_cell_and_moves_the_viewer(map_dock, qtbot,
     session = profiled_session(viewer, tmp_path)
     embedding = computed(widget, qtbot)
     assert embedding.shape == (len(session.cells), 2)
-    legend = [text.get_text() for text in widget.axes.get_legend().get_texts()]
+    legend = [text.get_text() for text in widget.plot.figure.legends[0].get_texts()]
     assert widget.colour_combo.currentText() == MODALITY
     assert set(legend) == {"compound", "crispr", "orf"}
 
@@ -283,3 +283,46 @@ def test_large_maps_are_drawn_as_an_image_and_still_click_lasso_and_pan(
     assert svg.count("<image") == 2  # the points and the highlighted points, as images
     widget.canvas.draw()  # back on screen: rendered again at the screen's resolution
     assert image.get_array().shape[:2] == widget.plot._view()[1]
+
+
+def test_the_map_marks_and_labels_the_query_its_targets_and_the_match(map_dock, tmp_path):
+    from matplotlib.colorbar import Colorbar
+
+    from napari_phenoscope._widgets.similar_dock import SimilarDock
+
+    viewer, widget = map_dock
+    similar = SimilarDock(viewer)
+    viewer.window.add_dock_widget(similar)
+    session = profiled_session(viewer, tmp_path)
+    wells = session.well_profiles["vit"]
+    # any layout will do: the marks follow the wells, not the UMAP (no layout computed here)
+    widget.set_map(wells, "wells", np.random.default_rng(0).normal(size=(len(wells), 2)))
+    assert similar.find("perturbation", "BI-2536 · compound"), similar.status.text()
+    labels = widget.marked_labels
+    assert labels[0] == "BI-2536" and {"PLK1 (crispr)", "BRD4 (crispr)"} <= set(labels)
+    written = {text.get_text() for text in widget.axes.texts}
+    assert {"BI-2536", "PLK1 (crispr)", "BRD4 (crispr)"} <= written
+    query = next(m for m in widget.plot.marks if m.role == "query")
+    bi2536 = wells[PERT_INAME] == "BI-2536"
+    assert sorted(query.indices) == sorted(np.flatnonzero(bi2536.to_numpy()))
+    # clicking a ranking row makes it the match, labelled on the map
+    row = next(i for i, r in enumerate(similar.ranking.itertuples()) if r.perturbation == "DMSO")
+    similar.open_row(row)
+    assert "DMSO" in widget.marked_labels[-1]
+    # the map wears napari's dark theme; a number column gets a colour bar, not a legend
+    assert widget.plot.figure.get_facecolor()[:3] == pytest.approx(
+        (0x23 / 255, 0x24 / 255, 0x2B / 255)
+    )
+    widget.colour_combo.setCurrentText(FEATURES[0])
+    assert isinstance(widget.plot._colourbar, Colorbar)
+    assert {text.get_text() for text in widget.axes.texts} >= {"BI-2536"}  # marks redrawn
+
+
+def test_cell_and_nucleus_labels_are_drawn_as_contours(map_dock, tmp_path):
+    from napari_phenoscope._widgets._workers import LABELS_CELLS, LABELS_NUCLEI
+
+    viewer, _ = map_dock
+    session = profiled_session(viewer, tmp_path)
+    assert show_field_labels(viewer, session)
+    for name in (LABELS_NUCLEI, LABELS_CELLS):
+        assert viewer.layers[name].contour >= 1, name

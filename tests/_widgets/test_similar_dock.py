@@ -16,12 +16,17 @@ from napari_phenoscope._widgets.similar_dock import (
     NO_CELL,
     NO_PLATE,
     NO_PROFILES,
-    TABLE_COLUMNS,
     TARGET_BACKGROUND,
     SimilarDock,
 )
 from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL, PERT_INAME, PLATE, SITE
-from napari_phenoscope.profiling.similarity import BEST_PLATE, BEST_WELL, PERTURBATION, SIMILARITY
+from napari_phenoscope.profiling.similarity import (
+    BEST_PLATE,
+    BEST_WELL,
+    IDENTIFIER,
+    PERTURBATION,
+    SIMILARITY,
+)
 from napari_phenoscope.session.state import state_of
 
 pytestmark = pytest.mark.gui
@@ -36,13 +41,14 @@ def dock(make_napari_viewer):
 
 
 def table_column(widget, name: str) -> list[str]:
-    column = TABLE_COLUMNS.index(name)
     model = widget.table.model()
+    column = model.column_names().index(name)
     return [model.index(row, column).data() for row in range(model.rowCount())]
 
 
 def cell_style(widget, row: int, name: str, role):
-    return widget.table.model().index(row, TABLE_COLUMNS.index(name)).data(role)
+    model = widget.table.model()
+    return model.index(row, model.column_names().index(name)).data(role)
 
 
 def test_bad_states_show_messages(dock, tmp_path):
@@ -75,6 +81,25 @@ def test_bi2536_ranks_the_plk1_knockout_first_with_targets_highlighted(dock, tmp
     assert similarity == sorted(similarity, reverse=True) and similarity[0] > 0.5
     summary = widget.query_label.text()
     assert "PLK1 (crispr) #1</span>" in summary and f"BRD4 (crispr) #{brd4 + 1}<" in summary
+
+
+def test_the_table_tells_two_plk1_rows_apart_and_reads_in_full(dock, tmp_path):
+    viewer, widget = dock
+    viewer.window._qt_window.resize(1680, 1180)
+    profiled_session(viewer, tmp_path)
+    assert widget.find("perturbation", "BI-2536 · compound"), widget.status.text()
+    names, ids = table_column(widget, PERTURBATION), table_column(widget, IDENTIFIER)
+    plk1 = [ident for name, ident in zip(names, ids, strict=True) if name == "PLK1"]
+    assert len(plk1) == 2 and len(set(plk1)) == 2 and all(plk1)  # guide and ORF differ
+    header = widget.table.horizontalHeader()
+    metrics = header.fontMetrics()
+    model = widget.table.model()
+    for column in range(model.columnCount()):  # every header fits its column
+        text = model.headerData(column, Qt.Orientation.Horizontal)
+        assert header.sectionSize(column) >= metrics.horizontalAdvance(text), text
+    similarity = model.column_names().index(SIMILARITY)
+    assert model.index(0, similarity).data() == ""  # painted as a number beside a bar
+    assert header.sectionSize(similarity) > metrics.horizontalAdvance("+0.00") + 40
 
 
 def test_selected_cell_query_follows_the_selection_and_fills_the_gallery(dock, qtbot, tmp_path):

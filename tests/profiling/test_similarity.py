@@ -212,6 +212,11 @@ def test_bi2536_finds_the_plk1_knockout_first_and_brd4_far_below(wells):
     # both genes are BI-2536 targets: the table flags them so the contrast is visible
     assert ranking.loc[ranking[PERTURBATION].isin(["PLK1", "BRD4"]), "is target"].all()
     assert not ranking.loc[ranking[PERTURBATION] == "DMSO", "is target"].any()
+    # a compound sharing a target (PFI-1, a BRD4 inhibitor) is not a target: it shares one
+    pfi1 = ranking[ranking[PERTURBATION] == "PFI-1"].iloc[0]
+    assert not pfi1["is target"] and pfi1["same target"]
+    assert not ranking["same MoA"].any()  # the synthetic table has no MoA column
+    assert "MoA" not in ranking.columns and "identifier" in ranking.columns
 
 
 def test_well_query_leaves_its_well_out_and_finds_its_replicates(wells):

@@ -16,11 +16,17 @@ from napari_phenoscope.constants import PLATE, SITE, WELL
 from napari_phenoscope.session.compute import labels_features
 from napari_phenoscope.session.state import PlateSession, state_of
 
+#: Outline width (pixels) of each layer's labels: drawn as contours, not filled, so that the
+#: five channels stay visible inside every cell (filled labels muddy them).
+LABEL_CONTOURS = {LABELS_NUCLEI: 1, LABELS_CELLS: 2}
+
 
 def show_field_labels(viewer: Any, session: PlateSession) -> bool:
     """Add or refresh the "nuclei" and "cells" Labels layers of the field on show.
 
-    Returns False (and adds nothing) if that field has not been segmented yet.
+    Returns False (and adds nothing) if that field has not been segmented yet. The labels
+    are drawn as contours when the layers are added (``LABEL_CONTOURS``); a width the user
+    set later is kept across fields.
     """
     key = field_key(session)
     if key not in session.labels:
@@ -30,16 +36,16 @@ def show_field_labels(viewer: Any, session: PlateSession) -> bool:
     columns = [c for names in session.feature_columns.values() for c in names]
     features = labels_features(table, columns) if table is not None else None
     scale = field_image_scale(viewer)
-    for name, data, opacity in ((LABELS_NUCLEI, nuclei, 0.5), (LABELS_CELLS, cells, 0.35)):
+    for name, data in ((LABELS_NUCLEI, nuclei), (LABELS_CELLS, cells)):
         if name in viewer.layers:
             layer = viewer.layers[name]
             layer.data = data
         else:
-            layer = viewer.add_labels(data, name=name, opacity=opacity, scale=scale)
+            layer = viewer.add_labels(data, name=name, opacity=0.8, scale=scale)
+            layer.contour = LABEL_CONTOURS[name]
         if features is not None:
             layer.features = features
         tag_field_layer(layer, key, name)
-    viewer.layers[LABELS_CELLS].contour = 2
     return True
 
 

@@ -45,9 +45,11 @@ class DataFrameModel(QAbstractTableModel):
         if frame is not None:
             self.set_frame(frame)
 
-    def set_frame(self, frame: pd.DataFrame) -> None:
-        """Replace the table shown."""
+    def set_frame(self, frame: pd.DataFrame, headers: Sequence[str] | None = None) -> None:
+        """Replace the table shown (and, if given, the headers of its columns)."""
         self.beginResetModel()
+        if headers is not None:
+            self._headers = list(headers)
         self.frame = frame.reset_index(drop=True)
         self._values = self.frame.reindex(columns=self.column_names()).to_numpy(dtype=object)
         self.endResetModel()

@@ -1,12 +1,15 @@
 """The viewer side of the Profile map: the "selected cells" layer and map requests.
 
-``highlight_cells`` draws selected cells of the field on show; ``map_events_of`` carries
-requests of other docks to the map (the mAP dock rings a query's wells).
+``highlight_cells`` draws selected cells of the field on show (as outlines, so that the
+five channels stay visible inside them); ``map_events_of`` carries requests of other docks
+to the map (the mAP dock rings a query's wells, the Similar dock marks its query, the
+query's targets and the match).
 """
 
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,6 +21,25 @@ from napari_phenoscope.constants import CENTER_X, CENTER_Y, LABEL, PLATE, SITE, 
 from napari_phenoscope.session.state import PlateSession
 
 SELECTED_LAYER = "selected cells"
+#: Outline width (pixels) of the selected cells: thick enough to find, thin enough to see in.
+SELECTED_CONTOUR_PX = 3
+
+WellKeys = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class MapMarks:
+    """What the map marks and labels: a ranking's query, its target genes and the match.
+
+    Each is a (label, (plate, well) keys) pair; the map draws the points of those wells
+    with a marker per role and writes the label beside them.
+    """
+
+    query: tuple[str, WellKeys] | None = None
+    targets: list[tuple[str, WellKeys]] = field(default_factory=list)
+    match: tuple[str, WellKeys] | None = None
+    genes: tuple[str, ...] = ()
+    """The query's target genes (those of the ranking or not), by name."""
 
 
 class MapEvents:
@@ -25,6 +47,8 @@ class MapEvents:
 
     highlight_wells = Signal(object)
     """(plate, well) keys whose points to highlight."""
+    mark = Signal(object)
+    """A :class:`MapMarks`: the query, its targets and the match to mark and label."""
 
 
 _MAP_EVENTS: weakref.WeakKeyDictionary[Any, MapEvents] = weakref.WeakKeyDictionary()
@@ -57,7 +81,9 @@ def highlight_cells(
     if layer is None and not labels:
         return None
     if segmented:
-        data = np.isin(session.labels[key][1], labels).astype(np.uint8)
+        cell_labels = session.labels[key][1]
+        # each cell keeps its own id, so that touching selected cells keep their own outline
+        data = np.where(np.isin(cell_labels, labels), cell_labels, 0)
     else:
         data = cell_centers_in_field(session, key, labels) if centers is None else centers
         data = np.asarray(data, dtype=float).reshape(-1, 2)
@@ -68,8 +94,9 @@ def highlight_cells(
         if segmented:
             from napari.utils.colormaps import DirectLabelColormap
 
-            colormap = DirectLabelColormap(color_dict={None: "transparent", 1: "yellow"})
-            layer = viewer.add_labels(data, name=SELECTED_LAYER, opacity=0.55, colormap=colormap)
+            colormap = DirectLabelColormap(color_dict={None: "yellow", 0: "transparent"})
+            layer = viewer.add_labels(data, name=SELECTED_LAYER, opacity=1.0, colormap=colormap)
+            layer.contour = SELECTED_CONTOUR_PX
         else:
             layer = viewer.add_points(
                 data,

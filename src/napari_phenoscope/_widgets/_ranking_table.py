@@ -1,8 +1,10 @@
 """The ranking table of the Similar perturbations dock: model, similarity bars, thumbnails.
 
-Qt only: ``RankingModel`` colours rows by modality and highlights the query's own target
-genes, ``SimilarityBarDelegate`` paints a similarity as a bar, ``rgb_pixmap`` shows a
-thumbnail.
+Qt only: ``RankingModel`` shows the columns a ranking has (a table without modalities or
+MoA shows none, rather than empty ones), colours rows by modality and highlights the
+query's own target genes (amber) and perturbations sharing its target or MoA (pale
+amber); ``SimilarityBarDelegate`` paints a similarity as its number beside a bar;
+``rgb_pixmap`` shows a thumbnail.
 """
 
 from __future__ import annotations
@@ -18,16 +20,51 @@ from qtpy.QtWidgets import QStyledItemDelegate
 from napari_phenoscope._widgets._frame_model import DataFrameModel
 from napari_phenoscope.constants import MODALITY, RANK, SIMILARITY
 from napari_phenoscope.io.plate_layout import category_color
-from napari_phenoscope.profiling.similarity import BEST_PLATE, BEST_WELL, PERTURBATION, TARGET
+from napari_phenoscope.profiling.similarity import (
+    BEST_PLATE,
+    BEST_WELL,
+    IDENTIFIER,
+    IS_TARGET,
+    MOA,
+    PERTURBATION,
+    SAME_MOA,
+    SAME_TARGET,
+    TARGET,
+)
 
-TABLE_COLUMNS = (RANK, PERTURBATION, MODALITY, TARGET, SIMILARITY)
-HEADERS = ("rank", "perturbation", "modality", "target / gene", "similarity")
+#: Every column the table can show, in order, and its header.
+TABLE_COLUMNS = (RANK, PERTURBATION, IDENTIFIER, MODALITY, SIMILARITY, TARGET, MOA)
+HEADERS = {
+    RANK: "#",
+    PERTURBATION: "perturbation",
+    IDENTIFIER: "id",
+    MODALITY: "modality",
+    SIMILARITY: "similarity",
+    TARGET: "targets",
+    MOA: "MoA",
+}
+HEADER_TIPS = {
+    IDENTIFIER: "the sample's identifier: tells two guides or ORFs of one gene apart",
+    TARGET: "a compound's target genes, or the gene a CRISPR guide or ORF perturbs",
+    SIMILARITY: "cosine similarity of the perturbation's consensus profile to the query",
+}
 TARGET_BACKGROUND = QColor(255, 214, 102)  # the query's own targets: amber, as a highlighter
+RELATED_BACKGROUND = QColor(255, 240, 196)  # same target or MoA: the same hue, paler
 THUMBNAIL_PX = 72
+_BAR_PX = 44  # the bar's share of the similarity cell, right of the number
+
+
+class ElideLeftDelegate(QStyledItemDelegate):
+    """Elides text on the left: ``…0001144995`` keeps the end that tells ids apart."""
+
+    def initStyleOption(self, option, index) -> None:  # noqa: N802 (Qt API)
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideLeft
 
 
 class SimilarityBarDelegate(QStyledItemDelegate):
-    """Paints a similarity in -1..1 as a bar from the cell's centre, with the number on top."""
+    """Paints a similarity in -1..1 as its number, then a bar from the middle of the space
+    right of it (never under the number, which must stay readable)."""
 
     def paint(self, painter, option, index) -> None:
         value = index.data(Qt.ItemDataRole.UserRole)
@@ -38,8 +75,10 @@ class SimilarityBarDelegate(QStyledItemDelegate):
         background = index.data(Qt.ItemDataRole.BackgroundRole)
         if background is not None:
             painter.fillRect(rect, background)
-        middle = rect.left() + rect.width() / 2
-        bar = QRectF(middle, rect.top() + 3, float(value) * rect.width() / 2, rect.height() - 6)
+        text_rect = rect.adjusted(4, 0, -_BAR_PX - 4, 0)
+        half = _BAR_PX / 2
+        middle = rect.right() - 2 - half
+        bar = QRectF(middle, rect.top() + 5, float(value) * half, rect.height() - 10)
         painter.fillRect(bar.normalized(), QColor("#3b7dd8" if value >= 0 else "#d8643b"))
         foreground = index.data(Qt.ItemDataRole.ForegroundRole)
         painter.save()
@@ -47,8 +86,14 @@ class SimilarityBarDelegate(QStyledItemDelegate):
         painter.setPen(
             QColor(foreground) if foreground is not None else option.palette.text().color()
         )
-        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"{value:+.2f}")
+        align = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(text_rect, align, f"{value:+.2f}")
         painter.restore()
+
+    def sizeHint(self, option, index):  # noqa: N802 (Qt API)
+        hint = super().sizeHint(option, index)
+        hint.setWidth(option.fontMetrics.horizontalAdvance("+0.00") + _BAR_PX + 14)
+        return hint
 
 
 def rgb_pixmap(rgb: np.ndarray, size: int = THUMBNAIL_PX) -> QPixmap:
@@ -67,20 +112,30 @@ class RankingModel(DataFrameModel):
     """The ranked perturbations: modality colours, the query's target genes highlighted."""
 
     def __init__(self) -> None:
-        super().__init__(columns=TABLE_COLUMNS, headers=HEADERS)
+        super().__init__(columns=TABLE_COLUMNS, headers=[HEADERS[c] for c in TABLE_COLUMNS])
         self._bold = QFont()
         self._bold.setBold(True)
         self._black = QColor("black")
         self._is_target = np.zeros(0, bool)
+        self._is_related = np.zeros(0, bool)
         self._modality_colour: list[QColor] = []
         self._tooltips: list[str] = []
 
     def set_frame(self, frame: pd.DataFrame) -> None:
-        """Show a ranking; its colours and tool tips are computed here, once."""
-        empty = frame.empty or "is target" not in frame.columns
-        self._is_target = np.zeros(0, bool) if empty else frame["is target"].to_numpy(bool)
+        """Show a ranking; its columns, colours and tool tips are computed here, once."""
+        empty = frame.empty or IS_TARGET not in frame.columns
+        shown = [c for c in TABLE_COLUMNS if c in frame.columns] if not empty else []
+        self._columns = shown or list(TABLE_COLUMNS)
+        self._headers = [HEADERS[c] for c in self._columns]
+        self._is_target = np.zeros(0, bool) if empty else frame[IS_TARGET].to_numpy(bool)
+        related = [frame[c].to_numpy(bool) for c in (SAME_TARGET, SAME_MOA) if c in frame]
+        self._is_related = (
+            np.logical_or.reduce(related) if related and not empty else np.zeros(len(frame), bool)
+        )
         self._modality_colour = (
-            [] if empty else [QColor.fromRgbF(*category_color(str(m))) for m in frame[MODALITY]]
+            [QColor.fromRgbF(*category_color(str(m))) for m in frame[MODALITY]]
+            if not empty and MODALITY in frame
+            else []
         )
         self._tooltips = (
             []
@@ -94,11 +149,14 @@ class RankingModel(DataFrameModel):
 
     def style(self, row: int, column: str, role: int) -> Any:
         is_target = bool(self._is_target[row])
+        highlighted = is_target or bool(self._is_related[row])
         if role == Qt.ItemDataRole.BackgroundRole:
             if column == MODALITY:
                 return self._modality_colour[row]
-            return TARGET_BACKGROUND if is_target else None
-        if role == Qt.ItemDataRole.ForegroundRole and is_target and column != MODALITY:
+            if is_target:
+                return TARGET_BACKGROUND
+            return RELATED_BACKGROUND if highlighted else None
+        if role == Qt.ItemDataRole.ForegroundRole and highlighted and column != MODALITY:
             return self._black
         if role == Qt.ItemDataRole.FontRole and is_target:
             return self._bold
@@ -106,7 +164,15 @@ class RankingModel(DataFrameModel):
             return self._tooltips[row]
         return None
 
+    def headerData(self, section, orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if role == Qt.ItemDataRole.ToolTipRole and orientation == Qt.Orientation.Horizontal:
+            return HEADER_TIPS.get(self.column_names()[section])
+        return super().headerData(section, orientation, role)
+
     def data(self, index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and TABLE_COLUMNS[index.column()] == SIMILARITY:
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and self.column_names()[index.column()] == SIMILARITY
+        ):
             return ""  # the bar delegate paints the number
         return super().data(index, role)

@@ -7,11 +7,15 @@ re-rendered for the visible window when a pan or zoom draws the figure
 search a ``PointLocator`` (a grid index) instead of testing every point. Rings around the
 highlighted points (or, beyond ``MAX_RINGS``, an image of them) are blitted over a saved
 background of the axes, so that a click repaints the rings, not the million points.
+
+The figure takes napari's theme (``apply_theme``), explains its colours with a legend or a
+colour bar, and marks and labels named points (``set_marks``: a query, its targets, a match).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +24,10 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.widgets import LassoSelector
-from qtpy.QtWidgets import QVBoxLayout, QWidget
+from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
 from napari_phenoscope._widgets._pixel_image import PixelImage
+from napari_phenoscope._widgets._theme import Theme
 from napari_phenoscope.profiling.embedding_map import PointColours
 from napari_phenoscope.profiling.map_points import PointLocator, footprint, rasterize, spread_for
 
@@ -31,7 +36,24 @@ CLICK_TOLERANCE_PX = 6.0
 RASTER_ABOVE = 50_000
 #: More highlighted points than this are shown as an image rather than rings.
 MAX_RINGS = 2_000
-_HIGHLIGHT_RGBA = (13, 13, 13, 255)
+_HIGHLIGHT_RGBA = (255, 230, 0, 255)
+_HIGHLIGHT_COLOUR = "#ffe600"  # rings around selected points: yellow, as the cell outlines
+#: Marker, size and edge colour per mark role; points of one role share one label.
+MARK_STYLES = {
+    "query": {"marker": "*", "s": 260, "color": "#ffffff"},
+    "target": {"marker": "D", "s": 90, "color": "#ffd666"},
+    "match": {"marker": "s", "s": 110, "color": "#5bc0ff"},
+}
+MAX_MARKED = 400  # points drawn per mark: a million-cell map marks a sample of them
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Points to mark in one ``role`` of ``MARK_STYLES``, labelled ``label``."""
+
+    role: str
+    label: str
+    indices: np.ndarray
 
 
 class ScatterCanvas(QWidget):
@@ -49,9 +71,13 @@ class ScatterCanvas(QWidget):
         self.on_select = on_select
         self.embedding: np.ndarray | None = None
         self.highlighted = np.zeros(0, dtype=np.intp)
-        self.figure = Figure(figsize=(4, 4), tight_layout=True)
+        self.figure = Figure(figsize=(4, 4), layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setMinimumHeight(320)
+        self.theme = Theme()
+        self.marks: list[Mark] = []
+        self._mark_artists: list[Any] = []
+        self._colourbar: Any = None
         self.toolbar = NavigationToolbar2QT(self.canvas, self)  # zoom, pan, save PNG/SVG
         self.axes = self.figure.add_subplot(111)
         self.highlight_artist: Any = None
@@ -66,22 +92,48 @@ class ScatterCanvas(QWidget):
         self._lasso_on = False
         self.canvas.mpl_connect("button_press_event", self._on_press)
         self.canvas.mpl_connect("draw_event", self._on_draw)
+        # Expanding: napari then adds no stretch under the dock, and the map fills it
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.toolbar)
         layout.addWidget(self.canvas, stretch=1)
         self.show_empty()
 
+    def apply_theme(self, theme: Theme) -> None:
+        """Paint the figure in ``theme``'s colours (napari's dark or light theme)."""
+        self.theme = theme
+        self.figure.set_facecolor(theme.background)
+        self._style_axes()
+        self.canvas.draw_idle()
+
+    def _style_axes(self) -> None:
+        axes, theme = self.axes, self.theme
+        axes.set_facecolor(theme.background)
+        for spine in axes.spines.values():
+            spine.set_color(theme.muted)
+        axes.xaxis.label.set_color(theme.text)
+        axes.yaxis.label.set_color(theme.text)
+        axes.title.set_color(theme.text)
+
+    def _drop_colourbar(self) -> None:
+        if self._colourbar is not None:
+            self._colourbar.remove()
+            self._colourbar = None
+
     def show_empty(self, text: str = "no map yet") -> None:
         """Clear the figure and say why it is empty."""
         self.embedding = None
         self.highlight_artist = self.points_image = self.highlight_image = None
         self.locator = None
+        self._mark_artists = []
         self._drop_lasso()
+        self._drop_colourbar()
         self.axes.clear()
+        self._style_axes()
         self.axes.set_xticks([])
         self.axes.set_yticks([])
-        self.axes.text(0.5, 0.5, text, ha="center", va="center", color="grey")
+        self.axes.text(0.5, 0.5, text, ha="center", va="center", color=self.theme.muted)
         self.canvas.draw_idle()
 
     def show_points(
@@ -100,6 +152,8 @@ class ScatterCanvas(QWidget):
         self.locator = locator if locator is not None else PointLocator(embedding)
         axes = self.axes
         axes.clear()
+        self._drop_colourbar()
+        self._style_axes()
         self._background = None  # until the next full draw saves a new one
         self.points_image = self.highlight_image = None
         size = float(np.clip(30_000 / max(len(embedding), 1), 2, 40))
@@ -117,32 +171,108 @@ class ScatterCanvas(QWidget):
                 linewidths=0,
             )
         self.highlight_artist = axes.scatter(
-            [], [], s=size * 4 + 20, facecolors="none", edgecolors="black", linewidths=1.5
+            [], [], s=size * 4 + 20, facecolors="none", edgecolors=_HIGHLIGHT_COLOUR, linewidths=1.5
         )
         self.highlight_artist.set_animated(True)  # drawn by blitting, see _on_draw
         self.highlight_artist.set_in_layout(False)  # rings at the edge must not move the axes
         self._place_highlight()
-        handles = [
-            Line2D([], [], marker="o", linestyle="", color=rgba[:3], label=label)
-            for label, rgba in colours.legend
-        ]
-        axes.legend(
-            handles=handles,
-            title=legend_title,
-            fontsize=7,
-            title_fontsize=7,
-            loc="best",
-            framealpha=0.8,
-        )
+        if colours.numeric:
+            self._show_colourbar(colours, legend_title)
+        else:
+            self._show_legend(colours, legend_title)
         axes.set_xlabel("UMAP 1")
         axes.set_ylabel("UMAP 2")
         axes.set_title(title, fontsize=9)
         axes.set_xticks([])
         axes.set_yticks([])
+        self._draw_marks()
         self._drop_lasso()  # axes.clear() removed its line
         if self._lasso_on:
             self._make_lasso()
         self.canvas.draw_idle()
+
+    def _show_legend(self, colours: PointColours, title: str) -> None:
+        """Categories: a legend below the map, as wide as the map, so it hides no point."""
+        handles = [
+            Line2D([], [], marker="o", linestyle="", color=rgba[:3], label=label)
+            for label, rgba in colours.legend
+        ]
+        legend = self.figure.legend(
+            handles=handles,
+            title=title,
+            fontsize=7,
+            title_fontsize=7,
+            loc="outside lower center",
+            ncols=min(3, max(1, len(handles))),
+            frameon=False,
+            labelcolor=self.theme.text,
+        )
+        legend.get_title().set_color(self.theme.text)
+        self._colourbar = legend  # removed with the next drawing, as a colour bar is
+
+    def _show_colourbar(self, colours: PointColours, title: str) -> None:
+        """Numbers: a viridis colour bar from the column's lowest to highest value."""
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+
+        low, high = (float(label) for label, _ in colours.legend[:2])
+        mappable = ScalarMappable(Normalize(low, high), "viridis")
+        bar = self.figure.colorbar(mappable, ax=self.axes, location="bottom", shrink=0.8)
+        bar.set_label(title, color=self.theme.text, fontsize=7)
+        bar.ax.tick_params(colors=self.theme.text, labelsize=7)
+        bar.outline.set_edgecolor(self.theme.muted)
+        self._colourbar = bar
+
+    def set_marks(self, marks: list[Mark]) -> None:
+        """Mark and label points by role (query, target, match), replacing earlier marks."""
+        self.marks = list(marks)
+        if self.embedding is None:
+            return
+        for artist in self._mark_artists:
+            artist.remove()
+        self._draw_marks()
+        self.canvas.draw_idle()
+
+    def _draw_marks(self) -> None:
+        """One marker per marked point (a sample of ``MAX_MARKED``) and one label per mark,
+        at its point nearest the middle of them, in a box that reads over any colour."""
+        self._mark_artists = []
+        for mark in self.marks:
+            chosen = self._valid(np.asarray(mark.indices, dtype=np.intp))
+            if not len(chosen):
+                continue
+            style = MARK_STYLES[mark.role]
+            points = self.embedding[chosen[:MAX_MARKED]]
+            self._mark_artists.append(
+                self.axes.scatter(
+                    points[:, 0],
+                    points[:, 1],
+                    marker=style["marker"],
+                    s=style["s"],
+                    facecolors="none",
+                    edgecolors=style["color"],
+                    linewidths=1.8,
+                    zorder=4,
+                )
+            )
+            # the label points at the marked point nearest their middle (never at empty space)
+            middle = np.median(points, axis=0)
+            centre = points[np.argmin(np.linalg.norm(points - middle, axis=1))]
+            self._mark_artists.append(
+                self.axes.annotate(
+                    mark.label,
+                    xy=centre,
+                    xytext=(8, 8),
+                    textcoords="offset points",
+                    fontsize=8,
+                    fontweight="bold" if mark.role == "query" else "normal",
+                    color="black",
+                    bbox={"boxstyle": "round,pad=0.2", "fc": style["color"], "ec": "none"},
+                    arrowprops={"arrowstyle": "-", "color": style["color"], "lw": 1},
+                    zorder=5,
+                    annotation_clip=False,
+                )
+            )
 
     def _show_image(self, embedding: np.ndarray) -> None:
         """Draw the map as an image, re-rendered whenever a draw shows another window."""

@@ -3,7 +3,9 @@
 For the selected cell, or for every tile of the field, the MAE's masked input, its
 reconstruction, the reconstruction error and the encoder's CLS attention (one head or the
 rollout over layers) are added as image layers placed over the field, so they line up with
-the channels and the labels.
+the channels and the labels. A box outlines the window (the crop) the model saw; the
+masked patches are grey, not black like the background; the attention and error layers
+carry a colour bar.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import threading
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from qtpy.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -42,6 +45,8 @@ LAYER_RECONSTRUCTION = "MAE reconstruction"
 LAYER_ERROR = "MAE error"
 LAYER_ATTENTION = "attention"
 INSPECT_LAYERS = (LAYER_MASKED, LAYER_RECONSTRUCTION, LAYER_ERROR, LAYER_ATTENTION)
+LAYER_WINDOW = "inspected window"
+MAX_BOXES = 4  # a tiled field is all boxes: outline only the windows of a cell
 NO_PLATE = "No plate loaded: open one in the Plate navigator first."
 NO_CELL = (
     "No cell selected: profile this field (Profile dock), then click a cell, "
@@ -92,8 +97,38 @@ def show_inspection(viewer: Any, inspection: Inspection) -> None:
             if layer is not None:
                 viewer.layers.remove(name)  # an RGB layer can not become single-channel
             layer = viewer.add_image(data, name=name, scale=scale, translate=translate, **kwargs)
+        if not layer.rgb:
+            layer.colorbar.visible = True  # attention and error read as numbers
         tag_field_layer(layer, inspection.key, name)
+    show_window(viewer, inspection, scale)
     viewer.layers.selection.active = viewer.layers[LAYER_RECONSTRUCTION]
+
+
+def show_window(viewer: Any, inspection: Inspection, scale: tuple[float, ...]) -> None:
+    """Outline the crop the model saw (a white box per window; none for a tiled field)."""
+    windows = np.asarray(inspection.windows, dtype=float).reshape(-1, 4)
+    boxes = [np.array([[y0, x0], [y1, x1]]) for y0, x0, y1, x1 in windows]
+    boxes = boxes if len(boxes) <= MAX_BOXES else []
+    if LAYER_WINDOW in viewer.layers:
+        layer = viewer.layers[LAYER_WINDOW]
+        layer.data = []
+        if boxes:
+            layer.add_rectangles(boxes, edge_color="white", face_color="transparent", edge_width=2)
+        layer.scale = scale
+        tag_field_layer(layer, inspection.key, LAYER_WINDOW)
+        return
+    if not boxes:
+        return
+    layer = viewer.add_shapes(
+        boxes,
+        shape_type="rectangle",
+        name=LAYER_WINDOW,
+        edge_color="white",
+        face_color="transparent",
+        edge_width=2,
+        scale=scale,
+    )
+    tag_field_layer(layer, inspection.key, LAYER_WINDOW)
 
 
 class InspectDock(Dock):

@@ -4,6 +4,9 @@ The task runs in a child process (``tasks`` / ``metrics`` modules, copairs seman
 Cancel kills. The dock shows the summary (mean mAP, fraction retrieved), a sortable per-query
 table whose rows highlight their wells on the Profile map, and a plot — mAP against
 -log10 p, or CPJUMP1-style fraction-retrieved bars per feature set — exportable as PNG.
+The table's first columns are the ones people read (name, target, AP, p, q), modalities
+are coloured as everywhere else, and the Similar dock's query and its target genes are
+highlighted in amber.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pandas as pd
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from matplotlib.figure import Figure
 from qtpy.QtCore import QSortFilterProxyModel, Qt
+from qtpy.QtGui import QColor, QFont
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -34,8 +38,9 @@ from qtpy.QtWidgets import (
 import napari_phenoscope.evaluation.map as metrics
 from napari_phenoscope._widgets._dock import NO_PLATE, NO_PROFILES, Dock
 from napari_phenoscope._widgets._frame_model import SORT_ROLE, DataFrameModel
-from napari_phenoscope._widgets._map_links import map_events_of
+from napari_phenoscope._widgets._map_links import MapMarks, map_events_of
 from napari_phenoscope._widgets._rules_form import RULES_TASK, RulesForm
+from napari_phenoscope._widgets._theme import napari_theme, theme_axes
 from napari_phenoscope._widgets._workers import one_line
 from napari_phenoscope.constants import BROAD_SAMPLE, GENE, MODALITY, PERT_INAME, PLATE, WELL
 from napari_phenoscope.errors import PhenoscopeError
@@ -46,6 +51,7 @@ from napari_phenoscope.evaluation.rules import (
     rules_label,
 )
 from napari_phenoscope.evaluation.tasks import MATCHED_LABEL, REFERENCE, TASKS, TaskResult, evaluate
+from napari_phenoscope.io.plate_layout import category_color
 from napari_phenoscope.io.profiles import metadata_columns
 from napari_phenoscope.session.interruptible import InterruptibleProcess
 from napari_phenoscope.session.state import PlateSession
@@ -56,19 +62,72 @@ if TYPE_CHECKING:
 THRESHOLD = 0.05
 NULL_SIZE = 10_000  # as ``phenoscope evaluate``: the same p-values in the dock and the CLI
 SEED = 0
-#: Per-query columns shown (those present), in this order.
+#: Per-query columns shown (those present), in this order: what people read first.
 QUERY_COLUMNS = (
-    BROAD_SAMPLE,
     PERT_INAME,
     GENE,
-    MODALITY,
     MATCHED_LABEL,
     metrics.AP,
-    metrics.MAP,
+    metrics.P_VALUE,
     metrics.CORRECTED_P,
     metrics.BELOW_CORRECTED_P,
+    MODALITY,
     REFERENCE,
+    metrics.MAP,
+    BROAD_SAMPLE,
 )
+#: Short headers of the per-query columns (others lose their ``Metadata_`` prefix).
+QUERY_HEADERS = {
+    PERT_INAME: "perturbation",
+    MATCHED_LABEL: "target",
+    metrics.AP: "AP",
+    metrics.P_VALUE: "p",
+    metrics.CORRECTED_P: "q",
+    metrics.BELOW_CORRECTED_P: "retrieved",
+    metrics.MAP: "mAP",
+    BROAD_SAMPLE: "broad_sample",
+}
+QUERY_BACKGROUND = QColor(255, 214, 102)  # the Similar query and its targets, as there
+
+
+class QueryModel(DataFrameModel):
+    """Per-query rows: modality colours; the Similar dock's query and targets highlighted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.highlighted = np.zeros(0, bool)
+        self._modality_colour: list[QColor | None] = []
+        self._bold = QFont()
+        self._bold.setBold(True)
+
+    def show(self, frame: pd.DataFrame, names: set[str]) -> None:
+        """Show ``frame``, highlighting rows whose perturbation or gene is in ``names``."""
+        hit = np.zeros(len(frame), bool)
+        for column in (PERT_INAME, GENE, MATCHED_LABEL):
+            if column in frame:
+                hit |= frame[column].astype(str).isin(names).to_numpy()
+        self.highlighted = hit
+        self._modality_colour = (
+            [QColor.fromRgbF(*category_color(str(m))) for m in frame[MODALITY]]
+            if MODALITY in frame
+            else [None] * len(frame)
+        )
+        headers = [QUERY_HEADERS.get(c, c.removeprefix("Metadata_")) for c in frame.columns]
+        self.set_frame(frame, headers)
+
+    def style(self, row: int, column: str, role: int):
+        if role == Qt.ItemDataRole.BackgroundRole:
+            if column == MODALITY:
+                return self._modality_colour[row]
+            return QUERY_BACKGROUND if self.highlighted[row] else None
+        if self.highlighted[row] and column != MODALITY:
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return QColor("black")
+            if role == Qt.ItemDataRole.FontRole:
+                return self._bold
+        return None
+
+
 PLOTS = ("mAP vs -log10 p", "fraction retrieved")
 #: The feature combo's entry that computes the task for every feature set, side by side.
 ALL_FEATURE_SETS = "all feature sets"
@@ -108,7 +167,8 @@ class MapDock(Dock):
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
 
-        self.model = DataFrameModel()
+        self.model = QueryModel()
+        self._marked_names: set[str] = set()  # the Similar dock's query and its targets
         self.proxy = QSortFilterProxyModel()
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(SORT_ROLE)
@@ -150,6 +210,14 @@ class MapDock(Dock):
         self.subscribe(
             session_changed=self._session_changed, cells_changed=self._refresh_feature_sets
         )
+        map_events_of(napari_viewer).mark.connect(self.mark_query)
+
+    def mark_query(self, marks: MapMarks) -> None:
+        """Highlight the rows of the Similar dock's query and its target genes."""
+        self._marked_names = {marks.query[0]} if marks.query else set()
+        self._marked_names |= set(marks.genes)
+        if self.shown is not None:
+            self._show_table()
 
     # --- computing -------------------------------------------------------------------
 
@@ -229,15 +297,19 @@ class MapDock(Dock):
         result = self.results[(task, feature_set)]
         self.shown = (task, feature_set)
         self._per_query = result.per_query.reset_index(drop=True)
-        # pair rules: their group columns first (the presets' are among QUERY_COLUMNS)
-        groups = metadata_columns(result.per_group) if STRATUM in result.summary else []
-        columns = list(dict.fromkeys([*groups, *QUERY_COLUMNS]))
-        columns = [c for c in columns if c in self._per_query.columns]
-        self.model.set_frame(self._per_query[columns])
+        self._show_table()
         self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         self.summary.setText(summary_html(result, feature_set))
         self.status.setText("Click a query to highlight its wells on the Profile map.")
         self.draw()
+
+    def _show_table(self) -> None:
+        result = self.results[self.shown]
+        # pair rules: their group columns first (the presets' are among QUERY_COLUMNS)
+        groups = metadata_columns(result.per_group) if STRATUM in result.summary else []
+        columns = list(dict.fromkeys([*groups, *QUERY_COLUMNS]))
+        columns = [c for c in columns if c in self._per_query.columns]
+        self.model.show(self._per_query[columns], self._marked_names)
 
     def draw(self) -> None:
         """Redraw the plot of the task on show."""
@@ -250,6 +322,7 @@ class MapDock(Dock):
             self._draw_scatter(self.results[self.shown])
         else:
             self._draw_bars(self.shown[0])
+        theme_axes(self.figure, self.axes, napari_theme(self.viewer))  # napari's colours
         self.canvas.draw_idle()
 
     def _draw_scatter(self, result: TaskResult) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 from qtpy.QtCore import Qt
-from qtpy.QtGui import QColor
+from qtpy.QtGui import QColor, QImage, QPixmap
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -37,7 +38,12 @@ from napari_phenoscope._widgets._viewer import (
 from napari_phenoscope._widgets._workers import notify_error, one_line, wait_until
 from napari_phenoscope.constants import MODALITY, ROW_LETTERS, is_metadata_column
 from napari_phenoscope.errors import PhenoscopeError
-from napari_phenoscope.io.plate_layout import N_COLUMNS, N_ROWS, grid_position_to_well, well_grid
+from napari_phenoscope.io.plate_layout import (
+    N_COLUMNS,
+    N_ROWS,
+    grid_position_to_well,
+    well_grid,
+)
 from napari_phenoscope.session.opening import OpenedPlate, read_plate_session
 from napari_phenoscope.session.state import PlateSession
 
@@ -50,6 +56,16 @@ NO_PLATE = "No plate open: open one here or drop a plate folder on napari."
 
 #: Least height of the navigator in the left column: the plate grid in view, the rest scrolls.
 MINIMUM_HEIGHT = 400
+
+
+def _viridis_pixmap() -> QPixmap:
+    """A 256 x 1 viridis strip (stretched by its label) for the numeric colour bar."""
+    from matplotlib import colormaps
+
+    rgb = (colormaps["viridis"](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
+    rgb = np.ascontiguousarray(rgb[np.newaxis])
+    image = QImage(rgb.data, 256, 1, 3 * 256, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(image)
 
 
 class PlateNavigator(Dock):
@@ -85,24 +101,27 @@ class PlateNavigator(Dock):
         self.colour_combo.currentTextChanged.connect(lambda _: self.refresh_grid())
         self.site_combo.activated.connect(self._site_chosen)
 
-        self.grid = QTableWidget(N_ROWS, N_COLUMNS)
-        self.grid.setVerticalHeaderLabels(list(ROW_LETTERS[:N_ROWS]))
-        self.grid.setHorizontalHeaderLabels([str(c) for c in range(1, N_COLUMNS + 1)])
+        self.grid = QTableWidget()
+        self._shape_grid(N_ROWS, N_COLUMNS)
         self.grid.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.grid.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         for header in (self.grid.horizontalHeader(), self.grid.verticalHeader()):
             header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-            header.setMinimumSectionSize(12)
+            header.setMinimumSectionSize(7)  # 24 columns fit the left column's width
         self.grid.horizontalHeader().setStyleSheet("font-size: 7pt")
         self.grid.verticalHeader().setStyleSheet("font-size: 7pt")
         self.grid.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.grid.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.grid.setMinimumHeight(260)
+        self.grid.setMinimumHeight(200)  # 16 rows in view under the combo boxes
         self.grid.cellClicked.connect(self._well_clicked)
 
         self.legend = QLabel()
         self.legend.setWordWrap(True)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.colour_bar = QLabel()  # numbers: a viridis bar between the lowest and highest
+        self.colour_bar.setScaledContents(True)
+        self.colour_bar.setFixedHeight(10)
+        self.colour_bar.setPixmap(_viridis_pixmap())
         self.info = QTextBrowser()
         self.info.setMaximumHeight(190)
 
@@ -133,6 +152,7 @@ class PlateNavigator(Dock):
         layout.addWidget(self.reading_toggle)
         layout.addWidget(self.reading_options)
         layout.addWidget(self.grid)
+        layout.addWidget(self.colour_bar)
         layout.addWidget(self.legend)
         layout.addWidget(self.info)
         layout.addWidget(self.status)
@@ -318,6 +338,7 @@ class PlateNavigator(Dock):
         self.grid.clearContents()
         if session is None or not self.plate_combo.currentText():
             self.legend.setText("")
+            self.colour_bar.hide()
             return
         wells = session.wells_of(self.plate_combo.currentText())
         column = self.colour_combo.currentText() or CELL_COUNT
@@ -326,16 +347,41 @@ class PlateNavigator(Dock):
         except PhenoscopeError as error:
             self.status.setText(str(error))
             return
-        for r in range(N_ROWS):
-            for c in range(N_COLUMNS):
+        n_rows, n_columns = grid.shape
+        if (self.grid.rowCount(), self.grid.columnCount()) != (n_rows, n_columns):
+            self._shape_grid(n_rows, n_columns)
+        for r in range(n_rows):
+            for c in range(n_columns):
                 item = QTableWidgetItem("")
                 rgba = grid.colors[r, c]
                 item.setBackground(QColor.fromRgbF(*[float(v) for v in rgba]))
                 if grid.labels[r, c]:
                     item.setToolTip(f"{grid_position_to_well(r, c)}: {grid.labels[r, c]}")
                 self.grid.setItem(r, c, item)
+        title = f"<b>{column.removeprefix('Metadata_')}</b>: "
+        self.colour_bar.setVisible(grid.numeric and len(grid.legend) == 2)
+        if self.colour_bar.isVisible():
+            (low, _), (high, _) = grid.legend
+            self.legend.setText(
+                f"<table width='100%'><tr><td>{low}</td><td align='center'>{title[:-2]}</td>"
+                f"<td align='right'>{high}</td></tr></table>"
+            )
+            return
         swatches = " ".join(
             f"<span style='color:{QColor.fromRgbF(*rgba).name()}'>&#9632;</span> {label or '—'}"
             for label, rgba in grid.legend
         )
-        self.legend.setText(swatches)
+        self.legend.setText(title + swatches)
+
+    def _shape_grid(self, n_rows: int, n_columns: int) -> None:
+        """Draw a plate of ``n_rows`` x ``n_columns`` wells (96 or 384), labelled A.., 1..;
+        on a 384-well plate every other column is numbered, so that the numbers stay legible
+        at the left column's width (a well's tool tip names it)."""
+        self.grid.clear()
+        self.grid.setRowCount(n_rows)
+        self.grid.setColumnCount(n_columns)
+        self.grid.setVerticalHeaderLabels(list(ROW_LETTERS[:n_rows]))
+        every = 1 if n_columns <= 12 else 2
+        self.grid.setHorizontalHeaderLabels(
+            [str(c) if (c - 1) % every == 0 else "" for c in range(1, n_columns + 1)]
+        )

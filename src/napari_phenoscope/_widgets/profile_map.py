@@ -6,6 +6,10 @@ in the shared session, highlights them in a "selected cells" layer and moves the
 them, loading their field if needed; a cell selected anywhere else is highlighted here. The
 layout runs in the dock's child process (kept warm: numba compiles UMAP once), watched by a
 worker thread with a progress bar; Cancel kills it.
+
+The map follows napari's theme, is coloured by any metadata or feature column (the most
+telling annotation first: MoA, modality, target), and marks and labels the Similar dock's
+query, its target genes and the match. A session of well-level tables opens on wells.
 """
 
 from __future__ import annotations
@@ -33,11 +37,13 @@ from napari_phenoscope._reader import field_layer_data
 from napari_phenoscope._widgets._dock import NO_PLATE, Dock
 from napari_phenoscope._widgets._map_links import (
     SELECTED_LAYER,
+    MapMarks,
     cell_centers_in_field,
     highlight_cells,
     map_events_of,
 )
-from napari_phenoscope._widgets._scatter_canvas import ScatterCanvas
+from napari_phenoscope._widgets._scatter_canvas import Mark, ScatterCanvas
+from napari_phenoscope._widgets._theme import napari_theme
 from napari_phenoscope._widgets._viewer import field_key, show_field
 from napari_phenoscope._widgets._workers import notify_error, one_line, start_worker
 from napari_phenoscope.constants import (
@@ -51,6 +57,7 @@ from napari_phenoscope.constants import (
     is_metadata_column,
 )
 from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope.profiling.annotations import Annotations, find_annotations
 from napari_phenoscope.profiling.embedding_map import (
     EmbeddingCache,
     Level,
@@ -65,6 +72,7 @@ from napari_phenoscope.profiling.embedding_map import (
 from napari_phenoscope.profiling.map_points import PointLocator
 from napari_phenoscope.profiling.similarity import profile_feature_columns
 from napari_phenoscope.session.state import PlateSession
+from napari_phenoscope.session.tables import annotations_of
 
 if TYPE_CHECKING:
     import napari
@@ -74,6 +82,18 @@ DEFAULT_MAX_CELLS = 1_000_000  # every cell: the layout fits a sample, the canva
 NO_CELLS = "No single-cell profiles yet: run the Profile dock first."
 NO_WELLS = "No well profiles yet: aggregate profiles (Profile dock or pipeline) first."
 PREFERRED_COLOURS = (MODALITY, PERT_INAME, CONTROL_TYPE, WELL, PLATE)
+
+
+def colour_columns(
+    table: pd.DataFrame, features: list[str], annotations: Annotations | None = None
+) -> tuple[list[str], str | None]:
+    """What a map of ``table`` can be coloured by (metadata, then features) and the most
+    telling of them (the table's MoA, modality, target: ``Annotations.colour_column``)."""
+    metadata = [c for c in table.columns if is_metadata_column(c)]
+    annotations = annotations if annotations is not None else find_annotations(table)
+    best = annotations.colour_column(metadata)
+    preferred = best or next((c for c in PREFERRED_COLOURS if c in metadata), None)
+    return [*metadata, *features], preferred
 
 
 def map_table(
@@ -155,6 +175,8 @@ class ProfileMap(Dock):
         self.feature_combo = QComboBox()
         self.colour_combo = QComboBox()
         self.colour_combo.currentTextChanged.connect(lambda _: self.draw())
+        self._colour_chosen = False  # the user picked a colour: keep it across maps
+        self.colour_combo.activated.connect(lambda _: setattr(self, "_colour_chosen", True))
         self.max_cells = QSpinBox()
         self.max_cells.setRange(100, 10_000_000)
         self.max_cells.setSingleStep(10_000)
@@ -173,6 +195,11 @@ class ProfileMap(Dock):
 
         self.plot = ScatterCanvas(on_select=self.select_points)
         self.canvas, self.axes = self.plot.canvas, self.plot.axes
+        self.plot.apply_theme(napari_theme(napari_viewer))
+        napari_viewer.events.theme.connect(
+            lambda _: self.plot.apply_theme(napari_theme(self.viewer))
+        )
+        self.marks = MapMarks()
 
         form = QFormLayout()
         form.addRow("Map of", self.level_combo)
@@ -191,6 +218,7 @@ class ProfileMap(Dock):
 
         self.progressed.connect(self._show_progress)
         map_events_of(napari_viewer).highlight_wells.connect(self.highlight_wells)
+        map_events_of(napari_viewer).mark.connect(self.set_marks)
         self.subscribe(
             session_changed=self._session_changed,
             field_changed=self._field_changed,
@@ -300,6 +328,7 @@ class ProfileMap(Dock):
         """Show a computed map of ``table`` (one row per point); its key index and point
         locator are built here unless given (the layout worker builds them)."""
         self.table, self.level, self.embedding = table, level, embedding
+        self.level_combo.setCurrentIndex(0 if level == "cells" else 1)
         self.index = index if index is not None else PointIndex.from_table(table, level)
         self.locator = locator if locator is not None else PointLocator(embedding)
         self._point_centers = (
@@ -307,7 +336,8 @@ class ProfileMap(Dock):
             if CENTER_X in table.columns and CENTER_Y in table.columns
             else None
         )
-        self._fill_colour_combo(table)
+        self._fill_colour_combo(table, profile_feature_columns(table))
+        self.plot.marks = self._marks_of(self.marks)
         self.progress_bar.setValue(100)
         self.status.setText(
             f"{len(table)} {level} mapped. Click or lasso points to select their cells."
@@ -315,16 +345,48 @@ class ProfileMap(Dock):
         self.draw()
         self.show_selection(self.state.session.selected if self.state.session else [])
 
-    def _fill_colour_combo(self, table: pd.DataFrame) -> None:
+    def _fill_colour_combo(self, table: pd.DataFrame, features: list[str]) -> None:
         current = self.colour_combo.currentText()
-        columns = [c for c in table.columns if is_metadata_column(c)]
+        session = self.state.session
+        chosen = annotations_of(session, table) if session is not None else None
+        columns, best = colour_columns(table, features, chosen)
         self.colour_combo.blockSignals(True)
         self.colour_combo.clear()
         self.colour_combo.addItems(columns)
-        preferred = [c for c in (current, *PREFERRED_COLOURS) if c in columns]
+        kept = (current, best) if self._colour_chosen else (best, current)
+        preferred = [c for c in kept if c and c in columns]
         if preferred:
             self.colour_combo.setCurrentText(preferred[0])
         self.colour_combo.blockSignals(False)
+
+    # --- marks -----------------------------------------------------------------------
+    def set_marks(self, marks: MapMarks) -> None:
+        """Mark and label the query, its target genes and the match (from the Similar dock)."""
+        self.marks = marks
+        self.plot.set_marks(self._marks_of(marks))
+
+    def _marks_of(self, marks: MapMarks) -> list[Mark]:
+        if self.index is None:
+            return []
+        targets: dict[str, list] = {}  # two PLK1 guides: one label over both
+        for label, wells in marks.targets:
+            targets.setdefault(label, []).extend(wells)
+        named = [("query", marks.query), *(("target", t) for t in targets.items())]
+        named.append(("match", marks.match))
+        found = []
+        for role, labelled in named:
+            if labelled is None:
+                continue
+            label, wells = labelled
+            if role == "match" and any(label == t[0] for t in marks.targets):
+                continue  # a target that is also the match is marked once, as a target
+            found.append(Mark(role, label, self.index.well_indices(list(wells))))
+        return found
+
+    @property
+    def marked_labels(self) -> list[str]:
+        """The labels written on the map, in drawing order (query, targets, match)."""
+        return [m.label for m in self.plot.marks if len(m.indices)]
 
     def draw(self) -> None:
         """Redraw the points coloured by the chosen column, with the legend and rings."""
@@ -515,6 +577,8 @@ class ProfileMap(Dock):
     def _session_changed(self, session: PlateSession | None) -> None:
         if self.running:
             self.cancel()
+        self.marks = MapMarks()
+        self.plot.marks = []
         self.table = self.embedding = self.index = None
         self.plot.set_highlight(np.zeros(0, dtype=np.intp))
         self.plot.show_empty()
@@ -524,14 +588,25 @@ class ProfileMap(Dock):
             self.status.setText(NO_PLATE)
             return
         self._refresh_feature_sets(session)
+        self._follow_what_was_loaded(session)
         self.status.setText(
             "Compute a map once cells are profiled." if session.cells is None else "Ready."
         )
+
+    def _follow_what_was_loaded(self, session: PlateSession) -> None:
+        """Well-level tables alone: a map of wells, its colours offered before it is drawn."""
+        feature_set = self.feature_combo.currentText()
+        if session.cells is None and feature_set in session.well_profiles:
+            self.level_combo.setCurrentIndex(1)
+            wells = session.well_profiles[feature_set]
+            self._fill_colour_combo(wells, profile_feature_columns(wells))
 
     def _cells_changed(self) -> None:
         session = self.state.session
         if session is None:
             return
         self._refresh_feature_sets(session)
+        if self.embedding is None:
+            self._follow_what_was_loaded(session)
         if self.embedding is not None and not self.running:
             self.status.setText("Profiles changed: Compute map to include the new cells.")

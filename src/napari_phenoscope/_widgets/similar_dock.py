@@ -1,10 +1,12 @@
 """Similar perturbations dock: rank perturbations by cosine similarity to a cell, well or drug.
 
-The ranking (``similarity`` module) fills a table — rank, perturbation, modality, target or
-gene, a similarity bar — in which the query's own target genes are highlighted, so that e.g.
-BI-2536 shows its PLK1 knock-out near the top and BRD4 far below at a glance. A worker cuts
-thumbnails of representative cells of the top matches for a gallery beside the query.
-Clicking a row opens that perturbation's best-matching well.
+The ranking (``similarity`` module) fills a table — rank, perturbation, its identifier (two
+PLK1 guides differ), modality, similarity, targets, MoA: those the table has — in which the
+query's own target genes are highlighted (and, paler, what shares its target or MoA), so
+that e.g. BI-2536 shows its PLK1 knock-out near the top and BRD4 far below at a glance. A
+worker cuts thumbnails of single representative cells of the top matches for a gallery
+beside the query. Clicking a row opens that perturbation's best-matching well and marks
+it on the Profile map, with the query and its targets.
 """
 
 from __future__ import annotations
@@ -32,23 +34,31 @@ from qtpy.QtWidgets import (
 )
 
 from napari_phenoscope._widgets._dock import NO_PLATE, NO_PROFILES, Dock
+from napari_phenoscope._widgets._map_links import MapMarks, map_events_of
 from napari_phenoscope._widgets._ranking_table import (
-    TABLE_COLUMNS,
+    RELATED_BACKGROUND,
     TARGET_BACKGROUND,
     THUMBNAIL_PX,
+    ElideLeftDelegate,
     RankingModel,
     SimilarityBarDelegate,
     rgb_pixmap,
 )
 from napari_phenoscope._widgets._viewer import show_field
 from napari_phenoscope._widgets._workers import one_line, start_worker
-from napari_phenoscope.constants import MODALITY, PLATE, RANK, SIMILARITY, WELL
+from napari_phenoscope.constants import MODALITY, PLATE, RANK, WELL
 from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
+from napari_phenoscope.profiling.annotations import Annotations
 from napari_phenoscope.profiling.embedding_map import PointIndex
 from napari_phenoscope.profiling.similarity import (
     BEST_PLATE,
     BEST_WELL,
+    IDENTIFIER,
+    IS_TARGET,
     PERTURBATION,
+    SAME_MOA,
+    SAME_TARGET,
+    SIMILARITY,
     TARGET,
     Query,
     cell_normalizer,
@@ -61,6 +71,7 @@ from napari_phenoscope.profiling.similarity import (
     well_query,
 )
 from napari_phenoscope.session.state import PlateSession
+from napari_phenoscope.session.tables import annotations_of
 from napari_phenoscope.session.thumbnails import gallery_thumbnails
 
 if TYPE_CHECKING:
@@ -69,6 +80,9 @@ if TYPE_CHECKING:
 QUERY_MODES = ("selected cell", "well", "perturbation")
 GALLERY_MATCHES = 4
 NO_CELL = "No cell selected: click a cell in the viewer or on the Profile map."
+_LISTED = 6  # related perturbations named in the summary before "and N more"
+#: Widest a column of words may get (pixels) before it elides: the table fits the dock.
+_WIDEST = {PERTURBATION: 130, IDENTIFIER: 80, TARGET: 110}
 
 
 class SimilarDock(Dock):
@@ -107,16 +121,12 @@ class SimilarDock(Dock):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setVisible(False)
         self.table.setMinimumHeight(180)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setResizeContentsPrecision(40)  # size columns from 40 rows, not all of them
-        # long target lists stretch and elide; the similarity bars keep a readable width
-        header.setSectionResizeMode(TABLE_COLUMNS.index(TARGET), QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(TABLE_COLUMNS.index(SIMILARITY), QHeaderView.ResizeMode.Fixed)
-        header.resizeSection(TABLE_COLUMNS.index(SIMILARITY), 110)
-        self.table.setItemDelegateForColumn(
-            TABLE_COLUMNS.index(SIMILARITY), SimilarityBarDelegate(self.table)
-        )
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self._bar_delegate = SimilarityBarDelegate(self.table)
+        self._id_delegate = ElideLeftDelegate(self.table)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._size_columns()
         self.table.clicked.connect(lambda index: self.open_row(index.row()))
         self.gallery = QGridLayout()
         self.gallery.setSpacing(4)
@@ -229,28 +239,88 @@ class SimilarDock(Dock):
         self.show_ranking(query, ranking)
         self._start_gallery(session, entries)
 
+    def _size_columns(self) -> None:
+        """Fit the dock's width, never scrolling sideways: every header in full; rank,
+        modality and similarity as wide as their contents; names and identifiers as wide
+        as theirs up to a cap (identifiers elide from the left: their distinguishing end
+        stays); the last column (targets or MoA) takes the rest and elides."""
+        header = self.table.horizontalHeader()
+        header.setMinimumSectionSize(24)
+        header.setResizeContentsPrecision(40)  # size from 40 rows, not all of them
+        header.setStretchLastSection(True)
+        metrics = header.fontMetrics()
+        columns = self.model.column_names()
+        for column, name in enumerate(columns):
+            delegate = {SIMILARITY: self._bar_delegate, IDENTIFIER: self._id_delegate}
+            self.table.setItemDelegateForColumn(column, delegate.get(name))
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            if column == len(columns) - 1:
+                continue
+            self.table.resizeColumnToContents(column)
+            title = self.model.headerData(column, Qt.Orientation.Horizontal)
+            width = max(header.sectionSize(column), metrics.horizontalAdvance(title) + 16)
+            header.resizeSection(column, min(width, _WIDEST.get(name, width)))
+
     # --- showing ---------------------------------------------------------------------
     def show_ranking(self, query: Query, ranking: pd.DataFrame) -> None:
-        """Fill the table: modality colours, similarity bars, the query's targets highlighted."""
+        """Fill the table: modality colours, similarity bars, the query's targets highlighted;
+        mark the query, its targets and the best match on the Profile map."""
         self.query, self.ranking = query, ranking
         self.model.set_frame(ranking)
+        self._size_columns()
         self.query_label.setText(self._summary(query, ranking))
         self.status.setText(f"{len(ranking)} perturbations ranked. Click a row to open its well.")
+        self._mark_on_map(0)
+
+    def _mark_on_map(self, match_row: int) -> None:
+        """Ask the Profile map to mark and label the query, its targets and a match."""
+        if self.query is None or self.ranking is None:
+            return
+        ranking = self.ranking
+        match = ranking[~ranking["is query"]]
+        row = ranking.iloc[match_row] if 0 <= match_row < len(ranking) else None
+        if row is None or bool(row["is query"]):
+            row = match.iloc[0] if len(match) else None
+        targets = ranking[ranking[IS_TARGET]]
+        map_events_of(self.viewer).mark.emit(
+            MapMarks(
+                query=(_short(self.query.description), list(self.query.exclude_wells)),
+                targets=[
+                    (_label(target), [(str(target[BEST_PLATE]), str(target[BEST_WELL]))])
+                    for _, target in targets.iterrows()
+                ],
+                match=None
+                if row is None
+                else (_label(row), [(str(row[BEST_PLATE]), str(row[BEST_WELL]))]),
+                genes=tuple(self.query.targets),
+            )
+        )
 
     @staticmethod
     def _summary(query: Query, ranking: pd.DataFrame) -> str:
-        """The query and where its target genes landed, e.g. PLK1 #1, BRD4 #25 of 30."""
+        """The query and where its target genes landed, e.g. PLK1 #1, BRD4 #25 of 30; then
+        what shares its target or MoA (paler), so that a target is called one only when
+        the perturbation is that gene."""
         text = f"<b>{query.description}</b>"
         if query.targets:
             text += f"<br>targets: {', '.join(query.targets)}"
-        hits = ranking[ranking["is target"]]
-        if len(hits):
+        if query.moas:
+            text += f"<br>MoA: {', '.join(query.moas)}"
+        for flag, words, colour in (
+            (IS_TARGET, "target genes rank", TARGET_BACKGROUND),
+            (SAME_TARGET, "same target", RELATED_BACKGROUND),
+            (SAME_MOA, "same MoA", RELATED_BACKGROUND),
+        ):
+            hits = ranking[ranking[flag]] if flag in ranking else ranking.iloc[:0]
+            if not len(hits):
+                continue
             places = ", ".join(
-                f"<span style='background:{TARGET_BACKGROUND.name()};color:black'>"
-                f"{row[PERTURBATION]} ({row[MODALITY]}) #{row[RANK]}</span>"
-                for _, row in hits.iterrows()
+                f"<span style='background:{colour.name()};color:black'>"
+                f"{_label(row)} #{row[RANK]}</span>"
+                for _, row in hits.head(_LISTED).iterrows()
             )
-            text += f"<br>target genes rank: {places} of {len(ranking)}"
+            more = f" and {len(hits) - _LISTED} more" if len(hits) > _LISTED else ""
+            text += f"<br>{words}: {places}{more} of {len(ranking)}"
         return text
 
     def open_row(self, row: int) -> None:
@@ -260,6 +330,7 @@ class SimilarDock(Dock):
             return
         match = self.ranking.iloc[row]
         plate, well = str(match[BEST_PLATE]), str(match[BEST_WELL])
+        self._mark_on_map(row)
         try:
             show_field(self.viewer, session, session.find(plate, well))
         except PhenoscopeError as error:
@@ -375,8 +446,7 @@ class SimilarDock(Dock):
         names: list[str] = []
         for profiles in session.well_profiles.values():
             wells += [f"{p} {w}" for p, w in zip(profiles[PLATE], profiles[WELL], strict=True)]
-            modality = profiles[MODALITY] if MODALITY in profiles else ""
-            names += sorted(set(perturbation_names(profiles) + " · " + modality))
+            names += perturbation_choices(profiles)
         for combo, items in ((self.well_combo, wells), (self.perturbation_combo, names)):
             text = combo.currentText()
             combo.clear()
@@ -386,6 +456,9 @@ class SimilarDock(Dock):
         self.status.setText(
             NO_PROFILES if not session.well_profiles else "Choose a query and Find similar."
         )
+        if session.well_profiles and (session.cells is None or not session.has_images):
+            # profiles alone (a well-level table): a cell query would be empty; ask by drug
+            self.mode_combo.setCurrentText(QUERY_MODES[2])
 
     def _selection_changed(self, keys: list) -> None:
         if (
@@ -397,6 +470,27 @@ class SimilarDock(Dock):
 
 
 # --- the ranking (runs in the dock's worker for a selection: no Qt here) ------------------
+def perturbation_choices(profiles: pd.DataFrame) -> list[str]:
+    """The perturbation combo's items: ``"name · modality"``, or the name alone when the
+    table has no modality (never a name with a dangling dot)."""
+    names = perturbation_names(profiles)
+    if MODALITY in profiles:
+        modality = profiles[MODALITY].fillna("").astype(str)
+        names = names.where(modality == "", names + " · " + modality)
+    return sorted(set(names))
+
+
+def _label(row: pd.Series) -> str:
+    """A ranking row as a biologist names it: ``PLK1 (crispr)``, or the name alone."""
+    modality = str(row.get(MODALITY, "") or "")
+    return f"{row[PERTURBATION]} ({modality})" if modality else str(row[PERTURBATION])
+
+
+def _short(description: str) -> str:
+    """The query's name without its well count: ``BI-2536 (4 wells)`` -> ``BI-2536``."""
+    return description.split(" (", 1)[0] if description.endswith("wells)") else description
+
+
 def rank_request(
     session: PlateSession,
     mode: str,
@@ -410,14 +504,29 @@ def rank_request(
     """The query, its ranking and the gallery entries (caption, cell rows, several cells)."""
     profiles = session.well_profiles[feature_set]
     columns = _cached(cache, "columns", feature_set, lambda: profile_feature_columns(profiles))
+    annotations = _cached(
+        cache, "annotations", feature_set, lambda: annotations_of(session, profiles)
+    )
     query = _make_query(
-        mode, well_text, perturbation_text, feature_set, selected, cells, profiles, columns, cache
+        mode,
+        well_text,
+        perturbation_text,
+        feature_set,
+        selected,
+        cells,
+        profiles,
+        columns,
+        cache,
+        annotations,
     )
     if query.exclude_wells:  # a well or perturbation query: leave its wells out
-        reference = reference_profiles(profiles, columns, query.exclude_wells)
+        reference = reference_profiles(profiles, columns, query.exclude_wells, annotations)
     else:
         reference = _cached(
-            cache, "reference", feature_set, lambda: reference_profiles(profiles, columns)
+            cache,
+            "reference",
+            feature_set,
+            lambda: reference_profiles(profiles, columns, (), annotations),
         )
     ranking = rank_perturbations(query, reference)
     entries = _gallery_entries(session, cells, mode, selected, query, ranking, cache)
@@ -434,13 +543,14 @@ def _make_query(
     profiles: pd.DataFrame,
     columns: list[str],
     cache: dict,
+    annotations: Annotations,
 ) -> Query:
     if mode == "well":
         plate, _, well = well_text.partition(" ")
-        return well_query(profiles, plate, well, columns)
+        return well_query(profiles, plate, well, columns, annotations)
     if mode == "perturbation":
         name, _, modality = perturbation_text.partition(" · ")
-        return perturbation_query(profiles, name, columns, modality or None)
+        return perturbation_query(profiles, name, columns, modality or None, annotations)
     if not selected:
         raise ProfileTableError(NO_CELL)
     if cells is None:
@@ -457,7 +567,7 @@ def _make_query(
     negcon = _cached(
         cache, "negcon", (feature_set, key[0]), lambda: cell_normalizer(cells, columns, key[0])
     )
-    return cell_query(cell, columns, negcon)
+    return cell_query(cell, columns, negcon, annotations)
 
 
 def _gallery_entries(

@@ -330,18 +330,22 @@ class Tour:
         self.viewer.reset_view()
 
     def profile_map_step(self) -> None:
-        """Step 8: UMAP of the well profiles, BI-2536 wells highlighted."""
+        """Step 8: UMAP of the well profiles; BI-2536, its target genes and its best match
+        marked and labelled (the Similar dock's query, ranked first for the marks)."""
         self.show_dock("Profile map")
         started = self.profile_map.compute(level="wells", feature_set="vit")
         self.require(started, self.profile_map, "profile map")
         self.wait(self.profile_map, "profile map")
-        self.profile_map.highlight_wells(self.bi2536)
+        self.similar.feature_combo.setCurrentText("vit")
+        ranked = self.similar.find(mode="perturbation", value="BI-2536 · compound")
+        self.require(ranked, self.similar, "query similar perturbations")
         self._settle()
         self.snap(
             "tour_08_profile_map",
             "Show the profile map",
             f"UMAP of {self.profile_map_points()} well profiles (ViT features), coloured by "
-            "modality; the BI-2536 wells are highlighted.",
+            "modality; BI-2536 (stars), its target genes (diamonds) and its best match "
+            f"(square) marked and labelled: {', '.join(self.profile_map.marked_labels)}.",
         )
 
     def profile_map_points(self) -> int:

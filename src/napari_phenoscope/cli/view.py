@@ -21,6 +21,16 @@ def add(subparsers: argparse._SubParsersAction) -> None:
         "--name", action="append", default=[], metavar="NAME", help="feature-set name per table"
     )
     parser.add_argument("--channel-map", metavar="2=ER,3=AGP,...", help="Phenix channel numbers")
+    for what, example in (
+        ("target", "Metadata_target"),
+        ("moa", "Metadata_moa"),
+        ("id", "Metadata_broad_sample"),
+    ):
+        parser.add_argument(
+            f"--{what}-column",
+            metavar="COLUMN",
+            help=f"the column with each perturbation's {what} (default: found, e.g. {example})",
+        )
     parser.set_defaults(handler=run)
 
 
@@ -35,5 +45,6 @@ def run(args: argparse.Namespace) -> int:
         raise PhenoscopeError("no display: run phenoscope view on a desktop (or under xvfb-run)")
     from napari_phenoscope.app.view import view_profiles
 
-    view_profiles(args.profiles, args.images, args.name, args.channel_map)
+    chosen = {"target": args.target_column, "moa": args.moa_column, "identifier": args.id_column}
+    view_profiles(args.profiles, args.images, args.name, args.channel_map, chosen)
     return 0

@@ -18,6 +18,8 @@ from napari_phenoscope.constants import ROW_LETTERS, WELL, well_row_col
 from napari_phenoscope.errors import ProfileTableError
 
 N_ROWS, N_COLUMNS = 16, 24
+#: Plate formats the grid draws, smallest first: (rows, columns).
+PLATE_SHAPES = ((8, 12), (N_ROWS, N_COLUMNS))
 EMPTY_RGBA = (0.18, 0.18, 0.2, 1.0)  # not imaged
 NO_VALUE_RGBA = (0.45, 0.45, 0.48, 1.0)  # imaged, value not known (yet)
 _QUALITATIVE = colormaps["tab20"]
@@ -31,9 +33,10 @@ class WellGrid:
     Attributes
     ----------
     colors
-        (16, 24, 4) RGBA in 0..1; wells without data get ``EMPTY_RGBA``.
+        (rows, columns, 4) RGBA in 0..1 (16 x 24, or 8 x 12 for a 96-well plate); wells
+        without data get ``EMPTY_RGBA``.
     labels
-        (16, 24) object array of the value shown per well ("" where no data).
+        (rows, columns) object array of the value shown per well ("" where no data).
     legend
         (label, RGBA) pairs, most frequent categories first, or (min, max) ends for numbers.
         Imaged wells without a value are grey (``NO_VALUE_RGBA``), others dark.
@@ -42,6 +45,30 @@ class WellGrid:
     colors: np.ndarray
     labels: np.ndarray
     legend: list[tuple[str, tuple[float, float, float, float]]]
+    numeric: bool = False
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, columns) of the plate drawn."""
+        return self.labels.shape
+
+
+def plate_shape(wells: pd.Series) -> tuple[int, int]:
+    """The smallest plate format of ``PLATE_SHAPES`` that holds every well named in ``wells``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> plate_shape(pd.Series(["A01", "H12"])), plate_shape(pd.Series(["A01", "P24"]))
+    ((8, 12), (16, 24))
+    """
+    positions = [well_row_col(str(well)) for well in wells]
+    rows = max((r for r, _ in positions), default=1)
+    columns = max((c for _, c in positions), default=1)
+    for shape in PLATE_SHAPES:
+        if rows <= shape[0] and columns <= shape[1]:
+            return shape
+    return PLATE_SHAPES[-1]
 
 
 def category_color(value: str) -> tuple[float, float, float, float]:
@@ -71,8 +98,9 @@ def well_grid(wells: pd.DataFrame, column: str, max_legend: int = 12) -> WellGri
     for needed in (WELL, column):
         if needed not in wells.columns:
             raise ProfileTableError(f"well table has no column {needed}")
-    colors = np.tile(np.asarray(EMPTY_RGBA), (N_ROWS, N_COLUMNS, 1))
-    labels = np.full((N_ROWS, N_COLUMNS), "", dtype=object)
+    n_rows, n_columns = plate_shape(wells[WELL])
+    colors = np.tile(np.asarray(EMPTY_RGBA), (n_rows, n_columns, 1))
+    labels = np.full((n_rows, n_columns), "", dtype=object)
     values = wells[column]
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if numeric:
@@ -81,7 +109,7 @@ def well_grid(wells: pd.DataFrame, column: str, max_legend: int = 12) -> WellGri
         span = high - low if high > low else 1.0
     for well, value in zip(wells[WELL], values, strict=True):
         row, col = well_row_col(str(well))
-        if not (1 <= row <= N_ROWS and 1 <= col <= N_COLUMNS):
+        if not (1 <= row <= n_rows and 1 <= col <= n_columns):
             continue
         if numeric:
             if not np.isfinite(float(value)):
@@ -99,7 +127,7 @@ def well_grid(wells: pd.DataFrame, column: str, max_legend: int = 12) -> WellGri
     else:
         counts = values.astype(str).value_counts()
         legend = [(name, category_color(name)) for name in counts.index[:max_legend]]
-    return WellGrid(colors=colors, labels=labels, legend=legend)
+    return WellGrid(colors=colors, labels=labels, legend=legend, numeric=numeric)
 
 
 def grid_position_to_well(row_index: int, column_index: int) -> str:

@@ -276,7 +276,8 @@ class FieldInspection:
     """Reconstruction and attention of windows of a field, as (…, Y, X) field arrays.
 
     ``masked`` / ``reconstruction`` are (C, Y, X) in normalised intensity (0-1 per channel),
-    ``error`` / ``rollout`` (Y, X), ``attention`` (heads, Y, X); NaN outside the windows.
+    ``error`` / ``rollout`` / ``hidden`` (1 on masked patches, 0 on visible ones) (Y, X),
+    ``attention`` (heads, Y, X); NaN outside the windows.
     ``origins`` are the windows' (y, x) corners, ``loss`` the MAE loss over them.
     """
 
@@ -287,6 +288,7 @@ class FieldInspection:
     rollout: np.ndarray
     origins: np.ndarray
     loss: float
+    hidden: np.ndarray | None = None
 
 
 def inspect_field(
@@ -331,4 +333,5 @@ def inspect_field(
         rollout=place_in_field(rolled, origins, shape),
         origins=origins,
         loss=result.loss,
+        hidden=place_in_field(result.hidden.astype(np.float32), origins, shape),
     )

@@ -34,15 +34,33 @@ from napari_phenoscope.constants import (
     is_metadata_column,
 )
 from napari_phenoscope.errors import ProfileTableError
+from napari_phenoscope.profiling.annotations import Annotations, find_annotations, row_values
 from napari_phenoscope.profiling.embedding_map import feature_matrix
 
 #: Columns of a ranking table, in display order.
 PERTURBATION = "perturbation"
+IDENTIFIER = "identifier"
 TARGET = "target/gene"
+MOA = "MoA"
 N_WELLS = "n wells"
 BEST_PLATE = "best plate"
 BEST_WELL = "best well"
-RANKING_COLUMNS = (RANK, PERTURBATION, MODALITY, TARGET, SIMILARITY, N_WELLS, BEST_PLATE, BEST_WELL)
+RANKING_COLUMNS = (
+    RANK,
+    PERTURBATION,
+    IDENTIFIER,
+    MODALITY,
+    SIMILARITY,
+    TARGET,
+    MOA,
+    N_WELLS,
+    BEST_PLATE,
+    BEST_WELL,
+)
+#: Flags of a ranking row: the perturbation *is* one of the query's target genes (its
+#: knock-out or ORF), shares a target with the query, or shares its mechanism of action.
+IS_TARGET, SAME_TARGET, SAME_MOA = "is target", "same target", "same MoA"
+_DEFAULT_TARGETS = (TARGET_LIST, "Metadata_target", GENE)
 
 
 @dataclass(frozen=True)
@@ -61,6 +79,8 @@ class Query:
         Genes the query is known to hit (a compound's target list, a CRISPR/ORF gene).
     exclude_wells
         (plate, well) keys left out of the consensus profiles (the query well itself).
+    moas
+        The query's mechanisms of action, when its table annotates them.
     """
 
     description: str
@@ -68,6 +88,7 @@ class Query:
     perturbation: str = ""
     targets: tuple[str, ...] = ()
     exclude_wells: tuple[tuple[str, str], ...] = ()
+    moas: tuple[str, ...] = ()
 
 
 def profile_feature_columns(profiles: pd.DataFrame) -> list[str]:
@@ -104,41 +125,54 @@ def perturbation_ids(table: pd.DataFrame) -> pd.Series:
     return modality + ":" + sample.where(~sample.isin(["", "nan"]), names)
 
 
-def target_genes(row: pd.Series | dict) -> tuple[str, ...]:
-    """Genes of one row: a compound's ``Metadata_target_list`` or the CRISPR/ORF gene."""
-    genes: list[str] = []
-    for column in (TARGET_LIST, GENE):
-        value = row.get(column, "")
-        if isinstance(value, str) and value not in ("", "nan"):
-            genes.extend(g.strip() for g in value.split("|") if g.strip())
-    return tuple(dict.fromkeys(genes))
+def target_genes(
+    row: pd.Series | dict, columns: Sequence[str] = _DEFAULT_TARGETS
+) -> tuple[str, ...]:
+    """Genes of one row: a compound's target list (JUMP's ``Metadata_target_list``,
+    LINCS's ``Metadata_target``) or the CRISPR/ORF gene; ``columns`` chooses others."""
+    return row_values(row, columns)
 
 
-def consensus_profiles(well_profiles: pd.DataFrame, feature_columns: Sequence[str]) -> pd.DataFrame:
+def consensus_profiles(
+    well_profiles: pd.DataFrame,
+    feature_columns: Sequence[str],
+    annotations: Annotations | None = None,
+) -> pd.DataFrame:
     """One median profile per perturbation (pycytominer ``consensus``, median operation).
+
+    ``annotations`` (found in the table when None) say which columns give the identifier,
+    the targets and the MoA; the ones the table lacks are left out, not left empty.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by perturbation id; ``perturbation``, ``Metadata_modality``, ``target/gene``,
-        ``n wells`` and the feature columns.
+        Indexed by perturbation id; ``perturbation``, then those of ``identifier``,
+        ``Metadata_modality``, ``target/gene`` and ``MoA`` the table has, ``n wells`` and
+        the feature columns.
     """
     table = well_profiles.reset_index(drop=True)
+    annotations = annotations if annotations is not None else find_annotations(table)
     ids = perturbation_ids(table).to_numpy()
     grouped = table.groupby(ids, sort=False)  # by an array: no copy of a wide table
     features = grouped[list(feature_columns)].median()
     first_rows = grouped.head(1)
     first = first_rows.set_axis(ids[first_rows.index])
-    meta = pd.DataFrame(
-        {
-            PERTURBATION: perturbation_names(first).to_numpy(),
-            MODALITY: first[MODALITY].to_numpy() if MODALITY in first else "",
-            TARGET: [", ".join(target_genes(row)) for _, row in first.iterrows()],
-            N_WELLS: grouped.size().reindex(first.index).to_numpy(),
-        },
-        index=first.index,
-    )
-    return pd.concat([meta, features.loc[first.index]], axis=1)
+    names = perturbation_names(first).to_numpy()
+    meta = {PERTURBATION: names}
+    if annotations.identifier:
+        identifiers = first[annotations.identifier].fillna("").astype(str).to_numpy()
+        if (identifiers != names).any():  # an identifier that only repeats the name is noise
+            meta[IDENTIFIER] = identifiers
+    if MODALITY in first:
+        meta[MODALITY] = first[MODALITY].fillna("").astype(str).to_numpy()
+    if annotations.targets:
+        meta[TARGET] = [
+            ", ".join(target_genes(row, annotations.targets)) for _, row in first.iterrows()
+        ]
+    if annotations.moa:
+        meta[MOA] = [", ".join(row_values(row, [annotations.moa])) for _, row in first.iterrows()]
+    meta[N_WELLS] = grouped.size().reindex(first.index).to_numpy()
+    return pd.concat([pd.DataFrame(meta, index=first.index), features.loc[first.index]], axis=1)
 
 
 @dataclass(frozen=True)
@@ -154,8 +188,8 @@ class ReferenceProfiles:
     well_ids
         Perturbation id of each row of ``wells``.
     consensus
-        One row per perturbation, indexed by its id: ``perturbation``,
-        ``Metadata_modality``, ``target/gene``, ``n wells`` and the median features.
+        One row per perturbation, indexed by its id: ``perturbation``, its annotations
+        (``consensus_profiles``), ``n wells`` and the median features.
     excluded
         The (plate, well) keys left out (a well query leaves itself out).
     """
@@ -171,8 +205,10 @@ def reference_profiles(
     well_profiles: pd.DataFrame,
     feature_columns: Sequence[str],
     exclude_wells: Sequence[tuple[str, str]] = (),
+    annotations: Annotations | None = None,
 ) -> ReferenceProfiles:
-    """Prepare the well profiles (minus ``exclude_wells``) for :func:`rank_perturbations`.
+    """Prepare the well profiles (minus ``exclude_wells``) for :func:`rank_perturbations`;
+    ``annotations`` as in :func:`consensus_profiles`.
 
     Raises
     ------
@@ -190,7 +226,7 @@ def reference_profiles(
         feature_columns=tuple(feature_columns),
         wells=table,
         well_ids=perturbation_ids(table).to_numpy(),
-        consensus=consensus_profiles(table, feature_columns),
+        consensus=consensus_profiles(table, feature_columns, annotations),
         excluded=excluded,
     )
 
@@ -211,9 +247,11 @@ def rank_perturbations(query: Query, reference: ReferenceProfiles) -> pd.DataFra
     Returns
     -------
     pandas.DataFrame
-        ``RANKING_COLUMNS`` plus ``is target`` (the perturbation's genes meet the query's
-        targets) and ``is query``, sorted by similarity (rank 1 = most similar). The best
-        well is the replicate well most similar to the query (what a click opens).
+        Those of ``RANKING_COLUMNS`` the reference has, plus ``is target`` (the
+        perturbation is one of the query's target genes: its knock-out or ORF), ``same
+        target`` (another perturbation sharing a target with the query), ``same MoA`` and
+        ``is query``, sorted by similarity (rank 1 = most similar). The best well is the
+        replicate well most similar to the query (what a click opens).
 
     Raises
     ------
@@ -226,7 +264,7 @@ def rank_perturbations(query: Query, reference: ReferenceProfiles) -> pd.DataFra
         raise ValueError("reference profiles were prepared for other excluded wells")
     features = list(reference.feature_columns)
     ranked = rank_by_similarity(query.vector, reference.consensus, features)
-    columns = [PERTURBATION, MODALITY, TARGET, N_WELLS]
+    columns = [c for c in RANKING_COLUMNS if c in reference.consensus.columns]
     ranking = reference.consensus.loc[ranked.index, columns].copy()
     ranking[SIMILARITY] = ranked[SIMILARITY].to_numpy(dtype=np.float64)
     # the best well of a perturbation is its first well in the ranking of all wells
@@ -235,9 +273,18 @@ def rank_perturbations(query: Query, reference: ReferenceProfiles) -> pd.DataFra
     best = first[~first.index.duplicated()].reindex(ranking.index).to_numpy()
     ranking[BEST_PLATE] = reference.wells[PLATE].astype(str).to_numpy()[best]
     ranking[BEST_WELL] = reference.wells[WELL].astype(str).to_numpy()[best]
-    targets = set(query.targets)
-    ranking["is target"] = [bool(targets & set(t.split(", "))) for t in ranking[TARGET]]
-    ranking["is query"] = ranking.index == query.perturbation
+    targets, moas = set(query.targets), set(query.moas)
+    genes = ranking[TARGET] if TARGET in ranking else pd.Series("", index=ranking.index)
+    shares_target = np.array([bool(targets & set(t.split(", "))) for t in genes], dtype=bool)
+    is_query = ranking.index == query.perturbation
+    ranking[IS_TARGET] = ranking[PERTURBATION].isin(targets).to_numpy() & ~is_query
+    ranking[SAME_TARGET] = shares_target & ~ranking[IS_TARGET].to_numpy() & ~is_query
+    ranking[SAME_MOA] = (
+        np.array([bool(moas & set(m.split(", "))) for m in ranking[MOA]], dtype=bool) & ~is_query
+        if MOA in ranking
+        else False
+    )
+    ranking["is query"] = is_query
     ranking.insert(0, RANK, np.arange(1, len(ranking) + 1))
     return ranking
 
@@ -302,7 +349,10 @@ def find_cell(cells: pd.DataFrame, key: tuple[str, str, int, int]) -> pd.Series:
 
 
 def cell_query(
-    cell: pd.Series, feature_columns: Sequence[str], normalizer: tuple[np.ndarray, np.ndarray]
+    cell: pd.Series,
+    feature_columns: Sequence[str],
+    normalizer: tuple[np.ndarray, np.ndarray],
+    annotations: Annotations | None = None,
 ) -> Query:
     """The query of one cell: its features normalized as the well profiles were.
 
@@ -314,6 +364,8 @@ def cell_query(
         The features of the well profiles it is compared with.
     normalizer
         ``cell_normalizer`` of its plate, computed once per plate rather than per click.
+    annotations
+        The table's target and MoA columns (found in the cell's row when None).
     """
     center, scale = normalizer
     vector = (cell[list(feature_columns)].to_numpy(dtype=np.float64) - center) / scale
@@ -326,14 +378,19 @@ def cell_query(
         description=f"cell {int(cell[LABEL])} of {where} ({name})",
         vector=vector,
         perturbation=str(perturbation_ids(frame).iloc[0]),
-        targets=target_genes(cell),
+        **_targets_and_moas(cell, annotations),
     )
 
 
 def well_query(
-    well_profiles: pd.DataFrame, plate: str, well: str, feature_columns: Sequence[str]
+    well_profiles: pd.DataFrame,
+    plate: str,
+    well: str,
+    feature_columns: Sequence[str],
+    annotations: Annotations | None = None,
 ) -> Query:
-    """The query of one well: its profile; the well itself is left out of the consensus."""
+    """The query of one well: its profile; the well itself is left out of the consensus.
+    ``annotations`` as in :func:`cell_query`."""
     rows = well_profiles[
         (well_profiles[PLATE].astype(str) == plate) & (well_profiles[WELL].astype(str) == well)
     ]
@@ -344,8 +401,8 @@ def well_query(
         description=f"well {plate} {well} ({name})",
         vector=feature_matrix(rows.iloc[:1], feature_columns)[0],
         perturbation=str(perturbation_ids(rows.iloc[:1]).iloc[0]),
-        targets=target_genes(rows.iloc[0]),
         exclude_wells=((plate, well),),
+        **_targets_and_moas(rows.iloc[0], annotations),
     )
 
 
@@ -354,10 +411,12 @@ def perturbation_query(
     name: str,
     feature_columns: Sequence[str],
     modality: str | None = None,
+    annotations: Annotations | None = None,
 ) -> Query:
     """The query of a perturbation (by name, and modality if given): its consensus profile.
 
     Its own wells are left out of the ranking, so that the top rows are other perturbations.
+    ``annotations`` as in :func:`cell_query`.
     """
     mask = perturbation_names(well_profiles) == name
     if modality:
@@ -372,9 +431,18 @@ def perturbation_query(
         description=f"{name} ({len(rows)} wells)",
         vector=vector,
         perturbation=str(perturbation_ids(rows.iloc[:1]).iloc[0]),
-        targets=target_genes(rows.iloc[0]),
         exclude_wells=wells,
+        **_targets_and_moas(rows.iloc[0], annotations),
     )
+
+
+def _targets_and_moas(row: pd.Series, annotations: Annotations | None) -> dict:
+    """The ``targets`` and ``moas`` of a query from its table row."""
+    found = annotations if annotations is not None else find_annotations(row.to_frame().T)
+    return {
+        "targets": target_genes(row, found.targets or _DEFAULT_TARGETS),
+        "moas": row_values(row, [found.moa]) if found.moa else (),
+    }
 
 
 def representative_cells(

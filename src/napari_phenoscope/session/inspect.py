@@ -8,7 +8,7 @@ through the encoder for its CLS attention; the results are mapped back to field 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -20,6 +20,9 @@ from napari_phenoscope.errors import ModelWeightsError
 from napari_phenoscope.features.composite import channel_composite
 
 ROLLOUT = "rollout"
+#: Colour of the masked patches of the masked input: a mid grey, told apart from the black
+#: background of the field (the MAE saw neither signal nor background there).
+MASKED_RGB = (0.32, 0.32, 0.36)
 
 
 @dataclass
@@ -34,14 +37,17 @@ class Inspection:
         (y, x) of the top-left pixel of the arrays in the field (may be negative at edges).
     masked, reconstruction
         (H, W, 3) RGB composites (channel colours as in the viewer) in [0, 1]; masked
-        patches of ``masked`` are black; ``reconstruction`` shows the visible patches as
-        they were and the masked ones as the MAE predicted them.
+        patches of ``masked`` are grey (``MASKED_RGB``, not black like the background);
+        ``reconstruction`` shows the visible patches as they were and the masked ones as
+        the MAE predicted them.
     error
         (H, W) absolute reconstruction error averaged over channels, on masked patches.
     attention
         (H, W) CLS attention (one head or the rollout), upsampled to pixels, max 1.
     summary
         One line for the dock's status.
+    windows
+        (N, 4) field boxes (y0, x0, y1, x1) of the windows the MAE saw (the crop's box).
     """
 
     key: tuple[str, str, int]
@@ -51,6 +57,7 @@ class Inspection:
     error: np.ndarray
     attention: np.ndarray
     summary: str
+    windows: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
 
 
 def _bounding_box(valid: np.ndarray) -> tuple[slice, slice]:
@@ -140,6 +147,7 @@ def inspect_field(
     )
     rows, cols = _bounding_box(np.isfinite(result.error))
     unit = np.tile([0.0, 1.0], (len(CHANNELS), 1))  # crops are normalised to [0, 1]
+    size = int(mae.encoder.patch_embed.img_size[0])  # the windows' side
     if attention == ROLLOUT:
         attention_map = result.rollout
     elif 0 <= int(attention) < len(result.attention):
@@ -154,7 +162,10 @@ def inspect_field(
     return Inspection(
         key=key,
         origin=(int(rows.start), int(cols.start)),
-        masked=channel_composite(np.nan_to_num(result.masked[:, rows, cols]), unit),
+        masked=_grey_where_hidden(
+            channel_composite(np.nan_to_num(result.masked[:, rows, cols]), unit),
+            None if result.hidden is None else result.hidden[rows, cols],
+        ),
         reconstruction=channel_composite(np.nan_to_num(result.reconstruction[:, rows, cols]), unit),
         error=np.nan_to_num(result.error[rows, cols]),
         attention=np.nan_to_num(attention_map[rows, cols]),
@@ -163,4 +174,16 @@ def inspect_field(
             f"mask ratio {mask_ratio:.2f}, seed {seed}, attention {which}, "
             f"MAE loss {result.loss:.3f}"
         ),
+        windows=np.array(
+            [(y, x, y + size, x + size) for y, x in np.asarray(result.origins).reshape(-1, 2)]
+        ).reshape(-1, 4),
     )
+
+
+def _grey_where_hidden(rgb: np.ndarray, hidden: np.ndarray | None) -> np.ndarray:
+    """``rgb`` with the MAE's hidden patches painted ``MASKED_RGB``."""
+    if hidden is None:
+        return rgb
+    rgb = np.array(rgb, copy=True)
+    rgb[np.nan_to_num(hidden) > 0.5] = MASKED_RGB
+    return rgb

@@ -28,7 +28,12 @@ from napari_phenoscope.constants import (
 )
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.io.profile_tables import ProfileTable
+from napari_phenoscope.profiling.annotations import Annotations, find_annotations
 from napari_phenoscope.session.state import PlateSession, ViewerState
+
+#: ``session.extras`` key of the annotation columns the user chose (``phenoscope view
+#: --target-column`` ...): ``find_annotations`` keywords.
+ANNOTATION_CHOICE = "annotation_columns"
 
 #: Centroid columns of CellProfiler / pycytominer tables, best first: (x, y).
 _CENTROIDS = (
@@ -167,6 +172,35 @@ def add_profile_table(session: PlateSession, table: ProfileTable, name: str | No
             session.cell_counts.setdefault((plate, well), int(n))
     session.well_profiles[name] = wells
     return name
+
+
+def choose_annotations(
+    session: PlateSession,
+    target: str | None = None,
+    moa: str | None = None,
+    identifier: str | None = None,
+) -> None:
+    """Use these columns (None: found in each table) for targets, MoA and identifiers.
+
+    Raises
+    ------
+    ProfileTableError
+        If a chosen column is in none of the session's well profiles.
+    """
+    chosen = {"target": target, "moa": moa, "identifier": identifier}
+    chosen = {key: column for key, column in chosen.items() if column}
+    tables = list(session.well_profiles.values())
+    for key, column in chosen.items():
+        if tables and not any(column in table.columns for table in tables):
+            raise ProfileTableError(f"no profile table has the {key} column {column!r}")
+    session.extras[ANNOTATION_CHOICE] = chosen
+
+
+def annotations_of(session: PlateSession, table: pd.DataFrame) -> Annotations:
+    """The annotation columns of ``table``: the user's choice where the table has it, else
+    the ones found in it."""
+    chosen = session.extras.get(ANNOTATION_CHOICE, {})
+    return find_annotations(table, **{k: c for k, c in chosen.items() if c in table.columns})
 
 
 def adopt_profile_table(state: ViewerState, table: ProfileTable, name: str | None = None) -> str:

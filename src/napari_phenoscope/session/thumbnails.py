@@ -12,7 +12,7 @@ import threading
 import numpy as np
 import pandas as pd
 
-from napari_phenoscope.constants import PLATE, SITE, WELL
+from napari_phenoscope.constants import CELL_AREA, PLATE, SITE, WELL
 from napari_phenoscope.errors import PhenoscopeError, PlateFormatError
 from napari_phenoscope.features.composite import channel_composite
 from napari_phenoscope.features.crops import cell_centers, crop_origins, cut_windows
@@ -21,22 +21,40 @@ from napari_phenoscope.io import read_field
 from napari_phenoscope.profiling.similarity import representative_cells
 
 CELLS_PER_MATCH = 2
-CROP_PX = 96  # field pixels around a cell centre
+CROP_PX = 96  # field pixels around a cell centre, when the cells' size is not known
+#: A thumbnail spans this many cell diameters: the cell and a rim of its neighbours.
+DIAMETERS_PER_THUMBNAIL = 1.6
+MIN_CROP_PX, MAX_CROP_PX = 24, 160
+
+
+def thumbnail_size(rows: pd.DataFrame) -> int:
+    """Field pixels per thumbnail side, so that one cell fills it: ``DIAMETERS_PER_THUMBNAIL``
+    times the median cell's diameter (from ``Cells_AreaShape_Area``), else ``CROP_PX``."""
+    if CELL_AREA not in rows.columns:
+        return CROP_PX
+    areas = pd.to_numeric(rows[CELL_AREA], errors="coerce").to_numpy(dtype=float)
+    areas = areas[np.isfinite(areas) & (areas > 0)]
+    if not len(areas):
+        return CROP_PX
+    diameter = 2.0 * np.sqrt(np.median(areas) / np.pi)
+    return int(np.clip(round(DIAMETERS_PER_THUMBNAIL * diameter), MIN_CROP_PX, MAX_CROP_PX))
 
 
 def cell_thumbnails(
-    fields: pd.DataFrame, rows: pd.DataFrame, size: int = CROP_PX
+    fields: pd.DataFrame, rows: pd.DataFrame, size: int | None = None
 ) -> list[np.ndarray]:
     """(size, size, 3) RGB thumbnails in [0, 1] of the cells ``rows``, in their order.
 
     Each field is read once; windows around the centroids are blended with the viewer's
-    channel colours, each channel stretched by the percentiles of its whole field.
+    channel colours, each channel stretched by the percentiles of its whole field. The
+    window (``size`` pixels; by default ``thumbnail_size``) shows one cell, not a field.
 
     Raises
     ------
     PlateFormatError
         If a cell's field is not in ``fields`` or its images cannot be read.
     """
+    size = thumbnail_size(rows) if size is None else size
     thumbnails: dict[object, np.ndarray] = {}
     for (plate, well, site), group in rows.groupby([PLATE, WELL, SITE], sort=False):
         index = fields.index[
