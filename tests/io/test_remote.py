@@ -158,3 +158,13 @@ def test_the_cache_stays_under_its_limit_least_recently_used_out(s3, tmp_path):
     cache.get(urls[1])
     assert cache.hits == 1 and cache.misses == 3
     assert cache.clear() > 0 and cache.size() == 0
+
+
+def test_the_napari_reader_opens_an_s3_url(s3):
+    from napari_phenoscope._reader import napari_get_reader, read_plate
+
+    reader = napari_get_reader(PLATE_CSVS)
+    assert reader is read_plate
+    layers = reader(PLATE_CSVS)
+    assert [layer[1]["name"] for layer in layers] == ["DNA", "ER", "RNA", "AGP", "Mito"]
+    assert layers[0][1]["metadata"]["phenoscope"]["path"].startswith("s3:/")

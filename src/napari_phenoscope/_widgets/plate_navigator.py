@@ -38,6 +38,7 @@ from napari_phenoscope._widgets._workers import notify_error, one_line, wait_unt
 from napari_phenoscope.constants import MODALITY, ROW_LETTERS, is_metadata_column
 from napari_phenoscope.errors import PhenoscopeError
 from napari_phenoscope.io.plate_layout import N_COLUMNS, N_ROWS, grid_position_to_well, well_grid
+from napari_phenoscope.io.remote import display_path
 from napari_phenoscope.session.opening import OpenedPlate, read_plate_session
 from napari_phenoscope.session.state import PlateSession
 
@@ -60,7 +61,7 @@ class PlateNavigator(Dock):
 
         self.path_edit = QLineEdit()
         self.path_edit.setPlaceholderText(
-            "plate or Gallery folder, load_data.csv(.gz), plate.zarr or TIFF"
+            "plate or Gallery folder, load_data.csv(.gz), plate.zarr, TIFF or s3:// URL"
         )
         self.channel_map_edit = QLineEdit()
         self.channel_map_edit.setPlaceholderText("CPJUMP1 (1=Mito,2=AGP,3=RNA,4=ER,5=DNA)")
@@ -182,7 +183,7 @@ class PlateNavigator(Dock):
             self.colour_combo.addItems(columns)
             if MODALITY in columns:
                 self.colour_combo.setCurrentText("Metadata_control_type")
-            self.path_edit.setText(str(session.source))
+            self.path_edit.setText(display_path(session.source))
             self.status.setText(
                 describe_session(session)
                 if session.has_images

@@ -69,6 +69,11 @@ def as_url(path: str | Path) -> str:
     return "s3://" + text[len("s3:/") :].lstrip("/")
 
 
+def display_path(path: str | Path) -> str:
+    """A path as the user typed it: ``s3://`` URLs with both slashes, others as they are."""
+    return as_url(path) if is_remote(path) else str(path)
+
+
 def join_url(folder: str | Path, *names: str) -> str:
     """``folder/name...`` as an ``s3://`` URL (one slash between parts)."""
     url = as_url(folder).rstrip("/")
