@@ -11,6 +11,14 @@ tasks, which the scheduler gives to other workers (``distributed.scheduler.allow
 deaths per task before it gives up); the run then completes with the same results. The
 progress bar counts finished items in every mode, and Ctrl-C (or any error) cancels the
 futures still pending before the exception propagates.
+
+Dask's nanny starts every worker with ``MALLOC_TRIM_THRESHOLD_=65536``; for glibc that also
+pins the mmap threshold at 128 KiB, so each field's multi-MB arrays are mapped and unmapped
+from the kernel (zeroed pages, page faults) instead of reusing the heap: on 1080 px fields
+that alone added ~45% CPU, mostly system time (docs/scale.md). ``MallocTuning``, a worker
+plugin registered on every cluster used here (local or existing, and workers that join
+later; ``dask_workers``), puts glibc's own ceilings back (mmap threshold 32 MiB,
+trim threshold 128 MiB).
 """
 
 from __future__ import annotations
@@ -213,6 +221,9 @@ def _dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
             )
         client = Client(cluster)
     try:
+        from napari_phenoscope.profiling.dask_workers import MallocTuning
+
+        client.register_plugin(MallocTuning())
         yield client
     finally:
         client.close()
