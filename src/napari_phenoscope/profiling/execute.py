@@ -37,6 +37,17 @@ Result = TypeVar("Result")
 #: Seconds to wait for an existing scheduler before giving up with a one-line error.
 CONNECT_TIMEOUT_S = 20
 
+#: Dask settings of the local cluster ``--workers`` starts: its background chores run while
+#: a field takes seconds, in every process (scheduler, nannies, workers), and nobody reads
+#: their output without a dashboard. distributed's defaults in brackets; docs/scale.md has
+#: what they cost and the same settings for ``dask worker`` (``DASK_...`` variables).
+QUIET_CLUSTER: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,  # statistical profiler, samples every 10 ms
+    "distributed.admin.tick.interval": "1s",  # event-loop watchdog (20 ms)
+    "distributed.admin.system-monitor.interval": "5s",  # dashboard CPU / memory (500 ms)
+    "distributed.worker.memory.monitor-interval": "1s",  # worker memory guard (100 ms)
+}
+
 
 def check_execution(scheduler: str | None = None, workers: int | None = None) -> None:
     """Reject a scheduler address together with a worker count, or fewer than one worker.
@@ -208,9 +219,7 @@ def _dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
     else:
         # One thread per worker: torch, NumPy and the segmentation each get one core, and
         # the nanny sets OMP_NUM_THREADS=1 so that workers do not oversubscribe the cores.
-        # Without a dashboard nobody reads the workers' statistical profiler: switch it off
-        # (it costs about 1% of a core per worker).
-        with dask.config.set({"distributed.worker.profile.enabled": False}):
+        with dask.config.set(QUIET_CLUSTER):
             cluster = LocalCluster(
                 n_workers=int(workers),
                 threads_per_worker=1,
@@ -219,7 +228,7 @@ def _dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
                 scheduler_kwargs={"dashboard": False},
                 silence_logs=logging.ERROR,
             )
-        client = Client(cluster)
+            client = Client(cluster)
     try:
         from napari_phenoscope.profiling.dask_workers import MallocTuning
 
