@@ -306,3 +306,59 @@ def small_demo(tmp_path_factory):
 
     cache = tmp_path_factory.mktemp("demo")
     return ensure_demo_plates(cache, n_wells=12, n_sites=1, size=128, n_replicates=1)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory):
+    """moto's S3 server on 127.0.0.1 behind a fault-injecting proxy (tests/_s3.py), holding
+    the Gallery-layout plates of tests/_layouts.py and an OME-Zarr plate, written once.
+
+    Yields (server, local copy of the uploaded tree: ``source_4``, ``source_cells``,
+    ``plate.zarr``).
+    """
+    pytest.importorskip("moto.server", reason="moto[server] (the test extra) is not installed")
+    from _layouts import write_gallery_source, write_ome_zarr_plate
+    from _s3 import (
+        BUCKET,
+        CELLS_SOURCE,
+        s3_client,
+        start_s3_server,
+        upload_tree,
+        write_cells_gallery,
+    )
+
+    server, moto, proxy = start_s3_server()
+    local = tmp_path_factory.mktemp("s3-data")
+    client = s3_client(server.moto_endpoint)
+    client.create_bucket(Bucket=BUCKET)
+    upload_tree(client, write_gallery_source(local), BUCKET, "cpg0016-jump/source_4")
+    upload_tree(client, write_cells_gallery(local), BUCKET, CELLS_SOURCE)
+    upload_tree(client, write_ome_zarr_plate(local / "plate.zarr"), BUCKET, "ome/plate.zarr")
+    yield server, local
+    proxy.shutdown()
+    moto.stop()
+
+
+@pytest.fixture
+def s3(s3_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The test S3 server as phenoscope's endpoint: anonymous, a fresh object cache, two
+    retries with short backoff and a 1 s timeout, no faults armed."""
+    from napari_phenoscope.io import remote
+
+    server, local = s3_server
+    server.proxy.reset()
+    for name in (
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ENDPOINT_URL_S3",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv(remote.CACHE_DIR_ENV, str(tmp_path / "s3-cache"))
+    monkeypatch.setenv(remote.RETRIES_ENV, "2")
+    monkeypatch.setenv(remote.TIMEOUT_ENV, "1")
+    monkeypatch.setattr(remote, "BACKOFF_S", 0.05)
+    yield server, local
+    server.proxy.reset()

@@ -17,6 +17,7 @@ from napari_phenoscope.io import (
     index_plate,
     is_gallery_path,
     is_illum_corrected,
+    is_remote,
     read_field,
 )
 
@@ -37,6 +38,8 @@ def napari_get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]]
         if len(path) != 1:
             return None
         path = path[0]
+    if is_remote(path):  # s3://: indexed from its CSVs or zarr metadata when read
+        return read_plate
     candidate = Path(path)
     if candidate.is_dir():
         looks_like_plate = (

@@ -15,6 +15,10 @@ class PlateFormatError(PhenoscopeError):
     """A plate folder, image file, LoadData CSV or plate map cannot be read as expected."""
 
 
+class RemoteDataError(PlateFormatError):
+    """An ``s3://`` object is missing, refused, or could not be fetched after retries."""
+
+
 class ProfileTableError(PhenoscopeError):
     """A profile table lacks a required column, has non-numeric features, or NaNs."""
 

@@ -44,6 +44,7 @@ from napari_phenoscope.io.plate_layout import (
     grid_position_to_well,
     well_grid,
 )
+from napari_phenoscope.io.remote import display_path
 from napari_phenoscope.session.opening import OpenedPlate, read_plate_session
 from napari_phenoscope.session.state import PlateSession
 
@@ -76,7 +77,7 @@ class PlateNavigator(Dock):
 
         self.path_edit = QLineEdit()
         self.path_edit.setPlaceholderText(
-            "plate or Gallery folder, load_data.csv(.gz), plate.zarr or TIFF"
+            "plate or Gallery folder, load_data.csv(.gz), plate.zarr, TIFF or s3:// URL"
         )
         self.channel_map_edit = QLineEdit()
         self.channel_map_edit.setPlaceholderText("CPJUMP1 (1=Mito,2=AGP,3=RNA,4=ER,5=DNA)")
@@ -202,7 +203,7 @@ class PlateNavigator(Dock):
             self.colour_combo.addItems(columns)
             if MODALITY in columns:
                 self.colour_combo.setCurrentText("Metadata_control_type")
-            self.path_edit.setText(str(session.source))
+            self.path_edit.setText(display_path(session.source))
             self.status.setText(
                 describe_session(session)
                 if session.has_images

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -40,3 +41,34 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
         metavar="UM",
         help="microns per pixel (default: from the image metadata, when it has one)",
     )
+
+
+def add_remote_options(parser: argparse.ArgumentParser) -> None:
+    """``--cache-dir``, ``--cache-size``, ``--clear-cache``: the cache of s3:// plates."""
+    group = parser.add_argument_group("s3:// plates (docs/layouts/gallery.md)")
+    group.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="where fetched s3:// images are kept (default: $PHENOSCOPE_S3_CACHE or "
+        "~/.cache/napari-phenoscope/s3)",
+    )
+    group.add_argument(
+        "--cache-size",
+        type=float,
+        metavar="GB",
+        help="size limit of that cache; least recently used images go first (default: 20)",
+    )
+    group.add_argument(
+        "--clear-cache", action="store_true", help="empty that cache before starting"
+    )
+
+
+def apply_remote_options(args: argparse.Namespace) -> None:
+    """Set the s3:// cache for this run (and the Dask workers it starts); clear it if asked."""
+    from napari_phenoscope.io import configure_cache, object_cache
+
+    configure_cache(args.cache_dir, args.cache_size)
+    if args.clear_cache:
+        cache = object_cache()
+        freed = cache.clear()
+        print(f"cleared {freed / 1e6:.1f} MB from {cache.root}", file=sys.stderr)

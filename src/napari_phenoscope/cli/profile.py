@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 
 from napari_phenoscope.cli._execution import add_execution_options
-from napari_phenoscope.cli._options import add_input_options, positive_int
+from napari_phenoscope.cli._options import (
+    add_input_options,
+    add_remote_options,
+    apply_remote_options,
+    positive_int,
+)
 
 
 def add(subparsers: argparse._SubParsersAction) -> None:
@@ -45,6 +50,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     )
     add_execution_options(parser, default="in this process")
     add_input_options(parser)
+    add_remote_options(parser)
     parser.add_argument(
         "--metadata",
         metavar="TABLE",
@@ -72,6 +78,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_remote_options(args)
     from napari_phenoscope.profiling.pipeline import profile_plates
 
     outputs = profile_plates(

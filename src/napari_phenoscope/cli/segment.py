@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from napari_phenoscope.cli._options import add_input_options
+from napari_phenoscope.cli._options import (
+    add_input_options,
+    add_remote_options,
+    apply_remote_options,
+)
 
 
 def add(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +32,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
         "--diameter-um", type=float, help="nucleus diameter in um (needs the pixel size)"
     )
     add_input_options(parser)
+    add_remote_options(parser)
     parser.add_argument(
         "--method", choices=("classical", "cellpose"), default="classical", help="(classical)"
     )
@@ -36,6 +41,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_remote_options(args)
     import pandas as pd
 
     from napari_phenoscope.segmentation.batch import segment_plate

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from napari_phenoscope.cli._options import add_remote_options, apply_remote_options
+
 
 def add(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -16,7 +18,11 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "profiles", nargs="+", metavar="PROFILES", help="Parquet, CSV or CSV.gz tables"
     )
-    parser.add_argument("--images", metavar="PLATE_DIR", help="the plates the profiles are of")
+    parser.add_argument(
+        "--images",
+        metavar="PLATE_DIR",
+        help="the plates the profiles are of (a folder, load_data.csv or s3:// URL)",
+    )
     parser.add_argument(
         "--name", action="append", default=[], metavar="NAME", help="feature-set name per table"
     )
@@ -31,10 +37,12 @@ def add(subparsers: argparse._SubParsersAction) -> None:
             metavar="COLUMN",
             help=f"the column with each perturbation's {what} (default: found, e.g. {example})",
         )
+    add_remote_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_remote_options(args)
     from napari_phenoscope.app.demo_viewer import display_available
     from napari_phenoscope.errors import PhenoscopeError
     from napari_phenoscope.io.profile_tables import describe, load_profile_table

@@ -7,7 +7,8 @@ the same LoadData-shaped field index for each; ``read_field`` / ``lazy_channel_s
 pixels from it (illumination-corrected when the index lists illumination functions);
 ``read_well_metadata`` (CPJUMP1 plate maps), ``load_metadata`` (any table, or JUMP's
 metadata folder) and ``apply_negcon`` annotate wells with perturbations and controls.
-``iter_fields`` walks an index field by field (the one field loop).
+``iter_fields`` walks an index field by field (the one field loop). ``s3://`` plates are
+indexed and read in place, their objects fetched once into a bounded cache (``remote``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ from napari_phenoscope.io.fields import (
     read_channel,
     read_field,
 )
-from napari_phenoscope.io.gallery import find_load_data_csvs, index_gallery, is_gallery_path
+from napari_phenoscope.io.gallery import (
+    find_load_data_csvs,
+    index_gallery,
+    index_remote_gallery,
+    is_gallery_path,
+)
 from napari_phenoscope.io.illum import (
     attach_illum_folder,
     correct_illumination,
@@ -61,12 +67,15 @@ from napari_phenoscope.io.platemap import (
     join_well_metadata,
     read_well_metadata,
 )
+from napari_phenoscope.io.remote import as_url, configure_cache, is_remote, object_cache
 
 __all__ = [
     "WELL_METADATA_COLUMNS",
     "annotate_wells",
     "apply_negcon",
+    "as_url",
     "attach_illum_folder",
+    "configure_cache",
     "Field",
     "available_channels",
     "barcode_from_path",
@@ -83,16 +92,19 @@ __all__ = [
     "index_ome_zarr",
     "index_phenix_folder",
     "index_plate",
+    "index_remote_gallery",
     "is_gallery_path",
     "is_illum_corrected",
     "is_jump_metadata_folder",
     "is_ome_zarr",
     "is_plate_path",
+    "is_remote",
     "join_metadata",
     "iter_fields",
     "join_well_metadata",
     "lazy_channel_stack",
     "load_metadata",
+    "object_cache",
     "output_folder",
     "parse_channel_map",
     "pathname_column",
@@ -113,6 +125,8 @@ def _is_load_data_file(path: Path) -> bool:
 
 def is_plate_path(path: str | Path) -> bool:
     """Cheap check (no pixels read) that ``index_plate`` can try this path."""
+    if is_remote(path):
+        return True
     path = Path(path)
     if path.is_dir():
         return True
@@ -130,7 +144,10 @@ def index_plate(
         A project folder (its ``images/`` tree is scanned), a Cell Painting Gallery
         folder (its ``workspace/load_data_csv`` CSVs are read), a plate image folder, a
         ``load_data.csv(.gz)``, an OME-Zarr plate or a single (C, Y, X) TIFF (channels in
-        DNA, ER, RNA, AGP, Mito order, or as ``channel_map`` says).
+        DNA, ER, RNA, AGP, Mito order, or as ``channel_map`` says). ``s3://`` URLs: a
+        LoadData CSV, a Gallery source / batch / plate (indexed from its CSVs, the image
+        prefix never listed) or an OME-Zarr plate (``*.zarr``); pixels are fetched when a
+        field is read, through the object cache (``io.remote``).
     channel_map
         Phenix channel number -> channel name (``"2=ER,3=AGP,4=Mito,5=DNA,6=RNA"``);
         CPJUMP1 numbering by default. For OME-Zarr: channel label or 1-based number ->
@@ -147,6 +164,8 @@ def index_plate(
     PlateFormatError
         If the path does not exist or holds no recognisable images.
     """
+    if is_remote(path):
+        return _index_remote(as_url(path), channel_map)
     path = Path(path)
     if not path.exists():
         raise PlateFormatError(f"no such file or folder: {path}")
@@ -168,6 +187,14 @@ def index_plate(
     if load_data and not any(path.rglob("*.tif*")):
         return pd.concat([index_load_data_csv(csv) for csv in load_data], ignore_index=True)
     return index_phenix_folder(path, parse_channel_map(channel_map))
+
+
+def _index_remote(url: str, channel_map: Mapping[int, str] | str | None) -> pd.DataFrame:
+    if _is_load_data_file(Path(url)):
+        return index_load_data_csv(url)
+    if is_ome_zarr(url):
+        return index_ome_zarr(url, channel_map)
+    return index_remote_gallery(url)
 
 
 def index_phenix_folder_file(

@@ -18,6 +18,7 @@ from napari_phenoscope.errors import PlateFormatError
 from napari_phenoscope.io.illum import correct_illumination, illum_path, read_illum_function
 from napari_phenoscope.io.omezarr import is_ome_zarr, read_zarr_plane, zarr_plane_shape
 from napari_phenoscope.io.phenix import filename_column, frame_column, pathname_column
+from napari_phenoscope.io.remote import fetch_all, localize
 
 MissingPolicy = Literal["error", "zeros"]
 #: How ``iter_fields`` treats a channel whose file a field does not list: stop naming it,
@@ -54,17 +55,22 @@ def available_channels(field: Mapping[str, object]) -> tuple[str, ...]:
 def read_channel(path: Path, frame: int | None = None) -> np.ndarray:
     """Read one 2-D channel image (a TIFF, or channel ``frame`` of an OME-Zarr image).
 
+    An ``s3://`` TIFF is read from its cached copy (``io.remote``; fetched if not cached).
+
     Raises
     ------
     PlateFormatError
         If the file is missing, corrupt, or not a 2-D image (or frame out of range).
+    RemoteDataError
+        If an ``s3://`` object is missing or cannot be fetched (named).
     """
     if is_ome_zarr(path):
         return read_zarr_plane(path, frame or 0)
-    if not path.is_file():
+    local = localize(path)
+    if not local.is_file():
         raise PlateFormatError(f"missing image file {path}")
     try:
-        with tifffile.TiffFile(path) as tiff:
+        with tifffile.TiffFile(local) as tiff:
             if frame is None:
                 image = tiff.asarray()
             else:
@@ -89,10 +95,11 @@ def channel_shape(path: Path, frame: int | None = None) -> tuple[int, int]:
     """Return a channel image's (Y, X) shape from its header, without reading pixels."""
     if is_ome_zarr(path):
         return zarr_plane_shape(path)
-    if not path.is_file():
+    local = localize(path)
+    if not local.is_file():
         raise PlateFormatError(f"missing image file {path}")
     try:
-        with tifffile.TiffFile(path) as tiff:
+        with tifffile.TiffFile(local) as tiff:
             page = tiff.pages[frame or 0]
             shape = _plane_shape(page.shape)
     except Exception as error:
@@ -130,6 +137,7 @@ def read_field(
         Naming the file: missing or corrupt channel file, or channels of different sizes.
     """
     row = dict(field)
+    _prefetch(row, channels)
     planes: dict[str, np.ndarray] = {}
     for channel in channels:
         path = channel_path(row, channel)
@@ -150,6 +158,12 @@ def read_field(
         if channel in planes:
             stack[index] = _corrected(row, channel, planes[channel])
     return stack
+
+
+def _prefetch(row: Mapping[str, object], channels: Sequence[str]) -> None:
+    """Fetch a field's ``s3://`` channel files (and illumination functions) in parallel."""
+    paths = [channel_path(row, c) for c in channels] + [illum_path(row, c) for c in channels]
+    fetch_all([path for path in paths if path is not None and not is_ome_zarr(path)])
 
 
 def _corrected(row: Mapping[str, object], channel: str, plane: np.ndarray) -> np.ndarray:

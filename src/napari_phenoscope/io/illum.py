@@ -48,11 +48,14 @@ def is_illum_corrected(field: Mapping[str, object]) -> bool:
 @lru_cache(maxsize=64)
 def _load_illum(path_text: str) -> np.ndarray:
     # one function per plate and channel serves every field: read each once
+    from napari_phenoscope.io.remote import localize
+
     path = Path(path_text)
-    if not path.is_file():
+    local = localize(path)  # an s3:// function is read from its cached copy
+    if not local.is_file():
         raise PlateFormatError(f"missing illumination function {path}")
     try:
-        function = np.load(path, allow_pickle=False)
+        function = np.load(local, allow_pickle=False)
     except (OSError, ValueError) as error:
         raise PlateFormatError(f"cannot read illumination function {path}: {error}") from error
     function = np.squeeze(function)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from napari_phenoscope.io.phenix import (
     frame_column,
     pathname_column,
 )
+from napari_phenoscope.io.remote import as_url, fetch, is_remote, join_url, url_parent
 
 #: The part of a Gallery path that is the same on S3 and on a local copy of a source.
 _GALLERY_TAIL = re.compile(r"(?:^|/)(images/[^/]+/(?:images|illum)/.*)$")
@@ -49,6 +51,33 @@ def _local_folder(folder: str, csv_path: Path, source_root: Path | None) -> str:
     return str((csv_path.parent / text).resolve())
 
 
+def remote_gallery_source(csv_url: str) -> str | None:
+    """``s3://.../<source>`` of ``.../<source>/workspace/load_data_csv/<batch>/<plate>/x.csv``."""
+    parts = as_url(csv_url).split("/")
+    if len(parts) > 6 and parts[-4] == "load_data_csv" and parts[-5] == "workspace":
+        return "/".join(parts[:-5])
+    return None
+
+
+def _remote_folder(folder: str, csv_url: str, source_url: str | None) -> str:
+    """Resolve a folder of a LoadData CSV that lives on S3.
+
+    URLs stay as they are; a Gallery CSV naming the folder the plate was processed in gets
+    its ``images/<batch>/...`` tail under the CSV's own source; a relative folder is taken
+    from the CSV's folder.
+    """
+    text = folder.replace("\\", "/")
+    if "://" in text:
+        return as_url(text) if is_remote(text) else text
+    tail = _GALLERY_TAIL.search(text)
+    if source_url is not None and tail is not None:
+        return join_url(source_url, tail.group(1))
+    if text.startswith("/"):
+        return text
+    base = url_parent(csv_url)[len("s3://") :]
+    return "s3://" + posixpath.normpath(posixpath.join(base, text))
+
+
 def index_load_data_csv(csv_path: str | Path) -> pd.DataFrame:
     """Index the fields listed in a CellProfiler LoadData CSV (``.csv`` or ``.csv.gz``).
 
@@ -57,7 +86,8 @@ def index_load_data_csv(csv_path: str | Path) -> pd.DataFrame:
     whose folders point elsewhere (S3, the machine it was made on) is read against the
     local ``<source>/images/<batch>/`` tree. ``FileName_Illum<CH>`` / ``PathName_Illum<CH>``
     (``load_data_with_illum.csv``) are kept, so fields are illumination-corrected on read,
-    and so is every ``Metadata_*`` column (source, batch, ...).
+    and so is every ``Metadata_*`` column (source, batch, ...). An ``s3://`` CSV is read
+    from its cached copy and its folders stay on S3 (``io.remote``).
 
     Raises
     ------
@@ -65,9 +95,11 @@ def index_load_data_csv(csv_path: str | Path) -> pd.DataFrame:
         If the file is unreadable, or lacks ``Metadata_Plate``, ``Metadata_Well``,
         ``Metadata_Site`` or both columns of every channel.
     """
-    csv_path = Path(csv_path)
+    remote = is_remote(csv_path)
+    csv_path = as_url(csv_path) if remote else Path(csv_path)
     try:
-        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False, na_values=[""])
+        readable = fetch(csv_path) if remote else csv_path
+        table = pd.read_csv(readable, dtype=str, keep_default_na=False, na_values=[""])
     except (OSError, ValueError, EOFError, pd.errors.ParserError) as error:
         raise PlateFormatError(f"cannot read LoadData CSV {csv_path}: {error}") from error
     for column in (PLATE, WELL, SITE):
@@ -87,7 +119,17 @@ def index_load_data_csv(csv_path: str | Path) -> pd.DataFrame:
         raise PlateFormatError(f"LoadData CSV {csv_path} lists no images")
     if not table[SITE].str.strip().str.isdigit().all():
         raise PlateFormatError(f"LoadData CSV {csv_path} column {SITE} is not whole numbers")
-    source_root = gallery_source_root(csv_path)
+    if remote:
+        source_url = remote_gallery_source(csv_path)
+
+        def resolve(folder: str) -> str:
+            return _remote_folder(folder, csv_path, source_url)
+    else:
+        source_root = gallery_source_root(csv_path)
+
+        def resolve(folder: str) -> str:
+            return _local_folder(folder, csv_path, source_root)
+
     keep = [PLATE, WELL, SITE]
     for channel in present:
         pairs = [(filename_column(channel), pathname_column(channel))]
@@ -95,7 +137,7 @@ def index_load_data_csv(csv_path: str | Path) -> pd.DataFrame:
             pairs.append((illum_filename_column(channel), illum_pathname_column(channel)))
         for name_column, folder_column in pairs:
             table[folder_column] = [
-                _local_folder(folder, csv_path, source_root) if isinstance(folder, str) else None
+                resolve(folder) if isinstance(folder, str) else None
                 for folder in table[folder_column]
             ]
             keep += [name_column, folder_column]

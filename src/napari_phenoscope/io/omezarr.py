@@ -20,6 +20,13 @@ import pandas as pd
 
 from napari_phenoscope.constants import CHANNELS, PLATE, SITE, STAIN_ALIASES, WELL
 from napari_phenoscope.errors import PlateFormatError
+from napari_phenoscope.io.remote import (
+    as_url,
+    exists,
+    is_remote,
+    join_url,
+    use_s3_settings_for_zarr,
+)
 
 #: NGFF space units -> micrometres.
 _UNIT_TO_UM = {
@@ -37,7 +44,12 @@ _UNIT_TO_UM = {
 
 
 def is_ome_zarr(path: str | Path) -> bool:
-    """True for a folder holding zarr group metadata (v2 ``.zattrs`` or v3 ``zarr.json``)."""
+    """True for a folder holding zarr group metadata (v2 ``.zattrs`` or v3 ``zarr.json``).
+
+    An ``s3://`` URL is judged by its name, without a request: a part ending ``.zarr``.
+    """
+    if is_remote(path):
+        return any(part.lower().endswith(".zarr") for part in as_url(path).split("/"))
     path = Path(path)
     return path.is_dir() and ((path / "zarr.json").is_file() or (path / ".zattrs").is_file())
 
@@ -67,10 +79,16 @@ def _location(path: Path) -> Any:
     from ome_zarr.format import FormatV04, FormatV05
     from ome_zarr.io import parse_url
 
-    # ask for the version on disk, so ome-zarr does not log a version-mismatch warning
-    fmt = FormatV05() if (path / "zarr.json").is_file() else FormatV04()
+    target = str(path)
+    if is_remote(path):
+        target = as_url(path)
+        use_s3_settings_for_zarr()
+        # ask for the version stored, so ome-zarr does not log a version-mismatch warning
+        fmt = FormatV05() if exists(join_url(target, "zarr.json")) else FormatV04()
+    else:
+        fmt = FormatV05() if (path / "zarr.json").is_file() else FormatV04()
     try:
-        location = parse_url(str(path), mode="r", fmt=fmt)
+        location = parse_url(target, mode="r", fmt=fmt)
     except Exception as error:  # zarr / fsspec raise many types on damaged stores
         raise PlateFormatError(f"cannot open OME-Zarr {path}: {error}") from error
     if location is None:
@@ -297,7 +315,7 @@ def index_ome_zarr(
         record: dict[str, object] = {PLATE: plate_name, WELL: well, SITE: site}
         for name, index in channels.items():
             record[filename_column(name)] = field
-            record[pathname_column(name)] = str(well_path)
+            record[pathname_column(name)] = as_url(well_path) if is_remote(path) else str(well_path)
             record[frame_column(name)] = index
         records.append(record)
     return _as_field_index(pd.DataFrame(records))

@@ -74,6 +74,7 @@ def field_pixel_size(field: Mapping[str, object]) -> float | None:
     """Pixel size (um) of a field-index row, from its first listed channel's metadata."""
     from napari_phenoscope.io.fields import channel_path
     from napari_phenoscope.io.omezarr import is_ome_zarr, ome_zarr_pixel_size
+    from napari_phenoscope.io.remote import is_remote, localize
 
     for channel in CHANNELS:
         path = channel_path(field, channel)
@@ -81,6 +82,8 @@ def field_pixel_size(field: Mapping[str, object]) -> float | None:
             continue
         if is_ome_zarr(path):
             return ome_zarr_pixel_size(path)
+        if is_remote(path):
+            return tiff_pixel_size(localize(path))
         return tiff_pixel_size(path) if path.is_file() else None
     return None
 

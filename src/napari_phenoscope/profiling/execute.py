@@ -11,6 +11,14 @@ tasks, which the scheduler gives to other workers (``distributed.scheduler.allow
 deaths per task before it gives up); the run then completes with the same results. The
 progress bar counts finished items in every mode, and Ctrl-C (or any error) cancels the
 futures still pending before the exception propagates.
+
+Dask's nanny starts every worker with ``MALLOC_TRIM_THRESHOLD_=65536``; for glibc that also
+pins the mmap threshold at 128 KiB, so each field's multi-MB arrays are mapped and unmapped
+from the kernel (zeroed pages, page faults) instead of reusing the heap: on 1080 px fields
+that alone added ~45% CPU, mostly system time (docs/scale.md). ``MallocTuning``, a worker
+plugin registered on every cluster used here (local or existing, and workers that join
+later; ``dask_workers``), puts glibc's own ceilings back (mmap threshold 32 MiB,
+trim threshold 128 MiB).
 """
 
 from __future__ import annotations
@@ -28,6 +36,17 @@ Result = TypeVar("Result")
 
 #: Seconds to wait for an existing scheduler before giving up with a one-line error.
 CONNECT_TIMEOUT_S = 20
+
+#: Dask settings of the local cluster ``--workers`` starts: its background chores run while
+#: a field takes seconds, in every process (scheduler, nannies, workers), and nobody reads
+#: their output without a dashboard. distributed's defaults in brackets; docs/scale.md has
+#: what they cost and the same settings for ``dask worker`` (``DASK_...`` variables).
+QUIET_CLUSTER: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,  # statistical profiler, samples every 10 ms
+    "distributed.admin.tick.interval": "1s",  # event-loop watchdog (20 ms)
+    "distributed.admin.system-monitor.interval": "5s",  # dashboard CPU / memory (500 ms)
+    "distributed.worker.memory.monitor-interval": "1s",  # worker memory guard (100 ms)
+}
 
 
 def check_execution(scheduler: str | None = None, workers: int | None = None) -> None:
@@ -200,9 +219,7 @@ def _dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
     else:
         # One thread per worker: torch, NumPy and the segmentation each get one core, and
         # the nanny sets OMP_NUM_THREADS=1 so that workers do not oversubscribe the cores.
-        # Without a dashboard nobody reads the workers' statistical profiler: switch it off
-        # (it costs about 1% of a core per worker).
-        with dask.config.set({"distributed.worker.profile.enabled": False}):
+        with dask.config.set(QUIET_CLUSTER):
             cluster = LocalCluster(
                 n_workers=int(workers),
                 threads_per_worker=1,
@@ -211,8 +228,11 @@ def _dask_client(scheduler: str | None, workers: int | None) -> Iterator[Any]:
                 scheduler_kwargs={"dashboard": False},
                 silence_logs=logging.ERROR,
             )
-        client = Client(cluster)
+            client = Client(cluster)
     try:
+        from napari_phenoscope.profiling.dask_workers import MallocTuning
+
+        client.register_plugin(MallocTuning())
         yield client
     finally:
         client.close()
