@@ -170,7 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     results = {"classical": (evaluate(classical, args.null_size), gene_ranks(classical), None)}
     for name in dict.fromkeys(post):
         changed = POSTPROCESS[name](classical)
-        results[f"classical+{name}"] = (evaluate(changed, args.null_size), gene_ranks(changed), None)
+        results[f"classical+{name}"] = (
+            evaluate(changed, args.null_size),
+            gene_ranks(changed),
+            None,
+        )
     for text in args.variant:
         name, weights, scope, pooling = parse_variant(text)
         profiles, rate = vit_profiles(cells, crops, metadata, weights, scope, pooling)

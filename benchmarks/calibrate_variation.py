@@ -61,8 +61,10 @@ def real_fields() -> dict[str, dict[str, object]]:
         image = read_field(fields.iloc[0], channels=CHANNELS, missing="zeros")
         factor = REAL_PIXEL_SIZE_UM / DEMO_PIXEL_SIZE_UM
         resampled = np.stack(
-            [rescale(p.astype(np.float32), factor, anti_aliasing=True, preserve_range=True)
-             for p in image]
+            [
+                rescale(p.astype(np.float32), factor, anti_aliasing=True, preserve_range=True)
+                for p in image
+            ]
         )
         measured[name] = measure(resampled, DEMO_PIXEL_SIZE_UM)
     return measured
@@ -82,23 +84,30 @@ def row(name: str, result: dict[str, object]) -> str:
 
 def main() -> int:
     print(f"training ranges: {TRAINING_RANGES}\n")
-    print("| field | nucleus area um^2, median (p10-p90) | nuclei / 100x100 um | "
-          + " | ".join(f"{c} p99.5/p5" for c in CHANNELS) + " |")
+    print(
+        "| field | nucleus area um^2, median (p10-p90) | nuclei / 100x100 um | "
+        + " | ".join(f"{c} p99.5/p5" for c in CHANNELS)
+        + " |"
+    )
     print("|" + " --- |" * (3 + len(CHANNELS)))
     for name, result in real_fields().items():
         print(row(f"real {name}", result))
     print(row("demo look (default)", rendered(None, 0)))
     draws = [rendered(sample_style(np.random.default_rng(k)), k) for k in range(24)]
     medians = [np.median(d["areas"]) for d in draws if len(d["areas"])]
-    pooled = {"areas": np.concatenate([d["areas"] for d in draws]),
-              "density": float(np.median([d["density"] for d in draws])),
-              "ranges": {c: float(np.median([d["ranges"][c] for d in draws])) for c in CHANNELS}}
+    pooled = {
+        "areas": np.concatenate([d["areas"] for d in draws]),
+        "density": float(np.median([d["density"] for d in draws])),
+        "ranges": {c: float(np.median([d["ranges"][c] for d in draws])) for c in CHANNELS},
+    }
     print(row("24 training draws (pooled; density and ranges: median)", pooled))
     for channel in CHANNELS:
         values = [d["ranges"][channel] for d in draws]
         print(f"  training draws, {channel} p99.5/p5: {min(values):.1f} .. {max(values):.1f}")
-    print(f"  training draws, median nucleus area per draw: {min(medians):.0f} .. "
-          f"{max(medians):.0f} um^2")
+    print(
+        f"  training draws, median nucleus area per draw: {min(medians):.0f} .. "
+        f"{max(medians):.0f} um^2"
+    )
     print(row("held-out look", rendered(HELDOUT_STYLE, 0)))
     return 0
 

@@ -97,17 +97,31 @@ def test_short_weak_run_lowers_the_loss_and_writes_an_encoder(project, tmp_path)
 
 def test_weak_run_resumes_exactly(project, tmp_path):
     whole = train(
-        [project], tmp_path / "a.safetensors", weak_config(epochs=2), device="cpu",
-        progress=False, crop_options=OPTIONS,
+        [project],
+        tmp_path / "a.safetensors",
+        weak_config(epochs=2),
+        device="cpu",
+        progress=False,
+        crop_options=OPTIONS,
     )
     first = train(
-        [project], tmp_path / "b.safetensors", weak_config(epochs=2), device="cpu",
-        progress=False, crop_options=OPTIONS, max_steps=3,
+        [project],
+        tmp_path / "b.safetensors",
+        weak_config(epochs=2),
+        device="cpu",
+        progress=False,
+        crop_options=OPTIONS,
+        max_steps=3,
     )
     assert not first.completed
     resumed = train(
-        [project], tmp_path / "b.safetensors", weak_config(epochs=2), device="cpu",
-        progress=False, crop_options=OPTIONS, resume=first.checkpoint,
+        [project],
+        tmp_path / "b.safetensors",
+        weak_config(epochs=2),
+        device="cpu",
+        progress=False,
+        crop_options=OPTIONS,
+        resume=first.checkpoint,
     )
     assert resumed.completed and resumed.steps == whole.steps
     a = pd.read_csv(whole.loss_log)["loss"].to_numpy()
@@ -118,13 +132,30 @@ def test_weak_run_resumes_exactly(project, tmp_path):
 def test_a_bad_label_column_fails_before_cropping_naming_it(project, tmp_path):
     out = tmp_path / "bad.safetensors"
     with pytest.raises(PlateFormatError, match="Metadata_nonsense.*Metadata_broad_sample"):
-        train([project], out, weak_config(label_column="Metadata_nonsense"), device="cpu",
-              progress=False, crop_options=OPTIONS)
+        train(
+            [project],
+            out,
+            weak_config(label_column="Metadata_nonsense"),
+            device="cpu",
+            progress=False,
+            crop_options=OPTIONS,
+        )
     assert not outputs_for(out)["cache"].exists()
 
 
 def test_cli_weak_with_a_bad_label_column_prints_one_line(project, tmp_path, capsys):
-    code = main(["train", str(project), "--method", "weak", "--label-column", "Metadata_nope",
-                 "--out", str(tmp_path / "m.safetensors"), "--no-progress"])
+    code = main(
+        [
+            "train",
+            str(project),
+            "--method",
+            "weak",
+            "--label-column",
+            "Metadata_nope",
+            "--out",
+            str(tmp_path / "m.safetensors"),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "Metadata_nope" in err[0]

@@ -107,9 +107,7 @@ def sample_style(rng: np.random.Generator) -> RenderStyle:
     )
 
 
-def field_style(
-    variation: Variation, seed: int, plate: str, well: str, site: int
-) -> RenderStyle:
+def field_style(variation: Variation, seed: int, plate: str, well: str, site: int) -> RenderStyle:
     """The look of one demo field under a variation regime.
 
     ``"train"``: a fresh draw per field (seeded by seed, plate, well and site, so a project is

@@ -352,7 +352,11 @@ def train(
     elif config.method == "weak":
         summary["classes"] = len(labels.classes)
         save_weights(
-            out, model.encoder, method="weak", training=summary, preprocessing=config.preprocessing()
+            out,
+            model.encoder,
+            method="weak",
+            training=summary,
+            preprocessing=config.preprocessing(),
         )
     else:
         save_weights(

@@ -133,9 +133,9 @@ def balanced_batch(
     >>> 0.4 < (labels.labels[batch] == 1).mean() < 0.6
     True
     """
-    groups = pd.Series(np.arange(len(labels.labels))).groupby(
-        [labels.labels, labels.plates]
-    ).indices
+    groups = (
+        pd.Series(np.arange(len(labels.labels))).groupby([labels.labels, labels.plates]).indices
+    )
     by_label: dict[int, list[np.ndarray]] = {}
     for (label, _plate), members in sorted(groups.items()):
         by_label.setdefault(int(label), []).append(np.asarray(members))
