@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from test_crops import threshold_segmenter
 
 from napari_phenoscope.cli import main
@@ -127,6 +128,10 @@ def test_weak_run_resumes_exactly(project, tmp_path):
     a = pd.read_csv(whole.loss_log)["loss"].to_numpy()
     b = pd.read_csv(resumed.loss_log)["loss"].to_numpy()
     np.testing.assert_allclose(a, b, rtol=1e-5)
+    expected, actual = read_weights(whole.weights).tensors, read_weights(resumed.weights).tensors
+    assert expected.keys() == actual.keys()
+    for name, tensor in expected.items():
+        torch.testing.assert_close(actual[name], tensor, rtol=1e-5, atol=1e-6, msg=name)
 
 
 def test_a_bad_label_column_fails_before_cropping_naming_it(project, tmp_path):
