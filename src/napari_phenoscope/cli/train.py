@@ -14,7 +14,8 @@ def add(subparsers: argparse._SubParsersAction) -> None:
         description="Segment and crop every cell of the plates (cached beside OUT), then "
         "train the five-channel ViT with MAE or DINO, or (--method weak) fine-tune it to "
         "classify each cell's treatment (--label-column of the plate maps). Writes OUT "
-        "(safetensors + .sha256), OUT's .losses.csv and a checkpoint (.ckpt.safetensors) to --resume from.",
+        "(safetensors + .sha256), OUT's .losses.csv and a checkpoint (.ckpt.safetensors) "
+        "to --resume from.",
     )
     parser.add_argument("plates", nargs="+", metavar="PLATE_DIR", help="project or plate folder")
     parser.add_argument(
