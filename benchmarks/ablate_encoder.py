@@ -14,6 +14,10 @@ weights record, to measure a choice at inference only. Example (validation seed 
 
     python benchmarks/ablate_encoder.py --work /tmp/ablate --seed 5 \\
         --variant shipped=bundled --variant shipped-plate=bundled:plate
+
+``--variation train|heldout`` renders the project with ``demo.variation``'s looks (issue 21);
+``--postprocess sph,all`` also scores every feature set after ZCA-cor sphering on the
+negative controls (``sph``) and after re-centring each plate on all its wells (``all``).
 """
 
 from __future__ import annotations
@@ -29,21 +33,38 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_profiles import FEATURE_SETS, evaluate, gene_ranks, render  # noqa: E402
+from bench_profiles import FEATURE_SETS, evaluate, gene_ranks  # noqa: E402
 
 from napari_phenoscope.constants import CHANNELS, PLATE, SITE, WELL  # noqa: E402
+from napari_phenoscope.demo.project import write_demo_plates  # noqa: E402
 from napari_phenoscope.features.crops import extract_crops  # noqa: E402
 from napari_phenoscope.features.scaling import plate_limits  # noqa: E402
 from napari_phenoscope.io import join_well_metadata, read_field, read_well_metadata  # noqa: E402
 from napari_phenoscope.io.profiles import read_profiles  # noqa: E402
 from napari_phenoscope.models import embed_crops, load_encoder  # noqa: E402
 from napari_phenoscope.profiling.pipeline import index_plates, profile_plates  # noqa: E402
-from napari_phenoscope.profiling.profiles import spherize  # noqa: E402
+from napari_phenoscope.profiling.profiles import normalize, spherize  # noqa: E402
 from napari_phenoscope.profiling.wells import well_profiles  # noqa: E402
 from napari_phenoscope.segmentation import segment_field  # noqa: E402
 
 SCOPES = ("field", "plate")
 CROP_SIZE = 64
+#: Post-processings of well profiles: name -> function.
+POSTPROCESS = {
+    "sph": spherize,
+    "all": lambda profiles: normalize(profiles, samples="all"),
+}
+
+
+def render(work: Path, seed: int, n_wells: int, n_sites: int, variation: str | None) -> Path:
+    """Render the held-out demo project once (kept between runs), in a variation's looks."""
+    tag = f"_{variation}" if variation else ""
+    root = work / f"demo_seed{seed}_w{n_wells}_s{n_sites}{tag}"
+    if not (root / "demo_manifest.json").is_file():
+        write_demo_plates(
+            root, seed=seed, n_wells=n_wells, n_sites=n_sites, progress=True, variation=variation
+        )
+    return root
 
 
 def cut_crops(root: Path, work: Path) -> tuple[pd.DataFrame, dict[str, np.memmap]]:
@@ -128,31 +149,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--spherize",
         action="store_true",
-        help="also score every feature set after ZCA-cor whitening fitted on the negative "
-        "controls (rows NAME+sph; their ratios are to classical+sph)",
+        help="same as --postprocess sph",
     )
+    parser.add_argument(
+        "--postprocess",
+        default="",
+        help="comma-separated post-processings also scored: sph (ZCA-cor on negcon), all "
+        "(re-centre each plate on all wells); rows NAME+P, ratios to classical+P",
+    )
+    parser.add_argument("--variation", choices=("train", "heldout"), help="demo looks")
     args = parser.parse_args(argv)
-    root = render(args.work, args.seed, args.wells, args.sites)
-    work = args.work / f"crops_seed{args.seed}_w{args.wells}_s{args.sites}"
+    post = [p for p in args.postprocess.split(",") if p] + (["sph"] if args.spherize else [])
+    root = render(args.work, args.seed, args.wells, args.sites, args.variation)
+    work = root.with_name(root.name.replace("demo_", "crops_"))
     work.mkdir(parents=True, exist_ok=True)
     cells, crops = cut_crops(root, work)
     metadata = read_well_metadata(root)
     classical_out = profile_plates([root], work / "classical", features="classical", progress=False)
     classical = read_profiles(classical_out.well_profiles["classical"])
     results = {"classical": (evaluate(classical, args.null_size), gene_ranks(classical), None)}
-    if args.spherize:
-        whitened = spherize(classical)
-        results["classical+sph"] = (evaluate(whitened, args.null_size), gene_ranks(whitened), None)
+    for name in dict.fromkeys(post):
+        changed = POSTPROCESS[name](classical)
+        results[f"classical+{name}"] = (
+            evaluate(changed, args.null_size),
+            gene_ranks(changed),
+            None,
+        )
     for text in args.variant:
         name, weights, scope, pooling = parse_variant(text)
         profiles, rate = vit_profiles(cells, crops, metadata, weights, scope, pooling)
         results[name] = (evaluate(profiles, args.null_size), gene_ranks(profiles), rate)
         print(f"{name}: {len(cells)} cells embedded at {rate:.0f} cells/s", flush=True)
-        if args.spherize:
-            whitened = spherize(profiles)
-            results[f"{name}+sph"] = (
-                evaluate(whitened, args.null_size),
-                gene_ranks(whitened),
+        for post_name in dict.fromkeys(post):
+            changed = POSTPROCESS[post_name](profiles)
+            results[f"{name}+{post_name}"] = (
+                evaluate(changed, args.null_size),
+                gene_ranks(changed),
                 rate,
             )
     rows = list(results["classical"][0])
@@ -164,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print("|" + " --- |" * (len(rows) + 3))
     for name, (scores, (ranks, n_genes), _rate) in results.items():
-        base = results["classical+sph" if name.endswith("+sph") else "classical"][0]
+        suffix = name.rpartition("+")[2] if "+" in name else ""
+        base = results[f"classical+{suffix}" if suffix in POSTPROCESS else "classical"][0]
         cells_text = []
         for row in rows:
             value = scores.get(row, (np.nan,))[0]
@@ -179,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             with open(args.json, "a") as handle:
                 record = {
                     "seed": args.seed,
+                    "variation": args.variation,
                     "variant": name,
                     "ranks": ranks,
                     "scores": {r: scores.get(r, (np.nan,))[0] for r in rows},

@@ -21,6 +21,12 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--replicates", type=int, default=2, help="replicate plates per modality (default: 2)"
     )
+    parser.add_argument(
+        "--variation",
+        choices=("train", "heldout"),
+        help="domain randomisation: a random look per field (train) or one look unlike any "
+        "training field (heldout); default: the demo's own look",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=run)
 
@@ -36,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         size=args.size,
         n_replicates=args.replicates,
         progress=not args.no_progress,
+        variation=args.variation,
     )
     barcodes = ", ".join(plate.barcode for plate in manifest.plates)
     print(f"{len(manifest.plates)} plates ({barcodes}) -> {manifest.root}")

@@ -1,4 +1,4 @@
-"""``phenoscope train``: self-supervised training (MAE or DINO) of the ViT encoder."""
+"""``phenoscope train``: train the ViT encoder (MAE, DINO, or weakly supervised by plate maps)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,23 @@ from napari_phenoscope.cli._options import positive_int
 def add(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
-        help="self-supervised training (MAE or DINO) of the ViT encoder on plates",
+        help="train the ViT encoder on plates: self-supervised (MAE, DINO) or from plate maps",
         description="Segment and crop every cell of the plates (cached beside OUT), then "
-        "train the five-channel ViT with MAE or DINO. Writes OUT (safetensors + .sha256), "
-        "OUT's .losses.csv and a checkpoint (.ckpt.safetensors) to --resume from.",
+        "train the five-channel ViT with MAE or DINO, or (--method weak) fine-tune it to "
+        "classify each cell's treatment (--label-column of the plate maps). Writes OUT "
+        "(safetensors + .sha256), OUT's .losses.csv and a checkpoint (.ckpt.safetensors) "
+        "to --resume from.",
     )
     parser.add_argument("plates", nargs="+", metavar="PLATE_DIR", help="project or plate folder")
-    parser.add_argument("--method", choices=("mae", "dino"), default="mae", help="(default: mae)")
+    parser.add_argument(
+        "--method", choices=("mae", "dino", "weak"), default="mae", help="(default: mae)"
+    )
+    parser.add_argument(
+        "--label-column",
+        default="Metadata_broad_sample",
+        help="weak: the plate-map column holding each well's treatment "
+        "(default: Metadata_broad_sample)",
+    )
     parser.add_argument("--out", required=True, metavar="MODEL.safetensors", help="weights file")
     parser.add_argument(
         "--epochs", type=positive_int, default=10, help="passes over the cells (default: 10)"
@@ -73,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         normalization=args.normalization,
         dino_intensity_jitter=args.dino_intensity_jitter,
+        label_column=args.label_column,
     )
     crop_options = {"max_fields": args.max_fields, "channel_map": args.channel_map}
     result = train(

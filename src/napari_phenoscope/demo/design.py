@@ -29,7 +29,13 @@ from napari_phenoscope.constants import (
     WELL,
     well_row_col,
 )
-from napari_phenoscope.demo.render import LATENT_DIMS, N_LATENT, DemoField, render_field
+from napari_phenoscope.demo.render import (
+    LATENT_DIMS,
+    N_LATENT,
+    DemoField,
+    RenderStyle,
+    render_field,
+)
 
 #: BI-2536, annotated BRD4|PLK1|PLK2|PLK3; acts like PLK1 knockout in CPJUMP1.
 BI_2536 = "BRD-K64890080-001-02-1"
@@ -241,9 +247,18 @@ _EDGE_GAIN = {0: 1.15, 1: 1.05, 2: 1.0}
 
 
 def render_well_site(
-    seed: int, modality: str, replicate: int, well: str, site: int, size: int = DEFAULT_SIZE
+    seed: int,
+    modality: str,
+    replicate: int,
+    well: str,
+    site: int,
+    size: int = DEFAULT_SIZE,
+    style: RenderStyle | None = None,
 ) -> DemoField:
-    """Render one field of a demo plate exactly as ``write_demo_plates`` writes it."""
+    """Render one field of a demo plate exactly as ``write_demo_plates`` writes it.
+
+    ``style`` (``render.RenderStyle``) changes the look only; ``None`` is the demo's own.
+    """
     design = _design(modality)
     rows = design[design["well_position"] == well.upper()]
     if rows.empty:
@@ -259,6 +274,7 @@ def render_well_site(
         size=size,
         channel_gain=gains * _EDGE_GAIN[edge_ring(well)],
         illumination=flat,
+        style=style,
     )
     label = info["pert_iname"] or info["gene"] or "untreated"
     metadata = {

@@ -53,6 +53,7 @@ from napari_phenoscope.demo.design import edge_ring as edge_ring
 from napari_phenoscope.demo.design import gene_effect as gene_effect
 from napari_phenoscope.demo.design import load_design as load_design
 from napari_phenoscope.demo.render import DemoField, render_field
+from napari_phenoscope.demo.variation import VARIATIONS, field_style
 from napari_phenoscope.errors import PhenoscopeError
 
 __all__ = [
@@ -229,6 +230,7 @@ def write_demo_plates(
     size: int = DEFAULT_SIZE,
     n_replicates: int = DEFAULT_REPLICATES,
     progress: bool = True,
+    variation: str | None = None,
 ) -> DemoManifest:
     """Render the demo project: compound, CRISPR and ORF plates, ``n_replicates`` each.
 
@@ -248,6 +250,9 @@ def write_demo_plates(
         Replicate plates per modality (each its own barcode and plate effects), 1..9.
     progress
         Show a progress bar.
+    variation
+        ``None`` (the demo's own look), ``"train"`` (a randomised look per field) or
+        ``"heldout"`` (one look unlike any training field); see ``demo.variation``.
 
     Returns
     -------
@@ -255,6 +260,8 @@ def write_demo_plates(
         Plates written, wells per modality and the ground-truth latent table.
     """
     _check_parameters(n_wells=n_wells, n_sites=n_sites, size=size, n_replicates=n_replicates)
+    if variation is not None and variation not in VARIATIONS:
+        raise PhenoscopeError(f"demo variation {variation!r} is not one of {', '.join(VARIATIONS)}")
     root = Path(out_dir).resolve()
     wells = select_wells(n_wells, seed)
     plates = [
@@ -277,7 +284,8 @@ def write_demo_plates(
         written.append(DemoPlate(plate, modality, replicate, images, csv, truth))
     for (plate, modality, replicate), well, site in jobs:
         images, truth = folders[plate]
-        field = render_well_site(seed, modality, replicate, well, site, size)
+        style = None if variation is None else field_style(variation, seed, plate, well, site)
+        field = render_well_site(seed, modality, replicate, well, site, size, style)
         row = {PLATE: plate, WELL: well, SITE: site}
         for index, channel in enumerate(CHANNELS):
             name = _channel_file(well, site, channel)
@@ -304,6 +312,8 @@ def write_demo_plates(
         "n_replicates": n_replicates,
         "version": GENERATOR_VERSION,
     }
+    if variation is not None:
+        parameters["variation"] = variation  # type: ignore[assignment]
     manifest = DemoManifest(root, tuple(written), wells, latent_path, parameters)
     _save_manifest(manifest)
     return manifest

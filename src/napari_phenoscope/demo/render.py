@@ -85,6 +85,46 @@ class DemoField:
 
 
 @dataclass(frozen=True)
+class RenderStyle:
+    """How a field looks apart from its biology: cell sizes, density, texture, optics, camera.
+
+    The defaults are the demo renderer's own look (a field rendered with ``RenderStyle()`` is
+    pixel-identical to one rendered without a style); ``demo.variation`` draws other looks for
+    domain randomisation and for held-out "other renderer" test plates.
+
+    Attributes
+    ----------
+    nucleus_scale, cell_scale
+        Multiply the radii of nuclei and of cells (in pixels).
+    density
+        Multiplies the number of cells placed per field.
+    texture_scale
+        Multiplies the grain size of chromatin, cytoplasm and fibre textures.
+    psf_sigma
+        Gaussian optics blur in pixels (defocus widens it).
+    background
+        Out-of-focus haze / autofluorescence added to every channel (ADU).
+    intensity
+        Per-channel multiplicative scale (CHANNELS order): stain and exposure.
+    crosstalk
+        5 x 5 bleed-through matrix (row: detected channel, column: source channel, identity
+        diagonal) or ``None`` for none.
+    """
+
+    nucleus_scale: float = 1.0
+    cell_scale: float = 1.0
+    density: float = 1.0
+    texture_scale: float = 1.0
+    psf_sigma: float = 0.8
+    background: float = 8.0
+    intensity: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)
+    crosstalk: tuple[tuple[float, ...], ...] | None = None
+
+
+_DEFAULT_STYLE = RenderStyle()
+
+
+@dataclass(frozen=True)
 class _Cells:
     """Per-cell rendering parameters (one array entry per cell, label = index + 1)."""
 
@@ -111,6 +151,7 @@ def render_field(
     penetrance: float = 0.8,
     channel_gain: Sequence[float] | np.ndarray | float = 1.0,
     illumination: np.ndarray | None = None,
+    style: RenderStyle | None = None,
 ) -> DemoField:
     """Render a five-channel Cell Painting-like field from a latent phenotype.
 
@@ -132,6 +173,9 @@ def render_field(
         edge effects.
     illumination
         (Y, X) multiplicative flat-field (vignetting, gradients); ``None`` = uniform.
+    style
+        The field's look (sizes, density, texture, optics; ``RenderStyle``); ``None`` = the
+        demo renderer's own.
 
     Returns
     -------
@@ -145,24 +189,33 @@ def render_field(
     ((5, 128, 128), 'uint16')
     """
     rng = np.random.default_rng(seed)
+    style = _DEFAULT_STYLE if style is None else style
     latent = np.zeros(N_LATENT) if phenotype is None else np.asarray(phenotype, float)
     if latent.shape != (N_LATENT,):
         raise ValueError(f"phenotype has shape {latent.shape}; expected ({N_LATENT},)")
     if n_cells is None:
-        n_cells = max(1, int(round(_CELLS_PER_PIXEL * size * size * rng.uniform(0.8, 1.2))))
-    cells = _cell_parameters(rng, latent, n_cells, penetrance)
+        expected = _CELLS_PER_PIXEL * style.density * size * size
+        n_cells = max(1, int(round(expected * rng.uniform(0.8, 1.2))))
+    cells = _cell_parameters(rng, latent, n_cells, penetrance, style)
     cells = _place(rng, cells, size)
     nuclei_labels, cell_labels, nucleus_radius = _draw_labels(rng, cells, size)
-    signal = _stain(rng, cells, nuclei_labels, cell_labels, nucleus_radius)
+    signal = _stain(rng, cells, nuclei_labels, cell_labels, nucleus_radius, style.texture_scale)
+    if style.crosstalk is not None:
+        signal = np.einsum("ij,jyx->iyx", np.asarray(style.crosstalk, np.float32), signal)
     gain = np.broadcast_to(np.asarray(channel_gain, np.float32), (len(CHANNELS),))
-    image = _camera(rng, signal * gain[:, None, None], illumination)
+    gain = gain * np.asarray(style.intensity, np.float32)
+    image = _camera(rng, signal * gain[:, None, None], illumination, style)
     return DemoField(
         image=image, nuclei=nuclei_labels, cells=cell_labels, mitotic=cells.mitotic.copy()
     )
 
 
 def _cell_parameters(
-    rng: np.random.Generator, latent: np.ndarray, n: int, penetrance: float
+    rng: np.random.Generator,
+    latent: np.ndarray,
+    n: int,
+    penetrance: float,
+    style: RenderStyle = _DEFAULT_STYLE,
 ) -> _Cells:
     """Each cell's latent = (well latent if affected) + heterogeneity -> drawing parameters."""
     affected = rng.random(n) < penetrance
@@ -173,9 +226,9 @@ def _cell_parameters(
     def lognormal(dim: str, scale: float, jitter: float) -> np.ndarray:
         return np.exp(scale * z[:, _Z[dim]] + rng.normal(0.0, jitter, n))
 
-    nucleus_radius = _NUCLEUS_RADIUS * lognormal("nucleus_size", 0.14, 0.1)
+    nucleus_radius = style.nucleus_scale * _NUCLEUS_RADIUS * lognormal("nucleus_size", 0.14, 0.1)
     nucleus_aspect = np.clip(1.15 * lognormal("nucleus_elongation", 0.12, 0.06), 1.0, 2.2)
-    cell_radius = _CELL_RADIUS * lognormal("cell_size", 0.13, 0.12)
+    cell_radius = style.cell_scale * _CELL_RADIUS * lognormal("cell_size", 0.13, 0.12)
     cell_aspect = np.clip(1.3 * lognormal("cell_elongation", 0.18, 0.15), 1.0, 3.0)
     levels = np.empty((n, len(CHANNELS)))
     for index, (channel, dim, scale) in enumerate(
@@ -196,7 +249,8 @@ def _cell_parameters(
     granularity = np.clip(0.25 * lognormal("cytoplasm_texture", 0.35, 0.1), 0.05, 1.2)
 
     # Mitotic arrest overrides shape: cells round up, DNA condenses into a small bright mass.
-    nucleus_radius = np.where(mitotic, rng.normal(4.6, 0.35, n), nucleus_radius)
+    mitotic_radius = style.nucleus_scale * rng.normal(4.6, 0.35, n)
+    nucleus_radius = np.where(mitotic, mitotic_radius, nucleus_radius)
     nucleus_aspect = np.where(mitotic, rng.uniform(1.0, 1.12, n), nucleus_aspect)
     cell_radius = np.where(mitotic, nucleus_radius * rng.uniform(1.9, 2.2, n), cell_radius)
     cell_aspect = np.where(mitotic, rng.uniform(1.0, 1.1, n), cell_aspect)
@@ -342,12 +396,12 @@ def _normalized(noise: np.ndarray) -> np.ndarray:
     return (noise - noise.mean()) / (noise.std() + 1e-6)
 
 
-def _textures(rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:
+def _textures(rng: np.random.Generator, size: int, scale: float = 1.0) -> dict[str, np.ndarray]:
     """Shared noise fields: fine and coarse grain, and fibres in four orientations."""
     white = rng.normal(0.0, 1.0, (3, size, size)).astype(np.float32)
     textures = {
-        "fine": _normalized(ndimage.gaussian_filter(white[0], 0.9)),
-        "grain": _normalized(ndimage.gaussian_filter(white[1], 1.6)),
+        "fine": _normalized(ndimage.gaussian_filter(white[0], 0.9 * scale)),
+        "grain": _normalized(ndimage.gaussian_filter(white[1], 1.6 * scale)),
     }
     spectrum = np.fft.rfft2(white[2])
     fy = np.fft.fftfreq(size)[:, None]
@@ -358,7 +412,7 @@ def _textures(rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:
         along = fx * np.cos(theta) + fy * np.sin(theta)
         across = -fx * np.sin(theta) + fy * np.cos(theta)
         # Long (6 px) along the fibre, thin (0.8 px) across it: a line-like texture.
-        kernel = np.exp(-2 * np.pi**2 * ((6.0 * along) ** 2 + (0.8 * across) ** 2))
+        kernel = np.exp(-2 * np.pi**2 * ((6.0 * scale * along) ** 2 + (0.8 * scale * across) ** 2))
         fibres.append(_normalized(np.fft.irfft2(spectrum * kernel, s=(size, size))))
     textures["fibres"] = np.stack(fibres).astype(np.float32)
     return textures
@@ -370,10 +424,11 @@ def _stain(
     nuclei: np.ndarray,
     cell_labels: np.ndarray,
     nucleus_radius: np.ndarray,
+    texture_scale: float = 1.0,
 ) -> np.ndarray:
     """Noise-free signal per channel (5, Y, X), float32, in ADU above the camera offset."""
     size = cell_labels.shape[0]
-    tex = _textures(rng, size)
+    tex = _textures(rng, size, texture_scale)
 
     # Per-pixel lookups of per-cell parameters (index 0 = background, zeros).
     def per_pixel(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -450,11 +505,15 @@ def _nucleoli(rng: np.random.Generator, cells: _Cells, size: int) -> np.ndarray:
 
 
 def _camera(
-    rng: np.random.Generator, signal: np.ndarray, illumination: np.ndarray | None
+    rng: np.random.Generator,
+    signal: np.ndarray,
+    illumination: np.ndarray | None,
+    style: RenderStyle = _DEFAULT_STYLE,
 ) -> np.ndarray:
     """Optics blur, flat-field, Poisson shot noise, offset and read noise -> uint16 12-bit."""
-    blurred = ndimage.gaussian_filter(signal, (0, 0.8, 0.8), truncate=3.0)
-    blurred += 8.0  # autofluorescence / out-of-focus haze
+    sigma = style.psf_sigma
+    blurred = ndimage.gaussian_filter(signal, (0, sigma, sigma), truncate=3.0)
+    blurred += style.background  # autofluorescence / out-of-focus haze
     if illumination is not None:
         blurred *= np.asarray(illumination, np.float32)[None]
     # Shot noise as its Gaussian limit (variance = mean, exact enough above ~10 counts and

@@ -4,6 +4,8 @@ The crops come from ``crops.iter_plate_crops`` (read, segment, crop, normalise e
 at inference) and are written once, streaming, to ``MODEL.crops/`` beside the weights, so
 epochs reread them from disk instead of holding plates in memory. ``meta.json`` marks a
 finished cache and names what it holds; a cache for other plates, size or options is rebuilt.
+``cells.parquet`` says where each crop comes from (plate, well, site), in crop order, for
+the labels of weak supervision (``training.weak``).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from napari_phenoscope.constants import CHANNELS
+from napari_phenoscope.constants import CHANNELS, PLATE, SITE, WELL
 from napari_phenoscope.errors import PlateFormatError
 from napari_phenoscope.features.crops import DEFAULT_CROP_SIZE, iter_plate_crops
 
-CACHE_VERSION = 1
+CELLS_NAME = "cells.parquet"
+CACHE_VERSION = 2  # 2: cells.parquet beside the crops
 
 
 def build_crop_cache(
@@ -60,21 +64,29 @@ def build_crop_cache(
     cache_dir.mkdir(parents=True, exist_ok=True)
     meta_path.unlink(missing_ok=True)
     n_cells = 0
+    origins = []
     with open(data_path, "wb") as handle:
         bar = tqdm(desc="cropping cells", unit="cell", disable=not progress)
         for batch in iter_plate_crops(plate_dirs, size=size, batch_size=256, **crop_options):
             handle.write(np.ascontiguousarray(batch.crops, dtype=np.float16).tobytes())
             n_cells += len(batch.crops)
+            origins.append(batch.table[[PLATE, WELL, SITE]])
             bar.update(len(batch.crops))
         bar.close()
     if n_cells == 0:
         raise PlateFormatError(f"no cells found in {', '.join(map(str, plate_dirs))}")
+    pd.concat(origins, ignore_index=True).to_parquet(cache_dir / CELLS_NAME, index=False)
     # meta.json marks a finished cache: written last, through a rename (a kill never leaves
     # half of it)
     temporary = meta_path.with_name(f".{meta_path.name}.tmp")
     temporary.write_text(json.dumps({**wanted, "n_cells": n_cells}, indent=1))
     temporary.replace(meta_path)
     return _open_cache(data_path, n_cells, size)
+
+
+def read_cache_cells(cache_dir: str | Path) -> pd.DataFrame:
+    """Plate, well and site of each crop of a finished cache, in crop order."""
+    return pd.read_parquet(Path(cache_dir) / CELLS_NAME)
 
 
 def _jsonable(value: Any) -> Any:

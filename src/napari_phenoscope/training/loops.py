@@ -1,4 +1,4 @@
-"""Self-supervised training (MAE or DINO) on the cells of plate folders.
+"""Training (self-supervised MAE or DINO, or weakly supervised by plate maps) on plates' cells.
 
 The crops are read from the training crop cache (``training.crop_cache``: every cell cropped
 once, exactly as at inference, to ``MODEL.crops/``).
@@ -9,6 +9,9 @@ learning rate is a pure function of the step. A run resumed from a checkpoint th
 continues exactly where the interrupted one stopped. Checkpoints (``models.checkpoint``)
 are safetensors (model, optimiser moments, DINO centre) with a JSON header; nothing is
 pickled.
+
+``method="weak"`` classifies each cell's treatment (``training.weak``: labels from the plate
+maps, balanced batches over labels and plates) and saves the encoder without its head.
 
 Outputs beside ``MODEL.safetensors``: ``MODEL.losses.csv`` (step, epoch, loss, lr, seconds),
 ``MODEL.ckpt.safetensors`` (latest checkpoint) and the weights' ``.sha256``.
@@ -27,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from napari_phenoscope.constants import BROAD_SAMPLE
 from napari_phenoscope.errors import ModelWeightsError, PlateFormatError
 from napari_phenoscope.features.crops import DEFAULT_CROP_SIZE
 from napari_phenoscope.models import (
@@ -45,9 +49,16 @@ from napari_phenoscope.models.checkpoint import load_checkpoint, save_checkpoint
 from napari_phenoscope.models.dino import Dino, DinoConfig
 from napari_phenoscope.models.preprocessing import DEMO_PIXEL_SIZE_UM, Preprocessing, Scope
 from napari_phenoscope.models.weights import sha256_of
-from napari_phenoscope.training.crop_cache import build_crop_cache
+from napari_phenoscope.training.crop_cache import build_crop_cache, read_cache_cells
+from napari_phenoscope.training.weak import (
+    CellLabels,
+    WeakClassifier,
+    balanced_batch,
+    cell_labels,
+    well_labels,
+)
 
-Method = Literal["mae", "dino"]
+Method = Literal["mae", "dino", "weak"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,8 @@ class TrainConfig:
     #: brightness, which per-field normalisation made moot and which erases intensity
     #: phenotypes once crops are scaled per plate.
     dino_intensity_jitter: float = 0.2
+    #: Weak supervision: the plate-map column whose values are the classes.
+    label_column: str = BROAD_SAMPLE
 
     def preprocessing(self) -> Preprocessing:
         """What the trained weights will record: the crops as this run cuts them."""
@@ -137,7 +150,7 @@ def learning_rate(step: int, total_steps: int, config: TrainConfig) -> float:
 
 
 def _build(
-    config: TrainConfig, init: Path | None = None
+    config: TrainConfig, init: Path | None = None, labels: CellLabels | None = None
 ) -> tuple[torch.nn.Module, list[torch.nn.Parameter]]:
     """The model to train, fresh or from ``init`` weights (a DINO teacher starts as a copy)."""
     encoder = create_encoder(replace(config.encoder, img_size=config.crop_size))
@@ -148,10 +161,14 @@ def _build(
         if init is not None and read_weights(init).metadata.get("decoder_config"):
             _load_init(model, load_mae(init).state_dict(), init)
         return model, list(model.parameters())
+    if config.method == "weak":
+        assert labels is not None  # train() reads them before building
+        classifier = WeakClassifier(encoder, len(labels.classes), config.preprocessing().pooling)
+        return classifier, list(classifier.parameters())
     if config.method == "dino":
         dino = Dino(encoder, DinoConfig(intensity_jitter=config.dino_intensity_jitter))
         return dino, dino.student_parameters()
-    raise ValueError(f"method must be 'mae' or 'dino', not {config.method!r}")
+    raise ValueError(f"method must be 'mae', 'dino' or 'weak', not {config.method!r}")
 
 
 def _load_init(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
@@ -222,6 +239,8 @@ def train(
         init = resolve_weights(init)
         pretrained = load_encoder(init).phenoscope_config
         config = replace(config, encoder=pretrained, crop_size=pretrained.img_size)
+    # a wrong label column fails here, before any cell is cropped
+    wells = well_labels(plate_dirs, config.label_column) if config.method == "weak" else None
     crops = build_crop_cache(
         plate_dirs,
         paths["cache"],
@@ -233,8 +252,11 @@ def train(
     batch_size = config.batch_size
     steps_per_epoch = len(crops) // batch_size
     total_steps = steps_per_epoch * config.epochs
+    labels = None
+    if wells is not None:
+        labels = cell_labels(wells, read_cache_cells(paths["cache"]), config.label_column)
     torch.manual_seed(config.seed)
-    model, parameters = _build(config, init)
+    model, parameters = _build(config, init, labels)
     target = resolve_device(device)
     model.to(target)
     optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
@@ -269,16 +291,23 @@ def train(
                 stopped_early = True
                 break
             epoch, position = divmod(step, steps_per_epoch)
-            order = torch.randperm(len(crops), generator=_step_generator(config.seed, epoch))
-            chosen = np.sort(order[position * batch_size : (position + 1) * batch_size].numpy())
+            if labels is not None:
+                draw = np.random.default_rng([config.seed, 2_000_000 + step])
+                chosen = np.sort(balanced_batch(labels, batch_size, draw))
+            else:
+                order = torch.randperm(len(crops), generator=_step_generator(config.seed, epoch))
+                chosen = np.sort(order[position * batch_size : (position + 1) * batch_size].numpy())
             generator = _step_generator(config.seed, 1_000_000 + step)
             images = torch.from_numpy(np.asarray(crops[chosen], dtype=np.float32)).to(target)
             images = augment(images, generator)
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, total_steps, config)
             with torch.autocast(target.type, dtype=torch.bfloat16, enabled=target.type == "cuda"):
-                output = model(images, generator=generator)
-            loss = output[0] if config.method == "mae" else output
+                if labels is not None:
+                    output = model(images, torch.from_numpy(labels.labels[chosen]).to(target))
+                else:
+                    output = model(images, generator=generator)
+            loss = output if config.method == "dino" else output[0]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -317,6 +346,15 @@ def train(
             model.encoder,
             mae=model,
             method="mae",
+            training=summary,
+            preprocessing=config.preprocessing(),
+        )
+    elif config.method == "weak":
+        summary["classes"] = len(labels.classes)
+        save_weights(
+            out,
+            model.encoder,
+            method="weak",
             training=summary,
             preprocessing=config.preprocessing(),
         )
