@@ -21,6 +21,14 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--replicates", type=int, default=2, help="replicate plates per modality (default: 2)"
     )
+    parser.add_argument(
+        "--defects",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="fraction of fields defocused, covered in saturating debris or empty, seeded; "
+        "the truth in ground_truth/qc_truth.csv (default: 0, clean plates)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=run)
 
@@ -36,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         size=args.size,
         n_replicates=args.replicates,
         progress=not args.no_progress,
+        defects=args.defects,
     )
     barcodes = ", ".join(plate.barcode for plate in manifest.plates)
     print(f"{len(manifest.plates)} plates ({barcodes}) -> {manifest.root}")

@@ -290,6 +290,8 @@ def profile_plates(
     negcon: str | None = None,
     illum: str | Path | None = None,
     pixel_size: float | None = None,
+    qc: str = "exclude",
+    qc_thresholds: Sequence[str] = (),
 ) -> ProfileOutputs:
     """Profile plates into single-cell and well-level Parquet tables, resumably.
 
@@ -326,6 +328,13 @@ def profile_plates(
         A folder of CellProfiler illumination functions (``io.attach_illum_folder``).
     pixel_size
         Microns per pixel, overriding the images' metadata (``io.resolve_pixel_size``).
+    qc
+        ``"exclude"`` (default): fields failing QC and flagged cells are left out of the
+        well profiles; ``"flag"``: kept, with ``QC_pass`` / ``QC_reason`` in the single-cell
+        table; ``"off"``: no QC. Either of the first two writes ``qc_fields.csv`` and
+        ``qc_cells.parquet`` (``qc`` package, docs/qc.md).
+    qc_thresholds
+        ``MEASURE=Z`` overrides of the field tests (``qc.parse_thresholds``).
     scheduler
         Address of a running Dask scheduler: one task per field on its workers (which
         need this package and must see the plate folders and ``out_dir``).
@@ -342,6 +351,8 @@ def profile_plates(
     ------
     PlateFormatError
         A plate folder with no fields, an unreadable image or metadata table (named).
+    QualityControlError
+        An unknown ``qc`` mode or threshold measure, or QC failing every field.
 
     Warns
     -----
@@ -356,8 +367,10 @@ def profile_plates(
     )
     from napari_phenoscope.models import resolve_device
     from napari_phenoscope.profiling.execute import check_execution, map_fields
+    from napari_phenoscope.profiling.quality import QCJob, check_qc_mode, fields_without_qc
 
     check_execution(scheduler, workers)
+    check_qc_mode(qc)
     feature_sets = parse_feature_sets(features)
     fields = index_plates(plate_dirs, channel_map=channel_map, wells=wells, illum=illum)
     well_metadata = annotate_wells(fields, plate_dirs, metadata, negcon)
@@ -392,7 +405,15 @@ def profile_plates(
         whole = fields if wells is None else index_plates(plate_dirs, channel_map=channel_map)
         scaling = encoder_normalization(encoder, whole, missing)
     job = FieldJob(
-        out_dir, feature_sets, signature, model_path, device, batch_size, scaling, image_pixel_size
+        out_dir,
+        feature_sets,
+        signature,
+        model_path,
+        device,
+        batch_size,
+        scaling,
+        image_pixel_size,
+        qc=qc != "off",
     )
     map_fields(
         job,
@@ -403,7 +424,29 @@ def profile_plates(
         describe=lambda field: "{} {} s{}".format(*field.key),
         total=len(fields),
     )
-    return assemble_outputs(fields, well_metadata, feature_sets, out_dir, n_computed=len(todo))
+    cell_qc = None
+    if qc != "off":
+        from napari_phenoscope.profiling.quality import judge_run
+
+        # fields cached before QC existed: segmented again for their QC, features kept
+        map_fields(
+            QCJob(out_dir, image_pixel_size),
+            list(iter_fields(fields, fields_without_qc(fields, out_dir), missing=missing)),
+            scheduler=scheduler,
+            workers=workers,
+            progress=progress,
+            desc="QC",
+        )
+        cell_qc = judge_run(fields, out_dir, qc_thresholds, exclude=qc == "exclude")
+    return assemble_outputs(
+        fields,
+        well_metadata,
+        feature_sets,
+        out_dir,
+        n_computed=len(todo),
+        cell_qc=cell_qc,
+        exclude=qc == "exclude",
+    )
 
 
 @dataclass(frozen=True)
@@ -422,16 +465,24 @@ class FieldJob:
     batch_size: int = 64
     scaling: dict[str, Any] = dataclass_field(default_factory=dict)
     pixel_size: float | None = None
+    qc: bool = False  # also cache the field's QC measures (``profiling.quality``)
 
     def __call__(self, field: Field) -> int:
         from napari_phenoscope.models import resolve_device
+        from napari_phenoscope.segmentation.field import segment_field
 
         device, encoder = self.device, None
         if "vit" in self.feature_sets:
             device = str(resolve_device(self.device))
             encoder = cached_encoder(self.model_path, self.signature["model"], device)
+        image = field.read()
+        segmentation = segment_field(image, channels=CHANNELS, pixel_size=self.pixel_size)
+        if self.qc:
+            from napari_phenoscope.profiling.quality import write_field_qc
+
+            write_field_qc(self.out_dir, field.key, image, segmentation.nuclei, segmentation.cells)
         table, _ = measure_field(
-            field.read(),
+            image,
             field.key,
             self.feature_sets,
             encoder,
@@ -439,6 +490,7 @@ class FieldJob:
             self.batch_size,
             pixel_size=self.pixel_size,
             normalization=self.scaling.get(field.key[0], "field"),
+            segmentation=segmentation,
         )
         write_parquet_atomic(table, field_cache_path(self.out_dir, *field.key), self.signature)
         return len(table)
