@@ -376,7 +376,8 @@ def profile_plates(
     well_metadata = annotate_wells(fields, plate_dirs, metadata, negcon)
     image_pixel_size = resolve_pixel_size(fields, pixel_size)
     out_dir = output_folder(out_dir)
-    for stale in [*out_dir.glob(".*.tmp"), *(out_dir / "fields").glob("*/.*.tmp")]:
+    caches = [out_dir / "fields", out_dir / "fields_qc"]
+    for stale in [*out_dir.glob(".*.tmp"), *(p for c in caches for p in c.glob("*/.*.tmp"))]:
         stale.unlink(missing_ok=True)  # left by a run killed mid-write; never read
     signature: dict[str, Any] = {
         "feature_sets": list(feature_sets),

@@ -1,7 +1,7 @@
 """QC inside a profiling run: cached per field beside the features, judged per plate.
 
 ``FieldJob`` writes each field's QC measures (``qc.field_quality`` of the segmentation it
-profiles) to ``OUT/fields/<plate>/<well>_s<site>.qc.parquet`` (cell measures; the field's
+profiles) to ``OUT/fields_qc/<plate>/<well>_s<site>.parquet`` (cell measures; the field's
 measures in the file's metadata). A field cached before QC existed gets them from
 ``QCJob`` (read, segment, measure: no features), so a resumed run never recomputes
 features for QC. ``judge_run`` then judges every field and cell, writes ``qc_fields.csv`` and
@@ -37,6 +37,7 @@ from napari_phenoscope.qc import (
 )
 
 _FIELD_KEY = b"phenoscope"
+QC_CACHE_DIR = "fields_qc"
 
 
 def check_qc_mode(mode: str) -> str:
@@ -53,8 +54,8 @@ def check_qc_mode(mode: str) -> str:
 
 
 def qc_cache_path(out_dir: str | Path, plate: str, well: str, site: int) -> Path:
-    """``OUT/fields/<plate>/<well>_s<site>.qc.parquet``: one field's QC measures."""
-    return Path(out_dir) / "fields" / str(plate) / f"{well}_s{int(site)}.qc.parquet"
+    """``OUT/fields_qc/<plate>/<well>_s<site>.parquet``: one field's QC measures."""
+    return Path(out_dir) / QC_CACHE_DIR / str(plate) / f"{well}_s{int(site)}.parquet"
 
 
 def write_field_qc(
@@ -116,7 +117,7 @@ def judge_run(
     Raises
     ------
     QualityControlError
-        A threshold naming an unknown measure, or every field failing.
+        A threshold naming an unknown measure, or (``exclude``) every field failing.
 
     Warns
     -----
@@ -126,7 +127,9 @@ def judge_run(
     field_measures, cell_measures = read_field_qc(fields, out_dir)
     judged_fields, judged_cells = judge_plates(field_measures, cell_measures, thresholds)
     write_qc_tables(out_dir, judged_fields, judged_cells)
-    check_something_passes(judged_fields, ", ".join(dict.fromkeys(fields["_source"].astype(str))))
+    if exclude:
+        where = ", ".join(dict.fromkeys(fields["_source"].astype(str)))
+        check_something_passes(judged_fields, where)
     good = judged_fields.groupby([PLATE, WELL])[QC_PASS].any()
     if not good.all():
         wells = ", ".join(f"{p} {w}" for (p, w) in good[~good].index)
