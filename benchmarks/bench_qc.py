@@ -130,8 +130,13 @@ def main() -> None:
         projects[name] = work / name
         if not (projects[name] / "demo_manifest.json").is_file():
             write_demo_plates(
-                projects[name], seed=SEED, n_wells=args.wells, n_sites=args.sites,
-                n_replicates=2, progress=False, defects=defects,
+                projects[name],
+                seed=SEED,
+                n_wells=args.wells,
+                n_sites=args.sites,
+                n_replicates=2,
+                progress=False,
+                defects=defects,
             )
     print(f"held-out demo plates (seed {SEED}): {args.wells} wells x {args.sites} sites x 6 plates")
     for name, project in projects.items():
@@ -146,7 +151,9 @@ def main() -> None:
         table = pd.concat(tables, ignore_index=True)
         table["mAP"] = table["mAP"].astype(float).round(3)
         pivot = table.pivot_table(
-            index=["plates", "task", "modality", "reference"], columns="qc", values="mAP",
+            index=["plates", "task", "modality", "reference"],
+            columns="qc",
+            values="mAP",
             aggfunc="first",
         )
         print("\n== mAP (classical features), QC off / flag / exclude")

@@ -49,7 +49,9 @@ def _plate(defects: dict[int, str]) -> pd.DataFrame:
             image[1, 40:70, 40:70] = 4095
         count = n_cells + (number % 5)  # a plate's fields never have equal counts
         measures = measure_field_quality(image, n_cells=count if n_cells else 0)
-        rows.append({PLATE: "P1", WELL: f"A{number // 2 + 1:02d}", SITE: number % 2 + 1, **measures})
+        rows.append(
+            {PLATE: "P1", WELL: f"A{number // 2 + 1:02d}", SITE: number % 2 + 1, **measures}
+        )
     return pd.DataFrame(rows)
 
 
@@ -89,7 +91,9 @@ def test_thresholds_are_overridable_and_unknown_measures_are_one_clear_error():
 
 
 def test_a_plate_where_every_field_fails_is_one_line():
-    judged = flag_fields(_plate({}), parse_thresholds(["Count_Cells=0.0001"], (), field_measure_names()))
+    judged = flag_fields(
+        _plate({}), parse_thresholds(["Count_Cells=0.0001"], (), field_measure_names())
+    )
     judged[QC_PASS] = False
     judged[QC_REASON] = "empty: Count_Cells"
     with pytest.raises(QualityControlError, match="QC failed every field of plate X") as error:

@@ -43,7 +43,9 @@ def add(subparsers: argparse._SubParsersAction) -> None:
         help="Phenix channel numbers, or OME-Zarr channel labels (Hoechst=DNA,...)",
     )
     parser.add_argument(
-        "--missing-channels", choices=("error", "zeros"), default="error",
+        "--missing-channels",
+        choices=("error", "zeros"),
+        default="error",
         help="a field lacking a channel file: stop (default) or fill it with zeros",
     )
     add_qc_threshold_option(parser)

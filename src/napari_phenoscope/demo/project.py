@@ -36,6 +36,7 @@ from napari_phenoscope.constants import (
     WELL,
     well_row_col,
 )
+from napari_phenoscope.demo.defects import QC_TRUTH_NAME, apply_defect, choose_defect
 from napari_phenoscope.demo.design import (
     BI_2536,
     DEFAULT_SIZE,
@@ -52,7 +53,6 @@ from napari_phenoscope.demo.design import (
 from napari_phenoscope.demo.design import edge_ring as edge_ring
 from napari_phenoscope.demo.design import gene_effect as gene_effect
 from napari_phenoscope.demo.design import load_design as load_design
-from napari_phenoscope.demo.defects import QC_TRUTH_NAME, apply_defect, choose_defect
 from napari_phenoscope.demo.render import DemoField, render_field
 from napari_phenoscope.errors import PhenoscopeError
 

@@ -290,7 +290,9 @@ def assemble_outputs(
                 f"{', '.join(dict.fromkeys(fields['_source']))}"
             )
     if not any(medians.values()):
-        raise PlateFormatError(f"no cell passed QC in the {len(fields)} fields: see qc_cells.parquet")
+        raise PlateFormatError(
+            f"no cell passed QC in the {len(fields)} fields: see qc_cells.parquet"
+        )
     written = {}
     for name, names in feature_columns.items():
         profiles = normalise_well_medians(pd.concat(medians[name], ignore_index=True), names)

@@ -59,11 +59,17 @@ def qc_cache_path(out_dir: str | Path, plate: str, well: str, site: int) -> Path
 
 
 def write_field_qc(
-    out_dir: Path, key: tuple[str, str, int], image: np.ndarray, nuclei: np.ndarray, cells: np.ndarray
+    out_dir: Path,
+    key: tuple[str, str, int],
+    image: np.ndarray,
+    nuclei: np.ndarray,
+    cells: np.ndarray,
 ) -> None:
     """Measure one segmented field's quality and cache it (atomically)."""
     row, cell_measures = field_quality(image, nuclei, cells, key, CHANNELS)
-    metadata = {k: (v if not isinstance(v, float) or np.isfinite(v) else None) for k, v in row.items()}
+    metadata = {
+        k: (v if not isinstance(v, float) or np.isfinite(v) else None) for k, v in row.items()
+    }
     write_parquet_atomic(cell_measures, qc_cache_path(out_dir, *key), metadata)
 
 
@@ -99,7 +105,9 @@ def read_field_qc(fields: pd.DataFrame, out_dir: Path) -> tuple[pd.DataFrame, pd
     for field in iter_fields(fields):
         path = qc_cache_path(out_dir, *field.key)
         stored = pq.read_schema(path).metadata or {}
-        rows.append({k: np.nan if v is None else v for k, v in json.loads(stored[_FIELD_KEY]).items()})
+        rows.append(
+            {k: np.nan if v is None else v for k, v in json.loads(stored[_FIELD_KEY]).items()}
+        )
         cells.append(pq.read_table(path).to_pandas())
     return pd.DataFrame(rows), pd.concat(cells, ignore_index=True)
 

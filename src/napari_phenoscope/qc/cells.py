@@ -50,9 +50,7 @@ DEFAULT_CELL_RULES: tuple[CellRule, ...] = (
 )
 
 
-def measure_cell_quality(
-    dna: np.ndarray, nuclei: np.ndarray, cells: np.ndarray
-) -> pd.DataFrame:
+def measure_cell_quality(dna: np.ndarray, nuclei: np.ndarray, cells: np.ndarray) -> pd.DataFrame:
     """The QC measures of every cell of a field.
 
     Parameters
@@ -84,7 +82,9 @@ def measure_cell_quality(
     size = int(max(nuclei.max(initial=0), cells.max(initial=0))) + 1
     nucleus_area = np.bincount(nuclei.ravel(), minlength=size)
     cell_area = np.bincount(cells.ravel(), minlength=size)
-    dna_sum = np.bincount(nuclei.ravel(), weights=np.asarray(dna, np.float64).ravel(), minlength=size)
+    dna_sum = np.bincount(
+        nuclei.ravel(), weights=np.asarray(dna, np.float64).ravel(), minlength=size
+    )
     inside = (cells > 0) & (nuclei > 0)
     pairs = np.unique(np.stack([cells[inside], nuclei[inside]]), axis=1)
     per_cell = np.bincount(pairs[0], minlength=size) if pairs.size else np.zeros(size, int)

@@ -98,7 +98,9 @@ def parse_thresholds(
         name, sep, value = str(text).partition("=")
         name = name.strip()
         if not sep:
-            raise QualityControlError(f"QC threshold {text!r} is not MEASURE=Z (e.g. Count_Cells=-4)")
+            raise QualityControlError(
+                f"QC threshold {text!r} is not MEASURE=Z (e.g. Count_Cells=-4)"
+            )
         if name not in known and f"ImageQuality_{name}" in known:
             name = f"ImageQuality_{name}"
         if name not in known:
@@ -132,9 +134,7 @@ def robust_z(values: pd.Series, floor: float = 0.0, relative_floor: float = 0.0)
     return (values - median) / scale
 
 
-def flag_fields(
-    measures: pd.DataFrame, rules: Sequence[FieldRule] | None = None
-) -> pd.DataFrame:
+def flag_fields(measures: pd.DataFrame, rules: Sequence[FieldRule] | None = None) -> pd.DataFrame:
     """Judge every field against the other fields of its plate.
 
     Parameters
@@ -237,7 +237,9 @@ def summarise_fields(judged: pd.DataFrame, min_good_fields: int = 1) -> list[str
 def field_keys(judged: pd.DataFrame, passing: bool) -> set[tuple[str, str, int]]:
     """(plate, well, site) of the passing (or failing) fields."""
     rows = judged[judged[QC_PASS] == passing]
-    return set(zip(rows[PLATE].astype(str), rows[WELL].astype(str), rows[SITE].astype(int)))
+    return set(
+        zip(rows[PLATE].astype(str), rows[WELL].astype(str), rows[SITE].astype(int), strict=True)
+    )
 
 
 __all__ = [

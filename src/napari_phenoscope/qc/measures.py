@@ -153,7 +153,9 @@ def measure_field_quality(
     if image.ndim != 3 or image.shape[0] != len(channels):
         raise ValueError(f"field of shape {image.shape} does not match channels {list(channels)}")
     measures: dict[str, float] = {}
-    per_channel = {name: channel_quality(plane) for name, plane in zip(channels, image, strict=True)}
+    per_channel = {
+        name: channel_quality(plane) for name, plane in zip(channels, image, strict=True)
+    }
     for measure in CHANNEL_MEASURES:
         for name in channels:
             measures[measure_name(measure, name)] = per_channel[name][measure]
