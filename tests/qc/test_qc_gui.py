@@ -43,16 +43,36 @@ def test_navigator_qc_colours_wells_explains_fields_and_marks_flagged_cells(
     assert "QC: pass" in widget.info.toPlainText()
 
     # a segmented field shows its flagged cells outlined, with the reason under the cursor
-    widget.go_to("BR00116991", "B03", 1)  # debris: every cell of a failed field is flagged
-    key = ("BR00116991", "B03", 1)
+    key = ("BR00116991", "A01", 1)
     image = np.stack([np.asarray(viewer.layers[c].data) for c in CHANNELS])
     record_profile(session, profile_field(image, key, session.current, ("classical",)))
-    flagged = flagged_labels(session, key)
     cells = session.extras["qc_cells"]
-    in_field = cells[(cells["Metadata_Well"] == "B03") & (cells["Metadata_Site"] == 1)]
-    assert set(flagged) == set(in_field[LABEL]) and len(flagged) > 0
-    assert set(flagged.values()) == {"field failed QC"}
+    in_field = (cells["Metadata_Well"] == "A01") & (cells["Metadata_Site"] == 1)
+    cells.loc[in_field & (cells[LABEL] == 2), ["QC_pass", "QC_reason"]] = [False, "large cell"]
+    flagged = flagged_labels(session, key)
+    assert flagged == {2: "large cell"}  # and no cell of a failed field, one by one
+    assert flagged_labels(session, ("BR00116991", "B03", 1)) == {}
     assert show_field_labels(viewer, session)
     layer = viewer.layers[FLAGGED_CELLS]
-    assert set(np.unique(layer.data)) - {0} == set(flagged)
+    assert set(np.unique(layer.data)) == {0, 2}
     assert list(layer.features["QC_reason"]) == list(flagged.values())
+
+
+def test_profile_map_leaves_out_flagged_cells_unless_asked(make_napari_viewer, tmp_path: Path):
+    from test_profile_map import profiled_session
+
+    from napari_phenoscope._widgets.profile_map import ProfileMap, map_table
+
+    viewer = make_napari_viewer()
+    widget = ProfileMap(viewer)
+    session = profiled_session(viewer, tmp_path)
+    flagged = np.arange(len(session.cells)) % 3 == 0
+    session.cells["QC_pass"] = ~flagged
+    session.cells["QC_reason"] = np.where(flagged, "cut by the field edge", "")
+    assert widget.hide_flagged.isChecked()  # as the well profiles leave them out
+    hidden, _ = map_table(session, "cells", "vit", 10_000, hide_flagged=True)
+    shown, _ = map_table(session, "cells", "vit", 10_000, hide_flagged=False)
+    assert len(hidden) == (~flagged).sum() and hidden["QC_pass"].all()
+    assert len(shown) == len(flagged)
+    widget._fill_colour_combo(shown)
+    assert widget.colour_combo.findText("QC_reason") >= 0

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from napari_phenoscope.constants import LABEL, PLATE, SITE, WELL
-from napari_phenoscope.qc import QC_PASS, QC_REASON, judge_plates
+from napari_phenoscope.qc import FIELD_FAILED, QC_PASS, QC_REASON, judge_plates
 from napari_phenoscope.session.state import QC_FIELDS_KEY, PlateSession
 
 QC_CELLS_KEY = "qc_cells"
@@ -92,7 +92,11 @@ def describe_field_qc(session: PlateSession, key: tuple[str, str, int]) -> str:
 
 
 def flagged_labels(session: PlateSession, key: tuple[str, str, int]) -> dict[int, str]:
-    """Label id -> reason of the field's cells that failed QC (empty without QC)."""
+    """Label id -> reason of the field's cells flagged by the cell tests (empty without QC).
+
+    The cells of a field that failed QC are not listed one by one: the field's verdict
+    says it (``describe_field_qc``), and outlining every cell would hide the field.
+    """
     plate, well, site = key
     for table in (session.cells, session.extras.get(QC_CELLS_KEY)):
         if table is None or QC_PASS not in table.columns:
@@ -102,6 +106,7 @@ def flagged_labels(session: PlateSession, key: tuple[str, str, int]) -> dict[int
             & (table[WELL] == well)
             & (table[SITE] == int(site))
             & ~table[QC_PASS].astype(bool)
+            & (table[QC_REASON] != FIELD_FAILED)
         ]
         return {
             int(label): str(reason)
