@@ -64,8 +64,8 @@ from napari_phenoscope.profiling.embedding_map import (
     subsample,
 )
 from napari_phenoscope.profiling.map_points import PointLocator
-from napari_phenoscope.qc import QC_PASS, QC_REASON
 from napari_phenoscope.profiling.similarity import profile_feature_columns
+from napari_phenoscope.qc import QC_PASS, QC_REASON
 from napari_phenoscope.session.state import PlateSession
 
 if TYPE_CHECKING:
