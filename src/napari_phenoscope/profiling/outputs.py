@@ -37,7 +37,7 @@ from napari_phenoscope.constants import (
     SITE,
     WELL,
 )
-from napari_phenoscope.errors import PlateFormatError, ProfileTableError
+from napari_phenoscope.errors import PlateFormatError, ProfileTableError, QualityControlError
 from napari_phenoscope.io.fields import iter_fields
 from napari_phenoscope.profiling.wells import normalise_well_medians, well_medians
 
@@ -290,8 +290,9 @@ def assemble_outputs(
                 f"{', '.join(dict.fromkeys(fields['_source']))}"
             )
     if not any(medians.values()):
-        raise PlateFormatError(
-            f"no cell passed QC in the {len(fields)} fields: see qc_cells.parquet"
+        raise QualityControlError(
+            f"no cell passed QC in the {len(fields)} fields: see qc_cells.parquet, or "
+            "profile with --qc flag"
         )
     written = {}
     for name, names in feature_columns.items():

@@ -430,14 +430,16 @@ def profile_plates(
         from napari_phenoscope.profiling.quality import judge_run
 
         # fields cached before QC existed: segmented again for their QC, features kept
-        map_fields(
-            QCJob(out_dir, image_pixel_size),
-            list(iter_fields(fields, fields_without_qc(fields, out_dir), missing=missing)),
-            scheduler=scheduler,
-            workers=workers,
-            progress=progress,
-            desc="QC",
-        )
+        without_qc = fields_without_qc(fields, out_dir)
+        if without_qc:
+            map_fields(
+                QCJob(out_dir, image_pixel_size),
+                list(iter_fields(fields, without_qc, missing=missing)),
+                scheduler=scheduler,
+                workers=workers,
+                progress=progress,
+                desc="QC",
+            )
         cell_qc = judge_run(fields, out_dir, qc_thresholds, exclude=qc == "exclude")
     return assemble_outputs(
         fields,
