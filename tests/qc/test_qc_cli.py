@@ -41,6 +41,7 @@ def test_qc_writes_field_and_cell_tables_and_a_summary(qc_plate, tmp_path, capsy
     assert (blurred[QC_REASON] == "field failed QC").all()
 
 
+@pytest.mark.slow  # three profile runs of eight fields
 def test_profile_leaves_failed_fields_out_and_records_why(qc_plate, tmp_path, capsys):
     out = tmp_path / "profile"
     args = ["profile", qc_plate, "--out", out, "--features", "classical", "--no-progress"]
