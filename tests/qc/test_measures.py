@@ -26,10 +26,11 @@ def _independent_slope(plane: np.ndarray) -> float:
     image = plane.astype(float)
     image = image / np.median(np.abs(image - image.mean()))
     power = np.abs(np.fft.fft2(image - image.mean())) ** 2
-    n = image.shape[0]
-    freq = np.minimum(np.arange(n), n - np.arange(n))
-    ring = np.floor(np.hypot(freq[:, None], freq[None, :])).astype(int) + 1
-    radii = np.arange(2, n // 8)
+    rows, cols = image.shape
+    fy = np.minimum(np.arange(rows), rows - np.arange(rows))
+    fx = np.minimum(np.arange(cols), cols - np.arange(cols))
+    ring = np.floor(np.hypot(fy[:, None], fx[None, :])).astype(int) + 1
+    radii = np.arange(2, int(np.floor(min(rows, cols) / 8)))
     sums = np.array([power[ring == r].sum() for r in radii])
     return float(np.linalg.lstsq(np.c_[np.log(radii), np.ones(len(radii))], np.log(sums))[0][0])
 
@@ -73,3 +74,19 @@ def test_field_measures_name_every_channel_and_the_cell_count():
     assert "ImageQuality_PowerLogLogSlope_Mito" in measures
     with pytest.raises(ValueError, match="does not match"):
         measure_field_quality(field[:3])
+
+
+@pytest.mark.parametrize("shape", [(128, 128), (97, 131)])
+def test_fast_paths_equal_the_plain_definitions(shape):
+    """The half-spectrum slope and the histogram statistics of integer planes give the
+    plain full-spectrum / numpy values, on even and odd sides."""
+    rng = np.random.default_rng(1)
+    plane = np.clip(rng.normal(900, 200, shape), 0, 4095).astype(np.uint16)
+    plane[:7, :9] = 4095
+    assert power_log_log_slope(plane) == pytest.approx(_independent_slope(plane), rel=1e-9)
+    fast = channel_quality(plane)
+    plain = channel_quality(plane.astype(np.float64) / 65535)  # the float path
+    for measure in ("MeanIntensity", "MedianIntensity", "StdIntensity", "MADIntensity"):
+        assert fast[measure] == pytest.approx(plain[measure], rel=1e-12), measure
+    assert fast["FocusScore"] == pytest.approx(plain["FocusScore"], rel=1e-9)
+    assert fast["PercentMaximal"] == pytest.approx(100 * 63 / plane.size)

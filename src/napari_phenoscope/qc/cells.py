@@ -86,8 +86,9 @@ def measure_cell_quality(dna: np.ndarray, nuclei: np.ndarray, cells: np.ndarray)
         nuclei.ravel(), weights=np.asarray(dna, np.float64).ravel(), minlength=size
     )
     inside = (cells > 0) & (nuclei > 0)
-    pairs = np.unique(np.stack([cells[inside], nuclei[inside]]), axis=1)
-    per_cell = np.bincount(pairs[0], minlength=size) if pairs.size else np.zeros(size, int)
+    # distinct (cell, nucleus) pairs as one integer each: a 1-D unique, not a 2-D one
+    pairs = np.unique(cells[inside].astype(np.int64) * size + nuclei[inside])
+    per_cell = np.bincount(pairs // size, minlength=size)
     edge = np.unique(np.concatenate([cells[0], cells[-1], cells[:, 0], cells[:, -1]]))
     return pd.DataFrame(
         {
