@@ -97,6 +97,46 @@ def retrieval(project: Path, out: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def seed_clean_caches(defects: Path, clean: Path, defects_out: Path, clean_out: Path) -> int:
+    """Copy the defect run's caches of its clean fields into the clean run's folder.
+
+    Both projects are rendered with the same seed and defects are applied after rendering,
+    so a field without a defect has the same pixels in both (checked here, file by file):
+    its features and QC are the same and need not be computed twice. Returns the number of
+    fields copied.
+    """
+    import filecmp
+    import shutil
+
+    truth = pd.read_csv(defects / "ground_truth" / "qc_truth.csv", keep_default_na=False)
+
+    def by_field(project: Path) -> dict[tuple[str, str], Path]:
+        # images/<BARCODE>__<timestamp>/Images/r01c01f01p01-ch1sk1fk1fl1.tiff
+        return {
+            (p.parents[1].name.split("__")[0], p.name): p
+            for p in project.glob("images/*/Images/*.tiff")
+        }
+
+    clean_images, defect_images = by_field(clean), by_field(defects)
+    copied = 0
+    for row in truth[truth["defect"] == ""].itertuples():
+        plate, well, site = row.Metadata_Plate, row.Metadata_Well, int(row.Metadata_Site)
+        stem = f"r{ord(well[0]) - 64:02d}c{int(well[1:]):02d}f{site:02d}p01-"
+        keys = [k for k in clean_images if k[0] == plate and k[1].startswith(stem)]
+        if len(keys) != len(CHANNELS) or not all(
+            filecmp.cmp(clean_images[k], defect_images[k], shallow=False) for k in keys
+        ):
+            continue
+        for cache in ("fields", "fields_qc"):
+            source = defects_out / cache / plate / f"{well}_s{site}.parquet"
+            target = clean_out / cache / plate / source.name
+            if source.is_file() and not target.is_file():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+        copied += 1
+    return copied
+
+
 def timing(fields: pd.DataFrame, n: int = 12) -> None:
     from napari_phenoscope.io.fields import iter_fields
 
@@ -145,9 +185,16 @@ def main() -> None:
         precision_recall(scored)
     timing(fields)
     if not args.no_retrieval:
-        tables = []
-        for name, project in projects.items():
-            tables.append(retrieval(project, work / f"profiles_{name}").assign(plates=name))
+        tables = [
+            retrieval(projects["defects"], work / "profiles_defects").assign(plates="defects")
+        ]
+        seed_clean_caches(
+            projects["defects"],
+            projects["clean"],
+            work / "profiles_defects",
+            work / "profiles_clean",
+        )
+        tables.append(retrieval(projects["clean"], work / "profiles_clean").assign(plates="clean"))
         table = pd.concat(tables, ignore_index=True)
         table["mAP"] = table["mAP"].astype(float).round(3)
         pivot = table.pivot_table(
