@@ -36,7 +36,7 @@ def run_session_qc(
     """QC of every field of the session's plates: (judged fields, judged cells).
 
     Fields are read and segmented one at a time (as the pipeline does); ``cancel`` stops
-    between fields (the result is then None-free but partial: the caller drops it).
+    between fields, and a cancelled run returns two empty tables (the dock drops them).
     """
     from napari_phenoscope.io.fields import iter_fields
     from napari_phenoscope.qc.run import measure_one_field
@@ -48,6 +48,8 @@ def run_session_qc(
         row, cell_measures = measure_one_field(field, session.extras.get("pixel_size"))
         rows.append(row)
         cells.append(cell_measures)
+    if cancel is not None and cancel.is_set():
+        return pd.DataFrame(), pd.DataFrame()
     return judge_plates(pd.DataFrame(rows), pd.concat(cells, ignore_index=True))
 
 
