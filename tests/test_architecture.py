@@ -20,6 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("io", "_reader"),
     ("segmentation",),
     ("features",),
+    ("qc",),
     ("models",),
     ("training",),
     ("evaluation",),

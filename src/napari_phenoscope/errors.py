@@ -31,6 +31,10 @@ class ClusterError(PhenoscopeError):
     """A Dask scheduler cannot be reached, execution options conflict, or workers died."""
 
 
+class QualityControlError(PhenoscopeError):
+    """A QC threshold names an unknown measure, or QC leaves nothing to profile."""
+
+
 class PhenoscopeWarning(UserWarning):
     """Something the user should know but that does not stop the run (one line)."""
 

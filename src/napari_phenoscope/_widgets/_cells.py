@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+from napari.utils.colormaps import direct_colormap
+
 from napari_phenoscope._reader import METADATA_KEY
 from napari_phenoscope._widgets._viewer import field_key, tag_field_layer
 from napari_phenoscope._widgets._workers import LABELS_CELLS, LABELS_NUCLEI
 from napari_phenoscope.constants import PLATE, SITE, WELL
 from napari_phenoscope.session.compute import labels_features
+from napari_phenoscope.session.quality import flagged_label_image, flagged_labels
 from napari_phenoscope.session.state import PlateSession, state_of
 
 #: Outline width (pixels) of each layer's labels: drawn as contours, not filled, so that the
@@ -46,7 +50,30 @@ def show_field_labels(viewer: Any, session: PlateSession) -> bool:
         if features is not None:
             layer.features = features
         tag_field_layer(layer, key, name)
+    _mark_flagged_cells(viewer, session, key, cells, scale)
     return True
+
+
+FLAGGED_CELLS = "QC-flagged cells"
+
+
+def _mark_flagged_cells(viewer: Any, session: PlateSession, key, cells, scale) -> None:
+    """Outline the field's QC-flagged cells in red, their reasons in the layer's features."""
+    flagged = flagged_labels(session, key)
+    if not flagged and FLAGGED_CELLS not in viewer.layers:
+        return
+    data = flagged_label_image(cells, flagged)
+    if FLAGGED_CELLS in viewer.layers:
+        layer = viewer.layers[FLAGGED_CELLS]
+        layer.data = data
+    else:
+        layer = viewer.add_labels(data, name=FLAGGED_CELLS, opacity=1.0, scale=scale)
+        layer.contour = 3
+    layer.colormap = direct_colormap({None: "red", 0: "transparent"})
+    layer.features = pd.DataFrame(
+        {"index": pd.array(list(flagged), dtype="int64"), "QC_reason": list(flagged.values())}
+    )
+    tag_field_layer(layer, key, FLAGGED_CELLS)
 
 
 def field_image_scale(viewer: Any) -> tuple[float, ...] | None:

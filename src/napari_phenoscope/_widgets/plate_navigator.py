@@ -27,6 +27,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_phenoscope._widgets._cells import show_field_labels
 from napari_phenoscope._widgets._dock import Dock
 from napari_phenoscope._widgets._plate_inputs import PlateInputs, describe_session
 from napari_phenoscope._widgets._viewer import (
@@ -46,7 +47,8 @@ from napari_phenoscope.io.plate_layout import (
 )
 from napari_phenoscope.io.remote import display_path
 from napari_phenoscope.session.opening import OpenedPlate, read_plate_session
-from napari_phenoscope.session.state import PlateSession
+from napari_phenoscope.session.quality import attach_qc, describe_field_qc, run_session_qc
+from napari_phenoscope.session.state import QC_FAILED_FIELDS, QC_FIELDS_KEY, PlateSession
 
 if TYPE_CHECKING:
     import napari
@@ -125,6 +127,12 @@ class PlateNavigator(Dock):
         self.colour_bar.setPixmap(_viridis_pixmap())
         self.info = QTextBrowser()
         self.info.setMaximumHeight(190)
+        self.qc_button = QPushButton("Check field quality (QC)")
+        self.qc_button.setToolTip(
+            "measure focus, saturation and cell count of every field, judge each against "
+            "the plate, colour wells by failed fields and mark flagged cells (docs/qc.md)"
+        )
+        self.qc_button.clicked.connect(lambda: self.run_qc(wait=False))
 
         form = QFormLayout()
         form.addRow("Plate", self.plate_combo)
@@ -154,6 +162,7 @@ class PlateNavigator(Dock):
         layout.addWidget(self.reading_options)
         layout.addWidget(self.grid)
         layout.addWidget(self.colour_bar)
+        layout.addWidget(self.qc_button)
         layout.addWidget(self.legend)
         layout.addWidget(self.info)
         layout.addWidget(self.status)
@@ -200,6 +209,8 @@ class PlateNavigator(Dock):
             if session.well_metadata is not None:
                 columns = [c for c in session.well_metadata.columns if is_metadata_column(c)]
                 columns += [CELL_COUNT]
+            if QC_FIELDS_KEY in session.extras:
+                columns += [QC_FAILED_FIELDS]
             self.colour_combo.addItems(columns)
             if MODALITY in columns:
                 self.colour_combo.setCurrentText("Metadata_control_type")
@@ -235,7 +246,8 @@ class PlateNavigator(Dock):
             for k, v in info.items()
             if v not in ("", None)
         )
-        self.info.setHtml(f"<p>site {site}</p><table>{rows}</table>")
+        quality = describe_field_qc(session, (plate, well, site))
+        self.info.setHtml(f"<p>site {site}</p>{quality}<table>{rows}</table>")
 
     # --- user actions ----------------------------------------------------------------
     def _browse_file(self) -> None:
@@ -325,6 +337,39 @@ class PlateNavigator(Dock):
         except PhenoscopeError as error:
             self.status.setText(f"Error: {error}")
             notify_error(str(error))
+
+    def run_qc(self, wait: bool = True) -> bool:
+        """QC every field of the open plate in a worker, then colour wells by failed fields.
+
+        Returns whether QC finished (with ``wait``) or started.
+        """
+        session = self.state.session
+        if session is None or not session.has_images:
+            self.status.setText("Open a plate with images first: QC measures its fields.")
+            return False
+        self.status.setText(f"QC of {len(session.fields)} fields…")
+        outcome: dict[str, bool] = {}
+
+        def done(tables) -> None:
+            attach_qc(session, *tables)
+            failed = int((~tables[0]["QC_pass"]).sum())
+            self._session_changed(session)
+            self.colour_combo.setCurrentText(QC_FAILED_FIELDS)
+            self.status.setText(f"QC: {failed} of {len(tables[0])} fields failed")
+            show_field_labels(self.viewer, session)  # flagged cells of a segmented field
+            outcome["done"] = True
+
+        def failed(error: BaseException) -> None:
+            outcome["done"] = False
+            self.fail(f"Error: {one_line(error)}")
+
+        cancel = self.start(
+            run_session_qc, session, on_result=done, on_error=failed, on_finished=lambda: None
+        )
+        if not wait:
+            return True
+        wait_until(lambda: ("done" in outcome and not self.running) or cancel.is_set())
+        return outcome.get("done", False)
 
     def _site_chosen(self, _: int) -> None:
         session = self.state.session

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QHBoxLayout,
@@ -71,6 +72,7 @@ from napari_phenoscope.profiling.embedding_map import (
 )
 from napari_phenoscope.profiling.map_points import PointLocator
 from napari_phenoscope.profiling.similarity import profile_feature_columns
+from napari_phenoscope.qc import QC_PASS, QC_REASON
 from napari_phenoscope.session.state import PlateSession
 from napari_phenoscope.session.tables import annotations_of
 
@@ -97,10 +99,15 @@ def colour_columns(
 
 
 def map_table(
-    session: PlateSession, level: Level, feature_set: str, max_rows: int
+    session: PlateSession,
+    level: Level,
+    feature_set: str,
+    max_rows: int,
+    hide_flagged: bool = False,
 ) -> tuple[pd.DataFrame, list[str]]:
     """The rows a map of ``level`` shows (a seeded subset of at most ``max_rows`` cells with
-    every feature) and their feature columns.
+    every feature) and their feature columns; ``hide_flagged`` leaves out the cells that
+    failed QC (a single-cell table with ``QC_pass``, ``phenoscope profile --qc``).
 
     Raises
     ------
@@ -115,7 +122,10 @@ def map_table(
         if missing:
             raise PhenoscopeError(f"single-cell table has no feature column {missing[0]}")
         # choose rows first, copy after: the cell table may hold 100k rows x 400 features
-        complete = np.flatnonzero(session.cells[columns].notna().all(axis=1).to_numpy())
+        usable = session.cells[columns].notna().all(axis=1).to_numpy()
+        if hide_flagged and QC_PASS in session.cells.columns:
+            usable &= session.cells[QC_PASS].astype(bool).to_numpy()
+        complete = np.flatnonzero(usable)
         table = session.cells.iloc[complete[subsample(len(complete), max_rows)]]
     else:
         if feature_set not in session.well_profiles:
@@ -137,11 +147,12 @@ def layout_and_index(
     progress: Any,
     cancel: threading.Event,
     compute: Callable[..., np.ndarray] = compute_umap,
+    hide_flagged: bool = False,
 ) -> tuple[pd.DataFrame, np.ndarray, PointIndex, PointLocator]:
     """The mapped rows, their layout (cached; a missing one computed by ``compute``) and
     the lookups a click needs, all off the GUI thread: with a million cells, even copying
     the features takes seconds."""
-    table, columns = map_table(session, level, feature_set, max_rows)
+    table, columns = map_table(session, level, feature_set, max_rows, hide_flagged)
     features = feature_matrix(table, columns)
     embedding = cached_umap(cache, features, feature_set, level, params, progress, cancel, compute)
     return table, embedding, PointIndex.from_table(table, level), PointLocator(embedding)
@@ -192,6 +203,13 @@ class ProfileMap(Dock):
         self.lasso_button.toggled.connect(lambda checked: self.plot.set_lasso(checked))
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 100)
+        self.hide_flagged = QCheckBox("Leave out QC-flagged cells")
+        self.hide_flagged.setChecked(True)
+        self.hide_flagged.setToolTip(
+            "cells of fields that failed QC and outlier cells (QC_reason); unchecked, they "
+            "are mapped and can be coloured by QC_reason"
+        )
+        self.hide_flagged.toggled.connect(lambda _: self.table is not None and self.compute())
 
         self.plot = ScatterCanvas(on_select=self.select_points)
         self.canvas, self.axes = self.plot.canvas, self.plot.axes
@@ -206,6 +224,7 @@ class ProfileMap(Dock):
         form.addRow("Features", self.feature_combo)
         form.addRow("Colour by", self.colour_combo)
         form.addRow("Max cells", self.max_cells)
+        form.addRow("", self.hide_flagged)
         buttons = QHBoxLayout()
         for button in (self.compute_button, self.cancel_button, self.lasso_button):
             buttons.addWidget(button)
@@ -243,7 +262,7 @@ class ProfileMap(Dock):
         level = self.level_combo.currentData()
         feature_set = self.feature_combo.currentText()
         try:  # bad input fails now, on a few rows, not after the layout
-            sample, columns = map_table(session, level, feature_set, 50)
+            sample, columns = map_table(session, level, feature_set, 50, self._hiding())
             feature_matrix(sample, columns)
             PointIndex.from_table(sample, level)
         except PhenoscopeError as error:
@@ -272,12 +291,16 @@ class ProfileMap(Dock):
             report,
             cancel,
             partial(self.child_process.run, compute_umap),  # where cancel kills it
+            self._hiding(),
             cancel=cancel,
             on_result=done,
             on_error=self._errored,
             on_finished=lambda: self._set_running(False, self.status.text()),
         )
         return True
+
+    def _hiding(self) -> bool:
+        return self.hide_flagged.isChecked()
 
     def cancel(self) -> None:
         """Cancel the map: the dock is free at once and the layout's process is killed
@@ -350,6 +373,9 @@ class ProfileMap(Dock):
         session = self.state.session
         chosen = annotations_of(session, table) if session is not None else None
         columns, best = colour_columns(table, features, chosen)
+        if QC_REASON in table.columns:  # after the metadata, before the features
+            n_metadata = sum(is_metadata_column(c) for c in columns)
+            columns = [*columns[:n_metadata], QC_REASON, *columns[n_metadata:]]
         self.colour_combo.blockSignals(True)
         self.colour_combo.clear()
         self.colour_combo.addItems(columns)

@@ -1,7 +1,7 @@
 """The ``phenoscope`` command: thin argument parsing over the library modules.
 
 Each sub-command is a module named after its verb (``demo``, ``demo_data``, ``segment``,
-``profile``, ``train``, ``evaluate``, ``explain``, ``tour``, ``view``, ``export``)
+``profile``, ``qc``, ``train``, ``evaluate``, ``explain``, ``tour``, ``view``, ``export``)
 with an ``add`` function that declares its arguments and a ``run`` function that
 imports the library lazily (so ``phenoscope --help`` stays fast) and calls it.
 Errors a user can fix are printed as one line; the exit code is 2.
@@ -21,6 +21,7 @@ from napari_phenoscope.cli import (
     explain,
     export,
     profile,
+    qc,
     segment,
     tour,
     train,
@@ -47,6 +48,7 @@ def _build_parser() -> argparse.ArgumentParser:
 _SUBCOMMANDS: list[SubcommandAdder] = [
     demo.add,
     profile.add,
+    qc.add,
     demo_data.add,
     train.add,
     segment.add,

@@ -27,6 +27,14 @@ def add(subparsers: argparse._SubParsersAction) -> None:
         help="domain randomisation: a random look per field (train) or one look unlike any "
         "training field (heldout); default: the demo's own look",
     )
+    parser.add_argument(
+        "--defects",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="fraction of fields defocused, covered in saturating debris or empty, seeded; "
+        "the truth in ground_truth/qc_truth.csv (default: 0, clean plates)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=run)
 
@@ -43,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         n_replicates=args.replicates,
         progress=not args.no_progress,
         variation=args.variation,
+        defects=args.defects,
     )
     barcodes = ", ".join(plate.barcode for plate in manifest.plates)
     print(f"{len(manifest.plates)} plates ({barcodes}) -> {manifest.root}")

@@ -11,6 +11,7 @@ from napari_phenoscope.cli._options import (
     apply_remote_options,
     positive_int,
 )
+from napari_phenoscope.cli.qc import add_qc_threshold_option
 
 
 def add(subparsers: argparse._SubParsersAction) -> None:
@@ -73,6 +74,15 @@ def add(subparsers: argparse._SubParsersAction) -> None:
         default="error",
         help="with --labels, a field without cell labels: stop (default) or leave it out",
     )
+    parser.add_argument(
+        "--qc",
+        choices=("off", "flag", "exclude"),
+        default="exclude",
+        help="quality control: leave failed fields and flagged cells out of the well "
+        "profiles (exclude, default), keep them with QC columns (flag), or none (off); "
+        "writes OUT/qc_fields.csv and OUT/qc_cells.parquet (docs/qc.md)",
+    )
+    add_qc_threshold_option(parser)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=run)
 
@@ -100,12 +110,29 @@ def run(args: argparse.Namespace) -> int:
         pixel_size=args.pixel_size,
         labels=args.labels,
         missing_labels=args.missing_labels,
+        qc=args.qc,
+        qc_thresholds=args.qc_threshold,
     )
     resumed = outputs.n_fields - outputs.n_fields_computed
     print(
         f"{outputs.n_cells} cells from {outputs.n_fields} fields "
         f"({outputs.n_fields_computed} computed, {resumed} resumed) -> {outputs.single_cells}"
     )
+    if outputs.n_cells_profiled is not None:
+        _print_qc_summary(outputs)
     for name, path in outputs.well_profiles.items():
         print(f"well profiles ({name}): {path}")
     return 0
+
+
+def _print_qc_summary(outputs) -> None:
+    import pandas as pd
+
+    from napari_phenoscope.qc import QC_FIELDS_NAME, QC_PASS
+
+    fields = pd.read_csv(outputs.single_cells.parent / QC_FIELDS_NAME)
+    print(
+        f"QC: {int((~fields[QC_PASS]).sum())} of {len(fields)} fields failed; "
+        f"{outputs.n_cells_profiled} of {outputs.n_cells} cells in the well profiles "
+        f"-> {outputs.single_cells.parent / QC_FIELDS_NAME}"
+    )

@@ -36,6 +36,7 @@ from napari_phenoscope.constants import (
     WELL,
     well_row_col,
 )
+from napari_phenoscope.demo.defects import QC_TRUTH_NAME, apply_defect, choose_defect
 from napari_phenoscope.demo.design import (
     BI_2536,
     DEFAULT_SIZE,
@@ -98,7 +99,7 @@ class DemoManifest:
     plates: tuple[DemoPlate, ...]
     wells: dict[str, tuple[str, ...]]
     latent_effects: Path
-    parameters: dict[str, int]
+    parameters: dict[str, float]
 
 
 # --- which wells to render ----------------------------------------------------------------
@@ -231,6 +232,7 @@ def write_demo_plates(
     n_replicates: int = DEFAULT_REPLICATES,
     progress: bool = True,
     variation: str | None = None,
+    defects: float = 0.0,
 ) -> DemoManifest:
     """Render the demo project: compound, CRISPR and ORF plates, ``n_replicates`` each.
 
@@ -253,6 +255,10 @@ def write_demo_plates(
     variation
         ``None`` (the demo's own look), ``"train"`` (a randomised look per field) or
         ``"heldout"`` (one look unlike any training field); see ``demo.variation``.
+    defects
+        Fraction of fields given a defect (defocus, saturating debris or no cells,
+        ``demo.defects``), seeded; the truth is written to ``ground_truth/qc_truth.csv``.
+        0 (the default) renders clean plates.
 
     Returns
     -------
@@ -272,7 +278,10 @@ def write_demo_plates(
     _write_metadata(root, [(plate, modality) for plate, modality, _ in plates])
     jobs = [(p, w, s) for p in plates for w in wells[p[1]] for s in range(1, n_sites + 1)]
     bar = _progress(len(jobs), progress)
+    if not 0.0 <= defects <= 1.0:
+        raise PhenoscopeError(f"demo parameter defects={defects} is outside 0..1")
     written, latent_rows, load_data = [], [], {plate: [] for plate, _, _ in plates}
+    truth_rows = []
     folders = {}
     for plate, modality, replicate in plates:
         images = root / "images" / f"{plate}__2020-11-0{replicate}T19_51_35-Measurement1" / "Images"
@@ -287,6 +296,10 @@ def write_demo_plates(
         style = None if variation is None else field_style(variation, seed, plate, well, site)
         field = render_well_site(seed, modality, replicate, well, site, size, style)
         row = {PLATE: plate, WELL: well, SITE: site}
+        if defects:
+            defect = choose_defect(seed, plate, well, site, defects)
+            field = apply_defect(field, defect, seed, (plate, well, site))
+            truth_rows.append({**row, "defect": defect})
         for index, channel in enumerate(CHANNELS):
             name = _channel_file(well, site, channel)
             _write_tiff(images / name, field.image[index])
@@ -304,6 +317,8 @@ def write_demo_plates(
         pd.DataFrame(load_data[item.barcode]).to_csv(item.load_data, index=False)
     latent_path = root / "ground_truth" / "latent_effects.parquet"
     pd.DataFrame(latent_rows).to_parquet(latent_path, index=False)
+    if defects:
+        pd.DataFrame(truth_rows).to_csv(root / "ground_truth" / QC_TRUTH_NAME, index=False)
     parameters = {
         "seed": seed,
         "n_wells": n_wells,
@@ -314,6 +329,8 @@ def write_demo_plates(
     }
     if variation is not None:
         parameters["variation"] = variation  # type: ignore[assignment]
+    if defects:  # clean plates keep the parameters (and cache folders) they always had
+        parameters["defects"] = defects
     manifest = DemoManifest(root, tuple(written), wells, latent_path, parameters)
     _save_manifest(manifest)
     return manifest

@@ -37,7 +37,7 @@ from napari_phenoscope.constants import (
     SITE,
     WELL,
 )
-from napari_phenoscope.errors import PlateFormatError, ProfileTableError
+from napari_phenoscope.errors import PlateFormatError, ProfileTableError, QualityControlError
 from napari_phenoscope.io.fields import iter_fields
 from napari_phenoscope.profiling.wells import normalise_well_medians, well_medians
 
@@ -68,6 +68,8 @@ class ProfileOutputs:
         Fields in the run, and those computed in this call (the rest came from the cache).
     n_cells
         Rows of the single-cell table.
+    n_cells_profiled
+        Cells passing QC that the well profiles were computed from (``--qc exclude``).
     """
 
     single_cells: Path
@@ -76,6 +78,7 @@ class ProfileOutputs:
     n_fields: int
     n_fields_computed: int
     n_cells: int
+    n_cells_profiled: int | None = None  # cells in the well profiles (None: all, no QC)
 
 
 def field_cache_path(out_dir: str | Path, plate: str, well: str, site: int) -> Path:
@@ -226,6 +229,8 @@ def assemble_outputs(
     feature_sets: Sequence[str],
     out_dir: Path,
     n_computed: int,
+    cell_qc: pd.DataFrame | None = None,
+    exclude: bool = False,
 ) -> ProfileOutputs:
     """Stream the field caches, a batch of whole wells at a time, into the single-cell table
     and the well profiles.
@@ -236,13 +241,17 @@ def assemble_outputs(
     (``wells.normalise_well_medians``), giving the same profiles as ``well_profiles`` of
     the whole table. Peak memory is one batch's cells, not the plate's (a 384-well plate of
     1080 px fields holds ~240k cells x ~1,700 features).
+
+    ``cell_qc`` (plate, well, site, label, ``QC_pass``, ``QC_reason``: ``profiling.quality``)
+    adds its two columns to every cell; with ``exclude`` the well profiles are computed
+    from the passing cells only (the single-cell table keeps every cell and its reason).
     """
     dtypes = _metadata_dtypes(fields, well_metadata)
     feature_columns: dict[str, list[str]] | None = None
     unwanted: set[str] = set()
     columns: list[str] = []
     medians: dict[str, list[pd.DataFrame]] = {name: [] for name in feature_sets}
-    n_cells = 0
+    n_cells = n_profiled = 0
     single_cells = out_dir / "single_cells.parquet"
     writer: pq.ParquetWriter | None = None
     with _atomic(single_cells) as temporary:
@@ -258,15 +267,20 @@ def assemble_outputs(
                     well_metadata, on=[PLATE, WELL], how="left", validate="many_to_one"
                 )
                 cells = cells.astype({c: t for c, t in dtypes.items() if c in cells.columns})
+                if cell_qc is not None:
+                    cells = _join_qc(cells, cell_qc)
                 if writer is None:
                     columns = _ordered_columns(list(cells.columns), feature_columns)
                     schema = _schema_of(cells[columns])
                     writer = pq.ParquetWriter(temporary, schema)
                 cells = cells.reindex(columns=columns).copy()  # one block per dtype again
                 writer.write_table(pa.Table.from_pandas(cells, schema=schema, preserve_index=False))
+                profiled = cells[cells["QC_pass"]] if exclude and cell_qc is not None else cells
                 for name, names in feature_columns.items():
-                    medians[name].append(well_medians(cells, names))
+                    if len(profiled):
+                        medians[name].append(well_medians(profiled, names))
                 n_cells += len(cells)
+                n_profiled += len(profiled)
         finally:
             if writer is not None:
                 writer.close()
@@ -275,6 +289,11 @@ def assemble_outputs(
                 f"segmentation found no cells in any of the {len(fields)} fields of "
                 f"{', '.join(dict.fromkeys(fields['_source']))}"
             )
+    if not any(medians.values()):
+        raise QualityControlError(
+            f"no cell passed QC in the {len(fields)} fields: see qc_cells.parquet, or "
+            "profile with --qc flag"
+        )
     written = {}
     for name, names in feature_columns.items():
         profiles = normalise_well_medians(pd.concat(medians[name], ignore_index=True), names)
@@ -286,7 +305,18 @@ def assemble_outputs(
         n_fields=len(fields),
         n_fields_computed=n_computed,
         n_cells=n_cells,
+        n_cells_profiled=n_profiled if cell_qc is not None else None,
     )
+
+
+def _join_qc(cells: pd.DataFrame, cell_qc: pd.DataFrame) -> pd.DataFrame:
+    """``QC_pass`` / ``QC_reason`` of each cell (a cell QC never saw fails, saying so)."""
+    keys = [PLATE, WELL, SITE, LABEL]
+    joined = cells.merge(cell_qc, on=keys, how="left", validate="one_to_one")
+    unseen = joined["QC_pass"].isna()
+    joined["QC_pass"] = joined["QC_pass"].where(~unseen, False).astype(bool)
+    joined["QC_reason"] = joined["QC_reason"].where(~unseen, "not measured by QC").astype(str)
+    return joined
 
 
 def _ordered_columns(columns: list[str], feature_columns: dict[str, list[str]]) -> list[str]:

@@ -292,6 +292,8 @@ def profile_plates(
     pixel_size: float | None = None,
     labels: str | Path | None = None,
     missing_labels: Literal["error", "skip"] = "error",
+    qc: str = "exclude",
+    qc_thresholds: Sequence[str] = (),
 ) -> ProfileOutputs:
     """Profile plates into single-cell and well-level Parquet tables, resumably.
 
@@ -335,6 +337,13 @@ def profile_plates(
     missing_labels
         With ``labels``, a field without a cell label image stops the run before anything
         is computed (``"error"``, naming the file) or is left out (``"skip"``).
+    qc
+        ``"exclude"`` (default): fields failing QC and flagged cells are left out of the
+        well profiles; ``"flag"``: kept, with ``QC_pass`` / ``QC_reason`` in the single-cell
+        table; ``"off"``: no QC. Either of the first two writes ``qc_fields.csv`` and
+        ``qc_cells.parquet`` (``qc`` package, docs/qc.md).
+    qc_thresholds
+        ``MEASURE=Z`` overrides of the field tests (``qc.parse_thresholds``).
     scheduler
         Address of a running Dask scheduler: one task per field on its workers (which
         need this package and must see the plate folders and ``out_dir``).
@@ -354,6 +363,8 @@ def profile_plates(
     LabelsError
         With ``labels``: a missing field (``missing_labels="error"``), or a label image
         that is not the field's shape (naming the file).
+    QualityControlError
+        An unknown ``qc`` mode or threshold measure, or QC failing every field.
 
     Warns
     -----
@@ -368,8 +379,10 @@ def profile_plates(
     )
     from napari_phenoscope.models import resolve_device
     from napari_phenoscope.profiling.execute import check_execution, map_fields
+    from napari_phenoscope.profiling.quality import QCJob, check_qc_mode, fields_without_qc
 
     check_execution(scheduler, workers)
+    check_qc_mode(qc)
     feature_sets = parse_feature_sets(features)
     fields = index_plates(plate_dirs, channel_map=channel_map, wells=wells, illum=illum)
     if labels is not None:
@@ -377,7 +390,8 @@ def profile_plates(
     well_metadata = annotate_wells(fields, plate_dirs, metadata, negcon)
     image_pixel_size = resolve_pixel_size(fields, pixel_size)
     out_dir = output_folder(out_dir)
-    for stale in [*out_dir.glob(".*.tmp"), *(out_dir / "fields").glob("*/.*.tmp")]:
+    caches = [out_dir / "fields", out_dir / "fields_qc"]
+    for stale in [*out_dir.glob(".*.tmp"), *(p for c in caches for p in c.glob("*/.*.tmp"))]:
         stale.unlink(missing_ok=True)  # left by a run killed mid-write; never read
     signature: dict[str, Any] = {
         "feature_sets": list(feature_sets),
@@ -416,6 +430,7 @@ def profile_plates(
         scaling,
         image_pixel_size,
         None if labels is None else Path(labels),
+        qc=qc != "off",
     )
     map_fields(
         job,
@@ -426,7 +441,31 @@ def profile_plates(
         describe=lambda field: "{} {} s{}".format(*field.key),
         total=len(fields),
     )
-    return assemble_outputs(fields, well_metadata, feature_sets, out_dir, n_computed=len(todo))
+    cell_qc = None
+    if qc != "off":
+        from napari_phenoscope.profiling.quality import judge_run
+
+        # fields cached before QC existed: segmented again for their QC, features kept
+        without_qc = fields_without_qc(fields, out_dir)
+        if without_qc:
+            map_fields(
+                QCJob(out_dir, image_pixel_size, None if labels is None else Path(labels)),
+                list(iter_fields(fields, without_qc, missing=missing)),
+                scheduler=scheduler,
+                workers=workers,
+                progress=progress,
+                desc="QC",
+            )
+        cell_qc = judge_run(fields, out_dir, qc_thresholds, exclude=qc == "exclude")
+    return assemble_outputs(
+        fields,
+        well_metadata,
+        feature_sets,
+        out_dir,
+        n_computed=len(todo),
+        cell_qc=cell_qc,
+        exclude=qc == "exclude",
+    )
 
 
 @dataclass(frozen=True)
@@ -446,20 +485,27 @@ class FieldJob:
     scaling: dict[str, Any] = dataclass_field(default_factory=dict)
     pixel_size: float | None = None
     labels_dir: Path | None = None
+    qc: bool = False  # also cache the field's QC measures (``profiling.quality``)
 
     def __call__(self, field: Field) -> int:
         from napari_phenoscope.models import resolve_device
+        from napari_phenoscope.segmentation.field import segment_field
 
         device, encoder = self.device, None
         if "vit" in self.feature_sets:
             device = str(resolve_device(self.device))
             encoder = cached_encoder(self.model_path, self.signature["model"], device)
         image = field.read()
-        segmentation = None
         if self.labels_dir is not None:
             from napari_phenoscope.segmentation.given import read_field_labels
 
             segmentation = read_field_labels(self.labels_dir, *field.key, image.shape[1:])
+        else:
+            segmentation = segment_field(image, channels=CHANNELS, pixel_size=self.pixel_size)
+        if self.qc:
+            from napari_phenoscope.profiling.quality import write_field_qc
+
+            write_field_qc(self.out_dir, field.key, image, segmentation.nuclei, segmentation.cells)
         table, _ = measure_field(
             image,
             field.key,

@@ -22,6 +22,10 @@ from napari_phenoscope.constants import PLATE, SITE, WELL
 from napari_phenoscope.errors import PlateFormatError
 
 #: What a session opened from profile tables alone answers when asked for a field.
+#: ``extras`` key of a plate's judged field QC (``session.quality.attach_qc``).
+QC_FIELDS_KEY = "qc_fields"
+#: The ``wells_of`` column counting each well's fields that failed QC.
+QC_FAILED_FIELDS = "QC: failed fields"
 NO_IMAGES = "no images in this session: open the plate first (phenoscope view --images PLATE_DIR)"
 
 
@@ -131,6 +135,10 @@ class PlateSession:
         wells["cell count"] = [
             self.cell_counts.get((plate, well), float("nan")) for well in wells[WELL]
         ]
+        qc = self.extras.get(QC_FIELDS_KEY)
+        if qc is not None:
+            failed = (~qc[qc[PLATE] == plate].set_index(WELL)["QC_pass"]).groupby(level=0).sum()
+            wells[QC_FAILED_FIELDS] = wells[WELL].map(failed).astype(float)
         return wells
 
     def well_info(self, plate: str, well: str) -> dict[str, object]:
