@@ -71,8 +71,8 @@ def test_profile_map_leaves_out_flagged_cells_unless_asked(make_napari_viewer, t
     session.cells["QC_reason"] = np.where(flagged, "cut by the field edge", "")
     assert widget.hide_flagged.isChecked()  # as the well profiles leave them out
     hidden, _ = map_table(session, "cells", "vit", 10_000, hide_flagged=True)
-    shown, _ = map_table(session, "cells", "vit", 10_000, hide_flagged=False)
+    shown, features = map_table(session, "cells", "vit", 10_000, hide_flagged=False)
     assert len(hidden) == (~flagged).sum() and hidden["QC_pass"].all()
     assert len(shown) == len(flagged)
-    widget._fill_colour_combo(shown)
+    widget._fill_colour_combo(shown, features)
     assert widget.colour_combo.findText("QC_reason") >= 0
