@@ -40,13 +40,13 @@ def run(args: argparse.Namespace) -> int:
     fields = encoder = None
     device = args.device
     if args.images:
-        from napari_phenoscope.profiling.pipeline import index_plates, resolve_device
+        from napari_phenoscope.profiling.pipeline import index_plates
 
         fields = index_plates(args.images)
         if "vit" in profiles and cells is not None:
-            from napari_phenoscope.models import load_encoder
+            from napari_phenoscope.models import load_encoder, resolve_device
 
-            device = resolve_device(device)
+            device = str(resolve_device(device))
             encoder = load_encoder(args.model, device=device)
     comparison = compare(
         profiles,
