@@ -27,9 +27,26 @@ def test_explain_writes_the_figure_and_tables(outputs, tmp_path, capsys):
     assert figure.read_bytes()[:4] == b"\x89PNG"
     summary = pd.read_csv(figure.with_name("bi2536_plk1_summary.csv"))
     assert summary.loc[0, "rank"] == 1 and summary.loc[0, "match"] == "PLK1 (crispr)"
-    assert "classical: BI-2536 (compound), 4 wells vs PLK1 (crispr): similarity +" in printed
-    assert "Nuclei DNA intensity up in both" in printed
+    assert "classical: BI-2536 (compound), 4 wells vs PLK1 (crispr) (match): similarity +" in printed
+    # the contrast by default: BI-2536's other annotated target, in the match's modality
+    assert "vs BRD4 (crispr) (contrast): similarity -" in printed
+    assert "DNA intensity in the nucleus: up " in printed and " MAD in both" in printed
     assert "not shown: no single-cell table" in printed
+
+
+def test_versus_names_the_contrast(outputs, tmp_path, capsys):
+    figure = tmp_path / "versus.pdf"
+    code = main(["explain", str(outputs), "BI-2536", "crispr:PLK1", "--versus", "orf:PLK1",
+                 "--out", str(figure), "--null-size", "50"])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert figure.read_bytes()[:5] == b"%PDF-"
+    summary = pd.read_csv(tmp_path / "versus_summary.csv").set_index("side")
+    assert summary.loc["contrast", "match"] == "PLK1 (orf)"
+    code = main(["explain", str(outputs), "BI-2536", "crispr:PLK1", "--versus", "none",
+                 "--out", str(tmp_path / "alone.svg"), "--null-size", "50"])  # fmt: skip
+    assert code == 0
+    assert set(pd.read_csv(tmp_path / "alone_summary.csv")["side"]) == {"match"}
 
 
 @pytest.mark.parametrize(
@@ -38,6 +55,9 @@ def test_explain_writes_the_figure_and_tables(outputs, tmp_path, capsys):
         (["BI-2536", "PLK1"], "'PLK1' is in several modalities: write crispr:PLK1 or orf:PLK1"),
         (["BI-2536", "crispr:KRAS"], "no well profile of perturbation 'KRAS' in modality crispr"),
         (["BI-2536", "BI-2536"], "BI-2536 (compound) has no well outside the query's wells"),
+        (["BI-2536", "crispr:PLK1", "--versus", "crispr:PLK1"],
+         "the contrast 'crispr:PLK1' is the match itself"),
+        (["BI-2536", "crispr:PLK1", "--versus", "KRAS"], "no well profile of perturbation 'KRAS'"),
     ],
 )
 def test_bad_requests_are_one_line(outputs, tmp_path, capsys, arguments, message):
@@ -56,9 +76,9 @@ def test_a_folder_without_profiles_is_named(tmp_path, capsys):
     )
 
 
-def test_the_figure_must_be_png_or_svg(outputs, tmp_path, capsys):
+def test_the_figure_must_be_png_svg_or_pdf(outputs, tmp_path, capsys):
     code = main(
-        ["explain", str(outputs), "BI-2536", "crispr:PLK1", "--out", str(tmp_path / "f.pdf")]
+        ["explain", str(outputs), "BI-2536", "crispr:PLK1", "--out", str(tmp_path / "f.jpg")]
     )
     assert code == 2
-    assert "the figure must be .png or .svg" in capsys.readouterr().err
+    assert "the figure must be .png, .svg or .pdf" in capsys.readouterr().err

@@ -9,7 +9,6 @@ images:
 - ViT channel occlusion: the similarity of the two sides when one channel is blanked in
   every crop (query, match and the negative controls they are normalised to), recomputed
   through the same median, robust z-score and consensus steps as the profiles;
-- the encoder's attention rollout over a representative cell of each side.
 
 Images are read with ``io.read_field``; torch is imported only by the ViT functions.
 """
@@ -30,8 +29,9 @@ from napari_phenoscope.profiling.attribution import cosine
 from napari_phenoscope.profiling.embedding_map import feature_matrix
 from napari_phenoscope.profiling.similarity import profile_feature_columns, representative_cells
 
-#: Rows of the cell panel, top to bottom.
-ROLES = ("query", "match", "control")
+#: What each representative cell stands for, in the order they are drawn.
+ROLES = ("query", "match", "contrast", "control")
+CONTROL_ROLE = "control"
 WINDOW_PX = 96  # field pixels around a cell for the thumbnails
 BASELINE = "none"
 
@@ -91,8 +91,8 @@ def representative_rows(
     cells
         The single-cell table (plate, well, site, label, centroid, features).
     sides
-        ``{"query": (wells, vector), "match": (wells, vector)}``: each side's well
-        profiles and consensus.
+        Role (``"query"``, ``"match"``, ``"contrast"``) -> (wells, vector): each side's
+        well profiles and consensus, drawn in this order.
     well_profiles
         Every well profile, to find a control well.
     feature_columns
@@ -100,7 +100,7 @@ def representative_rows(
     cell_feature_columns
         Features of the single cells (to pick the cells closest to their well's median).
     n
-        Cells per row; the controls are split between the query's and the match's plate.
+        Cells per side; the ``n`` controls are split between the sides' plates.
 
     Raises
     ------
@@ -109,8 +109,7 @@ def representative_rows(
     """
     rows = []
     plates = []
-    for role in ROLES[:2]:
-        wells, vector = sides[role]
+    for role, (wells, vector) in sides.items():
         well = wells.iloc[closest_well(wells, vector, feature_columns)]
         plates.append(str(well[PLATE]))
         picked = _pick(cells, well, cell_feature_columns, n)
@@ -119,7 +118,7 @@ def representative_rows(
     for index, plate in enumerate(plates):
         share = n // len(plates) + (1 if index < n % len(plates) else 0)
         picked = _pick(cells, control_well(well_profiles, plate), cell_feature_columns, share)
-        rows.append(picked.assign(role=ROLES[2]))
+        rows.append(picked.assign(role=CONTROL_ROLE))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -296,22 +295,3 @@ def _crops(encoder: Any, fields: pd.DataFrame, cells: pd.DataFrame) -> np.ndarra
     return _per_field(
         fields, cells, size, lambda image, group: extract_crops(image, group, size=size)
     )
-
-
-def attention_pair(
-    encoder: Any, fields: pd.DataFrame, cells: pd.DataFrame
-) -> tuple[np.ndarray, np.ndarray]:
-    """Crops and attention rollout maps of ``cells`` (one per side), as the encoder saw them.
-
-    Returns
-    -------
-    crops : numpy.ndarray
-        (N, C, S, S) normalised crops.
-    maps : numpy.ndarray
-        (N, S, S) CLS attention rollout, each map max 1.
-    """
-    from napari_phenoscope.models.inspect import attention_maps
-
-    crops = _crops(encoder, fields, cells)
-    _, rollout = attention_maps(encoder, crops, mode="bilinear")
-    return crops, rollout
