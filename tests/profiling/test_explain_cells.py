@@ -223,9 +223,10 @@ def test_compare_with_images_and_the_vit_fills_every_panel(plate, encoder, tmp_p
     assert comparison.notes == []
     # BI-2536's other target (BRD4) is not on the plate: the nearest non-target crispr knockout
     assert comparison.contrast.match_name == "SOLO (crispr)"
-    assert list(comparison.cells["role"]) == ["query"] * 2 + ["match"] * 2 + ["contrast"] * 2 + [
-        "control"
-    ] * 2
+    assert (
+        list(comparison.cells["role"])
+        == ["query"] * 2 + ["match"] * 2 + ["contrast"] * 2 + ["control"] * 2
+    )
     assert comparison.thumbnails.shape == (8, 96, 96, 3)
     assert comparison.occlusion is not None
     figure_path, *tables = write_comparison(comparison, tmp_path / "why.svg")
@@ -265,7 +266,8 @@ def test_a_query_without_images_still_explains_the_profiles(plate, tmp_path: Pat
     comparison = compare(profiles, "BI-2536", "crispr:PLK1", cells, fields=None, null_size=50)
     assert comparison.thumbnails is None and comparison.occlusion is None
     assert any("no images" in note for note in comparison.notes)
-    assert any("no ViT channel occlusion" in note and "no images" in note for note in comparison.notes)
+    notes = comparison.notes
+    assert any("no ViT channel occlusion" in note and "no images" in note for note in notes)
     written = write_comparison(comparison, tmp_path / "why.png")
     assert written[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "occlusion" not in comparison_tables(comparison)

@@ -39,8 +39,13 @@ MIN_TILE_PX = 96
 TOP_GROUPS = 8
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 SET_NAMES = {"vit": "ViT", "classical": "classical"}
-_CHANNEL_RGB = {"blue": "#3050ff", "green": "#2ca02c", "cyan": "#17becf", "red": "#d62728",
-                "magenta": "#c51bc5"}  # fmt: skip
+_CHANNEL_RGB = {
+    "blue": "#3050ff",
+    "green": "#2ca02c",
+    "cyan": "#17becf",
+    "red": "#d62728",
+    "magenta": "#c51bc5",
+}
 SIDE_COLOURS = {"match": "#2a6fdb", "contrast": "#d8643b"}
 FONT = 9.0
 
@@ -74,7 +79,7 @@ MODALITY_WORDS = {"crispr": "knockout", "orf": "overexpression"}
 
 
 def perturbation_words(explanation_name: str) -> str:
-    """``"PLK1 (crispr)"`` -> ``"PLK1 knockout"``; ``"BI-2536 (compound), 4 wells"`` -> ``"BI-2536"``."""
+    """``"PLK1 (crispr)"`` -> ``"PLK1 knockout"``; a compound keeps its name (``"BI-2536"``)."""
     head = explanation_name.split(",")[0]
     name, _, modality = head.partition(" (")
     word = MODALITY_WORDS.get(modality.rstrip(")"), "")
@@ -84,8 +89,10 @@ def perturbation_words(explanation_name: str) -> str:
 def _sides(comparison: Comparison) -> list[tuple[str, str]]:
     """(role, title) of each cell column."""
     main, contrast = comparison.main, comparison.contrast
-    sides = [("query", f"query: {perturbation_words(main.query_name)}"),
-             ("match", f"match: {perturbation_words(main.match_name)}")]  # fmt: skip
+    sides = [
+        ("query", f"query: {perturbation_words(main.query_name)}"),
+        ("match", f"match: {perturbation_words(main.match_name)}"),
+    ]
     if contrast is not None:
         sides.append(("contrast", f"contrast: {perturbation_words(contrast.match_name)}"))
     return sides
@@ -157,7 +164,9 @@ def draw_comparison(figure: Figure, comparison: Comparison) -> CellTiles:
         bottom = 2.6  # the occlusion and the null below
         tiles = _cells(figure, comparison, inches, (0.3, y, left_w, y - bottom - 0.3), dpi)
         right = 0.3 + left_w + 0.4
-        _features(figure, comparison, inches, (right, y - 0.85, width - right - 0.1, y - bottom - 1.2))
+        _features(
+            figure, comparison, inches, (right, y - 0.85, width - right - 0.1, y - bottom - 1.2)
+        )
         _occlusion(figure, comparison, inches, (1.1, 0.6, width / 2 - 1.5, 1.6))
         _null(figure, comparison, inches, (width / 2 + 0.6, 0.6, width / 2 - 0.9, 1.6))
     else:
@@ -172,8 +181,14 @@ def draw_comparison(figure: Figure, comparison: Comparison) -> CellTiles:
         y -= 2.4
         _null(figure, comparison, inches, (0.7, y - 1.9, width - 1.0, 1.9))
     if comparison.notes:
-        figure.text(0.01, 0.003, _wrap("Not shown: " + "; ".join(comparison.notes), width * 14),
-                    fontsize=FONT - 1.5, color="#777777", va="bottom")  # fmt: skip
+        figure.text(
+            0.01,
+            0.003,
+            _wrap("Not shown: " + "; ".join(comparison.notes), width * 14),
+            fontsize=FONT - 1.5,
+            color="#777777",
+            va="bottom",
+        )
     return tiles
 
 
@@ -185,8 +200,12 @@ class _Inches:
     height: float
 
     def rect(self, left: float, top: float, width: float, height: float) -> list[float]:
-        return [left / self.width, (top - height) / self.height,
-                width / self.width, height / self.height]  # fmt: skip
+        return [
+            left / self.width,
+            (top - height) / self.height,
+            width / self.width,
+            height / self.height,
+        ]
 
     def point(self, left: float, top: float) -> tuple[float, float]:
         return left / self.width, top / self.height
@@ -204,8 +223,13 @@ def _headline(figure: Figure, comparison: Comparison, inches: _Inches) -> float:
         verdict = f"{query} looks like {match}, not like {other}"
     else:
         verdict = f"{query} looks more like {other} than like {match}"
-    figure.text(*inches.point(0.25, top), _wrap(verdict, inches.width * 9), fontsize=FONT + 5,
-                weight="bold", va="top")  # fmt: skip
+    figure.text(
+        *inches.point(0.25, top),
+        _wrap(verdict, inches.width * 9),
+        fontsize=FONT + 5,
+        weight="bold",
+        va="top",
+    )
     lines = []
     for name, explanation in comparison.explanations.items():
         parts = [_numbers(explanation)]
@@ -219,8 +243,10 @@ def _headline(figure: Figure, comparison: Comparison, inches: _Inches) -> float:
 
 
 def _numbers(explanation: MatchExplanation) -> str:
-    return (f"{short_name(explanation.match_name)} {explanation.similarity:+.2f} "
-            f"(#{explanation.rank} of {explanation.n_ranked}, p {explanation.p_value:.2g})")  # fmt: skip
+    return (
+        f"{short_name(explanation.match_name)} {explanation.similarity:+.2f} "
+        f"(#{explanation.rank} of {explanation.n_ranked}, p {explanation.p_value:.2g})"
+    )
 
 
 def _wrap(text: str, width: float, separator: str = " ") -> str:
@@ -239,8 +265,17 @@ def _wrap(text: str, width: float, separator: str = " ") -> str:
 def _empty(figure: Figure, rect: list[float], text: str) -> None:
     axes = figure.add_axes(rect)
     axes.set_axis_off()
-    axes.text(0.5, 0.5, text, ha="center", va="center", color="#777777", fontsize=FONT,
-              transform=axes.transAxes, wrap=True)  # fmt: skip
+    axes.text(
+        0.5,
+        0.5,
+        text,
+        ha="center",
+        va="center",
+        color="#777777",
+        fontsize=FONT,
+        transform=axes.transAxes,
+        wrap=True,
+    )
 
 
 def _cells(figure, comparison, inches, box, dpi) -> CellTiles:
@@ -251,8 +286,11 @@ def _cells(figure, comparison, inches, box, dpi) -> CellTiles:
     per_row, tile, block = _cell_geometry(width, dpi, len(sides), n_cells, height)
     cells, thumbnails = comparison.cells, comparison.thumbnails
     if cells is None or thumbnails is None:
-        _empty(figure, inches.rect(left, top, width, min(block, 1.5)),
-               "no cells: " + ("; ".join(comparison.notes) or "nothing to show"))  # fmt: skip
+        _empty(
+            figure,
+            inches.rect(left, top, width, min(block, 1.5)),
+            "no cells: " + ("; ".join(comparison.notes) or "nothing to show"),
+        )
         return tiles
     column = (width - 0.3 * (len(sides) - 1)) / len(sides)
     roles = cells["role"].to_numpy()
@@ -263,8 +301,13 @@ def _cells(figure, comparison, inches, box, dpi) -> CellTiles:
         grid = (per_row * (tile + 0.05), rows * (tile + 0.05))
         axes = figure.add_axes(inches.rect(x, top - 0.3, *grid))
         _tile_grid(axes, thumbnails, positions, per_row, tiles)
-        axes.set_title(_wrap(title, column * 13), fontsize=FONT + 1, loc="left",
-                       color=SIDE_COLOURS.get(role, "black"), weight="bold")  # fmt: skip
+        axes.set_title(
+            _wrap(title, column * 13),
+            fontsize=FONT + 1,
+            loc="left",
+            color=SIDE_COLOURS.get(role, "black"),
+            weight="bold",
+        )
         if index == 0:
             _scale_bar(axes, comparison.pixel_size, thumbnails.shape[1])
     controls = np.flatnonzero(roles == CONTROL_ROLE)
@@ -272,8 +315,9 @@ def _cells(figure, comparison, inches, box, dpi) -> CellTiles:
     row_width = len(controls) * (control_tile + 0.05)
     axes = figure.add_axes(inches.rect(left, top - block + control_tile, row_width, control_tile))
     _tile_grid(axes, thumbnails, controls, max(len(controls), 1), tiles)
-    axes.set_title("negative controls (same colours and contrast in every cell)",
-                   fontsize=FONT, loc="left")  # fmt: skip
+    axes.set_title(
+        "negative controls (same colours and contrast in every cell)", fontsize=FONT, loc="left"
+    )
     return tiles
 
 
@@ -300,8 +344,16 @@ def _scale_bar(axes, pixel_size: float | None, size: int) -> None:
     length = microns / pixel_size
     x0, y = size - 4 - length, size - 6
     axes.plot([x0, x0 + length], [y, y], color="white", linewidth=3, solid_capstyle="butt")
-    axes.text(x0 + length / 2, y - 3, f"{microns} µm", color="white", ha="center", va="bottom",
-              fontsize=FONT - 1, weight="bold")  # fmt: skip
+    axes.text(
+        x0 + length / 2,
+        y - 3,
+        f"{microns} µm",
+        color="white",
+        ha="center",
+        va="bottom",
+        fontsize=FONT - 1,
+        weight="bold",
+    )
 
 
 def feature_rows(comparison: Comparison, n: int = TOP_GROUPS) -> pd.DataFrame:
@@ -334,15 +386,24 @@ def feature_rows(comparison: Comparison, n: int = TOP_GROUPS) -> pd.DataFrame:
         side, side_row = (
             (short_name(contrast.match_name), other) if listed_for == "contrast" else (match, row)
         )
-        sentence = compared_words(words, [
-            (query, row["query"], _size(row, "query")),
-            (side, side_row["match"], _size(side_row, "match")),
-        ])  # fmt: skip
-        rows.append({
-            "group": group, "words": words, "query": row["query z"], "match": row["match z"],
-            "contrast": other["match z"] if other is not None else np.nan,
-            "sentence": sentence, "side": listed_for,
-        })  # fmt: skip
+        sentence = compared_words(
+            words,
+            [
+                (query, row["query"], _size(row, "query")),
+                (side, side_row["match"], _size(side_row, "match")),
+            ],
+        )
+        rows.append(
+            {
+                "group": group,
+                "words": words,
+                "query": row["query z"],
+                "match": row["match z"],
+                "contrast": other["match z"] if other is not None else np.nan,
+                "sentence": sentence,
+                "side": listed_for,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -366,11 +427,20 @@ def _features(figure, comparison, inches, box) -> None:
     image = axes.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
     for (r, c), value in np.ndenumerate(values):
         if np.isfinite(value):
-            axes.text(c, r, f"{value:+.1f}", ha="center", va="center", fontsize=FONT - 0.5,
-                      color="white" if abs(value) > 0.6 * limit else "black")  # fmt: skip
-    names = {"query": short_name(comparison.main.query_name),
-             "match": short_name(comparison.main.match_name),
-             "contrast": short_name(comparison.contrast.match_name) if comparison.contrast else ""}  # fmt: skip
+            axes.text(
+                c,
+                r,
+                f"{value:+.1f}",
+                ha="center",
+                va="center",
+                fontsize=FONT - 0.5,
+                color="white" if abs(value) > 0.6 * limit else "black",
+            )
+    names = {
+        "query": short_name(comparison.main.query_name),
+        "match": short_name(comparison.main.match_name),
+        "contrast": short_name(comparison.contrast.match_name) if comparison.contrast else "",
+    }
     axes.set_xticks(range(len(columns)))
     axes.set_xticklabels([names[c] for c in columns], fontsize=FONT)
     axes.xaxis.tick_top()
@@ -380,13 +450,20 @@ def _features(figure, comparison, inches, box) -> None:
     axes.set_yticklabels([_wrap(t, labels * 14) for t in rows["sentence"]], fontsize=FONT - 0.5)
     axes.tick_params(length=0)
     total = len(comparison.attribution.groups)
-    title = ("What the cells share, and what sets the contrast apart: each feature group's "
-             "mean change from the negative controls, in MAD")  # fmt: skip
-    figure.text(*inches.point(left, top + 0.55), _wrap(title, width * 11), fontsize=FONT + 1,
-                va="bottom")  # fmt: skip
+    title = (
+        "What the cells share, and what sets the contrast apart: each feature group's "
+        "mean change from the negative controls, in MAD"
+    )
+    figure.text(
+        *inches.point(left, top + 0.55), _wrap(title, width * 11), fontsize=FONT + 1, va="bottom"
+    )
     if total > len(rows):
-        axes.set_xlabel(f"{total - len(rows)} other feature groups not listed (smaller shares "
-                        "of the similarity)", fontsize=FONT - 1, color="#555555")  # fmt: skip
+        axes.set_xlabel(
+            f"{total - len(rows)} other feature groups not listed (smaller shares "
+            "of the similarity)",
+            fontsize=FONT - 1,
+            color="#555555",
+        )
     bar = figure.colorbar(image, ax=axes, fraction=0.08, pad=0.03)
     bar.set_label("MAD from controls", fontsize=FONT - 1)
     bar.ax.tick_params(labelsize=FONT - 1)
@@ -397,8 +474,12 @@ def _occlusion(figure, comparison, inches, box) -> None:
     rect = inches.rect(left, bottom + height, width, height)
     table = comparison.occlusion
     if table is None:
-        _empty(figure, rect, "Which stain does the ViT need? Not computed (needs the ViT "
-               "profiles, single cells, the images and the encoder)")  # fmt: skip
+        _empty(
+            figure,
+            rect,
+            "Which stain does the ViT need? Not computed (needs the ViT "
+            "profiles, single cells, the images and the encoder)",
+        )
         return
     axes = figure.add_axes(rect)
     baseline = float(table["similarity"].iloc[0])
@@ -414,10 +495,18 @@ def _occlusion(figure, comparison, inches, box) -> None:
     query, match = short_name(comparison.main.query_name), short_name(comparison.main.match_name)
     label = f"ViT similarity {query} ~ {match} with one stain hidden (dashed: all, {baseline:+.2f})"
     axes.set_xlabel(_wrap(label, width * 13), fontsize=FONT)
-    title = (f"Which stain does the ViT need for this match? A shorter bar: that stain "
-             f"carries it ({int(table['cells'].iloc[0])} cells)")  # fmt: skip
-    axes.text(-left / width, 1.04, _wrap(title, (width + left) * 12), fontsize=FONT + 1,
-              transform=axes.transAxes, va="bottom")  # fmt: skip
+    title = (
+        f"Which stain does the ViT need for this match? A shorter bar: that stain "
+        f"carries it ({int(table['cells'].iloc[0])} cells)"
+    )
+    axes.text(
+        -left / width,
+        1.04,
+        _wrap(title, (width + left) * 12),
+        fontsize=FONT + 1,
+        transform=axes.transAxes,
+        va="bottom",
+    )
     axes.tick_params(axis="x", labelsize=FONT - 1)
 
 
@@ -429,13 +518,23 @@ def _null(figure, comparison, inches, box) -> None:
     for name, explanation in comparison.explanations.items():
         colour = styles.get(name, "#555555")
         null = explanation.null[np.isfinite(explanation.null)]
-        axes.hist(null, bins=40, range=(-1, 1), alpha=0.35, color=colour,
-                  label=f"{SET_NAMES.get(name, name)}: random {len(explanation.match_wells)}-well sets")  # fmt: skip
+        axes.hist(
+            null,
+            bins=40,
+            range=(-1, 1),
+            alpha=0.35,
+            color=colour,
+            label=f"{SET_NAMES.get(name, name)}: random {len(explanation.match_wells)}-well sets",
+        )
         for side, item in (("match", explanation), ("contrast", comparison.contrasts.get(name))):
             if item is None:
                 continue
-            axes.axvline(item.similarity, color=colour, linewidth=2,
-                         linestyle="-" if side == "match" else ":")  # fmt: skip
+            axes.axvline(
+                item.similarity,
+                color=colour,
+                linewidth=2,
+                linestyle="-" if side == "match" else ":",
+            )
     axes.set_xlim(-1, 1)
     axes.set_xlabel(f"similarity to {query} (solid: match, dotted: contrast)", fontsize=FONT)
     axes.set_ylabel("random sets", fontsize=FONT)
@@ -472,4 +571,3 @@ def write_comparison(comparison: Comparison, out: str | Path) -> list[Path]:
         table.to_csv(path, index=False)
         written.append(path)
     return written
-
