@@ -121,7 +121,7 @@ def test_the_figure_fits_the_dock_at_its_default_width(make_napari_viewer, qtbot
     for axes in widget.figure.axes:  # nothing drawn past the dock's right edge
         assert axes.get_tightbbox().x1 <= widget.canvas.width() + 1, axes.get_title()
     # three columns (query | match | contrast) and the control row, every cell >= 96 px
-    titles = [axes.get_title(loc="left") for axes in widget.tiles.axes]
+    titles = [axes.get_title(loc="left").replace("\n", " ") for axes in widget.tiles.axes]
     assert [t.split(":")[0] for t in titles] == [
         "query",
         "match",
