@@ -54,7 +54,7 @@ def test_groups_in_words_name_stain_measurement_and_compartment() -> None:
 def test_change_words_have_direction_and_size() -> None:
     assert change_words("up", 3.14) == "up 3.1 MAD"
     assert change_words("down", -0.84) == "down 0.8 MAD"
-    assert change_words("changed", 2.4) == "changed ±2.4 MAD (features apart)"
+    assert change_words("changed", 2.4) == "up and down ±2.4 MAD"
     assert change_words("", 0.3) == "unchanged"
 
 
@@ -64,10 +64,10 @@ def test_two_sides_read_as_one_when_they_agree() -> None:
         "Mito intensity in the nucleus: up 3.1 MAD in both"
     )
     assert compared_words(subject, [("BI-2536", "up", 3.1), ("PLK1", "up", 1.0)]) == (
-        "Mito intensity in the nucleus: up 3.1 MAD in BI-2536, up 1.0 MAD in PLK1"
+        "Mito intensity in the nucleus: up 3.1 MAD in BI-2536, up 1.0 in PLK1"
     )
     assert compared_words(subject, [("BI-2536", "up", 3.1), ("BRD4", "down", -1.2)]) == (
-        "Mito intensity in the nucleus: up 3.1 MAD in BI-2536, down 1.2 MAD in BRD4"
+        "Mito intensity in the nucleus: up 3.1 MAD in BI-2536, down 1.2 in BRD4"
     )
     assert compared_words(subject, [("a", "", 0.1), ("b", "", 0.5)]) == (
         "Mito intensity in the nucleus: unchanged in both"

@@ -36,7 +36,13 @@ EXPORT_DPI = 150
 WIDE_FROM = 10.0
 #: Smallest on-screen cell tile, in pixels.
 MIN_TILE_PX = 96
+#: Gap between cell tiles, as a share of a tile.
+TILE_GAP = 1 / 24
 TOP_GROUPS = 8
+#: The stacked (dock) layout's panels in inches: (title above, plot, labels below).
+NARROW_FEATURES = (0.9, TOP_GROUPS * 0.42, 0.5)
+NARROW_OCCLUSION = (0.6, 1.7, 0.7)
+NARROW_NULL = (0.6, 1.9, 0.5)
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 SET_NAMES = {"vit": "ViT", "classical": "classical"}
 _CHANNEL_RGB = {
@@ -112,17 +118,21 @@ def _cell_geometry(
     column = (width_in - 0.3 * (n_sides - 1)) / n_sides
     options = []
     for per_row in (2, 1):
-        tile = (column - 0.05 * (per_row - 1)) / per_row
+        tile = column / _span(per_row)
         rows = -(-n_cells // per_row)
         if height_in is not None:  # titles + rows of tiles + the control row
-            tile = min(tile, (height_in - 0.7 - 0.05 * rows) / (rows + 1))
-        control_tile = min(tile, (width_in - 0.05 * (n_cells - 1)) / max(n_cells, 1))
-        block = 0.3 + rows * (tile + 0.05) + 0.3 + control_tile
-        options.append((per_row, tile, block))
+            tile = min(tile, (height_in - 0.7) / (_span(rows) + 1))
+        control_tile = min(tile, width_in / _span(n_cells))
+        options.append((per_row, tile, 0.6 + _span(rows) * tile + control_tile))
     two, one = options
     if two[1] * dpi >= MIN_TILE_PX or two[1] >= one[1]:
         return two
     return one
+
+
+def _span(tiles: int) -> float:
+    """Length of ``tiles`` tiles and the gaps between them, in tiles."""
+    return tiles + (tiles - 1) * TILE_GAP
 
 
 def figure_height(comparison: Comparison, width_in: float, dpi: float = 100.0) -> float:
@@ -131,7 +141,8 @@ def figure_height(comparison: Comparison, width_in: float, dpi: float = 100.0) -
         return SLIDE_SIZE[1] * width_in / SLIDE_SIZE[0]
     inner = width_in - 0.5
     cells = _cell_geometry(inner, dpi, len(_sides(comparison)), _cells_per_side(comparison))[2]
-    return 1.3 + cells + 0.5 + (0.36 * TOP_GROUPS + 1.2) + 2.4 + 2.6 + 0.4
+    panels = sum(NARROW_FEATURES) + sum(NARROW_OCCLUSION) + sum(NARROW_NULL)
+    return _headline_height(comparison, width_in) + cells + 0.5 + panels + 0.4
 
 
 def _cells_per_side(comparison: Comparison) -> int:
@@ -173,13 +184,17 @@ def draw_comparison(figure: Figure, comparison: Comparison) -> CellTiles:
         inner = width - 0.5
         tiles = _cells(figure, comparison, inches, (0.25, y, inner, None), dpi)
         y -= _cell_geometry(inner, dpi, len(_sides(comparison)), _cells_per_side(comparison))[2]
-        y -= 0.5
-        rows = TOP_GROUPS * 0.36 + 0.6
-        _features(figure, comparison, inches, (0.1, y - 0.85, width - 0.2, rows))
-        y -= rows + 0.6
-        _occlusion(figure, comparison, inches, (1.3, y - 1.7, width - 1.6, 1.7))
-        y -= 2.4
-        _null(figure, comparison, inches, (0.7, y - 1.9, width - 1.0, 1.9))
+        y -= 0.5 + NARROW_FEATURES[0]
+        _features(figure, comparison, inches, (0.1, y, width - 0.2, NARROW_FEATURES[1]))
+        y -= sum(NARROW_FEATURES[1:]) + NARROW_OCCLUSION[0]
+        _occlusion(
+            figure,
+            comparison,
+            inches,
+            (1.3, y - NARROW_OCCLUSION[1], width - 1.6, NARROW_OCCLUSION[1]),
+        )
+        y -= sum(NARROW_OCCLUSION[1:]) + NARROW_NULL[0]
+        _null(figure, comparison, inches, (0.7, y - NARROW_NULL[1], width - 1.0, NARROW_NULL[1]))
     if comparison.notes:
         figure.text(
             0.01,
@@ -211,11 +226,10 @@ class _Inches:
         return left / self.width, top / self.height
 
 
-def _headline(figure: Figure, comparison: Comparison, inches: _Inches) -> float:
-    """Title and numbers; returns the top (inches from the bottom) left for the rest."""
+def _headline_text(comparison: Comparison, width_in: float) -> tuple[str, str]:
+    """(the verdict, the numbers of every feature set), wrapped for ``width_in``."""
     main, contrast = comparison.main, comparison.contrast
     query, match = perturbation_words(main.query_name), perturbation_words(main.match_name)
-    top = inches.height - 0.15
     other = perturbation_words(contrast.match_name) if contrast is not None else ""
     if contrast is None:
         verdict = f"{query} vs {match}"
@@ -223,23 +237,29 @@ def _headline(figure: Figure, comparison: Comparison, inches: _Inches) -> float:
         verdict = f"{query} looks like {match}, not like {other}"
     else:
         verdict = f"{query} looks more like {other} than like {match}"
-    figure.text(
-        *inches.point(0.25, top),
-        _wrap(verdict, inches.width * 9),
-        fontsize=FONT + 5,
-        weight="bold",
-        va="top",
-    )
     lines = []
     for name, explanation in comparison.explanations.items():
         parts = [_numbers(explanation)]
         if name in comparison.contrasts:
             parts.append(_numbers(comparison.contrasts[name]))
         lines.append(f"{SET_NAMES.get(name, name)}:  " + "   |   ".join(parts))
-    lines_top = top - 0.32 * (1 + _wrap(verdict, inches.width * 9).count("\n"))
-    text = "\n".join(_wrap(line, inches.width * 13, "   |   ") for line in lines)
-    figure.text(*inches.point(0.25, lines_top), text, fontsize=FONT, va="top", color="#333333")
-    return lines_top - 0.2 * (text.count("\n") + 1) - 0.2
+    numbers = "\n".join(_wrap(line, width_in * 13, "   |   ") for line in lines)
+    return _wrap(verdict, width_in * 9), numbers
+
+
+def _headline_height(comparison: Comparison, width_in: float) -> float:
+    verdict, numbers = _headline_text(comparison, width_in)
+    return 0.15 + 0.32 * (verdict.count("\n") + 1) + 0.2 * (numbers.count("\n") + 1) + 0.2
+
+
+def _headline(figure: Figure, comparison: Comparison, inches: _Inches) -> float:
+    """Title and numbers; returns the top (inches from the bottom) left for the rest."""
+    verdict, numbers = _headline_text(comparison, inches.width)
+    top = inches.height - 0.15
+    figure.text(*inches.point(0.25, top), verdict, fontsize=FONT + 5, weight="bold", va="top")
+    lines_top = top - 0.32 * (verdict.count("\n") + 1)
+    figure.text(*inches.point(0.25, lines_top), numbers, fontsize=FONT, va="top", color="#333333")
+    return inches.height - _headline_height(comparison, inches.width)
 
 
 def _numbers(explanation: MatchExplanation) -> str:
@@ -260,6 +280,12 @@ def _wrap(text: str, width: float, separator: str = " ") -> str:
         else:
             line = f"{line}{joiner}{word}" if line else word
     return "\n".join([*lines, line])
+
+
+def _two_lines(sentence: str, width: float) -> str:
+    """ "subject: change" as the subject over the change, each wrapped to ``width``."""
+    subject, _, change = sentence.partition(": ")
+    return f"{_wrap(subject, width)}:\n{_wrap(change, width)}" if change else sentence
 
 
 def _empty(figure: Figure, rect: list[float], text: str) -> None:
@@ -298,7 +324,7 @@ def _cells(figure, comparison, inches, box, dpi) -> CellTiles:
         x = left + index * (column + 0.3)
         positions = np.flatnonzero(roles == role)
         rows = -(-max(len(positions), 1) // per_row)
-        grid = (per_row * (tile + 0.05), rows * (tile + 0.05))
+        grid = (_span(per_row) * tile, _span(rows) * tile)
         axes = figure.add_axes(inches.rect(x, top - 0.3, *grid))
         _tile_grid(axes, thumbnails, positions, per_row, tiles)
         axes.set_title(
@@ -311,8 +337,8 @@ def _cells(figure, comparison, inches, box, dpi) -> CellTiles:
         if index == 0:
             _scale_bar(axes, comparison.pixel_size, thumbnails.shape[1])
     controls = np.flatnonzero(roles == CONTROL_ROLE)
-    control_tile = min(tile, (width - 0.05 * (n_cells - 1)) / max(n_cells, 1))
-    row_width = len(controls) * (control_tile + 0.05)
+    control_tile = min(tile, width / _span(n_cells))
+    row_width = _span(len(controls)) * control_tile
     axes = figure.add_axes(inches.rect(left, top - block + control_tile, row_width, control_tile))
     _tile_grid(axes, thumbnails, controls, max(len(controls), 1), tiles)
     axes.set_title(
@@ -323,7 +349,7 @@ def _cells(figure, comparison, inches, box, dpi) -> CellTiles:
 
 def _tile_grid(axes, thumbnails, positions, per_row: int, tiles: CellTiles) -> None:
     size = thumbnails.shape[1]
-    gap = max(2, size // 24)
+    gap = round(size * TILE_GAP)
     rows = -(-max(len(positions), 1) // per_row)
     canvas = np.ones((rows * (size + gap) - gap, per_row * (size + gap) - gap, 3), np.float32)
     for index, position in enumerate(positions):
@@ -423,7 +449,8 @@ def _features(figure, comparison, inches, box) -> None:
     columns = ["query", "match"] + (["contrast"] if comparison.contrast is not None else [])
     values = rows[columns].to_numpy(np.float64)
     axes = figure.add_axes(rect)
-    limit = max(2.0, float(np.nanmax(np.abs(values))))
+    # a few texture groups reach 50 MAD: the colours follow the bulk, the numbers say all
+    limit = max(2.0, float(np.nanpercentile(np.abs(values), 80)))
     image = axes.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
     for (r, c), value in np.ndenumerate(values):
         if np.isfinite(value):
@@ -447,7 +474,9 @@ def _features(figure, comparison, inches, box) -> None:
     for label, column in zip(axes.get_xticklabels(), columns, strict=True):
         label.set_color(SIDE_COLOURS.get(column, "black"))
     axes.set_yticks(range(len(rows)))
-    axes.set_yticklabels([_wrap(t, labels * 14) for t in rows["sentence"]], fontsize=FONT - 0.5)
+    axes.set_yticklabels(
+        [_two_lines(sentence, labels * 13) for sentence in rows["sentence"]], fontsize=FONT - 0.5
+    )
     axes.tick_params(length=0)
     total = len(comparison.attribution.groups)
     title = (
@@ -502,7 +531,7 @@ def _occlusion(figure, comparison, inches, box) -> None:
     axes.text(
         -left / width,
         1.04,
-        _wrap(title, (width + left) * 12),
+        _wrap(title, (width + left) * 10),
         fontsize=FONT + 1,
         transform=axes.transAxes,
         va="bottom",
@@ -539,7 +568,7 @@ def _null(figure, comparison, inches, box) -> None:
     axes.set_xlabel(f"similarity to {query} (solid: match, dotted: contrast)", fontsize=FONT)
     axes.set_ylabel("random sets", fontsize=FONT)
     title = "More than chance? The match and the contrast against random perturbations"
-    axes.set_title(_wrap(title, width * 12), fontsize=FONT + 1, loc="left")
+    axes.set_title(_wrap(title, width * 10), fontsize=FONT + 1, loc="left")
     axes.legend(fontsize=FONT - 1, loc="upper left", frameon=False)
     axes.tick_params(labelsize=FONT - 1)
 

@@ -130,8 +130,8 @@ def change_words(direction: str, size: float) -> str:
     """
     if direction in ("up", "down"):
         return f"{direction} {abs(size):.1f} MAD"
-    if direction == "changed":
-        return f"changed ±{abs(size):.1f} MAD (features apart)"
+    if direction == "changed":  # the group's features move both ways
+        return f"up and down ±{abs(size):.1f} MAD"
     return "unchanged"
 
 
@@ -154,7 +154,7 @@ def compared_words(
     >>> compared_words("DNA in the nucleus", [("BI-2536", "up", 3.2), ("PLK1", "up", 3.0)])
     'DNA in the nucleus: up 3.1 MAD in both'
     >>> compared_words("DNA in the nucleus", [("BI-2536", "up", 3.1), ("BRD4", "down", -1.2)])
-    'DNA in the nucleus: up 3.1 MAD in BI-2536, down 1.2 MAD in BRD4'
+    'DNA in the nucleus: up 3.1 MAD in BI-2536, down 1.2 in BRD4'
     """
     (_, first, first_size), (_, second, second_size) = sides[:2]
     largest = max(abs(first_size), abs(second_size))
@@ -164,4 +164,5 @@ def compared_words(
         mean = (abs(first_size) + abs(second_size)) / 2
         return f"{subject}: {change_words(first, mean)} {both}"
     parts = [f"{change_words(direction, size)} in {name}" for name, direction, size in sides]
+    parts[1:] = [part.replace(" MAD", "", 1) for part in parts[1:]]  # the unit once
     return f"{subject}: {', '.join(parts)}"
