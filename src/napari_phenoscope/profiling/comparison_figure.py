@@ -36,9 +36,13 @@ EXPORT_DPI = 150
 WIDE_FROM = 10.0
 #: Smallest on-screen cell tile, in pixels.
 MIN_TILE_PX = 96
+#: Gap between the query, match and contrast columns, in inches.
+COLUMN_GAP = 0.2
 #: Gap between cell tiles, as a share of a tile.
 TILE_GAP = 1 / 24
 TOP_GROUPS = 8
+#: The slide layout's bottom band (occlusion and null), in inches.
+WIDE_BOTTOM = 2.6
 #: The stacked (dock) layout's panels in inches: (title above, plot, labels below).
 NARROW_FEATURES = (0.9, TOP_GROUPS * 0.42, 0.5)
 NARROW_OCCLUSION = (0.6, 1.7, 0.7)
@@ -115,7 +119,7 @@ def _cell_geometry(
     Two tiles a row when each is still ``MIN_TILE_PX`` on screen (within the ``height_in``
     budget of a slide, if any), else one a row.
     """
-    column = (width_in - 0.3 * (n_sides - 1)) / n_sides
+    column = (width_in - COLUMN_GAP * (n_sides - 1)) / n_sides
     options = []
     for per_row in (2, 1):
         tile = column / _span(per_row)
@@ -137,9 +141,12 @@ def _span(tiles: int) -> float:
 
 def figure_height(comparison: Comparison, width_in: float, dpi: float = 100.0) -> float:
     """Height (inches) the figure needs at ``width_in``: the slide's, or the stacked dock's."""
-    if width_in >= WIDE_FROM:
-        return SLIDE_SIZE[1] * width_in / SLIDE_SIZE[0]
-    inner = width_in - 0.5
+    if width_in >= WIDE_FROM:  # the slide's shape, taller where cells would be < 96 px
+        rows = -(-_cells_per_side(comparison) // 2)
+        cells = 0.7 + (_span(rows) + 1) * MIN_TILE_PX / dpi
+        needed = _headline_height(comparison, width_in) + cells + WIDE_BOTTOM + 0.3
+        return max(SLIDE_SIZE[1] * width_in / SLIDE_SIZE[0], needed)
+    inner = width_in - 0.3
     cells = _cell_geometry(inner, dpi, len(_sides(comparison)), _cells_per_side(comparison))[2]
     panels = sum(NARROW_FEATURES) + sum(NARROW_OCCLUSION) + sum(NARROW_NULL)
     return _headline_height(comparison, width_in) + cells + 0.5 + panels + 0.4
@@ -172,7 +179,7 @@ def draw_comparison(figure: Figure, comparison: Comparison) -> CellTiles:
     wide = width >= WIDE_FROM
     if wide:
         left_w = 0.5 * (width - 0.6)
-        bottom = 2.6  # the occlusion and the null below
+        bottom = WIDE_BOTTOM
         tiles = _cells(figure, comparison, inches, (0.3, y, left_w, y - bottom - 0.3), dpi)
         right = 0.3 + left_w + 0.4
         _features(
@@ -181,8 +188,8 @@ def draw_comparison(figure: Figure, comparison: Comparison) -> CellTiles:
         _occlusion(figure, comparison, inches, (1.1, 0.6, width / 2 - 1.5, 1.6))
         _null(figure, comparison, inches, (width / 2 + 0.6, 0.6, width / 2 - 0.9, 1.6))
     else:
-        inner = width - 0.5
-        tiles = _cells(figure, comparison, inches, (0.25, y, inner, None), dpi)
+        inner = width - 0.3
+        tiles = _cells(figure, comparison, inches, (0.15, y, inner, None), dpi)
         y -= _cell_geometry(inner, dpi, len(_sides(comparison)), _cells_per_side(comparison))[2]
         y -= 0.5 + NARROW_FEATURES[0]
         _features(figure, comparison, inches, (0.1, y, width - 0.2, NARROW_FEATURES[1]))
@@ -243,8 +250,8 @@ def _headline_text(comparison: Comparison, width_in: float) -> tuple[str, str]:
         if name in comparison.contrasts:
             parts.append(_numbers(comparison.contrasts[name]))
         lines.append(f"{SET_NAMES.get(name, name)}:  " + "   |   ".join(parts))
-    numbers = "\n".join(_wrap(line, width_in * 13, "   |   ") for line in lines)
-    return _wrap(verdict, width_in * 9), numbers
+    numbers = "\n".join(_wrap(line, width_in * 12, "   |   ") for line in lines)
+    return _wrap(verdict, width_in * 7.5), numbers
 
 
 def _headline_height(comparison: Comparison, width_in: float) -> float:
@@ -318,10 +325,10 @@ def _cells(figure, comparison, inches, box, dpi) -> CellTiles:
             "no cells: " + ("; ".join(comparison.notes) or "nothing to show"),
         )
         return tiles
-    column = (width - 0.3 * (len(sides) - 1)) / len(sides)
+    column = (width - COLUMN_GAP * (len(sides) - 1)) / len(sides)
     roles = cells["role"].to_numpy()
     for index, (role, title) in enumerate(sides):
-        x = left + index * (column + 0.3)
+        x = left + index * (column + COLUMN_GAP)
         positions = np.flatnonzero(roles == role)
         rows = -(-max(len(positions), 1) // per_row)
         grid = (_span(per_row) * tile, _span(rows) * tile)
