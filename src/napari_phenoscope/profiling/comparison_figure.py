@@ -301,7 +301,7 @@ def _empty(figure: Figure, rect: list[float], text: str) -> None:
     axes.text(
         0.5,
         0.5,
-        text,
+        _wrap(text, 60),
         ha="center",
         va="center",
         color="#777777",
@@ -448,8 +448,8 @@ def _size(row: pd.Series, side: str) -> float:
 def _features(figure, comparison, inches, box) -> None:
     left, top, width, height = box
     rows = feature_rows(comparison)
-    labels = min(3.4, 0.5 * width)
-    rect = inches.rect(left + labels, top, width - labels - 0.9, height)
+    labels = min(3.8, 0.58 * width)
+    rect = inches.rect(left + labels, top, min(width - labels - 0.9, 2.4), height)
     if rows.empty:
         _empty(figure, rect, "no classical profiles: no features in words")
         return
@@ -482,7 +482,7 @@ def _features(figure, comparison, inches, box) -> None:
         label.set_color(SIDE_COLOURS.get(column, "black"))
     axes.set_yticks(range(len(rows)))
     axes.set_yticklabels(
-        [_two_lines(sentence, labels * 13) for sentence in rows["sentence"]], fontsize=FONT - 0.5
+        [_two_lines(sentence, labels * 15) for sentence in rows["sentence"]], fontsize=FONT - 0.5
     )
     axes.tick_params(length=0)
     total = len(comparison.attribution.groups)
