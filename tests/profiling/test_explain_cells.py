@@ -40,6 +40,7 @@ from napari_phenoscope.profiling.comparison_figure import (
     write_comparison,
 )
 from napari_phenoscope.profiling.explain_cells import (
+    cell_window,
     channel_occlusion,
     read_windows,
     representative_rows,
@@ -227,7 +228,7 @@ def test_compare_with_images_and_the_vit_fills_every_panel(plate, encoder, tmp_p
         list(comparison.cells["role"])
         == ["query"] * 2 + ["match"] * 2 + ["contrast"] * 2 + ["control"] * 2
     )
-    assert comparison.thumbnails.shape == (8, 96, 96, 3)
+    assert comparison.thumbnails.shape == (8, 76, 76, 3)  # one cell each (cell_window)
     assert comparison.occlusion is not None
     figure_path, *tables = write_comparison(comparison, tmp_path / "why.svg")
     assert figure_path.read_text().lstrip().startswith("<?xml")
@@ -284,3 +285,12 @@ def test_a_perturbation_with_one_well_in_the_comparison(plate) -> None:
     assert summary["match wells"] == 1 and np.isnan(summary["match replicate consistency"])
     assert summary["query wells"] == 1 and np.isnan(summary["query replicate consistency"])
     comparison_figure(comparison)
+
+
+def test_a_thumbnail_spans_one_cell(plate) -> None:
+    _, cells = plate
+    # the plate's cells sit 48 px apart: a thumbnail of 1.6 x 48 px shows one cell
+    assert cell_window(cells) == 76
+    spread = cells.assign(**{CENTER_X: cells[CENTER_X] * 4, CENTER_Y: cells[CENTER_Y] * 4})
+    assert cell_window(spread) == 96  # never more than WINDOW_PX
+    assert cell_window(cells.groupby(WELL).head(1)) == 96  # one cell a field: no spacing

@@ -140,7 +140,7 @@ class CompareDock(Dock):
         self.versus_combo = QComboBox()
         self.versus_combo.setEditable(True)
         self.versus_combo.setToolTip("What the match is set against, e.g. BRD4 · crispr")
-        self.vit_check = QCheckBox("ViT occlusion and attention (re-embeds cells: slower)")
+        self.vit_check = QCheckBox("ViT channel occlusion (re-embeds cells: slower)")
         self.vit_check.setChecked(True)
         self.compare_button = QPushButton("Compare")
         self.compare_button.clicked.connect(lambda: self.run())

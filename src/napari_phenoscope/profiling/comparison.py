@@ -29,6 +29,7 @@ from napari_phenoscope.profiling.explain import (
 )
 from napari_phenoscope.profiling.explain_cells import (
     CONTROL_ROLE,
+    cell_window,
     channel_occlusion,
     read_windows,
     representative_rows,
@@ -232,7 +233,7 @@ def _add_cells(
         comparison.notes.append("no images (open the plate, or --images PLATE_DIR): no cells shown")
         return
     try:
-        windows = read_windows(fields, comparison.cells)
+        windows = read_windows(fields, comparison.cells, cell_window(cells))
     except PhenoscopeError as error:
         comparison.notes.append(f"cells not shown: {error}")
         return

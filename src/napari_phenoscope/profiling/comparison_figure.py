@@ -58,6 +58,7 @@ _CHANNEL_RGB = {
 }
 SIDE_COLOURS = {"match": "#2a6fdb", "contrast": "#d8643b"}
 FONT = 9.0
+CONTROL_TITLE = "negative controls (same colours and contrast in every cell)"
 
 
 @dataclass
@@ -335,7 +336,7 @@ def _cells(figure, comparison, inches, box, dpi) -> CellTiles:
         axes = figure.add_axes(inches.rect(x, top - 0.3, *grid))
         _tile_grid(axes, thumbnails, positions, per_row, tiles)
         axes.set_title(
-            _wrap(title, column * 13),
+            _wrap(title, column * 11),
             fontsize=FONT + 1,
             loc="left",
             color=SIDE_COLOURS.get(role, "black"),
@@ -348,9 +349,7 @@ def _cells(figure, comparison, inches, box, dpi) -> CellTiles:
     row_width = _span(len(controls)) * control_tile
     axes = figure.add_axes(inches.rect(left, top - block + control_tile, row_width, control_tile))
     _tile_grid(axes, thumbnails, controls, max(len(controls), 1), tiles)
-    axes.set_title(
-        "negative controls (same colours and contrast in every cell)", fontsize=FONT, loc="left"
-    )
+    axes.set_title(_wrap(CONTROL_TITLE, width * 14), fontsize=FONT, loc="left")
     return tiles
 
 

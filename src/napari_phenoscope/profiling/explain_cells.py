@@ -32,7 +32,11 @@ from napari_phenoscope.profiling.similarity import profile_feature_columns, repr
 #: What each representative cell stands for, in the order they are drawn.
 ROLES = ("query", "match", "contrast", "control")
 CONTROL_ROLE = "control"
-WINDOW_PX = 96  # field pixels around a cell for the thumbnails
+WINDOW_PX = 96  # field pixels around a cell for the thumbnails, at most
+#: A thumbnail spans this many times the distance between neighbouring cell centres: one
+#: cell and the edges of its neighbours, however large the cells are in pixels.
+CELL_SPAN = 1.6
+MIN_WINDOW_PX = 32
 BASELINE = "none"
 
 
@@ -162,6 +166,28 @@ def _per_field(fields: pd.DataFrame, rows: pd.DataFrame, size: int, cut) -> np.n
         image = read_field(fields.loc[index[0]], missing="zeros")
         out[positions[group.index].to_numpy()] = cut(image, group)
     return out
+
+
+def cell_window(cells: pd.DataFrame, largest: int = WINDOW_PX, max_fields: int = 50) -> int:
+    """Thumbnail size (field pixels, even) that shows one cell: ``CELL_SPAN`` x the median
+    distance from a cell centre to its nearest neighbour in the same field.
+
+    Up to ``max_fields`` fields are measured; without two cells in a field, ``largest``.
+    """
+    from napari_phenoscope.constants import CENTER_X, CENTER_Y
+
+    nearest = []
+    for _, field_cells in list(cells.groupby([PLATE, WELL, SITE], sort=False))[:max_fields]:
+        centres = field_cells[[CENTER_Y, CENTER_X]].to_numpy(np.float64)
+        if len(centres) < 2:
+            continue
+        distances = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+        np.fill_diagonal(distances, np.inf)
+        nearest.append(distances.min(axis=1))
+    if not nearest:
+        return largest
+    size = int(CELL_SPAN * float(np.median(np.concatenate(nearest))))
+    return int(np.clip(size - size % 2, MIN_WINDOW_PX, largest))
 
 
 def shared_limits(windows: np.ndarray) -> np.ndarray:
