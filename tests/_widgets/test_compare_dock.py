@@ -187,7 +187,7 @@ def test_the_dock_exports_the_figure_the_command_writes(
     import numpy as np
     from matplotlib.image import imread
 
-    assert imread(exported).shape == (1125, 2000, 4)  # a 16:9 slide at 150 dpi
+    assert imread(exported).shape == (1080, 1920, 4)  # a 16:9 slide at 150 dpi
     np.testing.assert_array_equal(imread(exported), imread(command))
     for table in ("summary", "groups", "cells", "occlusion"):
         assert (tmp_path / f"dock_{table}.csv").read_text() == (

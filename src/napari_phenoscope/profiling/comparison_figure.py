@@ -30,7 +30,7 @@ from napari_phenoscope.profiling.explain_cells import CONTROL_ROLE
 from napari_phenoscope.profiling.feature_words import compared_words, group_words
 
 #: A 16:9 slide, in inches; exported at ``EXPORT_DPI`` (2000 x 1125 px).
-SLIDE_SIZE = (13.333, 7.5)
+SLIDE_SIZE = (12.8, 7.2)
 EXPORT_DPI = 150
 #: Figures at least this wide (inches) put cells and features side by side.
 WIDE_FROM = 10.0
@@ -133,6 +133,16 @@ def _cell_geometry(
     if two[1] * dpi >= MIN_TILE_PX or two[1] >= one[1]:
         return two
     return one
+
+
+def _gap(size: int) -> int:
+    """Gap between tiles of ``size`` pixels, in pixels."""
+    return max(1, round(size * TILE_GAP))
+
+
+def _grid_length(tiles: int, size: int, tile_in: float) -> float:
+    """Inches of ``tiles`` tiles of ``size`` px and their gaps, each tile ``tile_in`` wide."""
+    return tile_in * (tiles * size + (tiles - 1) * _gap(size)) / size
 
 
 def _span(tiles: int) -> float:
@@ -327,12 +337,13 @@ def _cells(figure, comparison, inches, box, dpi) -> CellTiles:
         )
         return tiles
     column = (width - COLUMN_GAP * (len(sides) - 1)) / len(sides)
+    size = thumbnails.shape[1]
     roles = cells["role"].to_numpy()
     for index, (role, title) in enumerate(sides):
         x = left + index * (column + COLUMN_GAP)
         positions = np.flatnonzero(roles == role)
         rows = -(-max(len(positions), 1) // per_row)
-        grid = (_span(per_row) * tile, _span(rows) * tile)
+        grid = (_grid_length(per_row, size, tile), _grid_length(rows, size, tile))
         axes = figure.add_axes(inches.rect(x, top - 0.3, *grid))
         _tile_grid(axes, thumbnails, positions, per_row, tiles)
         axes.set_title(
@@ -346,7 +357,7 @@ def _cells(figure, comparison, inches, box, dpi) -> CellTiles:
             _scale_bar(axes, comparison.pixel_size, thumbnails.shape[1])
     controls = np.flatnonzero(roles == CONTROL_ROLE)
     control_tile = min(tile, width / _span(n_cells))
-    row_width = _span(len(controls)) * control_tile
+    row_width = _grid_length(len(controls), size, control_tile)
     axes = figure.add_axes(inches.rect(left, top - block + control_tile, row_width, control_tile))
     _tile_grid(axes, thumbnails, controls, max(len(controls), 1), tiles)
     axes.set_title(_wrap(CONTROL_TITLE, width * 14), fontsize=FONT, loc="left")
@@ -355,7 +366,7 @@ def _cells(figure, comparison, inches, box, dpi) -> CellTiles:
 
 def _tile_grid(axes, thumbnails, positions, per_row: int, tiles: CellTiles) -> None:
     size = thumbnails.shape[1]
-    gap = round(size * TILE_GAP)
+    gap = _gap(size)
     rows = -(-max(len(positions), 1) // per_row)
     canvas = np.ones((rows * (size + gap) - gap, per_row * (size + gap) - gap, 3), np.float32)
     for index, position in enumerate(positions):
