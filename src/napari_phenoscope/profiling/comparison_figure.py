@@ -505,8 +505,7 @@ def _features(figure, comparison, inches, box) -> None:
     )
     if total > len(rows):
         axes.set_xlabel(
-            f"{total - len(rows)} other feature groups not listed (smaller shares "
-            "of the similarity)",
+            f"+ {total - len(rows)} other groups (smaller shares)",
             fontsize=FONT - 1,
             color="#555555",
         )
