@@ -126,7 +126,7 @@ def test_the_figure_fits_the_dock_at_its_default_width(make_napari_viewer, qtbot
         "query",
         "match",
         "contrast",
-        "negative controls (same colours and contrast in every cell)",
+        "negative controls (same colours, same contrast)",
     ]
     assert "PLK1 knockout" in titles[1] and "BRD4 knockout" in titles[2]
     lefts = [axes.get_window_extent().x0 for axes in widget.tiles.axes[:3]]

@@ -58,7 +58,7 @@ _CHANNEL_RGB = {
 }
 SIDE_COLOURS = {"match": "#2a6fdb", "contrast": "#d8643b"}
 FONT = 9.0
-CONTROL_TITLE = "negative controls (same colours and contrast in every cell)"
+CONTROL_TITLE = "negative controls (same colours, same contrast)"
 
 
 @dataclass
