@@ -127,12 +127,17 @@ def _cell_geometry(
         rows = -(-n_cells // per_row)
         if height_in is not None:  # titles + rows of tiles + the control row
             tile = min(tile, (height_in - 0.7) / (_span(rows) + 1))
-        control_tile = min(tile, width_in / _span(n_cells))
-        options.append((per_row, tile, 0.6 + _span(rows) * tile + control_tile))
+        controls = _span(-(-n_cells // _controls_per_row(width_in, tile, n_cells))) * tile
+        options.append((per_row, tile, 0.6 + _span(rows) * tile + controls))
     two, one = options
     if two[1] * dpi >= MIN_TILE_PX or two[1] >= one[1]:
         return two
     return one
+
+
+def _controls_per_row(width_in: float, tile: float, n_cells: int) -> int:
+    """Control tiles a row: as many of the sides' size as fit in ``width_in``."""
+    return int(max(1, min(n_cells, (width_in + TILE_GAP * tile) // (tile * (1 + TILE_GAP)))))
 
 
 def _gap(size: int) -> int:
@@ -356,10 +361,11 @@ def _cells(figure, comparison, inches, box, dpi) -> CellTiles:
         if index == 0:
             _scale_bar(axes, comparison.pixel_size, thumbnails.shape[1])
     controls = np.flatnonzero(roles == CONTROL_ROLE)
-    control_tile = min(tile, width / _span(n_cells))
-    row_width = _grid_length(len(controls), size, control_tile)
-    axes = figure.add_axes(inches.rect(left, top - block + control_tile, row_width, control_tile))
-    _tile_grid(axes, thumbnails, controls, max(len(controls), 1), tiles)
+    per_row = _controls_per_row(width, tile, len(controls))
+    control_rows = -(-max(len(controls), 1) // per_row)
+    grid = (_grid_length(per_row, size, tile), _grid_length(control_rows, size, tile))
+    axes = figure.add_axes(inches.rect(left, top - block + grid[1], *grid))
+    _tile_grid(axes, thumbnails, controls, per_row, tiles)
     axes.set_title(_wrap(CONTROL_TITLE, width * 14), fontsize=FONT, loc="left")
     return tiles
 
