@@ -362,3 +362,18 @@ def s3(s3_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(remote, "BACKOFF_S", 0.05)
     yield server, local
     server.proxy.reset()
+
+
+#: The wells of ``profiled_small_demo``: BI-2536, PFI-1, PLK1, BRD4 and CDK7 knockouts, controls.
+EXPLAIN_WELLS = "A02,P10,E21,I14,K10,F13,G09,J16,M19,A13,P12,E12"
+
+
+@pytest.fixture(scope="session")
+def profiled_small_demo(small_demo_project: Path, tmp_path_factory) -> tuple[Path, Path]:
+    """(plates, profile output) of a few wells of ``small_demo_project``, ViT and classical."""
+    from napari_phenoscope.cli import main
+
+    out = tmp_path_factory.mktemp("profiled-small-demo") / "out"
+    argv = [str(small_demo_project), "--out", str(out), "--features", "both", "--no-progress"]
+    assert main(["profile", *argv, "--wells", EXPLAIN_WELLS, "--device", "cpu"]) == 0
+    return small_demo_project, out

@@ -31,6 +31,7 @@ from napari_phenoscope.profiling.attribution import (
     group_contributions,
 )
 from napari_phenoscope.profiling.explain import (
+    default_contrast,
     explain_match,
     find_perturbation,
     null_p_value,
@@ -308,3 +309,24 @@ def test_find_perturbation_by_name_modality_or_sample(profiles: pd.DataFrame) ->
 def test_a_match_inside_the_query_is_refused(profiles: pd.DataFrame) -> None:
     with pytest.raises(ProfileTableError, match="no well outside the query"):
         explain(profiles, "BI-2536", "BI-2536")
+
+
+# --- the contrast -------------------------------------------------------------------------
+
+
+def test_the_default_contrast_is_the_other_target_then_the_nearest_non_target(
+    profiles: pd.DataFrame,
+) -> None:
+    query = perturbation_query_of(profiles, "BI-2536", FEATURES)
+    _, plk1 = find_perturbation(profiles, "crispr:PLK1")
+    assert default_contrast(profiles, query, plk1, FEATURES) == "crispr:BRD4"
+    _, brd4 = find_perturbation(profiles, "crispr:BRD4")
+    assert default_contrast(profiles, query, brd4, FEATURES) == "crispr:PLK1"
+    # no other target: the best-ranked perturbation that is not a target, in the modality
+    pfi = perturbation_query_of(profiles, "PFI-1", FEATURES)  # targets BRD4 only
+    nearest = default_contrast(profiles, pfi, brd4, FEATURES)
+    ranking = rank_perturbations(pfi, reference_profiles(profiles, FEATURES, pfi.exclude_wells))
+    crispr = ranking[(ranking[MODALITY] == "crispr") & ~ranking["is target"]]
+    crispr = crispr[~crispr["perturbation"].isin(["non-targeting"])]
+    assert nearest == f"crispr:{crispr.iloc[0]['perturbation']}"
+    assert nearest not in ("crispr:BRD4", "crispr:non-targeting")

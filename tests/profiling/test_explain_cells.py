@@ -40,6 +40,7 @@ from napari_phenoscope.profiling.comparison_figure import (
     write_comparison,
 )
 from napari_phenoscope.profiling.explain_cells import (
+    cell_window,
     channel_occlusion,
     read_windows,
     representative_rows,
@@ -221,10 +222,14 @@ def test_compare_with_images_and_the_vit_fills_every_panel(plate, encoder, tmp_p
     )  # fmt: skip
     assert list(comparison.explanations) == ["classical", "vit"]
     assert comparison.notes == []
-    assert comparison.thumbnails.shape == (6, 96, 96, 3)
-    assert comparison.occlusion is not None and comparison.attention is not None
-    crops, maps = comparison.attention
-    assert crops.shape == (2, 5, 32, 32) and maps.shape == (2, 32, 32)
+    # BI-2536's other target (BRD4) is not on the plate: the nearest non-target crispr knockout
+    assert comparison.contrast.match_name == "SOLO (crispr)"
+    assert (
+        list(comparison.cells["role"])
+        == ["query"] * 2 + ["match"] * 2 + ["contrast"] * 2 + ["control"] * 2
+    )
+    assert comparison.thumbnails.shape == (8, 76, 76, 3)  # one cell each (cell_window)
+    assert comparison.occlusion is not None
     figure_path, *tables = write_comparison(comparison, tmp_path / "why.svg")
     assert figure_path.read_text().lstrip().startswith("<?xml")
     names = sorted(path.name for path in tables)
@@ -236,9 +241,10 @@ def test_compare_with_images_and_the_vit_fills_every_panel(plate, encoder, tmp_p
         "why_summary.csv",
     ]
     groups = pd.read_csv(tmp_path / "why_groups.csv")
-    summary = pd.read_csv(tmp_path / "why_summary.csv").set_index("feature set")
-    for feature_set, rows in groups.groupby("feature set"):
-        assert rows["contribution"].sum() == pytest.approx(summary.loc[feature_set, "similarity"])
+    summary = pd.read_csv(tmp_path / "why_summary.csv").set_index(["feature set", "side"])
+    assert len(summary) == 4  # (classical, ViT) x (match, contrast)
+    for key, rows in groups.groupby(["feature set", "side"]):
+        assert rows["contribution"].sum() == pytest.approx(summary.loc[key, "similarity"])
 
 
 def test_clicking_a_drawn_cell_finds_its_row(plate, encoder) -> None:
@@ -248,11 +254,11 @@ def test_clicking_a_drawn_cell_finds_its_row(plate, encoder) -> None:
     profiles = {"vit": well_profiles("vit")}
     comparison = compare(profiles, "BI-2536", "PLK1", cells, fields, n_cells=2, null_size=20)
     tiles = draw_comparison(Figure(), comparison)
-    assert len(tiles.boxes) == len(comparison.cells) == 6
-    x0, x1, y0, y1, row = tiles.boxes[3]
-    assert tiles.cell_at((x0 + x1) / 2, (y0 + y1) / 2) == row == 3
+    assert len(tiles.boxes) == len(comparison.cells) == 8
+    axes, x0, x1, y0, y1, row = tiles.boxes[3]
+    assert tiles.cell_at(axes, (x0 + x1) / 2, (y0 + y1) / 2) == row == 3
     assert comparison.cells.iloc[row]["role"] == "match"
-    assert tiles.cell_at(-5, -5) is None
+    assert tiles.cell_at(axes, -5, -5) is None
 
 
 def test_a_query_without_images_still_explains_the_profiles(plate, tmp_path: Path) -> None:
@@ -261,7 +267,8 @@ def test_a_query_without_images_still_explains_the_profiles(plate, tmp_path: Pat
     comparison = compare(profiles, "BI-2536", "crispr:PLK1", cells, fields=None, null_size=50)
     assert comparison.thumbnails is None and comparison.occlusion is None
     assert any("no images" in note for note in comparison.notes)
-    assert any("no ViT occlusion" in note and "no images" in note for note in comparison.notes)
+    notes = comparison.notes
+    assert any("no ViT channel occlusion" in note and "no images" in note for note in notes)
     written = write_comparison(comparison, tmp_path / "why.png")
     assert written[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "occlusion" not in comparison_tables(comparison)
@@ -278,3 +285,12 @@ def test_a_perturbation_with_one_well_in_the_comparison(plate) -> None:
     assert summary["match wells"] == 1 and np.isnan(summary["match replicate consistency"])
     assert summary["query wells"] == 1 and np.isnan(summary["query replicate consistency"])
     comparison_figure(comparison)
+
+
+def test_a_thumbnail_spans_one_cell(plate) -> None:
+    _, cells = plate
+    # the plate's cells sit 48 px apart: a thumbnail of 1.6 x 48 px shows one cell
+    assert cell_window(cells) == 76
+    spread = cells.assign(**{CENTER_X: cells[CENTER_X] * 4, CENTER_Y: cells[CENTER_Y] * 4})
+    assert cell_window(spread) == 96  # never more than WINDOW_PX
+    assert cell_window(cells.groupby(WELL).head(1)) == 96  # one cell a field: no spacing

@@ -1,12 +1,15 @@
-"""Compare dock: why a query matches one perturbation (BI-2536 vs PLK1 knockout, vs BRD4).
+"""Compare dock: why a query matches one perturbation and not another (BI-2536 | PLK1 | BRD4).
 
 A thin shell over ``profiling.comparison``: pick a query (a perturbation, a well or the
-selected cell) and a match, **Compare** runs ``compare`` in a worker (the ViT occlusion
-embeds a few hundred crops six times), and the dock draws the same figure that
-``phenoscope explain`` writes. Clicking a representative cell opens its field in the
-viewer and selects it; **Export** writes the figure (PNG or SVG) and its CSV tables. The
-Similar perturbations dock asks for a comparison of its query and one of its rows through
-the session's ``compare_requested`` event.
+selected cell), a match and a contrast (automatic: the query's other target, else the
+best-ranked non-target), **Compare** runs ``compare`` in a worker (the ViT occlusion
+embeds a few hundred crops six times), and the dock draws the figure ``phenoscope
+explain`` writes, laid out for the dock's width (it reflows when the dock is resized; no
+sideways scrolling). Clicking a cell opens its field in the viewer and selects it;
+**Export** writes the slide-size figure (PNG, SVG or PDF) and its CSV tables, the same
+file as ``phenoscope explain ... --versus ...``. The Similar perturbations dock asks for a
+comparison of its query and one of its rows through the session's ``compare_requested``
+event.
 """
 
 from __future__ import annotations
@@ -35,9 +38,9 @@ from napari_phenoscope.constants import LABEL, MODALITY, PLATE, SITE, WELL
 from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
 from napari_phenoscope.profiling.comparison import Comparison, compare
 from napari_phenoscope.profiling.comparison_figure import (
-    FIGURE_SIZE,
     CellTiles,
     draw_comparison,
+    figure_height,
     write_comparison,
 )
 from napari_phenoscope.profiling.similarity import (
@@ -53,9 +56,10 @@ if TYPE_CHECKING:
     import napari
 
 QUERY_MODES = ("perturbation", "well", "selected cell")
-#: Screen resolution of the figure: its full size (16 x 10.5 in) in about 1200 x 790 px,
-#: shown whole in a scroll area rather than squeezed into the dock.
-SCREEN_DPI = 75
+#: The contrast picker's first and last entries.
+AUTOMATIC, NO_CONTRAST = "automatic (the query's other target)", "none"
+#: Screen resolution of the dock's figure: 9 pt text is about 12 px.
+SCREEN_DPI = 100
 
 
 @lru_cache(maxsize=2)
@@ -90,8 +94,21 @@ def query_maker(session: PlateSession, mode: str, value: str):
     return make
 
 
+def versus_spec(text: str) -> str | None:
+    """The picker's text as ``compare``'s ``versus``: None (automatic), "" (none) or a name."""
+    text = text.strip()
+    if text in ("", AUTOMATIC):
+        return None
+    return "" if text == NO_CONTRAST else text
+
+
 def _run(
-    session: PlateSession, query: Any, match: str, with_vit: bool, weights: str | None
+    session: PlateSession,
+    query: Any,
+    match: str,
+    versus: str | None,
+    with_vit: bool,
+    weights: str | None,
 ) -> Comparison:
     """Worker: the whole comparison (reads fields and embeds crops)."""
     return compare(
@@ -101,6 +118,7 @@ def _run(
         cells=session.cells,
         fields=session.fields,
         encoder=_encoder(weights) if with_vit else None,
+        versus=versus,
     )
 
 
@@ -119,26 +137,31 @@ class CompareDock(Dock):
         self.query_combo.setEditable(True)
         self.match_combo = QComboBox()
         self.match_combo.setEditable(True)
-        self.vit_check = QCheckBox("ViT occlusion and attention (re-embeds cells: slower)")
+        self.versus_combo = QComboBox()
+        self.versus_combo.setEditable(True)
+        self.versus_combo.setToolTip("What the match is set against, e.g. BRD4 · crispr")
+        self.vit_check = QCheckBox("ViT channel occlusion (re-embeds cells: slower)")
         self.vit_check.setChecked(True)
         self.compare_button = QPushButton("Compare")
         self.compare_button.clicked.connect(lambda: self.run())
         self.export_button = QPushButton("Export…")
         self.export_button.clicked.connect(self._export_dialog)
         self.export_button.setEnabled(False)
-        self.figure = Figure(figsize=FIGURE_SIZE, dpi=SCREEN_DPI)
+        self.figure = Figure(dpi=SCREEN_DPI)
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setFixedSize(int(FIGURE_SIZE[0] * SCREEN_DPI), int(FIGURE_SIZE[1] * SCREEN_DPI))
-        scroll = QScrollArea()
-        scroll.setWidget(self.canvas)
-        scroll.setMinimumHeight(360)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)  # the figure takes the dock's width, never more
+        self.scroll.setWidget(self.canvas)
+        self.scroll.setMinimumHeight(360)
         self.canvas.mpl_connect("button_press_event", self._on_click)
+        self.canvas.mpl_connect("resize_event", lambda _: self._reflow())
         self.toolbar = NavigationToolbar2QT(self.canvas, self)
 
         form = QFormLayout()
         form.addRow("Query", self.mode_combo)
         form.addRow("", self.query_combo)
         form.addRow("Match", self.match_combo)
+        form.addRow("Contrast", self.versus_combo)
         form.addRow("", self.vit_check)
         buttons = QHBoxLayout()
         buttons.addWidget(self.compare_button)
@@ -147,7 +170,7 @@ class CompareDock(Dock):
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.toolbar)
-        layout.addWidget(scroll, stretch=1)
+        layout.addWidget(self.scroll, stretch=1)
         layout.addWidget(self.status)
 
         self.state.events.compare_requested.connect(self._requested)
@@ -160,19 +183,22 @@ class CompareDock(Dock):
         match: str | None = None,
         mode: str | None = None,
         with_vit: bool | None = None,
+        versus: str | None = None,
     ) -> bool:
         """Start the comparison (defaults: the dock's fields); False with a message if not.
 
         ``query`` is a perturbation (``"BI-2536 · compound"``), a well (``"PLATE WELL"``)
-        or ignored for the selected cell; ``match`` a perturbation as
-        ``explain.find_perturbation`` reads it (``"PLK1 · crispr"``, ``"crispr:PLK1"``);
-        ``with_vit`` sets the ViT check box.
+        or ignored for the selected cell; ``match`` and ``versus`` perturbations as
+        ``explain.find_perturbation`` reads them (``"PLK1 · crispr"``, ``"crispr:BRD4"``;
+        ``versus`` also ``AUTOMATIC`` or ``NO_CONTRAST``); ``with_vit`` sets the ViT box.
         """
         for combo, value in ((self.mode_combo, mode), (self.query_combo, query)):
             if value is not None:
                 combo.setCurrentText(value)
         if match is not None:
             self.match_combo.setCurrentText(match)
+        if versus is not None:
+            self.versus_combo.setCurrentText(versus)
         if with_vit is not None:
             self.vit_check.setChecked(with_vit)
         session = self.current_session()
@@ -194,6 +220,7 @@ class CompareDock(Dock):
             session,
             maker,
             match_text,
+            versus_spec(self.versus_combo.currentText()),
             self.vit_check.isChecked() and "vit" in session.well_profiles,
             self.weights_path(),
             on_result=self.show_comparison,
@@ -205,23 +232,34 @@ class CompareDock(Dock):
     def show_comparison(self, comparison: Comparison) -> None:
         """Draw a comparison (the figure ``phenoscope explain`` writes)."""
         self.comparison = comparison
-        self.tiles = draw_comparison(self.figure, comparison)
-        self.canvas.draw_idle()
+        self._reflow()
         self.export_button.setEnabled(True)
         numbers = comparison.summary()
         text = "; ".join(
             f"{row['feature set']}: {row['similarity']:+.2f}, #{row['rank']} of {row['n ranked']}"
+            + ("" if row["side"] == "match" else f" (contrast {row['match']})")
             for _, row in numbers.iterrows()
         )
         self.status.setText(
             text + (" (" + "; ".join(comparison.notes) + ")" if comparison.notes else "")
         )
 
+    def _reflow(self) -> None:
+        """Lay the figure out for the canvas's width, at the height that width needs."""
+        if self.comparison is None:
+            return
+        width = self.figure.get_size_inches()[0]
+        needed = int(figure_height(self.comparison, width, self.figure.dpi) * SCREEN_DPI)
+        if abs(self.canvas.minimumHeight() - needed) > 2:
+            self.canvas.setMinimumHeight(needed)  # the scroll area resizes: back here
+        self.tiles = draw_comparison(self.figure, self.comparison)
+        self.canvas.draw_idle()
+
     # --- cells and export ----------------------------------------------------------------
     def _on_click(self, event: Any) -> None:
-        if self.comparison is None or event.inaxes is not self.tiles.axes:
+        if self.comparison is None or event.inaxes is None:
             return
-        row = self.tiles.cell_at(event.xdata, event.ydata)
+        row = self.tiles.cell_at(event.inaxes, event.xdata, event.ydata)
         if row is not None:
             self.open_cell(row)
 
@@ -244,14 +282,14 @@ class CompareDock(Dock):
         )
 
     def export(self, path: str | Path) -> list[Path]:
-        """Write the figure (PNG or SVG by suffix) and its CSV tables beside it."""
+        """Write the slide-size figure (PNG, SVG or PDF by suffix) and its CSV tables."""
         if self.comparison is None:
             raise ProfileTableError("nothing to export: run a comparison first")
         return write_comparison(self.comparison, path)
 
     def _export_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export comparison", "why_this_match.png",
-                                              "Figures (*.png *.svg)")  # fmt: skip
+                                              "Figures (*.png *.svg *.pdf)")  # fmt: skip
         if not path:
             return
         try:
@@ -269,6 +307,7 @@ class CompareDock(Dock):
 
     def _session_changed(self, session: PlateSession | None) -> None:
         self.comparison = None
+        self.canvas.setMinimumHeight(0)
         self.figure.clear()
         self.canvas.draw_idle()
         self.export_button.setEnabled(False)
@@ -289,7 +328,12 @@ class CompareDock(Dock):
             wells += [f"{p} {w}" for p, w in zip(profiles[PLATE], profiles[WELL], strict=True)]
         mode = self.mode_combo.currentText()
         choices = {"perturbation": names, "well": wells, "selected cell": []}[mode]
-        for combo, items in ((self.query_combo, choices), (self.match_combo, names)):
+        pickers = (
+            (self.query_combo, choices),
+            (self.match_combo, names),
+            (self.versus_combo, [AUTOMATIC, *names, NO_CONTRAST]),
+        )
+        for combo, items in pickers:
             text = combo.currentText()
             combo.clear()
             combo.addItems(list(dict.fromkeys(items)))

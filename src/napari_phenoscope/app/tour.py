@@ -379,28 +379,34 @@ class Tour:
         self.snap("tour_10_map", "Compute compound-gene mAP", f"{summary}. BI-2536: {per_target}")
 
     def compare_step(self) -> None:
-        """Steps 11-12: why BI-2536 matches the PLK1 knockout, and why not the BRD4 one."""
+        """Steps 11-12: BI-2536 | PLK1 knockout | BRD4 knockout, and the other way round."""
         from qtpy.QtCore import Qt
 
-        from napari_phenoscope.profiling.attribution import describe_groups
+        from napari_phenoscope.profiling.comparison_figure import feature_rows
 
         self.show_dock("Compare")
         window = self.viewer.window._qt_window
         window.resizeDocks(
             [self.frames["Compare"]], [COMPARE_DOCK_WIDTH], Qt.Orientation.Horizontal
         )
-        for name, gene in (("tour_11_compare_plk1", "PLK1"), ("tour_12_compare_brd4", "BRD4")):
-            started = self.compare.run("BI-2536 · compound", f"{gene} · crispr", "perturbation")
+        for name, gene, versus in (
+            ("tour_11_compare_plk1", "PLK1", "BRD4"),
+            ("tour_12_compare_brd4", "BRD4", "PLK1"),
+        ):
+            started = self.compare.run(
+                "BI-2536 · compound",
+                f"{gene} · crispr",
+                "perturbation",
+                versus=f"{versus} · crispr",
+            )
             self.require(started, self.compare, f"compare BI-2536 with {gene}")
             self.wait(self.compare, f"compare BI-2536 with {gene}")
             comparison = self.compare.comparison
             if comparison is None:
                 raise PhenoscopeError(f"tour step 'compare': {self.compare.status.text()}")
-            groups = comparison.attribution
-            why = (
-                "" if groups is None else f" Classical groups: {describe_groups(groups.groups, 3)}."
-            )
-            self.snap(name, f"Why BI-2536 matches {gene} knockout (or not)",
+            sentences = list(feature_rows(comparison).get("sentence", []))[:2]
+            why = f" {'; '.join(sentences)}." if sentences else ""
+            self.snap(name, f"BI-2536 | {gene} knockout | {versus} knockout",
                       f"{self.compare.status.text()}.{why}")  # fmt: skip
 
 

@@ -8,18 +8,25 @@ import argparse
 def add(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "explain",
-        help="why QUERY matches MATCH: cells, feature groups, ViT occlusion, how sure (figure)",
-        description="Explain one retrieval from phenoscope profile's output: representative "
-        "cells of both sides and the controls, the feature groups that make the classical "
-        "cosine similarity, the ViT similarity with each channel blanked and its attention, "
-        "the match's rank, its similarity against random perturbations and the replicate "
-        "consistency. Writes FIG (.png or .svg) and FIG_<table>.csv beside it. QUERY and "
-        "MATCH: a name (BI-2536), modality:name (crispr:PLK1) or a broad sample id.",
+        help="why QUERY matches MATCH and not a contrast: cells, features in words, how sure",
+        description="Explain one retrieval from phenoscope profile's output, against a "
+        "contrast: single cells of the query, the match and the contrast in three columns "
+        "and of the negative controls (one contrast for all), the feature groups in words "
+        "with how far each side moves from the controls, the ViT similarity with each stain "
+        "hidden, and the similarity, rank and null p of both feature sets. Writes FIG at "
+        "slide size (.png, .svg or .pdf) and FIG_<table>.csv beside it. QUERY, MATCH and "
+        "--versus: a name (BI-2536), modality:name (crispr:PLK1) or a broad sample id.",
     )
     parser.add_argument("profiles", metavar="PROFILES", help="phenoscope profile's OUT_DIR")
     parser.add_argument("query", metavar="QUERY", help="e.g. BI-2536")
     parser.add_argument("match", metavar="MATCH", help="e.g. crispr:PLK1")
-    parser.add_argument("--out", required=True, metavar="FIG.png", help="figure (.png, .svg)")
+    parser.add_argument(
+        "--versus",
+        metavar="CONTRAST",
+        help="the contrast, e.g. crispr:BRD4 (default: the query's other annotated target, "
+        "else the best-ranked non-target); none: no contrast",
+    )
+    parser.add_argument("--out", required=True, metavar="FIG.png", help="figure (.png, .svg, .pdf)")
     parser.add_argument(
         "--images", nargs="+", metavar="PLATE_DIR", help="the profiled plates, to show cells"
     )
@@ -33,20 +40,24 @@ def add(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from napari_phenoscope.profiling.comparison import compare, read_profile_outputs
-    from napari_phenoscope.profiling.comparison_figure import figure_path, write_comparison
+    from napari_phenoscope.profiling.comparison_figure import (
+        feature_rows,
+        figure_path,
+        write_comparison,
+    )
 
     figure_path(args.out)  # a wrong suffix fails before the work
     profiles, cells = read_profile_outputs(args.profiles)
     fields = encoder = None
     device = args.device
     if args.images:
-        from napari_phenoscope.profiling.pipeline import index_plates, resolve_device
+        from napari_phenoscope.profiling.pipeline import index_plates
 
         fields = index_plates(args.images)
         if "vit" in profiles and cells is not None:
-            from napari_phenoscope.models import load_encoder
+            from napari_phenoscope.models import load_encoder, resolve_device
 
-            device = resolve_device(device)
+            device = str(resolve_device(device))
             encoder = load_encoder(args.model, device=device)
     comparison = compare(
         profiles,
@@ -59,19 +70,17 @@ def run(args: argparse.Namespace) -> int:
         null_size=args.null_size,
         seed=args.seed,
         device=device,
+        versus="" if args.versus == "none" else args.versus,
     )
     written = write_comparison(comparison, args.out)
     for record in comparison.summary().to_dict("records"):
         print(
-            f"{record['feature set']}: {record['query']} vs {record['match']}: similarity "
-            f"{record['similarity']:+.3f}, rank {record['rank']} of {record['n ranked']}, "
-            f"null p {record['p value']:.3g}"
+            f"{record['feature set']}: {record['query']} vs {record['match']} ({record['side']}): "
+            f"similarity {record['similarity']:+.3f}, rank {record['rank']} of "
+            f"{record['n ranked']}, null p {record['p value']:.3g}"
         )
-    attribution = comparison.attribution
-    if attribution is not None:
-        from napari_phenoscope.profiling.attribution import describe_groups
-
-        print(f"classical feature groups: {describe_groups(attribution.groups)}")
+    for sentence in feature_rows(comparison).get("sentence", []):
+        print(f"  {sentence}")
     for note in comparison.notes:
         print(f"not shown: {note}")
     print(f"wrote {', '.join(str(path) for path in written)}")

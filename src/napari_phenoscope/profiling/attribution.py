@@ -139,7 +139,8 @@ def group_contributions(features: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         One row per group: ``group``, ``compartment``, ``channel``, ``family``,
         ``n features``, ``contribution`` (sums to the similarity), ``query z`` and
-        ``match z`` (mean z-score of the group's features), ``query share`` and
+        ``match z`` (mean z-score of the group's features), ``query rms`` and
+        ``match rms`` (their root-mean-square: the size of a "changed" group), ``query share`` and
         ``match share`` (the group's part of each profile's squared length: what makes
         that side differ from the controls; each sums to 1) and ``query`` / ``match``
         (``direction`` words).
@@ -156,6 +157,8 @@ def group_contributions(features: pd.DataFrame) -> pd.DataFrame:
             "contribution": grouped["contribution"].sum(),
             "query z": grouped["query z"].mean(),
             "match z": grouped["match z"].mean(),
+            "query rms": grouped["query z"].apply(lambda z: float(np.sqrt(np.mean(z**2)))),
+            "match rms": grouped["match z"].apply(lambda z: float(np.sqrt(np.mean(z**2)))),
             "query share": shares["query z"],
             "match share": shares["match z"],
             "query": grouped["query z"].apply(lambda z: direction(z.to_numpy())),

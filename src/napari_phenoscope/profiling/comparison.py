@@ -22,20 +22,25 @@ from napari_phenoscope.constants import LABEL, PLATE, SITE, WELL
 from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
 from napari_phenoscope.profiling.explain import (
     MatchExplanation,
+    default_contrast,
     explain_match,
     find_perturbation,
     perturbation_query_of,
 )
 from napari_phenoscope.profiling.explain_cells import (
-    ROLES,
-    attention_pair,
+    CONTROL_ROLE,
+    cell_window,
     channel_occlusion,
     read_windows,
     representative_rows,
     shared_limits,
     well_keys,
 )
-from napari_phenoscope.profiling.similarity import Query, profile_feature_columns
+from napari_phenoscope.profiling.similarity import (
+    Query,
+    perturbation_ids,
+    profile_feature_columns,
+)
 
 #: Feature sets in the order they are explained (the first with classical names gives the
 #: feature-group chart; the ViT gives occlusion and attention).
@@ -46,30 +51,35 @@ QueryMaker = Callable[[pd.DataFrame, Sequence[str]], Query]
 
 @dataclass
 class Comparison:
-    """Everything the Compare view shows for one query and one match.
+    """Everything the Compare view shows for one query, its match and a contrast.
 
     Attributes
     ----------
     explanations
-        Feature set -> ``MatchExplanation`` (similarity, rank, null, groups, replicates).
+        Feature set -> ``MatchExplanation`` of the query and the match (similarity,
+        rank, null, groups, replicates).
+    contrasts
+        Feature set -> ``MatchExplanation`` of the query and the contrast (e.g. BI-2536
+        and the BRD4 knockout, when the match is the PLK1 knockout); empty without one.
     cells
-        Representative cells (``role`` = query / match / control, plate, well, site,
-        label, centroid), or None without single cells.
+        Representative cells (``role`` = query / match / contrast / control, plate,
+        well, site, label, centroid), or None without single cells.
     thumbnails
         (N, S, S, 3) RGB in [0, 1] of ``cells``, one contrast for all; None without images.
+    pixel_size
+        Micrometres per pixel of the thumbnails, if the plate says.
     occlusion
-        ``explain_cells.channel_occlusion``, or None.
-    attention
-        (crops, maps) of one representative cell per side (``attention_pair``), or None.
+        ``explain_cells.channel_occlusion`` of the query and the match, or None.
     notes
         What was left out and why, one line each.
     """
 
     explanations: dict[str, MatchExplanation]
+    contrasts: dict[str, MatchExplanation] = field(default_factory=dict)
     cells: pd.DataFrame | None = None
     thumbnails: np.ndarray | None = None
+    pixel_size: float | None = None
     occlusion: pd.DataFrame | None = None
-    attention: tuple[np.ndarray, np.ndarray] | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -78,13 +88,20 @@ class Comparison:
         return next(iter(self.explanations.values()))
 
     @property
+    def contrast(self) -> MatchExplanation | None:
+        """The contrast's explanation in the first feature set, if there is a contrast."""
+        return next(iter(self.contrasts.values()), None)
+
+    @property
     def attribution(self) -> MatchExplanation | None:
         """The classical explanation, whose feature groups are readable."""
         return self.explanations.get(ATTRIBUTION_SET)
 
     def summary(self) -> pd.DataFrame:
-        """One row of headline numbers per feature set."""
-        return pd.DataFrame([e.summary() for e in self.explanations.values()])
+        """One row of headline numbers per feature set and side (match first, then contrast)."""
+        rows = [{**e.summary(), "side": "match"} for e in self.explanations.values()]
+        rows += [{**e.summary(), "side": "contrast"} for e in self.contrasts.values()]
+        return pd.DataFrame(rows)
 
 
 def perturbation_maker(spec: str) -> QueryMaker:
@@ -104,8 +121,9 @@ def compare(
     seed: int = 0,
     device: str = "cpu",
     occlusion_cells_per_well: int = 16,
+    versus: str | None = None,
 ) -> Comparison:
-    """Explain why ``query`` matches ``match`` in every feature set, and show the cells.
+    """Explain why ``query`` matches ``match``, against a contrast, in every feature set.
 
     Parameters
     ----------
@@ -122,43 +140,56 @@ def compare(
     fields
         Field index of the plates (``io.index_plate``), for images; none: no cells shown.
     encoder
-        The ViT the ``"vit"`` profiles were made with, for occlusion and attention.
+        The ViT the ``"vit"`` profiles were made with, for the channel occlusion.
     n_cells
-        Cells per row of the cell panel.
+        Cells per side and of the controls.
     null_size, seed
         The null of random well sets, and the seed of every random draw.
     device
         Torch device of the encoder.
     occlusion_cells_per_well
         Cells sampled per well for the channel occlusion.
+    versus
+        The contrast, read like ``match``; None: ``explain.default_contrast`` (the
+        query's other target, else the best-ranked non-target); ``""``: no contrast.
 
     Raises
     ------
     ProfileTableError
-        No well profiles, an unknown or ambiguous perturbation, a match inside the query.
+        No well profiles, an unknown or ambiguous perturbation, a match inside the query,
+        a contrast that is the match.
     """
     if not well_profiles:
         raise ProfileTableError("no well profiles to compare")
     make = perturbation_maker(query) if isinstance(query, str) else query
     ordered = sorted(well_profiles, key=lambda name: name != ATTRIBUTION_SET)
-    explanations: dict[str, MatchExplanation] = {}
+    if versus is None:
+        chooser = VIT_SET if VIT_SET in well_profiles else ordered[0]
+        profiles = well_profiles[chooser]
+        columns = profile_feature_columns(profiles)
+        versus = default_contrast(
+            profiles, make(profiles, columns), find_perturbation(profiles, match)[1], columns
+        )
+    comparison = Comparison({})
     for feature_set in ordered:
         profiles = well_profiles[feature_set]
         columns = profile_feature_columns(profiles)
-        match_name, match_wells = find_perturbation(profiles, match)
-        explanations[feature_set] = explain_match(
-            make(profiles, columns),
-            match_wells,
-            profiles,
-            columns,
-            match_name,
-            feature_set,
-            null_size,
-            seed,
-        )
-    comparison = Comparison(explanations)
+        made = make(profiles, columns)
+        for spec, into in ((match, comparison.explanations), (versus, comparison.contrasts)):
+            if not spec:
+                continue
+            name, wells = find_perturbation(profiles, spec)
+            if into is comparison.contrasts:
+                match_ids = set(perturbation_ids(comparison.explanations[feature_set].match_wells))
+                if set(perturbation_ids(wells)) <= match_ids:
+                    raise ProfileTableError(f"the contrast {spec!r} is the match itself")
+            into[feature_set] = explain_match(
+                made, wells, profiles, columns, name, feature_set, null_size, seed
+            )
+    if not versus:
+        comparison.notes.append("no contrast: no other perturbation to set the match against")
     _add_cells(comparison, well_profiles, cells, fields, n_cells)
-    _add_vit(
+    _add_occlusion(
         comparison, well_profiles, cells, fields, encoder, device, occlusion_cells_per_well, seed
     )
     return comparison
@@ -185,6 +216,9 @@ def _add_cells(
         "query": (explanation.query_wells, explanation.query_vector),
         "match": (explanation.match_wells, explanation.match_vector),
     }
+    contrast = comparison.contrasts.get(feature_set)
+    if contrast is not None:
+        sides["contrast"] = (contrast.match_wells, contrast.match_vector)
     if explanation.query_wells.empty:
         comparison.notes.append("the query has no well profile: no representative cells")
         return
@@ -199,18 +233,21 @@ def _add_cells(
         comparison.notes.append("no images (open the plate, or --images PLATE_DIR): no cells shown")
         return
     try:
-        windows = read_windows(fields, comparison.cells)
+        windows = read_windows(fields, comparison.cells, cell_window(cells))
     except PhenoscopeError as error:
         comparison.notes.append(f"cells not shown: {error}")
         return
     from napari_phenoscope.features.composite import channel_composite
 
-    controls = (comparison.cells["role"] == ROLES[2]).to_numpy()
+    controls = (comparison.cells["role"] == CONTROL_ROLE).to_numpy()
     limits = shared_limits(windows[controls] if controls.any() else windows)
     comparison.thumbnails = np.stack([channel_composite(w, limits) for w in windows])
+    from napari_phenoscope.io import resolve_pixel_size
+
+    comparison.pixel_size = resolve_pixel_size(fields)
 
 
-def _add_vit(
+def _add_occlusion(
     comparison: Comparison,
     well_profiles: Mapping[str, pd.DataFrame],
     cells: pd.DataFrame | None,
@@ -232,7 +269,7 @@ def _add_vit(
         if value is None
     ]
     if missing:
-        comparison.notes.append(f"no ViT occlusion or attention: no {', no '.join(missing)}")
+        comparison.notes.append(f"no ViT channel occlusion: no {', no '.join(missing)}")
         return
     columns = profile_feature_columns(well_profiles[VIT_SET])
     try:
@@ -248,14 +285,7 @@ def _add_vit(
             device=device,
         )
     except PhenoscopeError as error:
-        comparison.notes.append(f"no ViT occlusion: {error}")
-    if comparison.cells is not None:
-        firsts = comparison.cells.groupby("role", sort=False).head(1)
-        firsts = firsts[firsts["role"].isin(ROLES[:2])]
-        try:
-            comparison.attention = attention_pair(encoder, fields, firsts)
-        except PhenoscopeError as error:
-            comparison.notes.append(f"no attention maps: {error}")
+        comparison.notes.append(f"no ViT channel occlusion: {error}")
 
 
 def read_profile_outputs(path: str | Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
@@ -311,12 +341,18 @@ def read_profile_outputs(path: str | Path) -> tuple[dict[str, pd.DataFrame], pd.
 def comparison_tables(comparison: Comparison) -> dict[str, pd.DataFrame]:
     """The numbers behind the figure, one table per CSV: summary, groups, replicates, ..."""
     tables = {"summary": comparison.summary()}
-    groups = [
-        e.groups.assign(**{"feature set": name}) for name, e in comparison.explanations.items()
-    ]
-    tables["groups"] = pd.concat(groups, ignore_index=True)
+    sides = [
+        (side, name, explanation)
+        for side, explanations in (("match", comparison.explanations),
+                                   ("contrast", comparison.contrasts))
+        for name, explanation in explanations.items()
+    ]  # fmt: skip
+    tables["groups"] = pd.concat(
+        [e.groups.assign(**{"feature set": n, "side": side}) for side, n, e in sides],
+        ignore_index=True,
+    )
     tables["replicates"] = pd.concat(
-        [e.replicates.assign(**{"feature set": n}) for n, e in comparison.explanations.items()],
+        [e.replicates.assign(**{"feature set": n, "side compared": s}) for s, n, e in sides],
         ignore_index=True,
     )
     if comparison.occlusion is not None:

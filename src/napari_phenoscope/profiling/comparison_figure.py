@@ -1,14 +1,16 @@
-"""The "why this match" figure: one matplotlib page, for a slide, the dock and the CLI.
+"""The "why this match" figure: query | match | contrast, for a slide, the dock and the CLI.
 
-Top: representative cells of the query, the match and the negative controls (one contrast
-for all) and the ViT attention over one cell of each side. Middle: the feature groups that
-make the classical similarity (bars that add up to it, with how each side differs from the
-controls) and the ViT similarity with each channel blanked. Bottom: how sure (the
-similarity against the null of random perturbations, per feature set, and the replicate
-consistency of both sides, one dot per well).
+Read top to bottom: a title that says the answer ("BI-2536 looks like PLK1 (crispr), not
+like BRD4 (crispr)") with both feature sets' similarity, rank and p; single cells of the
+three sides in three columns and a row of negative-control cells (one colour and contrast
+for all, a scale bar in um); the feature groups in words, with how far each side moves
+from the controls; which stain the ViT needs for the match (channel occlusion); and the
+match and the contrast against random perturbations (the null).
 
-Plain matplotlib ``Figure`` objects (no pyplot, no Qt): the dock draws into its canvas's
-figure, ``write_comparison`` saves a fresh one.
+The layout follows the figure's width: a slide (``SLIDE_SIZE``) puts the cells and the
+features side by side, a narrow dock stacks them; ``figure_height`` gives the height a
+width needs. Plain matplotlib ``Figure`` objects (no pyplot, no Qt): the dock draws into
+its canvas's figure, ``write_comparison`` saves a fresh one at slide size.
 """
 
 from __future__ import annotations
@@ -17,296 +19,603 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
-from napari_phenoscope.constants import CHANNEL_COLORMAPS, CHANNELS
+from napari_phenoscope.constants import CHANNEL_COLORMAPS
 from napari_phenoscope.errors import ProfileTableError
-from napari_phenoscope.profiling.attribution import describe_groups
 from napari_phenoscope.profiling.comparison import Comparison, comparison_tables
 from napari_phenoscope.profiling.explain import MatchExplanation
-from napari_phenoscope.profiling.explain_cells import ROLES
+from napari_phenoscope.profiling.explain_cells import CONTROL_ROLE
+from napari_phenoscope.profiling.feature_words import compared_words, group_words
 
-FIGURE_SIZE = (16.0, 10.5)
-TOP_GROUPS = 12
-POSITIVE, NEGATIVE = "#3b7dd8", "#d8643b"
-SET_COLOURS = {"classical": "#2a9d8f", "vit": "#7b4bd1"}
-ROLE_TEXT = {"query": "query", "match": "match", "control": "negative controls"}
-_CHANNEL_RGB = {"blue": "#3050ff", "green": "#2ca02c", "cyan": "#17becf", "red": "#d62728",
-                "magenta": "#c51bc5"}  # fmt: skip
+#: A 16:9 slide, in inches; exported at ``EXPORT_DPI`` (2000 x 1125 px).
+SLIDE_SIZE = (12.8, 7.2)
+EXPORT_DPI = 150
+#: Figures at least this wide (inches) put cells and features side by side.
+WIDE_FROM = 10.0
+#: Smallest on-screen cell tile, in pixels.
+MIN_TILE_PX = 96
+#: Gap between the query, match and contrast columns, in inches.
+COLUMN_GAP = 0.2
+#: Gap between cell tiles, as a share of a tile.
+TILE_GAP = 1 / 24
+TOP_GROUPS = 8
+#: The slide layout's bottom band (occlusion and null), in inches.
+WIDE_BOTTOM = 2.6
+#: The stacked (dock) layout's panels in inches: (title above, plot, labels below).
+NARROW_FEATURES = (0.9, TOP_GROUPS * 0.42, 0.5)
+NARROW_OCCLUSION = (0.6, 1.7, 0.7)
+NARROW_NULL = (0.6, 1.9, 0.5)
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+SET_NAMES = {"vit": "ViT", "classical": "classical"}
+_CHANNEL_RGB = {
+    "blue": "#3050ff",
+    "green": "#2ca02c",
+    "cyan": "#17becf",
+    "red": "#d62728",
+    "magenta": "#c51bc5",
+}
+SIDE_COLOURS = {"match": "#2a6fdb", "contrast": "#d8643b"}
+FONT = 9.0
+CONTROL_TITLE = "negative controls (same colours, same contrast)"
 
 
 @dataclass
 class CellTiles:
-    """Where each representative cell is drawn: its axes and (x0, x1, y0, y1) per cell row."""
+    """Where each representative cell is drawn: (axes, x0, x1, y0, y1, row of the cells)."""
 
-    axes: object = None
-    boxes: list[tuple[float, float, float, float, int]] = field(default_factory=list)
+    boxes: list[tuple[object, float, float, float, float, int]] = field(default_factory=list)
 
-    def cell_at(self, x: float, y: float) -> int | None:
-        """Row of ``Comparison.cells`` drawn at data coordinates (x, y), if any."""
-        for x0, x1, y0, y1, row in self.boxes:
-            if x0 <= x < x1 and y0 <= y < y1:
+    @property
+    def axes(self) -> list[object]:
+        """The axes that hold cells."""
+        return list(dict.fromkeys(box[0] for box in self.boxes))
+
+    def cell_at(self, axes: object, x: float, y: float) -> int | None:
+        """Row of ``Comparison.cells`` drawn in ``axes`` at data coordinates (x, y), if any."""
+        for where, x0, x1, y0, y1, row in self.boxes:
+            if where is axes and x0 <= x < x1 and y0 <= y < y1:
                 return row
         return None
 
 
-def comparison_figure(comparison: Comparison) -> Figure:
-    """A new figure of the whole comparison."""
-    figure = Figure(figsize=FIGURE_SIZE)
+def short_name(explanation_name: str) -> str:
+    """``"BI-2536 (compound), 4 wells"`` -> ``"BI-2536"``; ``"PLK1 (crispr)"`` -> ``"PLK1"``."""
+    return explanation_name.split(",")[0].split(" (")[0]
+
+
+#: How a biologist names a perturbation of each modality.
+MODALITY_WORDS = {"crispr": "knockout", "orf": "overexpression"}
+
+
+def perturbation_words(explanation_name: str) -> str:
+    """``"PLK1 (crispr)"`` -> ``"PLK1 knockout"``; a compound keeps its name (``"BI-2536"``)."""
+    head = explanation_name.split(",")[0]
+    name, _, modality = head.partition(" (")
+    word = MODALITY_WORDS.get(modality.rstrip(")"), "")
+    return f"{name} {word}" if word else name
+
+
+def _sides(comparison: Comparison) -> list[tuple[str, str]]:
+    """(role, title) of each cell column."""
+    main, contrast = comparison.main, comparison.contrast
+    sides = [
+        ("query", f"query: {perturbation_words(main.query_name)}"),
+        ("match", f"match: {perturbation_words(main.match_name)}"),
+    ]
+    if contrast is not None:
+        sides.append(("contrast", f"contrast: {perturbation_words(contrast.match_name)}"))
+    return sides
+
+
+# --- layout ---------------------------------------------------------------------------------
+
+
+def _cell_geometry(
+    width_in: float, dpi: float, n_sides: int, n_cells: int, height_in: float | None = None
+) -> tuple[int, float, float]:
+    """(tiles per row, tile size, block height) in inches of the cell columns and controls.
+
+    Two tiles a row when each is still ``MIN_TILE_PX`` on screen (within the ``height_in``
+    budget of a slide, if any), else one a row.
+    """
+    column = (width_in - COLUMN_GAP * (n_sides - 1)) / n_sides
+    options = []
+    for per_row in (2, 1):
+        tile = column / _span(per_row)
+        rows = -(-n_cells // per_row)
+        if height_in is not None:  # titles + rows of tiles + the control row
+            tile = min(tile, (height_in - 0.7) / (_span(rows) + 1))
+        controls = _span(-(-n_cells // _controls_per_row(width_in, tile, n_cells))) * tile
+        options.append((per_row, tile, 0.6 + _span(rows) * tile + controls))
+    two, one = options
+    if two[1] * dpi >= MIN_TILE_PX or two[1] >= one[1]:
+        return two
+    return one
+
+
+def _controls_per_row(width_in: float, tile: float, n_cells: int) -> int:
+    """Control tiles a row: as many of the sides' size as fit in ``width_in``."""
+    return int(max(1, min(n_cells, (width_in + TILE_GAP * tile) // (tile * (1 + TILE_GAP)))))
+
+
+def _gap(size: int) -> int:
+    """Gap between tiles of ``size`` pixels, in pixels."""
+    return max(1, round(size * TILE_GAP))
+
+
+def _grid_length(tiles: int, size: int, tile_in: float) -> float:
+    """Inches of ``tiles`` tiles of ``size`` px and their gaps, each tile ``tile_in`` wide."""
+    return tile_in * (tiles * size + (tiles - 1) * _gap(size)) / size
+
+
+def _span(tiles: int) -> float:
+    """Length of ``tiles`` tiles and the gaps between them, in tiles."""
+    return tiles + (tiles - 1) * TILE_GAP
+
+
+def figure_height(comparison: Comparison, width_in: float, dpi: float = 100.0) -> float:
+    """Height (inches) the figure needs at ``width_in``: the slide's, or the stacked dock's."""
+    if width_in >= WIDE_FROM:  # the slide's shape, taller where cells would be < 96 px
+        rows = -(-_cells_per_side(comparison) // 2)
+        cells = 0.7 + (_span(rows) + 1) * MIN_TILE_PX / dpi
+        needed = _headline_height(comparison, width_in) + cells + WIDE_BOTTOM + 0.3
+        return max(SLIDE_SIZE[1] * width_in / SLIDE_SIZE[0], needed)
+    inner = width_in - 0.3
+    cells = _cell_geometry(inner, dpi, len(_sides(comparison)), _cells_per_side(comparison))[2]
+    panels = sum(NARROW_FEATURES) + sum(NARROW_OCCLUSION) + sum(NARROW_NULL)
+    return _headline_height(comparison, width_in) + cells + 0.5 + panels + 0.4
+
+
+def _cells_per_side(comparison: Comparison) -> int:
+    if comparison.cells is None:
+        return 1
+    return int(comparison.cells["role"].value_counts().max())
+
+
+# --- drawing --------------------------------------------------------------------------------
+
+
+def comparison_figure(comparison: Comparison, size: tuple[float, float] = SLIDE_SIZE) -> Figure:
+    """A new figure of the whole comparison (slide size by default)."""
+    figure = Figure(figsize=size)
     draw_comparison(figure, comparison)
     return figure
 
 
 def draw_comparison(figure: Figure, comparison: Comparison) -> CellTiles:
-    """Draw the comparison into ``figure`` (cleared first); returns where the cells are."""
+    """Draw the comparison into ``figure`` (cleared first) for its size; where the cells are."""
     figure.clear()
-    main = comparison.main
-    figure.suptitle(
-        f"{main.query_name}  vs  {main.match_name}: why close, or why far "
-        f"({main.feature_set} similarity {main.similarity:+.2f}, #{main.rank} of {main.n_ranked})",
-        fontsize=14,
-        y=0.99,
-    )
-    grid = figure.add_gridspec(
-        3, 4, height_ratios=(1.15, 1.55, 1.0), hspace=0.45, wspace=0.5,
-        left=0.17, right=0.98, top=0.92, bottom=0.07,
-    )  # fmt: skip
-    tiles = _cells(figure.add_subplot(grid[0, :2]), comparison)
-    _attention(figure, grid[0, 2:], comparison)
-    attribution = comparison.attribution
-    if attribution is not None:
-        figure.text(0.5, 0.945, describe_groups(attribution.groups, 3), ha="center", fontsize=9.5,
-                    color="#333333")  # fmt: skip
-        bars, dots = figure.add_subplot(grid[1, :2]), figure.add_subplot(grid[1, 2])
-        _groups(bars, dots, attribution)
+    figure.set_facecolor("white")
+    width, height = figure.get_size_inches()
+    dpi = figure.dpi
+    inches = _Inches(width, height)
+    y = _headline(figure, comparison, inches)
+    wide = width >= WIDE_FROM
+    if wide:
+        left_w = 0.5 * (width - 0.6)
+        bottom = WIDE_BOTTOM
+        tiles = _cells(figure, comparison, inches, (0.3, y, left_w, y - bottom - 0.3), dpi)
+        right = 0.3 + left_w + 0.4
+        _features(
+            figure, comparison, inches, (right, y - 0.85, width - right - 0.1, y - bottom - 1.2)
+        )
+        _occlusion(figure, comparison, inches, (1.1, 0.6, width / 2 - 1.5, 1.6))
+        _null(figure, comparison, inches, (width / 2 + 0.6, 0.6, width / 2 - 0.9, 1.6))
     else:
-        _empty(figure.add_subplot(grid[1, :3]), "no classical profiles: no feature groups")
-    _occlusion(figure.add_subplot(grid[1, 3]), comparison)
-    _null(figure.add_subplot(grid[2, :2]), comparison)
-    _replicates(figure.add_subplot(grid[2, 2]), comparison)
-    _numbers(figure.add_subplot(grid[2, 3]), comparison)
+        inner = width - 0.3
+        tiles = _cells(figure, comparison, inches, (0.15, y, inner, None), dpi)
+        y -= _cell_geometry(inner, dpi, len(_sides(comparison)), _cells_per_side(comparison))[2]
+        y -= 0.5 + NARROW_FEATURES[0]
+        _features(figure, comparison, inches, (0.1, y, width - 0.2, NARROW_FEATURES[1]))
+        y -= sum(NARROW_FEATURES[1:]) + NARROW_OCCLUSION[0]
+        _occlusion(
+            figure,
+            comparison,
+            inches,
+            (1.3, y - NARROW_OCCLUSION[1], width - 1.6, NARROW_OCCLUSION[1]),
+        )
+        y -= sum(NARROW_OCCLUSION[1:]) + NARROW_NULL[0]
+        _null(figure, comparison, inches, (0.7, y - NARROW_NULL[1], width - 1.0, NARROW_NULL[1]))
     if comparison.notes:
-        figure.text(0.01, 0.005, "Not shown: " + "; ".join(comparison.notes), fontsize=8,
-                    color="#777777")  # fmt: skip
+        figure.text(
+            0.01,
+            0.003,
+            _wrap("Not shown: " + "; ".join(comparison.notes), width * 14),
+            fontsize=FONT - 1.5,
+            color="#777777",
+            va="bottom",
+        )
     return tiles
 
 
-def _empty(axes, text: str) -> None:
-    axes.set_axis_off()
-    axes.text(0.5, 0.5, text, ha="center", va="center", wrap=True, color="#777777")
+@dataclass
+class _Inches:
+    """Figure coordinates from inches measured from the top-left corner."""
+
+    width: float
+    height: float
+
+    def rect(self, left: float, top: float, width: float, height: float) -> list[float]:
+        return [
+            left / self.width,
+            (top - height) / self.height,
+            width / self.width,
+            height / self.height,
+        ]
+
+    def point(self, left: float, top: float) -> tuple[float, float]:
+        return left / self.width, top / self.height
 
 
-def _cells(axes, comparison: Comparison) -> CellTiles:
-    tiles = CellTiles(axes)
-    cells, thumbnails = comparison.cells, comparison.thumbnails
-    if cells is None or thumbnails is None:
-        _empty(axes, "no cells: " + ("; ".join(comparison.notes) or "nothing to show"))
-        return tiles
-    size = thumbnails.shape[1]
-    gap = max(2, size // 24)
-    per_row = max(int((cells["role"] == role).sum()) for role in ROLES)
-    canvas = np.ones((len(ROLES) * (size + gap), per_row * (size + gap), 3), np.float32)
-    for row, role in enumerate(ROLES):
-        positions = np.flatnonzero((cells["role"] == role).to_numpy())
-        for column, position in enumerate(positions):
-            y0, x0 = row * (size + gap), column * (size + gap)
-            canvas[y0 : y0 + size, x0 : x0 + size] = thumbnails[position]
-            tiles.boxes.append((x0, x0 + size, y0, y0 + size, int(position)))
-    axes.imshow(canvas, interpolation="nearest")
-    names = {"query": comparison.main.query_name, "match": comparison.main.match_name}
-    axes.set_yticks([row * (size + gap) + size / 2 for row in range(len(ROLES))])
-    axes.set_yticklabels([_wrap(names.get(r, ROLE_TEXT[r]), 22) for r in ROLES], fontsize=9)
-    axes.set_xticks([])
-    axes.set_title("representative cells (one contrast for all; click to open the field)",
-                   fontsize=10)  # fmt: skip
-    return tiles
+def _headline_text(comparison: Comparison, width_in: float) -> tuple[str, str]:
+    """(the verdict, the numbers of every feature set), wrapped for ``width_in``."""
+    main, contrast = comparison.main, comparison.contrast
+    query, match = perturbation_words(main.query_name), perturbation_words(main.match_name)
+    other = perturbation_words(contrast.match_name) if contrast is not None else ""
+    if contrast is None:
+        verdict = f"{query} vs {match}"
+    elif main.similarity >= contrast.similarity:
+        verdict = f"{query} looks like {match}, not like {other}"
+    else:
+        verdict = f"{query} looks more like {other} than like {match}"
+    lines = []
+    for name, explanation in comparison.explanations.items():
+        parts = [_numbers(explanation)]
+        if name in comparison.contrasts:
+            parts.append(_numbers(comparison.contrasts[name]))
+        lines.append(f"{SET_NAMES.get(name, name)}:  " + "   |   ".join(parts))
+    numbers = "\n".join(_wrap(line, width_in * 12, "   |   ") for line in lines)
+    return _wrap(verdict, width_in * 7.5), numbers
 
 
-def _wrap(text: str, width: int) -> str:
-    words, lines, line = text.split(), [], ""
+def _headline_height(comparison: Comparison, width_in: float) -> float:
+    verdict, numbers = _headline_text(comparison, width_in)
+    return 0.15 + 0.32 * (verdict.count("\n") + 1) + 0.2 * (numbers.count("\n") + 1) + 0.2
+
+
+def _headline(figure: Figure, comparison: Comparison, inches: _Inches) -> float:
+    """Title and numbers; returns the top (inches from the bottom) left for the rest."""
+    verdict, numbers = _headline_text(comparison, inches.width)
+    top = inches.height - 0.15
+    figure.text(*inches.point(0.25, top), verdict, fontsize=FONT + 5, weight="bold", va="top")
+    lines_top = top - 0.32 * (verdict.count("\n") + 1)
+    figure.text(*inches.point(0.25, lines_top), numbers, fontsize=FONT, va="top", color="#333333")
+    return inches.height - _headline_height(comparison, inches.width)
+
+
+def _numbers(explanation: MatchExplanation) -> str:
+    return (
+        f"{short_name(explanation.match_name)} {explanation.similarity:+.2f} "
+        f"(#{explanation.rank} of {explanation.n_ranked}, p {explanation.p_value:.2g})"
+    )
+
+
+def _wrap(text: str, width: float, separator: str = " ") -> str:
+    """``text`` in lines of at most ``width`` characters, broken at ``separator``."""
+    words, lines, line = text.split(separator), [], ""
+    joiner = separator if separator != " " else " "
     for word in words:
-        if line and len(line) + len(word) + 1 > width:
+        if line and len(line) + len(word) + len(joiner) > int(width):
             lines.append(line)
-            line = word
+            line = ("      " if separator != " " else "") + word
         else:
-            line = f"{line} {word}".strip()
+            line = f"{line}{joiner}{word}" if line else word
     return "\n".join([*lines, line])
 
 
-def _attention(figure: Figure, slot, comparison: Comparison) -> None:
-    if comparison.attention is None:
-        _empty(figure.add_subplot(slot), "no ViT attention (needs images, cells and the ViT)")
-        return
-    from napari_phenoscope.features.composite import channel_composite
-
-    crops, maps = comparison.attention
-    inner = slot.subgridspec(1, 4, wspace=0.05)
-    limits = np.tile([0.0, 1.0], (len(CHANNELS), 1))
-    names = {"query": comparison.main.query_name, "match": comparison.main.match_name}
-    for index, (crop, attention, role) in enumerate(zip(crops, maps, ROLES[:2], strict=False)):
-        rgb = channel_composite(crop, limits)
-        for offset, overlay in enumerate((False, True)):
-            axes = figure.add_subplot(inner[0, 2 * index + offset])
-            axes.imshow(rgb, interpolation="nearest")
-            if overlay:
-                axes.imshow(attention, cmap="inferno", alpha=0.6, vmin=0, vmax=1)
-            axes.set_axis_off()
-            title = "ViT attention" if overlay else _wrap(names[role], 18)
-            axes.set_title(title, fontsize=8.5)
+def _two_lines(sentence: str, width: float) -> str:
+    """ "subject: change" as the subject over the change, each wrapped to ``width``."""
+    subject, _, change = sentence.partition(": ")
+    return f"{_wrap(subject, width)}:\n{_wrap(change, width)}" if change else sentence
 
 
-def _groups(bars, dots, explanation: MatchExplanation) -> None:
-    groups = explanation.groups
-    top = groups.head(TOP_GROUPS)
-    rest = groups.iloc[TOP_GROUPS:]
-    labels = [
-        f"{row['group']}  ({row['query'] or '~'} / {row['match'] or '~'})"
-        for _, row in top.iterrows()
-    ]
-    values = list(top["contribution"])
-    if len(rest):
-        labels.append(f"other {len(rest)} groups")
-        values.append(float(rest["contribution"].sum()))
-    y = np.arange(len(values))[::-1]
-    colours = [POSITIVE if v >= 0 else NEGATIVE for v in values]
-    bars.barh(y, values, color=colours)
-    bars.set_yticks(y)
-    bars.set_yticklabels(labels, fontsize=8)
-    bars.axvline(0, color="black", linewidth=0.8)
-    bars.set_xlabel(
-        f"share of the classical cosine similarity (all {len(groups)} groups add up to "
-        f"{explanation.similarity:+.2f})",
-        fontsize=9,
+def _empty(figure: Figure, rect: list[float], text: str) -> None:
+    axes = figure.add_axes(rect)
+    axes.set_axis_off()
+    axes.text(
+        0.5,
+        0.5,
+        _wrap(text, 60),
+        ha="center",
+        va="center",
+        color="#777777",
+        fontsize=FONT,
+        transform=axes.transAxes,
+        wrap=True,
     )
-    bars.set_title("what drives the similarity (query / match vs controls)", fontsize=10)
-    bars.tick_params(axis="x", labelsize=8)
-    top_y = y[: len(top)]
-    dots.scatter(top["query z"], top_y, marker="o", color="#222222", label="query", zorder=3)
-    dots.scatter(top["match z"], top_y, marker="D", color="#e09f1f", label="match", zorder=3)
-    dots.axvline(0, color="black", linewidth=0.8)
-    dots.set_xscale("symlog", linthresh=1.0)  # a few z-scores of 40 must not hide the 2s
-    dots.set_ylim(bars.get_ylim())
-    dots.set_yticks([])
-    dots.set_xlabel("mean robust z-score vs controls", fontsize=9)
-    dots.set_title("difference from controls", fontsize=10)
-    dots.legend(fontsize=8, loc="best")
-    dots.tick_params(axis="x", labelsize=8)
 
 
-def _occlusion(axes, comparison: Comparison) -> None:
+def _cells(figure, comparison, inches, box, dpi) -> CellTiles:
+    left, top, width, height = box
+    tiles = CellTiles()
+    sides = _sides(comparison)
+    n_cells = _cells_per_side(comparison)
+    per_row, tile, block = _cell_geometry(width, dpi, len(sides), n_cells, height)
+    cells, thumbnails = comparison.cells, comparison.thumbnails
+    if cells is None or thumbnails is None:
+        _empty(
+            figure,
+            inches.rect(left, top, width, min(block, 1.5)),
+            "no cells: " + ("; ".join(comparison.notes) or "nothing to show"),
+        )
+        return tiles
+    column = (width - COLUMN_GAP * (len(sides) - 1)) / len(sides)
+    size = thumbnails.shape[1]
+    roles = cells["role"].to_numpy()
+    for index, (role, title) in enumerate(sides):
+        x = left + index * (column + COLUMN_GAP)
+        positions = np.flatnonzero(roles == role)
+        rows = -(-max(len(positions), 1) // per_row)
+        grid = (_grid_length(per_row, size, tile), _grid_length(rows, size, tile))
+        axes = figure.add_axes(inches.rect(x, top - 0.3, *grid))
+        _tile_grid(axes, thumbnails, positions, per_row, tiles)
+        axes.set_title(
+            _wrap(title, column * 11),
+            fontsize=FONT + 1,
+            loc="left",
+            color=SIDE_COLOURS.get(role, "black"),
+            weight="bold",
+        )
+        if index == 0:
+            _scale_bar(axes, comparison.pixel_size, thumbnails.shape[1])
+    controls = np.flatnonzero(roles == CONTROL_ROLE)
+    per_row = _controls_per_row(width, tile, len(controls))
+    control_rows = -(-max(len(controls), 1) // per_row)
+    grid = (_grid_length(per_row, size, tile), _grid_length(control_rows, size, tile))
+    axes = figure.add_axes(inches.rect(left, top - block + grid[1], *grid))
+    _tile_grid(axes, thumbnails, controls, per_row, tiles)
+    axes.set_title(_wrap(CONTROL_TITLE, width * 14), fontsize=FONT, loc="left")
+    return tiles
+
+
+def _tile_grid(axes, thumbnails, positions, per_row: int, tiles: CellTiles) -> None:
+    size = thumbnails.shape[1]
+    gap = _gap(size)
+    rows = -(-max(len(positions), 1) // per_row)
+    canvas = np.ones((rows * (size + gap) - gap, per_row * (size + gap) - gap, 3), np.float32)
+    for index, position in enumerate(positions):
+        y0, x0 = (index // per_row) * (size + gap), (index % per_row) * (size + gap)
+        canvas[y0 : y0 + size, x0 : x0 + size] = thumbnails[position]
+        tiles.boxes.append((axes, x0, x0 + size, y0, y0 + size, int(position)))
+    axes.imshow(canvas, interpolation="nearest", aspect="equal")
+    axes.set_xticks([])
+    axes.set_yticks([])
+    for spine in axes.spines.values():
+        spine.set_visible(False)
+
+
+def _scale_bar(axes, pixel_size: float | None, size: int) -> None:
+    if not pixel_size:
+        return
+    microns = next((m for m in (20, 10, 5, 2) if m / pixel_size <= 0.5 * size), 1)
+    length = microns / pixel_size
+    x0, y = size - 4 - length, size - 6
+    axes.plot([x0, x0 + length], [y, y], color="white", linewidth=3, solid_capstyle="butt")
+    axes.text(
+        x0 + length / 2,
+        y - 3,
+        f"{microns} µm",
+        color="white",
+        ha="center",
+        va="bottom",
+        fontsize=FONT - 1,
+        weight="bold",
+    )
+
+
+def feature_rows(comparison: Comparison, n: int = TOP_GROUPS) -> pd.DataFrame:
+    """The feature groups the figure names: the match's largest shares, then the contrast's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: ``words`` (``group_words``), ``query``, ``match``, ``contrast``
+        (mean robust z-score against the controls; NaN without a contrast), ``sentence``
+        (``compared_words`` of the query and the side the group is listed for) and ``side``.
+    """
+    attribution = comparison.attribution
+    if attribution is None:
+        return pd.DataFrame()
+    contrast = comparison.contrasts.get("classical")
+    match_groups = attribution.groups.set_index("group")
+    contrast_groups = contrast.groups.set_index("group") if contrast is not None else None
+    chosen = list(attribution.groups["group"].head(n - (2 if contrast is not None else 0)))
+    if contrast_groups is not None:  # the groups that push query and contrast apart
+        apart = contrast.groups.sort_values("contribution")["group"]
+        chosen += [g for g in apart if g not in chosen][: n - len(chosen)]
+    query, match = short_name(attribution.query_name), short_name(attribution.match_name)
+    rows = []
+    for group in chosen:
+        row = match_groups.loc[group]
+        words = group_words(row["compartment"], row["channel"], row["family"])
+        other = contrast_groups.loc[group] if contrast_groups is not None else None
+        listed_for = "contrast" if len(rows) >= n - 2 and other is not None else "match"
+        side, side_row = (
+            (short_name(contrast.match_name), other) if listed_for == "contrast" else (match, row)
+        )
+        sentence = compared_words(
+            words,
+            [
+                (query, row["query"], _size(row, "query")),
+                (side, side_row["match"], _size(side_row, "match")),
+            ],
+        )
+        rows.append(
+            {
+                "group": group,
+                "words": words,
+                "query": row["query z"],
+                "match": row["match z"],
+                "contrast": other["match z"] if other is not None else np.nan,
+                "sentence": sentence,
+                "side": listed_for,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _size(row: pd.Series, side: str) -> float:
+    word = row[side]
+    return float(row[f"{side} z"]) if word in ("up", "down") else float(row[f"{side} rms"])
+
+
+def _features(figure, comparison, inches, box) -> None:
+    left, top, width, height = box
+    rows = feature_rows(comparison)
+    labels = min(3.8, 0.58 * width)
+    rect = inches.rect(left + labels, top, min(width - labels - 0.9, 2.4), height)
+    if rows.empty:
+        _empty(figure, rect, "no classical profiles: no features in words")
+        return
+    columns = ["query", "match"] + (["contrast"] if comparison.contrast is not None else [])
+    values = rows[columns].to_numpy(np.float64)
+    axes = figure.add_axes(rect)
+    # a few texture groups reach 50 MAD: the colours follow the bulk, the numbers say all
+    limit = max(2.0, float(np.nanpercentile(np.abs(values), 80)))
+    image = axes.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    for (r, c), value in np.ndenumerate(values):
+        if np.isfinite(value):
+            axes.text(
+                c,
+                r,
+                f"{value:+.1f}",
+                ha="center",
+                va="center",
+                fontsize=FONT - 0.5,
+                color="white" if abs(value) > 0.6 * limit else "black",
+            )
+    names = {
+        "query": short_name(comparison.main.query_name),
+        "match": short_name(comparison.main.match_name),
+        "contrast": short_name(comparison.contrast.match_name) if comparison.contrast else "",
+    }
+    axes.set_xticks(range(len(columns)))
+    axes.set_xticklabels([names[c] for c in columns], fontsize=FONT)
+    axes.xaxis.tick_top()
+    for label, column in zip(axes.get_xticklabels(), columns, strict=True):
+        label.set_color(SIDE_COLOURS.get(column, "black"))
+    axes.set_yticks(range(len(rows)))
+    axes.set_yticklabels(
+        [_two_lines(sentence, labels * 15) for sentence in rows["sentence"]], fontsize=FONT - 0.5
+    )
+    axes.tick_params(length=0)
+    total = len(comparison.attribution.groups)
+    title = (
+        "What the cells share, and what sets the contrast apart: each feature group's "
+        "mean change from the negative controls, in MAD"
+    )
+    figure.text(
+        *inches.point(left, top + 0.55), _wrap(title, width * 11), fontsize=FONT + 1, va="bottom"
+    )
+    if total > len(rows):
+        axes.set_xlabel(
+            f"+ {total - len(rows)} other groups (smaller shares)",
+            fontsize=FONT - 1,
+            color="#555555",
+        )
+    bar = figure.colorbar(image, ax=axes, fraction=0.08, pad=0.03)
+    bar.set_label("MAD from controls", fontsize=FONT - 1)
+    bar.ax.tick_params(labelsize=FONT - 1)
+
+
+def _occlusion(figure, comparison, inches, box) -> None:
+    left, bottom, width, height = box
+    rect = inches.rect(left, bottom + height, width, height)
     table = comparison.occlusion
     if table is None:
-        _empty(axes, "no ViT channel occlusion (needs images, cells and the ViT)")
+        _empty(
+            figure,
+            rect,
+            "Which stain does the ViT need? Not computed (needs the ViT "
+            "profiles, single cells, the images and the encoder)",
+        )
         return
+    axes = figure.add_axes(rect)
     baseline = float(table["similarity"].iloc[0])
     blanked = table.iloc[1:]
     y = np.arange(len(blanked))[::-1]
     colours = [_CHANNEL_RGB[CHANNEL_COLORMAPS[c]] for c in blanked["blanked"]]
-    axes.barh(y, blanked["change"], color=colours)
-    axes.axvline(0, color="black", linewidth=0.8)
+    axes.barh(y, blanked["similarity"], color=colours, height=0.7)
+    axes.axvline(baseline, color="black", linewidth=1.2, linestyle="--")
     axes.set_yticks(y)
-    axes.set_yticklabels(
-        [
-            f"{c} blanked: {v:+.2f}"
-            for c, v in zip(blanked["blanked"], blanked["similarity"], strict=True)
-        ],
-        fontsize=8.5,
+    axes.set_yticklabels([f"without {c}" for c in blanked["blanked"]], fontsize=FONT)
+    low = min(0.0, float(blanked["similarity"].min()))
+    axes.set_xlim(low, max(1.0, baseline))
+    query, match = short_name(comparison.main.query_name), short_name(comparison.main.match_name)
+    label = f"ViT similarity {query} ~ {match} with one stain hidden (dashed: all, {baseline:+.2f})"
+    axes.set_xlabel(_wrap(label, width * 13), fontsize=FONT)
+    title = (
+        f"Which stain does the ViT need for this match? A shorter bar: that stain "
+        f"carries it ({int(table['cells'].iloc[0])} cells)"
     )
-    axes.set_xlabel(f"change of the ViT similarity (nothing blanked: {baseline:+.2f})", fontsize=9)
-    axes.set_title(f"ViT channel occlusion ({int(table['cells'].iloc[0])} cells)", fontsize=10)
-    axes.tick_params(axis="x", labelsize=8)
+    axes.text(
+        -left / width,
+        1.04,
+        _wrap(title, (width + left) * 10),
+        fontsize=FONT + 1,
+        transform=axes.transAxes,
+        va="bottom",
+    )
+    axes.tick_params(axis="x", labelsize=FONT - 1)
 
 
-def _null(axes, comparison: Comparison) -> None:
-    for index, (name, explanation) in enumerate(comparison.explanations.items()):
-        colour = SET_COLOURS.get(name, "#555555")
-        null = explanation.null[np.isfinite(explanation.null)]
-        axes.hist(null, bins=40, range=(-1, 1), alpha=0.45, color=colour,
-                  label=f"{name}: random {len(explanation.match_wells)}-well sets")  # fmt: skip
-        axes.axvline(explanation.similarity, color=colour, linewidth=2.2)
-        axes.annotate(f"{name} {explanation.similarity:+.2f} (p {explanation.p_value:.2g})",
-                      (explanation.similarity, 1 - 0.09 * (index + 1)),
-                      xycoords=("data", "axes fraction"), color=colour, fontsize=8.5,
-                      ha="right" if explanation.similarity > 0 else "left")  # fmt: skip
-    axes.set_xlim(-1, 1)
-    axes.set_xlabel("cosine similarity to the query", fontsize=9)
-    axes.set_ylabel("random perturbations", fontsize=9)
-    axes.set_title("how sure: the match (line) against the null", fontsize=10)
-    axes.legend(fontsize=8, loc="upper left")
-    axes.tick_params(labelsize=8)
-
-
-def _replicates(axes, comparison: Comparison) -> None:
-    categories = [("query", "to own replicates"), ("match", "to own replicates"),
-                  ("query", "to the other side"), ("match", "to the other side")]  # fmt: skip
-    labels = [
-        "query\nreplicates",
-        "match\nreplicates",
-        "query wells\nto match",
-        "match wells\nto query",
-    ]
-    sets = list(comparison.explanations)
-    rng = np.random.default_rng(0)  # jitter only
-    for offset, name in enumerate(sets):
-        table = comparison.explanations[name].replicates
-        shift = (offset - (len(sets) - 1) / 2) * 0.22
-        for index, (side, column) in enumerate(categories):
-            values = table.loc[table["side"] == side, column].dropna().to_numpy()
-            x = index + shift + rng.uniform(-0.06, 0.06, len(values))
-            axes.scatter(x, values, s=16, color=SET_COLOURS.get(name, "#555555"),
-                         label=name if index == 0 else None)  # fmt: skip
-    axes.set_xticks(range(len(categories)))
-    axes.set_xticklabels(labels, fontsize=7.5)
-    axes.set_ylim(-1.05, 1.05)
-    axes.axhline(0, color="#999999", linewidth=0.6)
-    axes.set_ylabel("cosine similarity, one dot per well", fontsize=9)
-    axes.set_title("replicate consistency", fontsize=10)
-    axes.legend(fontsize=8, loc="lower left")
-    axes.tick_params(axis="y", labelsize=8)
-
-
-def _numbers(axes, comparison: Comparison) -> None:
-    axes.set_axis_off()
-    lines = []
+def _null(figure, comparison, inches, box) -> None:
+    left, bottom, width, height = box
+    axes = figure.add_axes(inches.rect(left, bottom + height, width, height))
+    query = short_name(comparison.main.query_name)
+    styles = {"vit": "#7b4bd1", "classical": "#2a9d8f"}
     for name, explanation in comparison.explanations.items():
-        record = explanation.summary()
-        lines += [
-            f"{name}",
-            f"  similarity {explanation.similarity:+.3f}",
-            f"  rank #{explanation.rank} of {explanation.n_ranked} perturbations",
-            f"  null p = {explanation.p_value:.3g} ({len(explanation.null)} random sets)",
-            f"  replicate consistency: query {_number(record['query replicate consistency'])}",
-            f"                         match {_number(record['match replicate consistency'])}",
-        ]
-    axes.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=7.5, family="monospace")
-    axes.set_title("numbers", fontsize=10, loc="left")
-
-
-def _number(value: object) -> str:
-    value = float(value)  # type: ignore[arg-type]
-    return "n/a (1 well)" if np.isnan(value) else f"{value:+.2f}"
+        colour = styles.get(name, "#555555")
+        null = explanation.null[np.isfinite(explanation.null)]
+        axes.hist(
+            null,
+            bins=40,
+            range=(-1, 1),
+            alpha=0.35,
+            color=colour,
+            label=f"{SET_NAMES.get(name, name)}: random {len(explanation.match_wells)}-well sets",
+        )
+        for side, item in (("match", explanation), ("contrast", comparison.contrasts.get(name))):
+            if item is None:
+                continue
+            axes.axvline(
+                item.similarity,
+                color=colour,
+                linewidth=2,
+                linestyle="-" if side == "match" else ":",
+            )
+    axes.set_xlim(-1, 1)
+    axes.set_xlabel(f"similarity to {query} (solid: match, dotted: contrast)", fontsize=FONT)
+    axes.set_ylabel("random sets", fontsize=FONT)
+    title = "More than chance? The match and the contrast against random perturbations"
+    axes.set_title(_wrap(title, width * 10), fontsize=FONT + 1, loc="left")
+    axes.legend(fontsize=FONT - 1, loc="upper left", frameon=False)
+    axes.tick_params(labelsize=FONT - 1)
 
 
 def figure_path(path: str | Path) -> Path:
-    """``path`` as a Path if it names a PNG or SVG file; a one-line error otherwise."""
+    """``path`` as a Path if it names a PNG, SVG or PDF file; a one-line error otherwise."""
     path = Path(path)
-    if path.suffix.lower() not in (".png", ".svg"):
-        raise ProfileTableError(f"{path}: the figure must be .png or .svg")
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        raise ProfileTableError(f"{path}: the figure must be .png, .svg or .pdf")
     return path
 
 
 def write_comparison(comparison: Comparison, out: str | Path) -> list[Path]:
-    """Write the figure (PNG or SVG, by suffix) and ``<stem>_<table>.csv`` beside it.
+    """Write the figure at slide size (PNG, SVG or PDF, by suffix) and its CSV tables.
 
     Returns
     -------
     list of Path
-        The figure first, then the CSV files.
+        The figure first, then ``<stem>_<table>.csv`` beside it.
     """
     out = figure_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     figure = comparison_figure(comparison)
-    figure.savefig(out, dpi=150)
+    metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
+    figure.savefig(out, dpi=EXPORT_DPI, metadata=metadata[out.suffix.lower().lstrip(".")])
     written = [out]
     for name, table in comparison_tables(comparison).items():
         path = out.with_name(f"{out.stem}_{name}.csv")

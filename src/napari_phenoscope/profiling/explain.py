@@ -35,9 +35,12 @@ from napari_phenoscope.profiling.attribution import (
 )
 from napari_phenoscope.profiling.embedding_map import feature_matrix
 from napari_phenoscope.profiling.similarity import (
+    PERTURBATION,
+    TARGET,
     Query,
     perturbation_ids,
     perturbation_names,
+    rank_perturbations,
     reference_profiles,
     target_genes,
 )
@@ -354,3 +357,52 @@ def explain_match(
         query_vector=query_vector,
         match_vector=match_vector,
     )
+
+
+def default_contrast(
+    well_profiles: pd.DataFrame,
+    query: Query,
+    match_wells: pd.DataFrame,
+    feature_columns: Sequence[str],
+) -> str | None:
+    """What to set a match against: the query's other annotated target, else the nearest other.
+
+    For BI-2536 (targets PLK1 and BRD4) matched with the PLK1 knockout, the contrast is the
+    BRD4 knockout: its other target, in the match's modality where it has one. A query
+    without another target is set against the best-ranked perturbation that is neither
+    the match, a negative control nor one of the query's targets, again preferring the
+    match's modality.
+
+    Returns
+    -------
+    str or None
+        ``"modality:name"`` as ``find_perturbation`` reads it; None when nothing is left.
+    """
+    match_ids = set(perturbation_ids(match_wells))
+    match_genes = {gene for row in match_wells.to_dict("records") for gene in target_genes(row)}
+    modality = str(match_wells[MODALITY].iloc[0]) if MODALITY in match_wells else ""
+    reference = reference_profiles(well_profiles, feature_columns, query.exclude_wells)
+    ranking = rank_perturbations(query, reference)
+    controls = set()
+    if CONTROL_TYPE in well_profiles:
+        negcon = well_profiles[well_profiles[CONTROL_TYPE].astype(str) == NEGATIVE_CONTROL]
+        controls = set(perturbation_ids(negcon))
+    ids = ranking.index.to_series()
+    ranking = ranking[~ids.isin(match_ids | controls).to_numpy() & ~ranking["is query"].to_numpy()]
+    if ranking.empty:
+        return None
+    genes = {pid: set(str(t).split(", ")) for pid, t in reference.consensus[TARGET].items()}
+    others = [gene for gene in query.targets if gene not in match_genes]
+    same_modality = ranking[MODALITY].astype(str) == modality if MODALITY in ranking else None
+    for candidates in (
+        *(ranking[[gene in genes.get(pid, ()) for pid in ranking.index]] for gene in others),
+        ranking[~ranking["is target"].to_numpy()],
+    ):
+        if candidates.empty:
+            continue
+        if same_modality is not None and same_modality[candidates.index].any():
+            candidates = candidates[same_modality[candidates.index]]
+        best = candidates.iloc[0]
+        prefix = str(best[MODALITY]) if MODALITY in candidates else ""
+        return f"{prefix}:{best[PERTURBATION]}" if prefix else str(best[PERTURBATION])
+    return None

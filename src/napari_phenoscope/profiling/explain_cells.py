@@ -9,7 +9,6 @@ images:
 - ViT channel occlusion: the similarity of the two sides when one channel is blanked in
   every crop (query, match and the negative controls they are normalised to), recomputed
   through the same median, robust z-score and consensus steps as the profiles;
-- the encoder's attention rollout over a representative cell of each side.
 
 Images are read with ``io.read_field``; torch is imported only by the ViT functions.
 """
@@ -30,9 +29,14 @@ from napari_phenoscope.profiling.attribution import cosine
 from napari_phenoscope.profiling.embedding_map import feature_matrix
 from napari_phenoscope.profiling.similarity import profile_feature_columns, representative_cells
 
-#: Rows of the cell panel, top to bottom.
-ROLES = ("query", "match", "control")
-WINDOW_PX = 96  # field pixels around a cell for the thumbnails
+#: What each representative cell stands for, in the order they are drawn.
+ROLES = ("query", "match", "contrast", "control")
+CONTROL_ROLE = "control"
+WINDOW_PX = 96  # field pixels around a cell for the thumbnails, at most
+#: A thumbnail spans this many times the distance between neighbouring cell centres: one
+#: cell and the edges of its neighbours, however large the cells are in pixels.
+CELL_SPAN = 1.6
+MIN_WINDOW_PX = 32
 BASELINE = "none"
 
 
@@ -91,8 +95,8 @@ def representative_rows(
     cells
         The single-cell table (plate, well, site, label, centroid, features).
     sides
-        ``{"query": (wells, vector), "match": (wells, vector)}``: each side's well
-        profiles and consensus.
+        Role (``"query"``, ``"match"``, ``"contrast"``) -> (wells, vector): each side's
+        well profiles and consensus, drawn in this order.
     well_profiles
         Every well profile, to find a control well.
     feature_columns
@@ -100,7 +104,7 @@ def representative_rows(
     cell_feature_columns
         Features of the single cells (to pick the cells closest to their well's median).
     n
-        Cells per row; the controls are split between the query's and the match's plate.
+        Cells per side; the ``n`` controls are split between the sides' plates.
 
     Raises
     ------
@@ -109,8 +113,7 @@ def representative_rows(
     """
     rows = []
     plates = []
-    for role in ROLES[:2]:
-        wells, vector = sides[role]
+    for role, (wells, vector) in sides.items():
         well = wells.iloc[closest_well(wells, vector, feature_columns)]
         plates.append(str(well[PLATE]))
         picked = _pick(cells, well, cell_feature_columns, n)
@@ -119,7 +122,7 @@ def representative_rows(
     for index, plate in enumerate(plates):
         share = n // len(plates) + (1 if index < n % len(plates) else 0)
         picked = _pick(cells, control_well(well_profiles, plate), cell_feature_columns, share)
-        rows.append(picked.assign(role=ROLES[2]))
+        rows.append(picked.assign(role=CONTROL_ROLE))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -163,6 +166,28 @@ def _per_field(fields: pd.DataFrame, rows: pd.DataFrame, size: int, cut) -> np.n
         image = read_field(fields.loc[index[0]], missing="zeros")
         out[positions[group.index].to_numpy()] = cut(image, group)
     return out
+
+
+def cell_window(cells: pd.DataFrame, largest: int = WINDOW_PX, max_fields: int = 50) -> int:
+    """Thumbnail size (field pixels, even) that shows one cell: ``CELL_SPAN`` x the median
+    distance from a cell centre to its nearest neighbour in the same field.
+
+    Up to ``max_fields`` fields are measured; without two cells in a field, ``largest``.
+    """
+    from napari_phenoscope.constants import CENTER_X, CENTER_Y
+
+    nearest = []
+    for _, field_cells in list(cells.groupby([PLATE, WELL, SITE], sort=False))[:max_fields]:
+        centres = field_cells[[CENTER_Y, CENTER_X]].to_numpy(np.float64)
+        if len(centres) < 2:
+            continue
+        distances = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+        np.fill_diagonal(distances, np.inf)
+        nearest.append(distances.min(axis=1))
+    if not nearest:
+        return largest
+    size = int(CELL_SPAN * float(np.median(np.concatenate(nearest))))
+    return int(np.clip(size - size % 2, MIN_WINDOW_PX, largest))
 
 
 def shared_limits(windows: np.ndarray) -> np.ndarray:
@@ -296,22 +321,3 @@ def _crops(encoder: Any, fields: pd.DataFrame, cells: pd.DataFrame) -> np.ndarra
     return _per_field(
         fields, cells, size, lambda image, group: extract_crops(image, group, size=size)
     )
-
-
-def attention_pair(
-    encoder: Any, fields: pd.DataFrame, cells: pd.DataFrame
-) -> tuple[np.ndarray, np.ndarray]:
-    """Crops and attention rollout maps of ``cells`` (one per side), as the encoder saw them.
-
-    Returns
-    -------
-    crops : numpy.ndarray
-        (N, C, S, S) normalised crops.
-    maps : numpy.ndarray
-        (N, S, S) CLS attention rollout, each map max 1.
-    """
-    from napari_phenoscope.models.inspect import attention_maps
-
-    crops = _crops(encoder, fields, cells)
-    _, rollout = attention_maps(encoder, crops, mode="bilinear")
-    return crops, rollout
