@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from qc_plate import write_qc_plate
+from qtpy.QtCore import Qt
 
 from napari_phenoscope._widgets._cells import FLAGGED_CELLS, show_field_labels
+from napari_phenoscope._widgets._viewer import field_key
 from napari_phenoscope._widgets.plate_navigator import PlateNavigator
 from napari_phenoscope.constants import CHANNELS, LABEL
 from napari_phenoscope.io.plate_layout import EMPTY_RGBA, well_grid
@@ -39,6 +41,17 @@ def test_navigator_qc_colours_wells_explains_fields_and_marks_flagged_cells(
     widget.go_to("BR00116991", "A02", 2)
     text = widget.info.toPlainText()
     assert "QC: failed — blur: PowerLogLogSlope" in text and "(plate" in text
+    # the failed site stands out in the site list (red, with its reason) before it is opened
+    sites = {widget.site_combo.itemData(i): i for i in range(widget.site_combo.count())}
+    failed, passed = sites[2], sites[1]
+    assert widget.site_combo.currentData() == 2
+    assert widget.site_combo.itemText(failed).startswith("2  ✗ blur: PowerLogLogSlope")
+    assert widget.site_combo.itemText(passed) == "1"
+    red = widget.site_combo.itemData(failed, Qt.ItemDataRole.ForegroundRole)
+    assert red is not None and red.name() == "#ff6666"
+    widget.site_combo.setCurrentIndex(passed)
+    widget.site_combo.activated.emit(passed)
+    assert field_key(session)[2] == 1
     widget.go_to("BR00116991", "A01", 1)
     assert "QC: pass" in widget.info.toPlainText()
 

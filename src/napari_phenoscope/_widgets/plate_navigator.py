@@ -47,7 +47,12 @@ from napari_phenoscope.io.plate_layout import (
 )
 from napari_phenoscope.io.remote import display_path
 from napari_phenoscope.session.opening import OpenedPlate, read_plate_session
-from napari_phenoscope.session.quality import attach_qc, describe_field_qc, run_session_qc
+from napari_phenoscope.session.quality import (
+    attach_qc,
+    describe_field_qc,
+    failed_sites,
+    run_session_qc,
+)
 from napari_phenoscope.session.state import QC_FAILED_FIELDS, QC_FIELDS_KEY, PlateSession
 
 if TYPE_CHECKING:
@@ -69,6 +74,12 @@ def _viridis_pixmap() -> QPixmap:
     rgb = np.ascontiguousarray(rgb[np.newaxis])
     image = QImage(rgb.data, 256, 1, 3 * 256, QImage.Format.Format_RGB888).copy()
     return QPixmap.fromImage(image)
+
+
+#: A failed site in the site list: the red of a failed QC verdict in the well info.
+QC_FAILED_COLOUR = "#f66"
+FOREGROUND = Qt.ItemDataRole.ForegroundRole
+TOOLTIP = Qt.ItemDataRole.ToolTipRole
 
 
 class PlateNavigator(Dock):
@@ -233,9 +244,7 @@ class PlateNavigator(Dock):
         plate, well, site = field_key(session, index)
         if self.plate_combo.currentText() != plate:
             self.plate_combo.setCurrentText(plate)
-        self.site_combo.clear()
-        self.site_combo.addItems([str(s) for s in session.sites(plate, well)])
-        self.site_combo.setCurrentText(str(site))
+        self._fill_sites(session, plate, well, site)
         from napari_phenoscope.constants import well_row_col
 
         row, col = well_row_col(well)
@@ -371,12 +380,26 @@ class PlateNavigator(Dock):
         wait_until(lambda: ("done" in outcome and not self.running) or cancel.is_set())
         return outcome.get("done", False)
 
+    def _fill_sites(self, session: PlateSession, plate: str, well: str, site: int) -> None:
+        """The well's sites, those that failed QC in red with their reason."""
+        failed = failed_sites(session, plate, well)
+        self.site_combo.clear()
+        for number in session.sites(plate, well):
+            reason = failed.get(int(number))
+            self.site_combo.addItem(f"{number}  ✗ {reason}" if reason else str(number), int(number))
+            if reason:
+                index = self.site_combo.count() - 1
+                self.site_combo.setItemData(index, QColor(QC_FAILED_COLOUR), FOREGROUND)
+                self.site_combo.setItemData(index, f"QC failed: {reason}", TOOLTIP)
+        self.site_combo.setCurrentIndex(max(self.site_combo.findData(int(site)), 0))
+
     def _site_chosen(self, _: int) -> None:
         session = self.state.session
-        if session is None or not session.has_images or not self.site_combo.currentText():
+        site = self.site_combo.currentData()
+        if session is None or not session.has_images or site is None:
             return
         plate, well, _ = field_key(session)
-        self.go_to(plate, well, int(self.site_combo.currentText()))
+        self.go_to(plate, well, int(site))
 
     def refresh_grid(self) -> None:
         """Recolour the wells of the selected plate by the chosen column."""

@@ -70,6 +70,20 @@ def _field_row(session: PlateSession, key: tuple[str, str, int]) -> pd.Series | 
     return rows.iloc[0] if len(rows) else None
 
 
+def failed_sites(session: PlateSession, plate: str, well: str) -> dict[int, str]:
+    """The sites of a well that failed QC, each with its ``QC_reason``; empty before QC ran.
+
+    The navigator marks these in its site list, so a failed field shows before it is opened.
+    """
+    fields = session.extras.get(QC_FIELDS_KEY)
+    if fields is None:
+        return {}
+    rows = fields[(fields[PLATE] == plate) & (fields[WELL] == well) & ~fields[QC_PASS].astype(bool)]
+    return {
+        int(site): str(reason) for site, reason in zip(rows[SITE], rows[QC_REASON], strict=True)
+    }
+
+
 def describe_field_qc(session: PlateSession, key: tuple[str, str, int]) -> str:
     """One field's QC as HTML for the navigator: verdict, reason, measures vs plate median."""
     row = _field_row(session, key)
