@@ -102,3 +102,29 @@ def test_bad_qc_inputs_are_one_line(qc_plate, tmp_path, capsys, monkeypatch):
     assert "--qc flag" in outcome.err and len(outcome.err.strip().splitlines()) == 1
     assert (tmp_path / "p" / "qc_fields.csv").is_file()  # what failed and why is kept
     assert run_cli([*profile, "--no-progress", "--qc", "flag"], capsys).code == 0
+
+
+def test_a_well_whose_cells_all_fail_is_named_not_dropped_silently(
+    small_demo_project, tmp_path, capsys
+):
+    """On 128 px demo fields every cell of A02 touches the field's edge: the well has no
+    profile with --qc exclude, and the run says so in one line; --qc flag keeps it."""
+    from conftest import copy_compound_plate
+
+    project = copy_compound_plate(small_demo_project, tmp_path / "cells")
+    common = ["--features", "classical", "--no-progress", "--wells", "A02,P10,B15"]
+    excluded = run_cli(["profile", project, "--out", tmp_path / "exclude", *common], capsys)
+    assert excluded.code == 0
+    cells = pd.read_parquet(tmp_path / "exclude" / "qc_cells.parquet")
+    a02 = cells[cells[WELL] == "A02"]
+    assert len(a02) and not a02[QC_PASS].any()  # the premise: A02's cells are all edge-cut
+    warning = [line for line in excluded.err.splitlines() if "no cell passing QC" in line]
+    assert len(warning) == 1 and "BR00116991 A02" in warning[0]
+    wells = pd.read_parquet(tmp_path / "exclude" / "well_profiles_classical.parquet")
+    assert set(wells[WELL]) == {"P10", "B15"}
+    flagged = run_cli(
+        ["profile", project, "--out", tmp_path / "flag", *common, "--qc", "flag"], capsys
+    )
+    assert flagged.code == 0 and "no cell passing QC" not in flagged.err
+    wells = pd.read_parquet(tmp_path / "flag" / "well_profiles_classical.parquet")
+    assert set(wells[WELL]) == {"A02", "P10", "B15"}

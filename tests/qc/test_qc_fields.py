@@ -10,6 +10,7 @@ from scipy import ndimage
 from napari_phenoscope.constants import CHANNELS, PLATE, SITE, WELL
 from napari_phenoscope.errors import QualityControlError
 from napari_phenoscope.qc import (
+    MIN_FIELDS_TO_COMPARE,
     QC_PASS,
     QC_REASON,
     check_something_passes,
@@ -107,3 +108,14 @@ def test_summary_counts_fields_per_test_and_lists_wells_without_good_fields():
     assert lines[0] == "20 fields, 3 failed QC"
     assert "  empty: 2 fields" in lines and "  blur: 1 fields" in lines
     assert lines[-1].endswith("P1 A01 (0)")
+
+
+def test_a_plate_of_too_few_fields_is_kept_and_the_summary_says_why():
+    plate = _plate({1: "blur"})
+    few = plate.iloc[: MIN_FIELDS_TO_COMPARE - 1]
+    judged = flag_fields(few)
+    assert judged[QC_PASS].all() and (judged[QC_REASON] == "").all()
+    assert f"plate P1: {len(few)} field(s), too few to judge" in summarise_fields(judged)[-1]
+    # from the minimum on, the blurred field is judged against the others again
+    enough = flag_fields(plate.iloc[:MIN_FIELDS_TO_COMPARE])
+    assert list(enough.index[~enough[QC_PASS]]) == [1]

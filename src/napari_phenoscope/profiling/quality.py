@@ -136,7 +136,8 @@ def judge_run(
     Warns
     -----
     PhenoscopeWarning
-        One line listing the wells left without a good field (no profile).
+        One line listing the wells left without a good field (no profile), and (``exclude``)
+        one listing the wells whose fields passed but none of whose cells did.
     """
     field_measures, cell_measures = read_field_qc(fields, out_dir)
     judged_fields, judged_cells = judge_plates(field_measures, cell_measures, thresholds)
@@ -151,6 +152,16 @@ def judge_run(
         warnings.warn(
             f"{int((~good).sum())} well(s) without a field passing QC, {fate}: {wells} "
             "(qc_fields.csv says why)",
+            PhenoscopeWarning,
+            stacklevel=2,
+        )
+    cells_kept = judged_cells.groupby([PLATE, WELL])[QC_PASS].any()
+    emptied = cells_kept[~cells_kept].index.difference(good[~good].index)
+    if exclude and len(emptied):
+        wells = ", ".join(f"{p} {w}" for (p, w) in emptied)
+        warnings.warn(
+            f"{len(emptied)} well(s) with good fields but no cell passing QC, left out of the "
+            f"well profiles: {wells} (qc_cells.parquet says why; --qc flag keeps them)",
             PhenoscopeWarning,
             stacklevel=2,
         )

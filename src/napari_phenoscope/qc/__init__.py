@@ -8,6 +8,7 @@ from napari_phenoscope.qc.cells import (
     measure_cell_quality,
 )
 from napari_phenoscope.qc.fields import (
+    MIN_FIELDS_TO_COMPARE,
     QC_PASS,
     QC_REASON,
     FieldRule,
@@ -42,6 +43,7 @@ __all__ = [
     "CHANNEL_MEASURES",
     "DEFAULT_CELL_RULES",
     "FIELD_FAILED",
+    "MIN_FIELDS_TO_COMPARE",
     "QC_CELLS_NAME",
     "QC_FIELDS_NAME",
     "QC_MODES",

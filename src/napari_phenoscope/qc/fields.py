@@ -23,6 +23,10 @@ from napari_phenoscope.qc.measures import CELL_COUNT, field_measure_names, measu
 QC_PASS = "QC_pass"
 QC_REASON = "QC_reason"
 MAD_TO_SD = 1.4826  # MAD of a normal distribution x this = its standard deviation
+#: Fewer fields than this on a plate are not judged against each other: the median and MAD
+#: of two or three fields make any field an outlier of the others (three fields of a
+#: clean demo plate gave one a blur z below -6).
+MIN_FIELDS_TO_COMPARE = 6
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,8 @@ def flag_fields(measures: pd.DataFrame, rules: Sequence[FieldRule] | None = None
     judged = measures.copy()
     failures: dict[int, dict[str, list[str]]] = {}
     for _, plate in judged.groupby(PLATE, sort=False):
+        if len(plate) < MIN_FIELDS_TO_COMPARE:
+            continue  # kept, and said by summarise_fields
         for rule in rules:
             z = robust_z(plate[rule.measure].astype(float), rule.floor, rule.relative_floor)
             failed = z < rule.z if rule.z < 0 else z > rule.z
@@ -226,6 +232,12 @@ def summarise_fields(judged: pd.DataFrame, min_good_fields: int = 1) -> list[str
         for test in dict.fromkeys(failed_tests(reason)):
             counts[test] = counts.get(test, 0) + 1
     lines += [f"  {test}: {count} fields" for test, count in sorted(counts.items())]
+    n_fields = judged.groupby(PLATE).size()
+    for plate, count in n_fields[n_fields < MIN_FIELDS_TO_COMPARE].items():
+        lines.append(
+            f"plate {plate}: {count} field(s), too few to judge against each other "
+            f"(at least {MIN_FIELDS_TO_COMPARE}): its fields are kept"
+        )
     good = judged.groupby([PLATE, WELL])[QC_PASS].sum()
     few = good[good < min_good_fields]
     if len(few):
@@ -243,6 +255,7 @@ def field_keys(judged: pd.DataFrame, passing: bool) -> set[tuple[str, str, int]]
 
 
 __all__ = [
+    "MIN_FIELDS_TO_COMPARE",
     "QC_PASS",
     "QC_REASON",
     "FieldRule",
