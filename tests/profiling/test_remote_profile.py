@@ -86,3 +86,15 @@ def test_a_bad_cache_size_is_one_line(s3, tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "--cache-size" in err
+
+
+def test_qc_takes_an_s3_url_and_judges_the_same_fields_as_on_disk(s3, tmp_path):
+    _, local = s3
+    cache = tmp_path / "qc-cache"
+    remote = ["qc", CELLS_CSV, "--out", str(tmp_path / "qc-s3"), "--no-progress"]
+    assert main([*remote, "--cache-dir", str(cache)]) == 0
+    assert len(list(cache.rglob("*.tiff"))) == 10  # the plate's 2 fields x 5 channels
+    assert main(["qc", str(local / "source_cells"), "--out", str(tmp_path / "qc-disk")]) == 0
+    from_s3 = pd.read_csv(tmp_path / "qc-s3" / "qc_fields.csv")
+    from_disk = pd.read_csv(tmp_path / "qc-disk" / "qc_fields.csv")
+    pd.testing.assert_frame_equal(from_s3, from_disk)

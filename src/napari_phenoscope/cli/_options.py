@@ -28,6 +28,22 @@ def positive_int(text: str) -> int:
     return value
 
 
+def add_field_options(parser: argparse.ArgumentParser) -> None:
+    """Which fields a plate verb reads: ``--wells``, ``--channel-map``, ``--missing-channels``."""
+    parser.add_argument("--wells", metavar="A01,B02", help="only these wells")
+    parser.add_argument(
+        "--channel-map",
+        metavar="2=ER,3=AGP,...",
+        help="Phenix channel numbers, or OME-Zarr channel labels (Hoechst=DNA,...)",
+    )
+    parser.add_argument(
+        "--missing-channels",
+        choices=("error", "zeros"),
+        default="error",
+        help="a field lacking a channel file: stop (default) or fill it with zeros",
+    )
+
+
 def add_input_options(parser: argparse.ArgumentParser) -> None:
     """``--illum DIR`` and ``--pixel-size UM`` (docs/layouts/scale-and-illum.md)."""
     parser.add_argument(

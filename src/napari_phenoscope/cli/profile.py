@@ -6,6 +6,7 @@ import argparse
 
 from napari_phenoscope.cli._execution import add_execution_options
 from napari_phenoscope.cli._options import (
+    add_field_options,
     add_input_options,
     add_remote_options,
     apply_remote_options,
@@ -34,18 +35,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", metavar="PATH", help="encoder weights (default: bundled)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
-    parser.add_argument("--wells", metavar="A01,B02", help="only these wells")
-    parser.add_argument(
-        "--channel-map",
-        metavar="2=ER,3=AGP,...",
-        help="Phenix channel numbers, or OME-Zarr channel labels (Hoechst=DNA,...)",
-    )
-    parser.add_argument(
-        "--missing-channels",
-        choices=("error", "zeros"),
-        default="error",
-        help="a field lacking a channel file: stop (default) or fill it with zeros",
-    )
+    add_field_options(parser)
     parser.add_argument(
         "--batch-size", type=positive_int, default=64, help="crops per encoder batch"
     )

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from napari_phenoscope.cli._options import OneLineParser, add_input_options, positive_int
+from napari_phenoscope.cli._options import (
+    OneLineParser,
+    add_field_options,
+    add_input_options,
+    add_remote_options,
+    apply_remote_options,
+    positive_int,
+)
 
 
 def add_qc_threshold_option(parser: argparse.ArgumentParser) -> None:
@@ -36,18 +43,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
         help="project or plate folder, Gallery folder, load_data.csv(.gz) or plate.zarr",
     )
     parser.add_argument("--out", required=True, metavar="OUT_DIR", help="output folder")
-    parser.add_argument("--wells", metavar="A01,B02", help="only these wells")
-    parser.add_argument(
-        "--channel-map",
-        metavar="2=ER,3=AGP,...",
-        help="Phenix channel numbers, or OME-Zarr channel labels (Hoechst=DNA,...)",
-    )
-    parser.add_argument(
-        "--missing-channels",
-        choices=("error", "zeros"),
-        default="error",
-        help="a field lacking a channel file: stop (default) or fill it with zeros",
-    )
+    add_field_options(parser)
     add_qc_threshold_option(parser)
     parser.add_argument(
         "--min-good-fields",
@@ -57,11 +53,13 @@ def add(subparsers: argparse._SubParsersAction) -> None:
         help="list the wells left with fewer than N good fields (default: 1)",
     )
     add_input_options(parser)
+    add_remote_options(parser)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_remote_options(args)
     from napari_phenoscope.io import resolve_pixel_size
     from napari_phenoscope.profiling.pipeline import index_plates
     from napari_phenoscope.qc import (
