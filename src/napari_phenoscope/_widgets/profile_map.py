@@ -124,7 +124,8 @@ def map_table(
         # choose rows first, copy after: the cell table may hold 100k rows x 400 features
         usable = session.cells[columns].notna().all(axis=1).to_numpy()
         if hide_flagged and QC_PASS in session.cells.columns:
-            usable &= session.cells[QC_PASS].astype(bool).to_numpy()
+            # not in place: to_numpy() may hand back a read-only view (seen in CI's tox env)
+            usable = usable & session.cells[QC_PASS].astype(bool).to_numpy()
         complete = np.flatnonzero(usable)
         table = session.cells.iloc[complete[subsample(len(complete), max_rows)]]
     else:
