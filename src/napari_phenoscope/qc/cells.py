@@ -17,10 +17,10 @@ import pandas as pd
 
 from napari_phenoscope.constants import CELL_AREA, LABEL, NUCLEUS_AREA, PLATE
 from napari_phenoscope.qc.fields import QC_PASS, QC_REASON, robust_z
+from napari_phenoscope.segmentation.metrics import TOUCHES_BORDER, labels_on_border
 
 NUCLEUS_DNA = "Nuclei_Intensity_MeanIntensity_DNA"
 NUCLEI_PER_CELL = "Cells_Children_Nuclei_Count"
-TOUCHES_BORDER = "touches_border"
 CELL_MEASURES: tuple[str, ...] = (
     CELL_AREA,
     NUCLEUS_AREA,
@@ -89,7 +89,7 @@ def measure_cell_quality(dna: np.ndarray, nuclei: np.ndarray, cells: np.ndarray)
     # distinct (cell, nucleus) pairs as one integer each: a 1-D unique, not a 2-D one
     pairs = np.unique(cells[inside].astype(np.int64) * size + nuclei[inside])
     per_cell = np.bincount(pairs // size, minlength=size)
-    edge = np.unique(np.concatenate([cells[0], cells[-1], cells[:, 0], cells[:, -1]]))
+    edge = labels_on_border(cells)
     return pd.DataFrame(
         {
             LABEL: ids,

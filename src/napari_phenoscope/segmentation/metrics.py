@@ -68,6 +68,16 @@ class MatchResult:
         return 2 * self.tp / total if total else 1.0
 
 
+def labels_on_border(labels: np.ndarray) -> np.ndarray:
+    """The label ids (0 included if present) that touch the image's edge.
+
+    >>> labels_on_border(np.array([[1, 0, 0], [0, 2, 0], [0, 0, 3]]))
+    array([0, 1, 3])
+    """
+    labels = np.asarray(labels)
+    return np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+
+
 def cell_table(
     nuclei: np.ndarray,
     cells: np.ndarray,
@@ -115,7 +125,7 @@ def cell_table(
         ],
         dtype=np.int64,
     ).reshape(-1, 4)
-    edge = np.concatenate([cells[0], cells[-1], cells[:, 0], cells[:, -1]])
+    edge = labels_on_border(cells)
     columns = {
         LABEL: ids,
         OBJECT_NUMBER: ids,
