@@ -174,7 +174,7 @@ def blob_layout(cells: pd.DataFrame, seed: int = 0) -> np.ndarray:
 
 def time_layout(n_cells: int, n_features: int, fit_rows: int) -> float:
     """Lay out ``n_cells`` synthetic cells headless (no viewer); print each stage's time."""
-    from napari_phenoscope.profiling.embedding_map import UmapParams, compute_umap
+    from napari_phenoscope.profile_map.layout import UmapParams, compute_umap
 
     start = time.perf_counter()
     cells, features = synthetic_cells(n_cells, n_features)
@@ -232,8 +232,8 @@ def time_picking(n_points: int, repeats: int) -> float:
     from qtpy.QtWidgets import QApplication
 
     from napari_phenoscope._widgets._scatter_canvas import ScatterCanvas
-    from napari_phenoscope.profiling.embedding_map import point_colours
-    from napari_phenoscope.profiling.map_points import PointLocator
+    from napari_phenoscope.profile_map.layout import point_colours
+    from napari_phenoscope.profile_map.points import PointLocator
 
     app = QApplication.instance() or QApplication([])  # noqa: F841 (kept alive)
     rng = np.random.default_rng(2)

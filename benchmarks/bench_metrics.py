@@ -35,7 +35,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-import napari_phenoscope.evaluation.map as metrics
+import napari_phenoscope.evaluation.precision as metrics
 
 WELLS_PER_PLATE = 384
 NEGCON_PER_PLATE = 64

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 import napari_phenoscope.demo.job as quickstart
-import napari_phenoscope.evaluation.map as metrics
+import napari_phenoscope.evaluation.precision as metrics
 from napari_phenoscope.constants import (
     MODALITY,
 )

@@ -26,7 +26,7 @@ import pandas as pd
 
 from napari_phenoscope.constants import CHANNELS, PLATE, SITE, WELL
 from napari_phenoscope.demo.project import write_demo_plates
-from napari_phenoscope.evaluation.map import MAP
+from napari_phenoscope.evaluation.precision import MAP
 from napari_phenoscope.evaluation.tasks import evaluate
 from napari_phenoscope.profiling.pipeline import index_plates, profile_plates
 from napari_phenoscope.qc import QC_PASS, QC_REASON, failed_tests, judge_plates

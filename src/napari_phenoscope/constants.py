@@ -95,7 +95,7 @@ CELL_AREA: Final[str] = "Cells_AreaShape_Area"
 #: with plate, well and site, the join key of every per-cell table.
 LABEL: Final[str] = "label"
 
-# Columns of a similarity ranking (evaluation.rank_by_similarity, profiling.similarity).
+# Columns of a similarity ranking (evaluation.rank_by_similarity, similarity.rank).
 RANK: Final[str] = "rank"
 SIMILARITY: Final[str] = "similarity"
 

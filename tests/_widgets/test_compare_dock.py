@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from test_profile_map import profiled_session
-from test_similarity import synthetic_cells, write_synthetic_project
+from test_rank import synthetic_cells, write_synthetic_project
 
 from napari_phenoscope._widgets._viewer import field_key, open_plate
 from napari_phenoscope._widgets.compare_dock import (
@@ -167,7 +167,7 @@ def test_the_dock_exports_the_figure_the_command_writes(
     make_napari_viewer, qtbot, profiled_small_demo, tmp_path
 ):
     from napari_phenoscope.cli import main
-    from napari_phenoscope.profiling.comparison import read_profile_outputs
+    from napari_phenoscope.similarity.comparison import read_profile_outputs
 
     plates, out = profiled_small_demo
     command = tmp_path / "command.png"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_similarity import (
+from test_rank import (
     FEATURES,
     synthetic_cells,
     synthetic_well_profiles,

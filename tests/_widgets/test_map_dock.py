@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from qtpy.QtCore import Qt, QThreadPool
 from test_profile_map import profiled_session
-from test_similarity import FEATURES, synthetic_cells, write_synthetic_project
+from test_rank import FEATURES, synthetic_cells, write_synthetic_project
 
-import napari_phenoscope.evaluation.map as metrics
+import napari_phenoscope.evaluation.precision as metrics
 from napari_phenoscope._widgets._frame_model import SORT_ROLE
 from napari_phenoscope._widgets._map_links import map_events_of
 from napari_phenoscope._widgets._viewer import open_plate

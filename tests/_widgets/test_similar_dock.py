@@ -7,7 +7,7 @@ import threading
 import pytest
 from qtpy.QtCore import Qt
 from test_profile_map import profiled_session
-from test_similarity import synthetic_cells, write_synthetic_project
+from test_rank import synthetic_cells, write_synthetic_project
 
 from napari_phenoscope._widgets import similar_dock
 from napari_phenoscope._widgets._frame_model import SORT_ROLE
@@ -20,14 +20,14 @@ from napari_phenoscope._widgets.similar_dock import (
     SimilarDock,
 )
 from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL, PERT_INAME, PLATE, SITE
-from napari_phenoscope.profiling.similarity import (
+from napari_phenoscope.session.state import state_of
+from napari_phenoscope.similarity.rank import (
     BEST_PLATE,
     BEST_WELL,
     IDENTIFIER,
     PERTURBATION,
     SIMILARITY,
 )
-from napari_phenoscope.session.state import state_of
 
 pytestmark = pytest.mark.gui
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_similarity import synthetic_cells, synthetic_well_profiles, write_synthetic_project
+from test_rank import synthetic_cells, synthetic_well_profiles, write_synthetic_project
 
 from napari_phenoscope._widgets._viewer import field_key
 from napari_phenoscope.app.view import open_profiles_viewer
@@ -95,7 +95,7 @@ def lincs_like_table(path, seed: int = 0):
 def test_a_well_level_table_opens_on_wells_by_perturbation_in_its_own_words(
     make_napari_viewer, tmp_path
 ):
-    from napari_phenoscope.profiling.similarity import IDENTIFIER, MOA, SAME_MOA, TARGET
+    from napari_phenoscope.similarity.rank import IDENTIFIER, MOA, SAME_MOA, TARGET
 
     table = lincs_like_table(tmp_path / "SQ00014812_normalized_feature_select.csv.gz")
     viewer = make_napari_viewer()

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-import napari_phenoscope.evaluation.map as metrics
+import napari_phenoscope.evaluation.precision as metrics
 from napari_phenoscope.evaluation.nulls import random_positive_ranks
 
 copairs_compute = pytest.importorskip("copairs.compute")

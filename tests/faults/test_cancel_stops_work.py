@@ -12,7 +12,7 @@ import pytest
 from conftest import valid_well_profiles
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.evaluation.tasks import evaluate
-from napari_phenoscope.profiling.embedding_map import UmapParams, compute_umap
+from napari_phenoscope.profile_map.layout import UmapParams, compute_umap
 from napari_phenoscope.session.interruptible import Cancelled, run_interruptible
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_similarity import synthetic_cells, write_synthetic_project
+from test_rank import synthetic_cells, write_synthetic_project
 
 from napari_phenoscope.constants import PLATE
 from napari_phenoscope.errors import PlateFormatError

@@ -20,7 +20,7 @@ from qtpy.QtWidgets import QStyledItemDelegate
 from napari_phenoscope._widgets._frame_model import DataFrameModel
 from napari_phenoscope.constants import MODALITY, RANK, SIMILARITY
 from napari_phenoscope.io.plate_layout import category_color
-from napari_phenoscope.profiling.similarity import (
+from napari_phenoscope.similarity.rank import (
     BEST_PLATE,
     BEST_WELL,
     IDENTIFIER,

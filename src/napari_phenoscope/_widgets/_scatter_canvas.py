@@ -28,8 +28,8 @@ from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
 from napari_phenoscope._widgets._pixel_image import PixelImage
 from napari_phenoscope._widgets._theme import Theme
-from napari_phenoscope.profiling.embedding_map import PointColours
-from napari_phenoscope.profiling.map_points import PointLocator, footprint, rasterize, spread_for
+from napari_phenoscope.profile_map.layout import PointColours
+from napari_phenoscope.profile_map.points import PointLocator, footprint, rasterize, spread_for
 
 CLICK_TOLERANCE_PX = 6.0
 #: Maps of more points are drawn as an image of all of them rather than as markers.

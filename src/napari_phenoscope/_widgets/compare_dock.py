@@ -1,6 +1,6 @@
 """Compare dock: why a query matches one perturbation and not another (BI-2536 | PLK1 | BRD4).
 
-A thin shell over ``profiling.comparison``: pick a query (a perturbation, a well or the
+A thin shell over ``similarity.comparison``: pick a query (a perturbation, a well or the
 selected cell), a match and a contrast (automatic: the query's other target, else the
 best-ranked non-target), **Compare** runs ``compare`` in a worker (the ViT occlusion
 embeds a few hundred crops six times), and the dock draws the figure ``phenoscope
@@ -36,21 +36,21 @@ from napari_phenoscope._widgets._viewer import show_field
 from napari_phenoscope._widgets._workers import one_line
 from napari_phenoscope.constants import LABEL, MODALITY, PLATE, SITE, WELL
 from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
-from napari_phenoscope.profiling.comparison import Comparison, compare
-from napari_phenoscope.profiling.comparison_figure import (
+from napari_phenoscope.session.state import PlateSession
+from napari_phenoscope.similarity.comparison import Comparison, compare
+from napari_phenoscope.similarity.comparison_figure import (
     CellTiles,
     draw_comparison,
     figure_height,
     write_comparison,
 )
-from napari_phenoscope.profiling.similarity import (
+from napari_phenoscope.similarity.rank import (
     cell_normalizer,
     cell_query,
     find_cell,
     perturbation_names,
     well_query,
 )
-from napari_phenoscope.session.state import PlateSession
 
 if TYPE_CHECKING:
     import napari

@@ -35,7 +35,7 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
-import napari_phenoscope.evaluation.map as metrics
+import napari_phenoscope.evaluation.precision as metrics
 from napari_phenoscope._widgets._dock import NO_PLATE, NO_PROFILES, Dock
 from napari_phenoscope._widgets._frame_model import SORT_ROLE, DataFrameModel
 from napari_phenoscope._widgets._map_links import MapMarks, map_events_of

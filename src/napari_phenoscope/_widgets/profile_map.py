@@ -58,8 +58,8 @@ from napari_phenoscope.constants import (
     is_metadata_column,
 )
 from napari_phenoscope.errors import PhenoscopeError
-from napari_phenoscope.profiling.annotations import Annotations, find_annotations
-from napari_phenoscope.profiling.embedding_map import (
+from napari_phenoscope.io.annotations import Annotations, find_annotations
+from napari_phenoscope.profile_map.layout import (
     EmbeddingCache,
     Level,
     PointIndex,
@@ -70,11 +70,11 @@ from napari_phenoscope.profiling.embedding_map import (
     point_colours,
     subsample,
 )
-from napari_phenoscope.profiling.map_points import PointLocator
-from napari_phenoscope.profiling.similarity import profile_feature_columns
+from napari_phenoscope.profile_map.points import PointLocator
 from napari_phenoscope.qc import QC_PASS, QC_REASON
 from napari_phenoscope.session.state import PlateSession
 from napari_phenoscope.session.tables import annotations_of
+from napari_phenoscope.similarity.rank import profile_feature_columns
 
 if TYPE_CHECKING:
     import napari

@@ -48,9 +48,12 @@ from napari_phenoscope._widgets._viewer import show_field
 from napari_phenoscope._widgets._workers import one_line, start_worker
 from napari_phenoscope.constants import MODALITY, PLATE, RANK, WELL
 from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
-from napari_phenoscope.profiling.annotations import Annotations
-from napari_phenoscope.profiling.embedding_map import PointIndex
-from napari_phenoscope.profiling.similarity import (
+from napari_phenoscope.io.annotations import Annotations
+from napari_phenoscope.profile_map.layout import PointIndex
+from napari_phenoscope.session.state import PlateSession
+from napari_phenoscope.session.tables import annotations_of
+from napari_phenoscope.session.thumbnails import gallery_thumbnails
+from napari_phenoscope.similarity.rank import (
     BEST_PLATE,
     BEST_WELL,
     IDENTIFIER,
@@ -70,9 +73,6 @@ from napari_phenoscope.profiling.similarity import (
     reference_profiles,
     well_query,
 )
-from napari_phenoscope.session.state import PlateSession
-from napari_phenoscope.session.tables import annotations_of
-from napari_phenoscope.session.thumbnails import gallery_thumbnails
 
 if TYPE_CHECKING:
     import napari

@@ -382,7 +382,7 @@ class Tour:
         """Steps 11-12: BI-2536 | PLK1 knockout | BRD4 knockout, and the other way round."""
         from qtpy.QtCore import Qt
 
-        from napari_phenoscope.profiling.comparison_figure import feature_rows
+        from napari_phenoscope.similarity.comparison_figure import feature_rows
 
         self.show_dock("Compare")
         window = self.viewer.window._qt_window
@@ -447,7 +447,7 @@ def brightest_nucleus(viewer: Any, session: Any) -> tuple[float, float]:
 def _ranking_names(ranking: Any, count: int) -> list[str]:
     """The top perturbations of a similarity ranking as "name (modality, similarity)"."""
     from napari_phenoscope.constants import MODALITY, SIMILARITY
-    from napari_phenoscope.profiling.similarity import PERTURBATION
+    from napari_phenoscope.similarity.rank import PERTURBATION
 
     return [
         f"{row[PERTURBATION]} ({row[MODALITY]}, {row[SIMILARITY]:.2f})"

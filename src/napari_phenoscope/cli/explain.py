@@ -39,8 +39,8 @@ def add(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from napari_phenoscope.profiling.comparison import compare, read_profile_outputs
-    from napari_phenoscope.profiling.comparison_figure import (
+    from napari_phenoscope.similarity.comparison import compare, read_profile_outputs
+    from napari_phenoscope.similarity.comparison_figure import (
         feature_rows,
         figure_path,
         write_comparison,

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     print(describe(table))
     layout = None
     if args.umap:
-        from napari_phenoscope.profiling.embedding_map import compute_umap
+        from napari_phenoscope.profile_map.layout import compute_umap
 
         layout = compute_umap(table.features)
     path = write_h5ad(table, args.to, umap=layout)

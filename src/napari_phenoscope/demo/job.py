@@ -22,7 +22,7 @@ from napari_phenoscope.constants import (
     SIMILARITY,
 )
 from napari_phenoscope.errors import ProfileTableError
-from napari_phenoscope.evaluation.map import rank_by_similarity
+from napari_phenoscope.evaluation.precision import rank_by_similarity
 from napari_phenoscope.io.profiles import feature_columns, read_profiles, write_profiles
 
 #: Demo seed of the quick start. The bundled encoder was trained on other demo plates

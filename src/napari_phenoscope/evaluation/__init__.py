@@ -2,11 +2,11 @@
 
 ``pairs`` builds positive pairs and negative sets from metadata rules, ``ranking`` ranks
 them by cosine similarity, ``nulls`` gives permutation p-values and the BH correction,
-``map`` puts them together (``average_precision``, ``mean_average_precision``), and
+``precision`` puts them together (``average_precision``, ``mean_average_precision``), and
 ``tasks`` runs the CPJUMP1 retrieval presets on a well-level table.
 """
 
-from napari_phenoscope.evaluation.map import (
+from napari_phenoscope.evaluation.precision import (
     average_precision,
     average_precision_multilabel,
     fraction_retrieved,

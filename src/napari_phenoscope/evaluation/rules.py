@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import napari_phenoscope.evaluation.map as metrics
+import napari_phenoscope.evaluation.precision as metrics
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.evaluation.tasks import TaskResult
 from napari_phenoscope.io.profile_tables import describe, load_profile_table, profile_table

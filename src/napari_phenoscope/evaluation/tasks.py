@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import napari_phenoscope.evaluation.map as metrics
+import napari_phenoscope.evaluation.precision as metrics
 from napari_phenoscope.constants import (
     BROAD_SAMPLE,
     CELL_LINE,
@@ -108,7 +108,7 @@ def evaluate(
     null_size, seed, threshold
         Permutation null size, its seed, and the significance level.
     null : {"auto", "copairs", "sampled"}
-        How the nulls are drawn (``evaluation.map.mean_average_precision``); the per-query
+        How the nulls are drawn (``evaluation.precision.mean_average_precision``); the per-query
         and per-group tables say which in ``null_method``.
     source : str
         Name of the table in error messages.

@@ -1,13 +1,12 @@
-"""Plates -> profiles: the headless pipeline, aggregation and normalization, similarity, maps.
+"""Plates -> profiles: the headless pipeline, its files, well profiles and their processing.
 
 ``pipeline`` runs read -> segment -> embed / measure -> aggregate over plates, resumably
-(the CLI, the demo job and the docks use it), ``outputs`` writes and reads its files,
-``wells`` turns cells into well profiles; ``profiles`` aggregates, normalizes to
-negative controls, selects features and spherizes (pycytominer's operations);
-``similarity`` ranks perturbations and cells by cosine similarity to a query;
-``embedding_map`` computes the UMAP of profiles and its colours; ``explain``,
-``explain_cells``, ``comparison`` and ``comparison_figure`` say why a query matches one
-perturbation (the Compare dock and ``phenoscope explain``).
+(the CLI, the demo job and the docks use it), ``execute`` says where its fields run
+(in-process, local or existing Dask cluster), ``quality`` runs QC inside it, ``outputs``
+writes and reads its files, ``wells`` turns cells into well profiles; ``profiles``
+aggregates, normalizes to negative controls, selects features and spherizes (pycytominer's
+operations). What is done with the profiles lives above: ``similarity`` (rankings and why a
+match) and, below, ``profile_map`` (the UMAP) and ``evaluation`` (AP / mAP).
 """
 
 from napari_phenoscope.profiling.outputs import ProfileOutputs, read_pipeline_output

@@ -27,8 +27,8 @@ from napari_phenoscope.constants import (
     WELL,
 )
 from napari_phenoscope.errors import ProfileTableError
+from napari_phenoscope.io.annotations import Annotations, find_annotations
 from napari_phenoscope.io.profile_tables import ProfileTable
-from napari_phenoscope.profiling.annotations import Annotations, find_annotations
 from napari_phenoscope.session.state import PlateSession, ViewerState
 
 #: ``session.extras`` key of the annotation columns the user chose (``phenoscope view

@@ -18,7 +18,7 @@ from napari_phenoscope.features.composite import channel_composite
 from napari_phenoscope.features.crops import cell_centers, crop_origins, cut_windows
 from napari_phenoscope.features.scaling import channel_percentiles
 from napari_phenoscope.io import read_field
-from napari_phenoscope.profiling.similarity import representative_cells
+from napari_phenoscope.similarity.rank import representative_cells
 
 CELLS_PER_MATCH = 2
 CROP_PX = 96  # field pixels around a cell centre, when the cells' size is not known

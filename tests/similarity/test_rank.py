@@ -27,7 +27,7 @@ from napari_phenoscope.constants import (
     WELL,
 )
 from napari_phenoscope.errors import ProfileTableError
-from napari_phenoscope.profiling.similarity import (
+from napari_phenoscope.similarity.rank import (
     BEST_WELL,
     PERTURBATION,
     RANK,

@@ -23,14 +23,14 @@ from napari_phenoscope.constants import (
     WELL,
 )
 from napari_phenoscope.errors import ProfileTableError
-from napari_phenoscope.profiling.attribution import (
+from napari_phenoscope.similarity.attribution import (
     describe_groups,
     direction,
     feature_contributions,
     feature_group,
     group_contributions,
 )
-from napari_phenoscope.profiling.explain import (
+from napari_phenoscope.similarity.explain import (
     default_contrast,
     explain_match,
     find_perturbation,
@@ -39,7 +39,7 @@ from napari_phenoscope.profiling.explain import (
     replicate_consistency,
     similarity_null,
 )
-from napari_phenoscope.profiling.similarity import (
+from napari_phenoscope.similarity.rank import (
     RANK,
     SIMILARITY,
     perturbation_ids,

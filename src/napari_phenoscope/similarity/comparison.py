@@ -20,14 +20,14 @@ import pandas as pd
 
 from napari_phenoscope.constants import LABEL, PLATE, SITE, WELL
 from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
-from napari_phenoscope.profiling.explain import (
+from napari_phenoscope.similarity.explain import (
     MatchExplanation,
     default_contrast,
     explain_match,
     find_perturbation,
     perturbation_query_of,
 )
-from napari_phenoscope.profiling.explain_cells import (
+from napari_phenoscope.similarity.explain_cells import (
     CONTROL_ROLE,
     cell_window,
     channel_occlusion,
@@ -36,7 +36,7 @@ from napari_phenoscope.profiling.explain_cells import (
     shared_limits,
     well_keys,
 )
-from napari_phenoscope.profiling.similarity import (
+from napari_phenoscope.similarity.rank import (
     Query,
     perturbation_ids,
     profile_feature_columns,

@@ -11,7 +11,7 @@ import pytest
 from napari_phenoscope.constants import PLATE, SITE, WELL
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.io.plate_layout import category_color
-from napari_phenoscope.profiling.embedding_map import (
+from napari_phenoscope.profile_map.layout import (
     EmbeddingCache,
     MapCancelled,
     PointIndex,

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from matplotlib.path import Path as PolygonPath
 
-from napari_phenoscope.profiling.embedding_map import nearest_point
+from napari_phenoscope.profile_map.layout import nearest_point
 
 Extent = tuple[float, float, float, float]  # x0, x1, y0, y1 (data units)
 

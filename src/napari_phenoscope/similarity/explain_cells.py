@@ -25,9 +25,9 @@ from napari_phenoscope.constants import CHANNELS, CONTROL_TYPE, NEGATIVE_CONTROL
 from napari_phenoscope.errors import PlateFormatError, ProfileTableError
 from napari_phenoscope.features.crops import cell_centers, crop_origins, cut_windows, extract_crops
 from napari_phenoscope.features.scaling import channel_percentiles
-from napari_phenoscope.profiling.attribution import cosine
-from napari_phenoscope.profiling.embedding_map import feature_matrix
-from napari_phenoscope.profiling.similarity import profile_feature_columns, representative_cells
+from napari_phenoscope.profile_map.layout import feature_matrix
+from napari_phenoscope.similarity.attribution import cosine
+from napari_phenoscope.similarity.rank import profile_feature_columns, representative_cells
 
 #: What each representative cell stands for, in the order they are drawn.
 ROLES = ("query", "match", "contrast", "control")

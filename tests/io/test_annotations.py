@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from napari_phenoscope.errors import ProfileTableError
-from napari_phenoscope.profiling.annotations import find_annotations, row_values, split_values
+from napari_phenoscope.io.annotations import find_annotations, row_values, split_values
 
 
 def test_jump_and_lincs_columns_are_found_and_empty_ones_skipped():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_phenoscope.profiling.embedding_map import nearest_point, points_in_polygon
-from napari_phenoscope.profiling.map_points import PointLocator, footprint, rasterize, spread_for
+from napari_phenoscope.profile_map.layout import nearest_point, points_in_polygon
+from napari_phenoscope.profile_map.points import PointLocator, footprint, rasterize, spread_for
 
 
 @pytest.fixture(scope="module")

@@ -24,10 +24,10 @@ from matplotlib.figure import Figure
 
 from napari_phenoscope.constants import CHANNEL_COLORMAPS
 from napari_phenoscope.errors import ProfileTableError
-from napari_phenoscope.profiling.comparison import Comparison, comparison_tables
-from napari_phenoscope.profiling.explain import MatchExplanation
-from napari_phenoscope.profiling.explain_cells import CONTROL_ROLE
-from napari_phenoscope.profiling.feature_words import compared_words, group_words
+from napari_phenoscope.similarity.comparison import Comparison, comparison_tables
+from napari_phenoscope.similarity.explain import MatchExplanation
+from napari_phenoscope.similarity.explain_cells import CONTROL_ROLE
+from napari_phenoscope.similarity.feature_words import compared_words, group_words
 
 #: A 16:9 slide, in inches; exported at ``EXPORT_DPI`` (2000 x 1125 px).
 SLIDE_SIZE = (12.8, 7.2)

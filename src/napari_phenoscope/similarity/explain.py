@@ -2,7 +2,7 @@
 
 The Similar perturbations ranking says *that* BI-2536 lies next to the PLK1 knockout; this
 module says *why* and *how sure*, from the well profiles alone (the cells, images and ViT
-side of the comparison are in ``explain_images``):
+side of the comparison are in ``explain_cells``):
 
 - What: every feature's and every feature group's exact share of the cosine similarity,
   and how each side differs from the controls (``attribution``).
@@ -28,13 +28,13 @@ from napari_phenoscope.constants import (
     WELL,
 )
 from napari_phenoscope.errors import ProfileTableError
-from napari_phenoscope.profiling.attribution import (
+from napari_phenoscope.profile_map.layout import feature_matrix
+from napari_phenoscope.similarity.attribution import (
     cosine,
     feature_contributions,
     group_contributions,
 )
-from napari_phenoscope.profiling.embedding_map import feature_matrix
-from napari_phenoscope.profiling.similarity import (
+from napari_phenoscope.similarity.rank import (
     PERTURBATION,
     TARGET,
     Query,

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import napari_phenoscope.evaluation.map as metrics
+import napari_phenoscope.evaluation.precision as metrics
 from napari_phenoscope.errors import ProfileTableError
 
 copairs_map = pytest.importorskip("copairs.map")

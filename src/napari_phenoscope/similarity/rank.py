@@ -34,8 +34,8 @@ from napari_phenoscope.constants import (
     is_metadata_column,
 )
 from napari_phenoscope.errors import ProfileTableError
-from napari_phenoscope.profiling.annotations import Annotations, find_annotations, row_values
-from napari_phenoscope.profiling.embedding_map import feature_matrix
+from napari_phenoscope.io.annotations import Annotations, find_annotations, row_values
+from napari_phenoscope.profile_map.layout import feature_matrix
 
 #: Columns of a ranking table, in display order.
 PERTURBATION = "perturbation"
@@ -258,7 +258,7 @@ def rank_perturbations(query: Query, reference: ReferenceProfiles) -> pd.DataFra
     ValueError
         If ``reference`` was not prepared without the query's own wells.
     """
-    from napari_phenoscope.evaluation.map import rank_by_similarity
+    from napari_phenoscope.evaluation.precision import rank_by_similarity
 
     if reference.excluded != frozenset(query.exclude_wells):
         raise ValueError("reference profiles were prepared for other excluded wells")

@@ -33,13 +33,13 @@ from napari_phenoscope.constants import (
 )
 from napari_phenoscope.errors import PlateFormatError
 from napari_phenoscope.io import index_plate
-from napari_phenoscope.profiling.comparison import compare, comparison_tables
-from napari_phenoscope.profiling.comparison_figure import (
+from napari_phenoscope.similarity.comparison import compare, comparison_tables
+from napari_phenoscope.similarity.comparison_figure import (
     comparison_figure,
     draw_comparison,
     write_comparison,
 )
-from napari_phenoscope.profiling.explain_cells import (
+from napari_phenoscope.similarity.explain_cells import (
     cell_window,
     channel_occlusion,
     read_windows,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from napari_phenoscope.profiling.attribution import feature_group
-from napari_phenoscope.profiling.feature_words import (
+from napari_phenoscope.similarity.attribution import feature_group
+from napari_phenoscope.similarity.feature_words import (
     change_words,
     compared_words,
     feature_words,
