@@ -12,6 +12,7 @@ from napari_phenoscope.constants import BROAD_SAMPLE, PLATE, WELL
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.io.profiles import (
     feature_columns,
+    feature_matrix,
     metadata_columns,
     read_profiles,
     split_profiles,
@@ -74,3 +75,24 @@ def test_read_errors_name_the_file(tmp_path):
     empty.write_text(f"{PLATE},f_a\n")
     with pytest.raises(ProfileTableError, match="no rows"):
         read_profiles(empty)
+
+
+def test_numeric_feature_columns_leave_out_text_that_is_not_metadata():
+    cells = table().assign(QC_reason=["", "blur", "", "", "", ""], label=range(6))
+    assert feature_columns(cells) == ["f_a", "f_b", "f_c", "QC_reason", "label"]
+    assert feature_columns(cells, numeric_only=True) == ["f_a", "f_b", "f_c", "label"]
+
+
+def test_feature_matrix_is_float32_and_bad_features_are_clear_errors():
+    values = feature_matrix(table(), ["f_c", "f_a"])
+    assert values.dtype == np.float32
+    np.testing.assert_allclose(values, table()[["f_c", "f_a"]].to_numpy(), rtol=1e-6)
+    bad = pd.DataFrame({"Cells_a": [1.0, np.nan], "Cells_b": [1.0, 2.0], "Cells_t": ["x", "y"]})
+    with pytest.raises(ProfileTableError, match="NaN or infinite values in Cells_a"):
+        feature_matrix(bad, ["Cells_a", "Cells_b"])
+    with pytest.raises(ProfileTableError, match="no feature column Cells_c"):
+        feature_matrix(bad, ["Cells_c"])
+    with pytest.raises(ProfileTableError, match="non-numeric features"):
+        feature_matrix(bad, ["Cells_b", "Cells_t"])
+    with pytest.raises(ProfileTableError, match="no feature columns"):
+        feature_matrix(bad, [])

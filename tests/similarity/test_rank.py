@@ -27,6 +27,7 @@ from napari_phenoscope.constants import (
     WELL,
 )
 from napari_phenoscope.errors import ProfileTableError
+from napari_phenoscope.io.profiles import feature_columns
 from napari_phenoscope.similarity.rank import (
     BEST_WELL,
     PERTURBATION,
@@ -37,7 +38,6 @@ from napari_phenoscope.similarity.rank import (
     consensus_profiles,
     find_cell,
     perturbation_query,
-    profile_feature_columns,
     rank_perturbations,
     reference_profiles,
     representative_cells,
@@ -314,7 +314,7 @@ def test_bi2536_on_the_demo_plates_finds_plk1_not_brd4(demo_project, tmp_path):
         [demo_project], tmp_path / "out", "classical", wells=sorted(wells), progress=False
     )
     profiles = pd.read_parquet(outputs.well_profiles["classical"])
-    columns = profile_feature_columns(profiles)
+    columns = feature_columns(profiles, numeric_only=True)
     query = perturbation_query(profiles, "BI-2536", columns, "compound")
     ranking = rank_perturbations(query, reference_profiles(profiles, columns, query.exclude_wells))
     crispr = ranking[ranking[MODALITY] == "crispr"]

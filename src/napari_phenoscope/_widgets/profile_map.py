@@ -59,6 +59,7 @@ from napari_phenoscope.constants import (
 )
 from napari_phenoscope.errors import PhenoscopeError
 from napari_phenoscope.io.annotations import Annotations, find_annotations
+from napari_phenoscope.io.profiles import feature_columns, feature_matrix
 from napari_phenoscope.profile_map.layout import (
     EmbeddingCache,
     Level,
@@ -66,7 +67,6 @@ from napari_phenoscope.profile_map.layout import (
     UmapParams,
     cached_umap,
     compute_umap,
-    feature_matrix,
     point_colours,
     subsample,
 )
@@ -74,7 +74,6 @@ from napari_phenoscope.profile_map.points import PointLocator
 from napari_phenoscope.qc import QC_PASS, QC_REASON
 from napari_phenoscope.session.state import PlateSession
 from napari_phenoscope.session.tables import annotations_of
-from napari_phenoscope.similarity.rank import profile_feature_columns
 
 if TYPE_CHECKING:
     import napari
@@ -132,7 +131,7 @@ def map_table(
         if feature_set not in session.well_profiles:
             raise PhenoscopeError(NO_WELLS)
         table = session.well_profiles[feature_set]
-        columns = profile_feature_columns(table)
+        columns = feature_columns(table, numeric_only=True)
     if table.empty:
         raise PhenoscopeError(NO_CELLS if level == "cells" else NO_WELLS)
     return table.reset_index(drop=True), columns
@@ -360,7 +359,7 @@ class ProfileMap(Dock):
             if CENTER_X in table.columns and CENTER_Y in table.columns
             else None
         )
-        self._fill_colour_combo(table, profile_feature_columns(table))
+        self._fill_colour_combo(table, feature_columns(table, numeric_only=True))
         self.plot.marks = self._marks_of(self.marks)
         self.progress_bar.setValue(100)
         self.status.setText(
@@ -626,7 +625,7 @@ class ProfileMap(Dock):
         if session.cells is None and feature_set in session.well_profiles:
             self.level_combo.setCurrentIndex(1)
             wells = session.well_profiles[feature_set]
-            self._fill_colour_combo(wells, profile_feature_columns(wells))
+            self._fill_colour_combo(wells, feature_columns(wells, numeric_only=True))
 
     def _cells_changed(self) -> None:
         session = self.state.session

@@ -49,6 +49,7 @@ from napari_phenoscope._widgets._workers import one_line, start_worker
 from napari_phenoscope.constants import MODALITY, PLATE, RANK, WELL
 from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
 from napari_phenoscope.io.annotations import Annotations
+from napari_phenoscope.io.profiles import feature_columns
 from napari_phenoscope.profile_map.layout import PointIndex
 from napari_phenoscope.session.state import PlateSession
 from napari_phenoscope.session.tables import annotations_of
@@ -68,7 +69,6 @@ from napari_phenoscope.similarity.rank import (
     cell_query,
     perturbation_names,
     perturbation_query,
-    profile_feature_columns,
     rank_perturbations,
     reference_profiles,
     well_query,
@@ -503,7 +503,9 @@ def rank_request(
 ) -> tuple[Query, pd.DataFrame, list[tuple[str, np.ndarray, bool]]]:
     """The query, its ranking and the gallery entries (caption, cell rows, several cells)."""
     profiles = session.well_profiles[feature_set]
-    columns = _cached(cache, "columns", feature_set, lambda: profile_feature_columns(profiles))
+    columns = _cached(
+        cache, "columns", feature_set, lambda: feature_columns(profiles, numeric_only=True)
+    )
     annotations = _cached(
         cache, "annotations", feature_set, lambda: annotations_of(session, profiles)
     )

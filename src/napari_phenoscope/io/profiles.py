@@ -79,9 +79,48 @@ def metadata_columns(table: pd.DataFrame) -> list[str]:
     return [column for column in table.columns if is_metadata_column(str(column))]
 
 
-def feature_columns(table: pd.DataFrame) -> list[str]:
-    """The non-metadata columns (the features), in table order."""
-    return [column for column in table.columns if not is_metadata_column(str(column))]
+def feature_columns(table: pd.DataFrame, numeric_only: bool = False) -> list[str]:
+    """The non-metadata columns (the features), in table order (pycytominer's convention).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A profile table.
+    numeric_only : bool
+        Only the numeric ones: the features to compare, where a text column that is not
+        ``Metadata_*`` (a cell table's ``QC_reason``) is no feature. Leave False to check
+        the columns, as :func:`split_profiles` does, and name a text column in an error.
+    """
+    return [
+        column
+        for column in table.columns
+        if not is_metadata_column(str(column))
+        and (not numeric_only or pd.api.types.is_numeric_dtype(table[column]))
+    ]
+
+
+def feature_matrix(table: pd.DataFrame, feature_columns: Sequence[str]) -> np.ndarray:
+    """The features of ``table`` as a finite float32 matrix.
+
+    Raises
+    ------
+    ProfileTableError
+        If a feature column is missing or non-numeric, or a value is NaN or infinite.
+    """
+    missing = [c for c in feature_columns if c not in table.columns]
+    if missing:
+        raise ProfileTableError(f"profile table has no feature column {missing[0]}")
+    if not feature_columns:
+        raise ProfileTableError("profile table has no feature columns")
+    try:
+        values = table[list(feature_columns)].to_numpy(dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise ProfileTableError(f"profile table has non-numeric features: {error}") from None
+    bad = ~np.isfinite(values)
+    if bad.any():
+        column = feature_columns[int(np.nonzero(bad.any(axis=0))[0][0])]
+        raise ProfileTableError(f"profile table has NaN or infinite values in {column}")
+    return values
 
 
 def require_columns(table: pd.DataFrame, columns: Sequence[str], source: str = "table") -> None:

@@ -204,30 +204,6 @@ def subsample(n_rows: int, max_rows: int, seed: int = DEFAULT_SEED) -> np.ndarra
     return np.sort(rng.choice(n_rows, size=max_rows, replace=False)).astype(np.intp)
 
 
-def feature_matrix(table: pd.DataFrame, feature_columns: Sequence[str]) -> np.ndarray:
-    """The features of ``table`` as a finite float32 matrix.
-
-    Raises
-    ------
-    ProfileTableError
-        If a feature column is missing or non-numeric, or a value is NaN or infinite.
-    """
-    missing = [c for c in feature_columns if c not in table.columns]
-    if missing:
-        raise ProfileTableError(f"profile table has no feature column {missing[0]}")
-    if not feature_columns:
-        raise ProfileTableError("profile table has no feature columns")
-    try:
-        values = table[list(feature_columns)].to_numpy(dtype=np.float32)
-    except (TypeError, ValueError) as error:
-        raise ProfileTableError(f"profile table has non-numeric features: {error}") from None
-    bad = ~np.isfinite(values)
-    if bad.any():
-        column = feature_columns[int(np.nonzero(bad.any(axis=0))[0][0])]
-        raise ProfileTableError(f"profile table has NaN or infinite values in {column}")
-    return values
-
-
 def cache_key(
     features: np.ndarray, feature_set: str, level: Level, params: UmapParams
 ) -> tuple[str, str, int, str, UmapParams]:

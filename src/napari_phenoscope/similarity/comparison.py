@@ -20,6 +20,7 @@ import pandas as pd
 
 from napari_phenoscope.constants import LABEL, PLATE, SITE, WELL
 from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
+from napari_phenoscope.io.profiles import feature_columns
 from napari_phenoscope.similarity.explain import (
     MatchExplanation,
     default_contrast,
@@ -39,7 +40,6 @@ from napari_phenoscope.similarity.explain_cells import (
 from napari_phenoscope.similarity.rank import (
     Query,
     perturbation_ids,
-    profile_feature_columns,
 )
 
 #: Feature sets in the order they are explained (the first with classical names gives the
@@ -166,14 +166,14 @@ def compare(
     if versus is None:
         chooser = VIT_SET if VIT_SET in well_profiles else ordered[0]
         profiles = well_profiles[chooser]
-        columns = profile_feature_columns(profiles)
+        columns = feature_columns(profiles, numeric_only=True)
         versus = default_contrast(
             profiles, make(profiles, columns), find_perturbation(profiles, match)[1], columns
         )
     comparison = Comparison({})
     for feature_set in ordered:
         profiles = well_profiles[feature_set]
-        columns = profile_feature_columns(profiles)
+        columns = feature_columns(profiles, numeric_only=True)
         made = make(profiles, columns)
         for spec, into in ((match, comparison.explanations), (versus, comparison.contrasts)):
             if not spec:
@@ -210,7 +210,7 @@ def _add_cells(
     )
     explanation = comparison.explanations[feature_set]
     profiles = well_profiles[feature_set]
-    columns = profile_feature_columns(profiles)
+    columns = feature_columns(profiles, numeric_only=True)
     cell_columns = [c for c in columns if c in cells.columns]
     sides = {
         "query": (explanation.query_wells, explanation.query_vector),
@@ -271,7 +271,7 @@ def _add_occlusion(
     if missing:
         comparison.notes.append(f"no ViT channel occlusion: no {', no '.join(missing)}")
         return
-    columns = profile_feature_columns(well_profiles[VIT_SET])
+    columns = feature_columns(well_profiles[VIT_SET], numeric_only=True)
     try:
         comparison.occlusion = channel_occlusion(
             encoder,
@@ -333,7 +333,7 @@ def read_profile_outputs(path: str | Path) -> tuple[dict[str, pd.DataFrame], pd.
 
     wanted = {LABEL, CENTER_X, CENTER_Y}
     for table in profiles.values():
-        wanted |= set(profile_feature_columns(table))
+        wanted |= set(feature_columns(table, numeric_only=True))
     names = [n for n in pq.read_schema(cells_path).names if is_metadata_column(n) or n in wanted]
     return profiles, pd.read_parquet(cells_path, columns=names)
 

@@ -28,7 +28,7 @@ from napari_phenoscope.constants import (
     WELL,
 )
 from napari_phenoscope.errors import ProfileTableError
-from napari_phenoscope.profile_map.layout import feature_matrix
+from napari_phenoscope.io.profiles import feature_matrix
 from napari_phenoscope.similarity.attribution import (
     cosine,
     feature_contributions,

@@ -25,9 +25,9 @@ from napari_phenoscope.constants import CHANNELS, CONTROL_TYPE, NEGATIVE_CONTROL
 from napari_phenoscope.errors import PlateFormatError, ProfileTableError
 from napari_phenoscope.features.crops import cell_centers, crop_origins, cut_windows, extract_crops
 from napari_phenoscope.features.scaling import channel_percentiles
-from napari_phenoscope.profile_map.layout import feature_matrix
+from napari_phenoscope.io.profiles import feature_columns, feature_matrix
 from napari_phenoscope.similarity.attribution import cosine
-from napari_phenoscope.similarity.rank import profile_feature_columns, representative_cells
+from napari_phenoscope.similarity.rank import representative_cells
 
 #: What each representative cell stands for, in the order they are drawn.
 ROLES = ("query", "match", "contrast", "control")
@@ -76,7 +76,7 @@ def control_well(well_profiles: pd.DataFrame, plate: str) -> pd.Series:
     ]
     if rows.empty:
         raise ProfileTableError(f"plate {plate} has no negative-control well profile")
-    values = feature_matrix(rows, profile_feature_columns(rows))
+    values = feature_matrix(rows, feature_columns(rows, numeric_only=True))
     return rows.iloc[int(np.argmin(np.linalg.norm(values, axis=1)))]
 
 

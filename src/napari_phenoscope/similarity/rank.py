@@ -35,7 +35,7 @@ from napari_phenoscope.constants import (
 )
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.io.annotations import Annotations, find_annotations, row_values
-from napari_phenoscope.profile_map.layout import feature_matrix
+from napari_phenoscope.io.profiles import feature_matrix
 
 #: Columns of a ranking table, in display order.
 PERTURBATION = "perturbation"
@@ -89,15 +89,6 @@ class Query:
     targets: tuple[str, ...] = ()
     exclude_wells: tuple[tuple[str, str], ...] = ()
     moas: tuple[str, ...] = ()
-
-
-def profile_feature_columns(profiles: pd.DataFrame) -> list[str]:
-    """The numeric non-metadata columns of a profile table (pycytominer convention)."""
-    return [
-        c
-        for c in profiles.columns
-        if not is_metadata_column(c) and pd.api.types.is_numeric_dtype(profiles[c])
-    ]
 
 
 def perturbation_names(table: pd.DataFrame) -> pd.Series:
