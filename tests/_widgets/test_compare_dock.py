@@ -167,7 +167,7 @@ def test_the_dock_exports_the_figure_the_command_writes(
     make_napari_viewer, qtbot, profiled_small_demo, tmp_path
 ):
     from napari_phenoscope.cli import main
-    from napari_phenoscope.similarity.comparison import read_profile_outputs
+    from napari_phenoscope.profiling.outputs import read_pipeline_output
 
     plates, out = profiled_small_demo
     command = tmp_path / "command.png"
@@ -177,7 +177,8 @@ def test_the_dock_exports_the_figure_the_command_writes(
     viewer = make_napari_viewer()
     widget = CompareDock(viewer)
     session = open_plate(viewer, plates)
-    session.well_profiles, session.cells = read_profile_outputs(out)
+    output = read_pipeline_output(out, need="well_profiles", cell_columns="profiled")
+    session.well_profiles, session.cells = output.well_profiles, output.cells
     state_of(viewer).events.cells_changed.emit()
     assert widget.run("BI-2536 · compound", "PLK1 · crispr", "perturbation", with_vit=True,
                       versus="BRD4 · crispr")  # fmt: skip

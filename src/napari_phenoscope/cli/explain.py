@@ -39,7 +39,8 @@ def add(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from napari_phenoscope.similarity.comparison import compare, read_profile_outputs
+    from napari_phenoscope.profiling.outputs import read_pipeline_output
+    from napari_phenoscope.similarity.comparison import compare
     from napari_phenoscope.similarity.comparison_figure import (
         feature_rows,
         figure_path,
@@ -47,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     )
 
     figure_path(args.out)  # a wrong suffix fails before the work
-    profiles, cells = read_profile_outputs(args.profiles)
+    output = read_pipeline_output(args.profiles, need="well_profiles", cell_columns="profiled")
+    profiles, cells = output.well_profiles, output.cells
     fields = encoder = None
     device = args.device
     if args.images:

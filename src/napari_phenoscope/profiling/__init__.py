@@ -9,12 +9,17 @@ operations). What is done with the profiles lives above: ``similarity`` (ranking
 match) and, below, ``profile_map`` (the UMAP) and ``evaluation`` (AP / mAP).
 """
 
-from napari_phenoscope.profiling.outputs import ProfileOutputs, read_pipeline_output
+from napari_phenoscope.profiling.outputs import (
+    PipelineOutput,
+    ProfileOutputs,
+    read_pipeline_output,
+)
 from napari_phenoscope.profiling.pipeline import profile_plates
 from napari_phenoscope.profiling.profiles import aggregate, feature_select, normalize, spherize
 from napari_phenoscope.profiling.wells import well_profiles
 
 __all__ = [
+    "PipelineOutput",
     "ProfileOutputs",
     "aggregate",
     "feature_select",

@@ -5,7 +5,8 @@
 then a rename, so a file that exists is complete, with the feature sets and model in its
 schema metadata), then ``assemble_outputs`` streams them, a batch of whole wells at a
 time, into ``OUT/single_cells.parquet`` and ``OUT/well_profiles_<featureset>.parquet``;
-``read_pipeline_output`` (the Profile dock's "Load pipeline output") reads them back.
+``read_pipeline_output``, the one reader of such a folder (the Profile dock's "Load pipeline
+output", the Compare dock, ``phenoscope explain``), reads them back.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import pandas as pd
 import pyarrow as pa
@@ -36,9 +37,11 @@ from napari_phenoscope.constants import (
     PLATE,
     SITE,
     WELL,
+    is_metadata_column,
 )
 from napari_phenoscope.errors import PlateFormatError, ProfileTableError, QualityControlError
 from napari_phenoscope.io.fields import iter_fields
+from napari_phenoscope.io.profiles import feature_columns, read_profiles
 from napari_phenoscope.profiling.wells import normalise_well_medians, well_medians
 
 FEATURE_SETS: tuple[str, ...] = ("vit", "classical")
@@ -329,45 +332,93 @@ def _ordered_columns(columns: list[str], feature_columns: dict[str, list[str]]) 
     return [*leading, *metadata, *other, *features]
 
 
+class PipelineOutput(NamedTuple):
+    """What :func:`read_pipeline_output` read back (a tuple, in this order).
+
+    Attributes
+    ----------
+    cells
+        ``single_cells.parquet`` (all its columns, or only those the well profiles need),
+        or None where the output has no single cells.
+    feature_columns
+        Feature columns of ``cells`` per feature set found in it.
+    well_profiles
+        ``well_profiles_<feature set>.parquet`` per feature set.
+    """
+
+    cells: pd.DataFrame | None
+    feature_columns: dict[str, list[str]]
+    well_profiles: dict[str, pd.DataFrame]
+
+
 def read_pipeline_output(
-    out_dir: str | Path,
-) -> tuple[pd.DataFrame, dict[str, list[str]], dict[str, pd.DataFrame]]:
+    path: str | Path,
+    need: Literal["cells", "well_profiles"] = "cells",
+    cell_columns: Literal["all", "profiled"] = "all",
+) -> PipelineOutput:
     """Read what ``phenoscope profile`` wrote: cells, their feature columns, well profiles.
+
+    The one reader of an output folder: the Profile dock's "Load pipeline output" reads
+    the cells, ``phenoscope explain`` and the Compare dock read the well profiles.
 
     Parameters
     ----------
-    out_dir
-        The output folder of ``pipeline.profile_plates``.
+    path
+        The output folder of ``pipeline.profile_plates``; with ``need="well_profiles"``
+        also one well-profile table (its feature set named after the file, no cells).
+    need
+        What must be there: ``"cells"`` (``single_cells.parquet``) or ``"well_profiles"``
+        (at least one ``well_profiles_<feature set>.parquet``); the other is read if there.
+    cell_columns
+        ``"all"`` columns of the single cells, or ``"profiled"``: only their metadata,
+        label, centre and the features of the well profiles (a fraction of the memory
+        where cells were measured with more features than were profiled).
 
     Returns
     -------
-    cells : pandas.DataFrame
-        ``single_cells.parquet``.
-    feature_columns : dict
-        Feature columns of ``cells`` per feature set found in it.
-    well_profiles : dict
-        ``well_profiles_<feature set>.parquet`` per feature set.
+    PipelineOutput
+        ``(cells, feature_columns, well_profiles)``.
 
     Raises
     ------
     ProfileTableError
-        If the folder holds no ``single_cells.parquet``.
+        If what ``need`` names is missing, or a table cannot be read.
     """
+    path = Path(path)
+    if need == "well_profiles" and not path.is_dir():
+        name = path.name.split(".")[0].removeprefix("well_profiles_")
+        return PipelineOutput(None, {}, {name: read_profiles(path)})
+    single_cells = path / "single_cells.parquet"
+    if need == "cells" and not single_cells.is_file():
+        raise ProfileTableError(f"no single_cells.parquet in {path}: run phenoscope profile")
+    well_profiles = {
+        table.name.removesuffix(".parquet").removeprefix("well_profiles_"): read_profiles(table)
+        for table in sorted(path.glob("well_profiles_*.parquet"))
+    }
+    if need == "well_profiles" and not well_profiles:
+        raise ProfileTableError(
+            f"{path}: no well_profiles_<features>.parquet (run phenoscope profile)"
+        )
+    if not single_cells.is_file():
+        return PipelineOutput(None, {}, well_profiles)
+    names = None
+    if cell_columns == "profiled":
+        wanted = {LABEL, CENTER_X, CENTER_Y}
+        for table in well_profiles.values():
+            wanted |= set(feature_columns(table, numeric_only=True))
+        names = [
+            n for n in pq.read_schema(single_cells).names if is_metadata_column(n) or n in wanted
+        ]
+    cells = pd.read_parquet(single_cells, columns=names)
+    return PipelineOutput(cells, cell_feature_columns(cells.columns), well_profiles)
+
+
+def cell_feature_columns(columns: Sequence[str]) -> dict[str, list[str]]:
+    """The columns of each feature set (ViT, classical) among a cell table's ``columns``."""
     from napari_phenoscope.features.classical import classical_feature_names
 
-    out_dir = Path(out_dir)
-    single_cells = out_dir / "single_cells.parquet"
-    if not single_cells.is_file():
-        raise ProfileTableError(f"no single_cells.parquet in {out_dir}: run phenoscope profile")
-    cells = pd.read_parquet(single_cells)
-    feature_columns: dict[str, list[str]] = {}
-    vit = [c for c in cells.columns if c.startswith(VIT_PREFIX)]
-    classical = [c for c in classical_feature_names(CHANNELS) if c in cells.columns]
-    for name, columns in (("vit", vit), ("classical", classical)):
-        if columns:
-            feature_columns[name] = columns
-    well_profiles = {
-        path.stem.removeprefix("well_profiles_"): pd.read_parquet(path)
-        for path in sorted(out_dir.glob("well_profiles_*.parquet"))
+    found = {
+        "vit": [c for c in columns if c.startswith(VIT_PREFIX)],
+        "classical": [c for c in classical_feature_names(CHANNELS) if c in set(columns)],
     }
-    return cells, feature_columns, well_profiles
+    return {name: names for name, names in found.items() if names}

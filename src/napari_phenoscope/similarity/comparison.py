@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -286,56 +285,6 @@ def _add_occlusion(
         )
     except PhenoscopeError as error:
         comparison.notes.append(f"no ViT channel occlusion: {error}")
-
-
-def read_profile_outputs(path: str | Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
-    """Well profiles per feature set and the single cells from ``phenoscope profile``'s output.
-
-    Parameters
-    ----------
-    path
-        The output folder (``well_profiles_<set>.parquet``, ``single_cells.parquet``) or
-        one well-profile table (its feature set named after the file, no single cells).
-
-    Returns
-    -------
-    well_profiles : dict
-        Feature set -> well profiles.
-    cells : pandas.DataFrame or None
-        The single cells, only their metadata, label, centre and the profiled features.
-
-    Raises
-    ------
-    ProfileTableError
-        If the folder has no well-profile table.
-    """
-    from napari_phenoscope.io.profiles import read_profiles
-
-    path = Path(path)
-    if not path.is_dir():
-        name = path.name.split(".")[0].removeprefix("well_profiles_")
-        return {name: read_profiles(path)}, None
-    tables = sorted(path.glob("well_profiles_*.parquet"))
-    if not tables:
-        raise ProfileTableError(
-            f"{path}: no well_profiles_<features>.parquet (run phenoscope profile)"
-        )
-    profiles = {
-        t.name.removesuffix(".parquet").removeprefix("well_profiles_"): read_profiles(t)
-        for t in tables
-    }
-    cells_path = path / "single_cells.parquet"
-    if not cells_path.is_file():
-        return profiles, None
-    import pyarrow.parquet as pq
-
-    from napari_phenoscope.constants import CENTER_X, CENTER_Y, is_metadata_column
-
-    wanted = {LABEL, CENTER_X, CENTER_Y}
-    for table in profiles.values():
-        wanted |= set(feature_columns(table, numeric_only=True))
-    names = [n for n in pq.read_schema(cells_path).names if is_metadata_column(n) or n in wanted]
-    return profiles, pd.read_parquet(cells_path, columns=names)
 
 
 def comparison_tables(comparison: Comparison) -> dict[str, pd.DataFrame]:
