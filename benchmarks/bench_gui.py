@@ -232,7 +232,7 @@ def time_picking(n_points: int, repeats: int) -> float:
     from qtpy.QtWidgets import QApplication
 
     from napari_phenoscope._widgets._scatter_canvas import ScatterCanvas
-    from napari_phenoscope.profile_map.layout import point_colours
+    from napari_phenoscope.profile_map.colours import point_colours
     from napari_phenoscope.profile_map.points import PointLocator
 
     app = QApplication.instance() or QApplication([])  # noqa: F841 (kept alive)

@@ -20,7 +20,7 @@ from napari_phenoscope._widgets._map_links import SELECTED_LAYER, map_events_of
 from napari_phenoscope._widgets._viewer import field_key, open_plate, show_field
 from napari_phenoscope._widgets.profile_map import NO_CELLS, NO_PLATE, NO_WELLS, ProfileMap
 from napari_phenoscope.constants import MODALITY, PERT_INAME, PLATE, SITE, WELL
-from napari_phenoscope.profile_map.layout import points_in_polygon
+from napari_phenoscope.profile_map.points import points_in_polygon
 from napari_phenoscope.session.state import state_of
 
 pytestmark = pytest.mark.gui

@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_phenoscope.profile_map.layout import nearest_point, points_in_polygon
-from napari_phenoscope.profile_map.points import PointLocator, footprint, rasterize, spread_for
+from napari_phenoscope.profile_map.points import (
+    PointLocator,
+    footprint,
+    nearest_point,
+    points_in_polygon,
+    rasterize,
+    spread_for,
+)
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +146,20 @@ def test_an_empty_map_finds_nothing():
     assert locator.in_box(0, 1, 0, 1).size == 0
     assert locator.in_polygon([(0, 0), (1, 0), (0, 1)]).size == 0
     assert locator.nearest((0.0, 0.0), lambda xy: xy, lambda xy: xy, 6.0) is None
+
+
+def test_nearest_point_respects_the_click_tolerance():
+    points = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0]])
+    assert nearest_point(points, (9.0, 1.0), max_distance=3) == 1
+    assert nearest_point(points, (5.0, 5.0), max_distance=3) is None
+    assert nearest_point(np.zeros((0, 2)), (0.0, 0.0), max_distance=3) is None
+
+
+def test_lasso_selects_the_points_inside_the_polygon():
+    rng = np.random.default_rng(3)
+    points = rng.uniform(-1, 1, size=(500, 2))
+    square = [(-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5)]
+    inside = points_in_polygon(points, square)
+    expected = np.nonzero((np.abs(points) < 0.5).all(axis=1))[0]
+    np.testing.assert_array_equal(inside, expected)
+    assert points_in_polygon(points, square[:2]).size == 0  # not a polygon yet

@@ -28,7 +28,7 @@ from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
 from napari_phenoscope._widgets._pixel_image import PixelImage
 from napari_phenoscope._widgets._theme import Theme
-from napari_phenoscope.profile_map.layout import PointColours
+from napari_phenoscope.profile_map.colours import PointColours
 from napari_phenoscope.profile_map.points import PointLocator, footprint, rasterize, spread_for
 
 CLICK_TOLERANCE_PX = 6.0

