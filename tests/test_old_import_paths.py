@@ -20,7 +20,7 @@ OLD_PATHS = {
     ),
     "napari_phenoscope.tasks": ("napari_phenoscope.evaluation.tasks", ("evaluate",)),
     "napari_phenoscope.profiles": (
-        "napari_phenoscope.profiling.profiles",
+        "napari_phenoscope.profiling.processing",
         ("aggregate", "normalize", "feature_select", "spherize"),
     ),
     "napari_phenoscope.pipeline": ("napari_phenoscope.profiling.pipeline", ("profile_plates",)),
@@ -72,6 +72,11 @@ OLD_PATHS = {
         "napari_phenoscope.io.annotations",
         ("Annotations", "find_annotations"),
     ),
+    "napari_phenoscope.profiling.profiles": (
+        "napari_phenoscope.profiling.processing",
+        ("aggregate", "normalize", "feature_select", "spherize"),
+    ),
+    "napari_phenoscope.io.outputs": ("napari_phenoscope.io.output_folder", ("output_folder",)),
     "napari_phenoscope.demo": (
         "napari_phenoscope.demo.project",
         ("ensure_demo_plates", "demo_well_field", "write_demo_plates"),

@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 MOVED_MODULES: dict[str, str] = {
     "metrics": "evaluation.precision",
     "tasks": "evaluation.tasks",
-    "profiles": "profiling.profiles",
+    "profiles": "profiling.processing",
     "pipeline": "profiling.pipeline",
     "segment": "segmentation",
     "evaluation.map": "evaluation.precision",
@@ -35,6 +35,8 @@ MOVED_MODULES: dict[str, str] = {
     "profiling.embedding_map": "profile_map.layout",
     "profiling.map_points": "profile_map.points",
     "profiling.annotations": "io.annotations",
+    "profiling.profiles": "profiling.processing",
+    "io.outputs": "io.output_folder",
 }
 
 

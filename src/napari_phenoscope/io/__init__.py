@@ -52,7 +52,7 @@ from napari_phenoscope.io.metadata import (
     read_metadata_table,
 )
 from napari_phenoscope.io.omezarr import index_ome_zarr, is_ome_zarr
-from napari_phenoscope.io.outputs import output_folder
+from napari_phenoscope.io.output_folder import output_folder
 from napari_phenoscope.io.phenix import (
     barcode_from_path,
     filename_column,

@@ -15,7 +15,7 @@ from napari_phenoscope.profiling.outputs import (
     read_pipeline_output,
 )
 from napari_phenoscope.profiling.pipeline import profile_plates
-from napari_phenoscope.profiling.profiles import aggregate, feature_select, normalize, spherize
+from napari_phenoscope.profiling.processing import aggregate, feature_select, normalize, spherize
 from napari_phenoscope.profiling.wells import well_profiles
 
 __all__ = [

@@ -62,13 +62,13 @@ def well_medians(cells: pd.DataFrame, feature_columns: Sequence[str]) -> pd.Data
     Per-well medians of disjoint sets of wells concatenate to those of the whole table,
     which lets ``outputs.assemble_outputs`` aggregate one well at a time.
     """
-    from napari_phenoscope.profiling import profiles
+    from napari_phenoscope.profiling import processing
 
     features = list(feature_columns)
     well_metadata = [c for c in cells.columns if c.startswith("Metadata_") and c not in _PER_CELL]
     wells = cells[well_metadata].drop_duplicates([PLATE, WELL]).set_index([PLATE, WELL])
     counts = cells.groupby([PLATE, WELL]).size().rename(CELL_COUNT)
-    medians = profiles.aggregate(cells[[PLATE, WELL, *features]], (PLATE, WELL), "median")
+    medians = processing.aggregate(cells[[PLATE, WELL, *features]], (PLATE, WELL), "median")
     return wells.join(counts).join(medians.set_index([PLATE, WELL])).reset_index()
 
 
@@ -76,15 +76,15 @@ def normalise_well_medians(
     table: pd.DataFrame, feature_columns: Sequence[str], warn: bool = True
 ) -> pd.DataFrame:
     """``well_medians`` -> well profiles: normalised per plate and feature-selected."""
-    from napari_phenoscope.profiling import profiles
+    from napari_phenoscope.profiling import processing
 
     features = list(feature_columns)
     samples = normalisation_samples(table) if warn else normalisation_plan(table)[0]
     if samples == "none":
-        return profiles.feature_select(table, ["drop_na_columns"]).reset_index(drop=True).copy()
+        return processing.feature_select(table, ["drop_na_columns"]).reset_index(drop=True).copy()
     table = table.drop(columns=_constant_in_reference(table, features, samples))
-    normalized = profiles.normalize(table, samples=samples, by=PLATE)
-    return profiles.feature_select(normalized).reset_index(drop=True).copy()  # defragment
+    normalized = processing.normalize(table, samples=samples, by=PLATE)
+    return processing.feature_select(normalized).reset_index(drop=True).copy()  # defragment
 
 
 _PER_CELL = (SITE, OBJECT_NUMBER)

@@ -265,7 +265,7 @@ def channel_occlusion(
     """
     from napari_phenoscope.models import embed_crops
     from napari_phenoscope.profiling.pipeline import vit_feature_names
-    from napari_phenoscope.profiling.profiles import aggregate, normalize
+    from napari_phenoscope.profiling.processing import aggregate, normalize
 
     names = vit_feature_names(int(encoder.embed_dim))
     missing = [c for c in feature_columns if c not in names]

@@ -295,7 +295,7 @@ def cell_normalizer(
     ProfileTableError
         If the plate has no ``Metadata_control_type == "negcon"`` cells.
     """
-    from napari_phenoscope.profiling.profiles import aggregate, normalize
+    from napari_phenoscope.profiling.processing import aggregate, normalize
 
     if CONTROL_TYPE not in cells.columns:
         raise ProfileTableError(f"cell table has no column {CONTROL_TYPE} to find negcon cells")

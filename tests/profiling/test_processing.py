@@ -10,7 +10,7 @@ import pytest
 
 from napari_phenoscope.constants import CONTROL_TYPE, PLATE, WELL
 from napari_phenoscope.errors import ProfileTableError
-from napari_phenoscope.profiling import profiles
+from napari_phenoscope.profiling import processing
 
 pycytominer = pytest.importorskip("pycytominer")
 
@@ -44,7 +44,7 @@ def test_aggregate_equals_pycytominer(operation):
     cells.insert(0, WELL, rng.choice(["A01", "A02", "B07"], 300))
     cells.insert(0, PLATE, rng.choice(["P1", "P2"], 300))
     expected = pycytominer.aggregate(cells, features=FEATURES, operation=operation)
-    ours = profiles.aggregate(cells, operation=operation)
+    ours = processing.aggregate(cells, operation=operation)
     pd.testing.assert_frame_equal(ours.reset_index(drop=True), expected.reset_index(drop=True))
 
 
@@ -64,10 +64,10 @@ def test_normalize_equals_pycytominer_mad_robustize_per_plate(samples):
             for _, plate in table.groupby(PLATE, sort=False)
         ]
     )
-    ours = profiles.normalize(table, samples=samples)
+    ours = processing.normalize(table, samples=samples)
     np.testing.assert_allclose(ours[FEATURES], expected[FEATURES], rtol=1e-12, atol=1e-12)
     # the plate effect is gone: every plate's negcon median is 0 after negcon normalization
-    negcon = profiles.normalize(table, samples="negcon")
+    negcon = processing.normalize(table, samples="negcon")
     medians = negcon[negcon[CONTROL_TYPE] == "negcon"].groupby(PLATE)[FEATURES].median()
     np.testing.assert_allclose(medians, 0, atol=1e-12)
 
@@ -80,7 +80,7 @@ def test_feature_select_equals_pycytominer():
     table.loc[:10, "Cells_Feature_7"] = np.nan  # > 5 % missing
     operations = ["variance_threshold", "drop_na_columns", "correlation_threshold"]
     expected = pycytominer.feature_select(table, features=FEATURES, operation=operations)
-    ours = profiles.feature_select(table, operations=operations)
+    ours = processing.feature_select(table, operations=operations)
     assert list(ours.columns) == list(expected.columns)
     assert "Cells_Feature_0" not in ours and "Cells_Feature_7" not in ours
     assert ("Cells_Feature_2" in ours) != ("Cells_Feature_3" in ours)
@@ -97,7 +97,7 @@ def test_spherize_equals_pycytominer(method):
         method="spherize",
         spherize_method=method,
     )
-    ours = profiles.spherize(table, method=method)
+    ours = processing.spherize(table, method=method)
     np.testing.assert_allclose(ours[FEATURES], expected[FEATURES], rtol=1e-9, atol=1e-9)
     # whitened controls: identity covariance
     negcon = ours[ours[CONTROL_TYPE] == "negcon"][FEATURES].to_numpy()
@@ -107,6 +107,6 @@ def test_spherize_equals_pycytominer(method):
 def test_missing_negative_controls_is_a_clear_error():
     table = well_table().assign(**{CONTROL_TYPE: ""})
     with pytest.raises(ProfileTableError, match="no negative controls"):
-        profiles.normalize(table, samples="negcon")
+        processing.normalize(table, samples="negcon")
     with pytest.raises(ProfileTableError, match="no negative controls"):
-        profiles.spherize(table)
+        processing.spherize(table)
