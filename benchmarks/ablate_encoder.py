@@ -43,7 +43,7 @@ from napari_phenoscope.io import join_well_metadata, read_field, read_well_metad
 from napari_phenoscope.io.profiles import read_profiles  # noqa: E402
 from napari_phenoscope.models import embed_crops, load_encoder  # noqa: E402
 from napari_phenoscope.profiling.pipeline import index_plates, profile_plates  # noqa: E402
-from napari_phenoscope.profiling.processing import normalize, spherize  # noqa: E402
+from napari_phenoscope.profiling.processing import normalise, spherise  # noqa: E402
 from napari_phenoscope.profiling.wells import well_profiles  # noqa: E402
 from napari_phenoscope.segmentation import segment_field  # noqa: E402
 
@@ -51,8 +51,8 @@ SCOPES = ("field", "plate")
 CROP_SIZE = 64
 #: Post-processings of well profiles: name -> function.
 POSTPROCESS = {
-    "sph": spherize,
-    "all": lambda profiles: normalize(profiles, samples="all"),
+    "sph": spherise,
+    "all": lambda profiles: normalise(profiles, samples="all"),
 }
 
 

@@ -66,7 +66,7 @@ OLD_PATHS = {
     ),
     "napari_phenoscope.profiling.map_points": (
         "napari_phenoscope.profile_map.points",
-        ("PointLocator", "rasterize"),
+        ("PointLocator", "rasterise"),
     ),
     "napari_phenoscope.profiling.annotations": (
         "napari_phenoscope.io.annotations",

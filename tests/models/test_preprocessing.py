@@ -19,7 +19,7 @@ from napari_phenoscope.io import index_plate, read_field
 from napari_phenoscope.models import EncoderConfig, create_encoder, embed_crops, load_encoder
 from napari_phenoscope.models.preprocessing import Preprocessing
 from napari_phenoscope.models.weights import save_weights
-from napari_phenoscope.profiling.pipeline import encoder_normalization
+from napari_phenoscope.profiling.pipeline import encoder_normalisation
 from napari_phenoscope.training.loops import TrainConfig, train
 
 TINY = EncoderConfig(img_size=32, embed_dim=32, depth=1, num_heads=2)
@@ -132,11 +132,11 @@ def test_plate_limits_and_the_pipeline_use_the_whole_plate(tmp_path):
     np.testing.assert_allclose(limits[:, 0], np.median([f[:, 0] for f in per_field], axis=0))
     encoder = create_encoder(TINY)
     encoder.phenoscope_preprocessing = Preprocessing(normalization="plate", crop_size=32)
-    scaling = encoder_normalization(encoder, fields)
+    scaling = encoder_normalisation(encoder, fields)
     assert list(scaling) == list(fields[PLATE].unique())
     np.testing.assert_allclose(next(iter(scaling.values())), limits)
     encoder.phenoscope_preprocessing = Preprocessing(crop_size=32)
-    assert set(encoder_normalization(encoder, fields).values()) == {"field"}
+    assert set(encoder_normalisation(encoder, fields).values()) == {"field"}
 
 
 def test_training_records_its_normalisation_and_refuses_too_few_cells(tmp_path):

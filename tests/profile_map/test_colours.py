@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from napari_phenoscope.io.plate_layout import category_color
+from napari_phenoscope.io.plate_layout import category_colour
 from napari_phenoscope.profile_map.colours import point_colours, rgba_at
 
 
 def test_point_colours_match_the_plate_grid_and_scale_numbers():
     colours = point_colours(pd.Series(["compound", "crispr", "compound"]))
-    assert tuple(colours.rgba[0]) == category_color("compound")
+    assert tuple(colours.rgba[0]) == category_colour("compound")
     assert tuple(colours.rgba[0]) == tuple(colours.rgba[2])
     assert [name for name, _ in colours.legend] == ["compound", "crispr"]
     numbers = point_colours(pd.Series([0.0, 5.0, 10.0, np.nan]))

@@ -10,7 +10,7 @@ from napari_phenoscope.profile_map.points import (
     footprint,
     nearest_point,
     points_in_polygon,
-    rasterize,
+    rasterise,
     spread_for,
 )
 
@@ -24,7 +24,7 @@ def cloud():
 def test_rasterize_draws_every_visible_point_in_its_pixel_with_the_mean_colour(cloud):
     points, rgb = cloud
     extent, shape = (-1.0, 1.0, -0.5, 1.5), (40, 60)
-    image = rasterize(points, rgb, extent, shape)
+    image = rasterise(points, rgb, extent, shape)
     # oracle: loop over the points
     sums, counts = np.zeros((40, 60, 3)), np.zeros((40, 60))
     for (x, y), colour in zip(points, rgb, strict=True):
@@ -44,14 +44,14 @@ def test_rasterize_draws_every_visible_point_in_its_pixel_with_the_mean_colour(c
 def test_footprint_is_where_rasterize_draws(cloud):
     points, rgb = cloud
     for spread in (1, 3):
-        image = rasterize(points[:500], rgb[:500], (-1.0, 1.0, -0.5, 1.5), (40, 60), spread)
+        image = rasterise(points[:500], rgb[:500], (-1.0, 1.0, -0.5, 1.5), (40, 60), spread)
         covered = footprint(points[:500], (-1.0, 1.0, -0.5, 1.5), (40, 60), spread)
         np.testing.assert_array_equal(covered, image[..., 3] > 0)
         assert covered.any() and not covered.all()
 
 
 def test_spread_grows_sparse_points_into_squares():
-    image = rasterize(np.array([[0.5, 0.5]]), np.array([[0.0, 1.0, 0.0]]), (0, 1, 0, 1), (9, 9), 3)
+    image = rasterise(np.array([[0.5, 0.5]]), np.array([[0.0, 1.0, 0.0]]), (0, 1, 0, 1), (9, 9), 3)
     assert (image[..., 3] > 0).sum() == 9 and image[3:6, 3:6, 1].min() == 255
     assert spread_for(10, (400, 400)) == 4
     assert spread_for(1_000_000, (400, 400)) == 1

@@ -64,10 +64,10 @@ def test_normalize_equals_pycytominer_mad_robustize_per_plate(samples):
             for _, plate in table.groupby(PLATE, sort=False)
         ]
     )
-    ours = processing.normalize(table, samples=samples)
+    ours = processing.normalise(table, samples=samples)
     np.testing.assert_allclose(ours[FEATURES], expected[FEATURES], rtol=1e-12, atol=1e-12)
     # the plate effect is gone: every plate's negcon median is 0 after negcon normalization
-    negcon = processing.normalize(table, samples="negcon")
+    negcon = processing.normalise(table, samples="negcon")
     medians = negcon[negcon[CONTROL_TYPE] == "negcon"].groupby(PLATE)[FEATURES].median()
     np.testing.assert_allclose(medians, 0, atol=1e-12)
 
@@ -97,7 +97,7 @@ def test_spherize_equals_pycytominer(method):
         method="spherize",
         spherize_method=method,
     )
-    ours = processing.spherize(table, method=method)
+    ours = processing.spherise(table, method=method)
     np.testing.assert_allclose(ours[FEATURES], expected[FEATURES], rtol=1e-9, atol=1e-9)
     # whitened controls: identity covariance
     negcon = ours[ours[CONTROL_TYPE] == "negcon"][FEATURES].to_numpy()
@@ -107,6 +107,11 @@ def test_spherize_equals_pycytominer(method):
 def test_missing_negative_controls_is_a_clear_error():
     table = well_table().assign(**{CONTROL_TYPE: ""})
     with pytest.raises(ProfileTableError, match="no negative controls"):
-        processing.normalize(table, samples="negcon")
+        processing.normalise(table, samples="negcon")
     with pytest.raises(ProfileTableError, match="no negative controls"):
-        processing.spherize(table)
+        processing.spherise(table)
+
+
+def test_pycytominers_spelling_names_the_same_functions():
+    assert processing.normalize is processing.normalise
+    assert processing.spherize is processing.spherise

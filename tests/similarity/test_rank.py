@@ -33,7 +33,7 @@ from napari_phenoscope.similarity.rank import (
     PERTURBATION,
     RANK,
     SIMILARITY,
-    cell_normalizer,
+    cell_normaliser,
     cell_query,
     consensus_profiles,
     find_cell,
@@ -234,7 +234,7 @@ def test_cell_query_is_normalized_like_the_well_profiles(cells, wells):
     key = (cell[PLATE], cell[WELL], int(cell[SITE]), int(cell["label"]))
     found = find_cell(cells, key)
     assert found.name == cell.name
-    query = cell_query(found, FEATURES, cell_normalizer(cells, FEATURES, cell[PLATE]))
+    query = cell_query(found, FEATURES, cell_normaliser(cells, FEATURES, cell[PLATE]))
     # oracle: the normalization of synthetic_well_profiles (median / MAD of negcon wells)
     negcon = cells[(cells[PLATE] == cell[PLATE]) & (cells[CONTROL_TYPE] == NEGATIVE_CONTROL)]
     well_medians = negcon.groupby(WELL)[FEATURES].median()
@@ -251,7 +251,7 @@ def test_cell_query_is_normalized_like_the_well_profiles(cells, wells):
 def test_plate_without_negative_controls_is_a_clear_error(cells):
     no_controls = cells[cells[CONTROL_TYPE] != NEGATIVE_CONTROL]
     with pytest.raises(ProfileTableError, match="plate P-ORF has no negative controls"):
-        cell_normalizer(no_controls, FEATURES, "P-ORF")
+        cell_normaliser(no_controls, FEATURES, "P-ORF")
 
 
 def test_unknown_queries_are_clear_errors(cells, wells):

@@ -19,7 +19,7 @@ from qtpy.QtWidgets import QStyledItemDelegate
 
 from napari_phenoscope._widgets._frame_model import DataFrameModel
 from napari_phenoscope.constants import MODALITY, RANK, SIMILARITY
-from napari_phenoscope.io.plate_layout import category_color
+from napari_phenoscope.io.plate_layout import category_colour
 from napari_phenoscope.similarity.rank import (
     BEST_PLATE,
     BEST_WELL,
@@ -133,7 +133,7 @@ class RankingModel(DataFrameModel):
             np.logical_or.reduce(related) if related and not empty else np.zeros(len(frame), bool)
         )
         self._modality_colour = (
-            [QColor.fromRgbF(*category_color(str(m))) for m in frame[MODALITY]]
+            [QColor.fromRgbF(*category_colour(str(m))) for m in frame[MODALITY]]
             if not empty and MODALITY in frame
             else []
         )

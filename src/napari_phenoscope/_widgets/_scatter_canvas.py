@@ -3,7 +3,7 @@
 It knows points only by their index: the dock maps indices to cells. Up to
 ``RASTER_ABOVE`` points are markers; larger maps are drawn as an image of every point,
 re-rendered for the visible window when a pan or zoom draws the figure
-(``map_points.rasterize``, once per draw however many limits changed). Clicks and lassos
+(``points.rasterise``, once per draw however many limits changed). Clicks and lassos
 search a ``PointLocator`` (a grid index) instead of testing every point. Rings around the
 highlighted points (or, beyond ``MAX_RINGS``, an image of them) are blitted over a saved
 background of the axes, so that a click repaints the rings, not the million points.
@@ -29,7 +29,7 @@ from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 from napari_phenoscope._widgets._pixel_image import PixelImage
 from napari_phenoscope._widgets._theme import Theme
 from napari_phenoscope.profile_map.colours import PointColours
-from napari_phenoscope.profile_map.points import PointLocator, footprint, rasterize, spread_for
+from napari_phenoscope.profile_map.points import PointLocator, footprint, rasterise, spread_for
 
 CLICK_TOLERANCE_PX = 6.0
 #: Maps of more points are drawn as an image of all of them rather than as markers.
@@ -316,7 +316,7 @@ class ScatterCanvas(QWidget):
             points, rgb = points[visible], rgb[visible]
         self._spread = spread_for(len(points), shape)
         # a seeded shuffled order would not matter: pixels show the mean of their points
-        self.points_image.set_data(rasterize(points, rgb, extent, shape, self._spread), extent)
+        self.points_image.set_data(rasterise(points, rgb, extent, shape, self._spread), extent)
         self._rendered_view = view
         self._render_highlight()
 

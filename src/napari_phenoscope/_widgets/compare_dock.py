@@ -45,7 +45,7 @@ from napari_phenoscope.similarity.comparison_figure import (
     write_comparison,
 )
 from napari_phenoscope.similarity.rank import (
-    cell_normalizer,
+    cell_normaliser,
     cell_query,
     find_cell,
     perturbation_names,
@@ -88,7 +88,7 @@ def query_maker(session: PlateSession, mode: str, value: str):
     cell = find_cell(session.cells, tuple(session.selected[0]))
 
     def make(profiles, columns):
-        normalizer = cell_normalizer(session.cells, columns, str(cell[PLATE]))
+        normalizer = cell_normaliser(session.cells, columns, str(cell[PLATE]))
         return cell_query(cell, columns, normalizer)
 
     return make

@@ -51,7 +51,7 @@ from napari_phenoscope.evaluation.rules import (
     rules_label,
 )
 from napari_phenoscope.evaluation.tasks import MATCHED_LABEL, REFERENCE, TASKS, TaskResult, evaluate
-from napari_phenoscope.io.plate_layout import category_color
+from napari_phenoscope.io.plate_layout import category_colour
 from napari_phenoscope.io.profiles import metadata_columns
 from napari_phenoscope.session.interruptible import InterruptibleProcess
 from napari_phenoscope.session.state import PlateSession
@@ -108,7 +108,7 @@ class QueryModel(DataFrameModel):
                 hit |= frame[column].astype(str).isin(names).to_numpy()
         self.highlighted = hit
         self._modality_colour = (
-            [QColor.fromRgbF(*category_color(str(m))) for m in frame[MODALITY]]
+            [QColor.fromRgbF(*category_colour(str(m))) for m in frame[MODALITY]]
             if MODALITY in frame
             else [None] * len(frame)
         )

@@ -65,7 +65,7 @@ from napari_phenoscope.similarity.rank import (
     SIMILARITY,
     TARGET,
     Query,
-    cell_normalizer,
+    cell_normaliser,
     cell_query,
     perturbation_names,
     perturbation_query,
@@ -567,7 +567,7 @@ def _make_query(
         raise ProfileTableError(f"cell {key[3]} of {key[0]} {key[1]} site {key[2]} is not profiled")
     cell = cells.iloc[int(found[0])]
     negcon = _cached(
-        cache, "negcon", (feature_set, key[0]), lambda: cell_normalizer(cells, columns, key[0])
+        cache, "negcon", (feature_set, key[0]), lambda: cell_normaliser(cells, columns, key[0])
     )
     return cell_query(cell, columns, negcon, annotations)
 

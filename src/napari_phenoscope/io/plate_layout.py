@@ -71,7 +71,7 @@ def plate_shape(wells: pd.Series) -> tuple[int, int]:
     return PLATE_SHAPES[-1]
 
 
-def category_color(value: str) -> tuple[float, float, float, float]:
+def category_colour(value: str) -> tuple[float, float, float, float]:
     """A stable colour for a category: the same value gets the same colour in every view."""
     if value in ("", "nan", "None"):
         return (0.55, 0.55, 0.55, 1.0)
@@ -118,7 +118,7 @@ def well_grid(wells: pd.DataFrame, column: str, max_legend: int = 12) -> WellGri
             colors[row - 1, col - 1] = _SEQUENTIAL((float(value) - low) / span)
             labels[row - 1, col - 1] = f"{value:g}"
         else:
-            colors[row - 1, col - 1] = category_color(str(value))
+            colors[row - 1, col - 1] = category_colour(str(value))
             labels[row - 1, col - 1] = str(value)
     if numeric and not len(finite):
         legend = [("no values yet", NO_VALUE_RGBA)]
@@ -126,7 +126,7 @@ def well_grid(wells: pd.DataFrame, column: str, max_legend: int = 12) -> WellGri
         legend = [(f"{low:g}", tuple(_SEQUENTIAL(0.0))), (f"{high:g}", tuple(_SEQUENTIAL(1.0)))]
     else:
         counts = values.astype(str).value_counts()
-        legend = [(name, category_color(name)) for name in counts.index[:max_legend]]
+        legend = [(name, category_colour(name)) for name in counts.index[:max_legend]]
     return WellGrid(colors=colors, labels=labels, legend=legend, numeric=numeric)
 
 

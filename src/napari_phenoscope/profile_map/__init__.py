@@ -21,7 +21,7 @@ from napari_phenoscope.profile_map.points import (
     PointLocator,
     nearest_point,
     points_in_polygon,
-    rasterize,
+    rasterise,
 )
 
 __all__ = [
@@ -35,5 +35,5 @@ __all__ = [
     "nearest_point",
     "point_colours",
     "points_in_polygon",
-    "rasterize",
+    "rasterise",
 ]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from napari_phenoscope.io.plate_layout import category_color
+from napari_phenoscope.io.plate_layout import category_colour
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def point_colours(values: pd.Series, max_legend: int = 12) -> PointColours:
         return PointColours(rgba=rgba, legend=legend, numeric=True)
     labels = values.astype(str).fillna("")
     codes, names = pd.factorize(labels)  # one colour per category, not per point
-    palette = {name: category_color(name) for name in names}
+    palette = {name: category_colour(name) for name in names}
     rgba = np.array([palette[name] for name in names], dtype=float).reshape(-1, 4)[codes]
     counts = labels.value_counts()
     legend = [(name, palette[name]) for name in counts.index[:max_legend]]

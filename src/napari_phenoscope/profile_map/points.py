@@ -19,7 +19,7 @@ from matplotlib.path import Path as PolygonPath
 Extent = tuple[float, float, float, float]  # x0, x1, y0, y1 (data units)
 
 
-def rasterize(
+def rasterise(
     points: np.ndarray,
     rgb: np.ndarray,
     extent: Extent,
@@ -50,7 +50,7 @@ def rasterize(
 
     Examples
     --------
-    >>> image = rasterize(np.array([[0.5, 0.5]]), np.array([[1.0, 0, 0]]), (0, 1, 0, 1), (4, 4))
+    >>> image = rasterise(np.array([[0.5, 0.5]]), np.array([[1.0, 0, 0]]), (0, 1, 0, 1), (4, 4))
     >>> image[2, 2].tolist()
     [255, 0, 0, 255]
     """
@@ -73,7 +73,7 @@ def rasterize(
 def footprint(
     points: np.ndarray, extent: Extent, shape: tuple[int, int], spread: int = 1
 ) -> np.ndarray:
-    """The pixels of :func:`rasterize` that hold at least one point, as a (rows, columns)
+    """The pixels of :func:`rasterise` that hold at least one point, as a (rows, columns)
     bool mask: all a single-colour layer (the highlighted points) needs.
 
     Examples

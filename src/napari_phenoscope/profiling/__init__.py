@@ -4,7 +4,7 @@
 (the CLI, the demo job and the docks use it), ``execute`` says where its fields run
 (in-process, local or existing Dask cluster), ``quality`` runs QC inside it, ``outputs``
 writes and reads its files, ``wells`` turns cells into well profiles; ``profiles``
-aggregates, normalizes to negative controls, selects features and spherizes (pycytominer's
+aggregates, normalises to negative controls, selects features and spherises (pycytominer's
 operations). What is done with the profiles lives above: ``similarity`` (rankings and why a
 match) and, below, ``profile_map`` (the UMAP) and ``evaluation`` (AP / mAP).
 """
@@ -15,7 +15,14 @@ from napari_phenoscope.profiling.outputs import (
     read_pipeline_output,
 )
 from napari_phenoscope.profiling.pipeline import profile_plates
-from napari_phenoscope.profiling.processing import aggregate, feature_select, normalize, spherize
+from napari_phenoscope.profiling.processing import (
+    aggregate,
+    feature_select,
+    normalise,
+    normalize,
+    spherise,
+    spherize,
+)
 from napari_phenoscope.profiling.wells import well_profiles
 
 __all__ = [
@@ -23,9 +30,11 @@ __all__ = [
     "ProfileOutputs",
     "aggregate",
     "feature_select",
+    "normalise",
     "normalize",
     "profile_plates",
     "read_pipeline_output",
+    "spherise",
     "spherize",
     "well_profiles",
 ]

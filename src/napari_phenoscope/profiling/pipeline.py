@@ -112,7 +112,7 @@ def measure_field(
         (``phenoscope_preprocessing.pixel_size_um``).
     normalization
         Crop scaling for the encoder, as the encoder's preprocessing asks: ``"field"`` or
-        the plate's (5, 2) limits (``encoder_normalization``).
+        the plate's (5, 2) limits (``encoder_normalisation``).
 
     Returns
     -------
@@ -228,7 +228,7 @@ def index_plates(
     return fields.sort_values([PLATE, WELL, SITE], kind="stable").reset_index(drop=True)
 
 
-def encoder_normalization(
+def encoder_normalisation(
     encoder: Any, plate_fields: pd.DataFrame, missing: Literal["error", "zeros"] = "error"
 ) -> dict[str, Any]:
     """The crop normalisation of each plate that the encoder's preprocessing asks for.
@@ -419,7 +419,7 @@ def profile_plates(
         # here once, shipped to the workers with the job
         encoder = cached_encoder(model_path, signature["model"], device if in_process else "cpu")
         whole = fields if wells is None else index_plates(plate_dirs, channel_map=channel_map)
-        scaling = encoder_normalization(encoder, whole, missing)
+        scaling = encoder_normalisation(encoder, whole, missing)
     job = FieldJob(
         out_dir,
         feature_sets,

@@ -1,17 +1,20 @@
-"""Profile processing with pycytominer semantics: aggregate, normalize, select, spherize.
+"""Profile processing with pycytominer semantics: aggregate, normalise, select, spherise.
 
 Each step takes a pycytominer-shaped table (``Metadata_*`` columns plus numeric features)
 and returns a new one; each matches one pycytominer function on the same input (tested):
 
 =================  ==============================================================
 ``aggregate``      ``pycytominer.aggregate`` (median or mean per strata)
-``normalize``      ``pycytominer.normalize(method="mad_robustize")`` run per plate,
+``normalise``      ``pycytominer.normalize(method="mad_robustize")`` run per plate,
                    fitted on the whole plate or on its negative controls
 ``feature_select`` ``pycytominer.feature_select`` with ``variance_threshold``,
                    ``correlation_threshold`` and ``drop_na_columns``
-``spherize``       ``pycytominer.normalize(method="spherize")`` (ZCA / ZCA-cor,
+``spherise``       ``pycytominer.normalize(method="spherize")`` (ZCA / ZCA-cor,
                    fitted on negative controls)
 =================  ==============================================================
+
+``normalize`` and ``spherize``, pycytominer's spelling and the names the README documented
+before, are the same functions.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ def _negcon_mask(table: pd.DataFrame) -> np.ndarray:
     return mask
 
 
-def normalize(
+def normalise(
     profiles: pd.DataFrame,
     samples: str = "all",
     by: str | None = PLATE,
@@ -171,7 +174,7 @@ def feature_select(
     return remaining
 
 
-def spherize(
+def spherise(
     profiles: pd.DataFrame,
     method: str = "ZCA-cor",
     epsilon: float = 1e-6,
@@ -207,7 +210,7 @@ def spherize(
     rank = np.linalg.matrix_rank(centered)
     if rank not in (d, n - 1):
         raise ProfileTableError(
-            f"spherize: the {n} fit profiles have rank {rank} < {min(d, n - 1)} "
+            f"spherise: the {n} fit profiles have rank {rank} < {min(d, n - 1)} "
             "(linearly dependent features); run feature_select first"
         )
     _, sigma, vt = np.linalg.svd(centered, full_matrices=True)
@@ -217,3 +220,8 @@ def spherize(
     result = profiles.copy()
     result[names] = ((feats - mean) / scale) @ whitening
     return result
+
+
+#: pycytominer's spelling, and the names README.md and docs/ documented before.
+normalize = normalise
+spherize = spherise

@@ -83,7 +83,7 @@ def normalise_well_medians(
     if samples == "none":
         return processing.feature_select(table, ["drop_na_columns"]).reset_index(drop=True).copy()
     table = table.drop(columns=_constant_in_reference(table, features, samples))
-    normalized = processing.normalize(table, samples=samples, by=PLATE)
+    normalized = processing.normalise(table, samples=samples, by=PLATE)
     return processing.feature_select(normalized).reset_index(drop=True).copy()  # defragment
 
 

@@ -162,7 +162,7 @@ def iter_profiles(
         encoder = load_encoder(model_path, device=device)
         chosen_plates = set(fields.iloc[list(indices)][PLATE].astype(str))
         in_scope = fields[fields[PLATE].astype(str).isin(chosen_plates)]
-        scaling = pipeline.encoder_normalization(encoder, in_scope, missing="zeros")
+        scaling = pipeline.encoder_normalisation(encoder, in_scope, missing="zeros")
     for plate_field in iter_fields(fields, indices, missing="zeros"):
         if cancel.is_set():
             return

@@ -89,14 +89,14 @@ def _normalization(
     encoder: Any, plate: str, plate_fields: pd.DataFrame | None, field_row: Any
 ) -> Any:
     """The crop scaling the weights ask for: per field, or the plate's limits."""
-    from napari_phenoscope.profiling.pipeline import encoder_normalization
+    from napari_phenoscope.profiling.pipeline import encoder_normalisation
 
     if plate_fields is None:
         plate_fields = pd.DataFrame([dict(field_row)])
     in_plate = plate_fields[plate_fields[PLATE].astype(str) == str(plate)]
     if in_plate.empty:
         in_plate = pd.DataFrame([dict(field_row)])
-    return encoder_normalization(encoder, in_plate, missing="zeros").get(str(plate), "field")
+    return encoder_normalisation(encoder, in_plate, missing="zeros").get(str(plate), "field")
 
 
 def inspect_field(

@@ -265,7 +265,7 @@ def channel_occlusion(
     """
     from napari_phenoscope.models import embed_crops
     from napari_phenoscope.profiling.pipeline import vit_feature_names
-    from napari_phenoscope.profiling.processing import aggregate, normalize
+    from napari_phenoscope.profiling.processing import aggregate, normalise
 
     names = vit_feature_names(int(encoder.embed_dim))
     missing = [c for c in feature_columns if c not in names]
@@ -291,7 +291,7 @@ def channel_occlusion(
         wells[CONTROL_TYPE] = [
             NEGATIVE_CONTROL if key in control_set else "" for key in well_keys(wells)
         ]
-        normalized = normalize(wells, samples="negcon", by=PLATE)
+        normalized = normalise(wells, samples="negcon", by=PLATE)
         vectors = [
             np.median(feature_matrix(_wells(normalized, keys), list(feature_columns)), axis=0)
             for keys in (query_keys, match_keys)

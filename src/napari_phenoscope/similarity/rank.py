@@ -280,13 +280,13 @@ def rank_perturbations(query: Query, reference: ReferenceProfiles) -> pd.DataFra
     return ranking
 
 
-def cell_normalizer(
+def cell_normaliser(
     cells: pd.DataFrame, feature_columns: Sequence[str], plate: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """How to put a cell of ``plate`` in the space of its well profiles: (center, scale).
 
     The pipeline robust-MAD normalizes each well's median profile to the medians of its
-    plate's negative-control wells (``profiles.normalize``, ``samples="negcon"``). This
+    plate's negative-control wells (``processing.normalise``, ``samples="negcon"``). This
     fits that same normalization once, on those wells computed from ``cells``, and returns
     it as ``(x - center) / scale``, so that a click costs one subtraction and one division.
 
@@ -295,7 +295,7 @@ def cell_normalizer(
     ProfileTableError
         If the plate has no ``Metadata_control_type == "negcon"`` cells.
     """
-    from napari_phenoscope.profiling.processing import aggregate, normalize
+    from napari_phenoscope.profiling.processing import aggregate, normalise
 
     if CONTROL_TYPE not in cells.columns:
         raise ProfileTableError(f"cell table has no column {CONTROL_TYPE} to find negcon cells")
@@ -314,7 +314,7 @@ def cell_normalizer(
     probes = pd.DataFrame([np.zeros(len(features)), np.ones(len(features))], columns=features)
     probes.insert(0, CONTROL_TYPE, "probe")
     table = pd.concat([wells.drop(columns=[PLATE, WELL]), probes], ignore_index=True)
-    zero, one = normalize(table, samples="negcon", by=None)[features].to_numpy()[-2:]
+    zero, one = normalise(table, samples="negcon", by=None)[features].to_numpy()[-2:]
     scale = 1.0 / (one - zero)
     return -zero * scale, scale
 
@@ -354,7 +354,7 @@ def cell_query(
     feature_columns
         The features of the well profiles it is compared with.
     normalizer
-        ``cell_normalizer`` of its plate, computed once per plate rather than per click.
+        ``cell_normaliser`` of its plate, computed once per plate rather than per click.
     annotations
         The table's target and MoA columns (found in the cell's row when None).
     """
