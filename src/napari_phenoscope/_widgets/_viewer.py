@@ -44,8 +44,7 @@ def current_session(viewer: Any) -> PlateSession | None:
     if state.session is None:
         session = session_from_layers(viewer)
         if session is not None:
-            state.session = session
-            state.events.session_changed.emit(session)
+            state.session = session  # fires session_changed
     return state.session
 
 
@@ -69,10 +68,8 @@ def open_plate(
 
 def show_opened_plate(viewer: Any, opened: OpenedPlate) -> PlateSession:
     """Make a read plate the viewer's session and show its first field."""
-    state = state_of(viewer)
-    state.session = opened.session
     show_field(viewer, opened.session, 0, opened.first_field)
-    state.events.session_changed.emit(opened.session)
+    state_of(viewer).session = opened.session  # fires session_changed, the field on show
     return opened.session
 
 
@@ -99,7 +96,6 @@ def show_field(
     Only the new field is read (lazily); layer order, colormaps and visibility are kept.
     ``layer_specs`` are the field's layer data when already read (off the GUI thread).
     """
-    session.current = index
     key = field_key(session, index)
     for layer in per_field_layers(viewer):
         if tuple(layer.metadata[METADATA_KEY]["field_key"]) != key:
@@ -122,4 +118,4 @@ def show_field(
     for channel in CHANNELS:
         if channel in viewer.layers and channel not in shown:
             viewer.layers[channel].visible = False  # this field lacks the channel
-    state_of(viewer).events.field_changed.emit(index)
+    session.current = index  # fires field_changed once the layers show it
