@@ -8,18 +8,15 @@ coordinates.
 
 from napari_phenoscope.models.embed import default_pool, embed_crops, resolve_device
 from napari_phenoscope.models.mae import MASK_RATIO, DecoderConfig, MaskedAutoencoder
-from napari_phenoscope.models.vit import DEFAULT_CONFIG, EncoderConfig, create_encoder
-from napari_phenoscope.models.weights import (
+from napari_phenoscope.models.registry import (
     BUNDLED_MODELS,
     BUNDLED_WEIGHTS,
     DEFAULT_MODEL,
     bundled_weights_path,
-    load_encoder,
-    load_mae,
-    read_weights,
     resolve_weights,
-    save_weights,
 )
+from napari_phenoscope.models.vit import DEFAULT_CONFIG, EncoderConfig, create_encoder
+from napari_phenoscope.models.weights import load_encoder, load_mae, read_weights, save_weights
 
 __all__ = [
     "BUNDLED_MODELS",
