@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from napari_phenoscope._reader import METADATA_KEY, field_layer_data
 from napari_phenoscope.constants import CHANNELS, PLATE, SITE, WELL
 from napari_phenoscope.io import resolve_pixel_size
+from napari_phenoscope.io.field_layers import METADATA_KEY, field_layer_data
 from napari_phenoscope.session.opening import OpenedPlate, annotated_wells, read_plate_session
 from napari_phenoscope.session.state import PlateSession, state_of
 

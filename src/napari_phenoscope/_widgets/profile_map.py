@@ -34,7 +34,6 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
-from napari_phenoscope._reader import field_layer_data
 from napari_phenoscope._widgets._dock import NO_PLATE, Dock
 from napari_phenoscope._widgets._map_links import (
     SELECTED_LAYER,
@@ -58,6 +57,7 @@ from napari_phenoscope.constants import (
     is_metadata_column,
 )
 from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope.io.field_layers import field_layer_data
 from napari_phenoscope.profiling.annotations import Annotations, find_annotations
 from napari_phenoscope.profiling.embedding_map import (
     EmbeddingCache,
