@@ -2,8 +2,8 @@
 
 ``load_encoder()`` gives the bundled MAE-pretrained encoder (offline, SHA-256 checked);
 ``embed_crops`` turns ``crops.extract_crops`` output into per-cell embeddings;
-``load_mae`` + ``inspect.inspect_field`` give reconstructions and attention maps in image
-coordinates.
+``load_mae`` + ``field_inspection.inspect_field`` give reconstructions and attention maps in
+image coordinates.
 """
 
 from napari_phenoscope.models.embed import default_pool, embed_crops, resolve_device
