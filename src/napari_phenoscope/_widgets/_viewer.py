@@ -68,8 +68,10 @@ def open_plate(
 
 def show_opened_plate(viewer: Any, opened: OpenedPlate) -> PlateSession:
     """Make a read plate the viewer's session and show its first field."""
+    # the session first (it fires session_changed), so that the field's new layers are not
+    # taken for a plate dropped on the viewer; row 0 is already current: no field_changed
+    state_of(viewer).session = opened.session
     show_field(viewer, opened.session, 0, opened.first_field)
-    state_of(viewer).session = opened.session  # fires session_changed, the field on show
     return opened.session
 
 

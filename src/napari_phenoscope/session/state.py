@@ -98,7 +98,7 @@ class PlateSession:
         changed = name == "current" and "events" in self.__dict__ and value != self.current
         super().__setattr__(name, value)
         if changed:
-            self.events.field_changed.emit(value)
+            self.events.field_changed.emit(int(value))
 
     def add_well_profiles(self, profiles: dict[str, pd.DataFrame]) -> None:
         """Add or replace well profiles per feature set, and fire ``cells_changed``."""
