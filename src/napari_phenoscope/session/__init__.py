@@ -1,9 +1,8 @@
 """The headless state the docks share: the open plate, its cells and profiles, the selection.
 
 ``state`` holds the ``PlateSession`` (plain Python with psygnal events that only this
-package fires, no Qt), ``compute``
-profiles fields for it and loads pipeline outputs into it, ``inspect`` runs the MAE
-inspection of a field or a cell. Scripts and tests use it without a viewer.
+package fires, no Qt), ``compute`` profiles fields for it and loads pipeline outputs into
+it, ``inspect`` runs the MAE inspection of a field or a cell. Scripts and tests use it without a viewer.
 """
 
 from napari_phenoscope.session.state import (
