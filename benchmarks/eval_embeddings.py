@@ -31,7 +31,7 @@ from napari_phenoscope.models import (
     load_mae,
 )
 from napari_phenoscope.models.embed import pool_tokens
-from napari_phenoscope.models.inspect import reconstruct
+from napari_phenoscope.models.field_inspection import reconstruct
 
 
 def well_embeddings(

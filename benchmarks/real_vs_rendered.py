@@ -37,7 +37,7 @@ from napari_phenoscope.constants import CHANNELS, NUCLEUS_AREA
 from napari_phenoscope.features.crops import extract_crops
 from napari_phenoscope.io import index_plate, read_field
 from napari_phenoscope.models import embed_crops, load_mae
-from napari_phenoscope.models.inspect import reconstruct
+from napari_phenoscope.models.field_inspection import reconstruct
 from napari_phenoscope.segmentation import segment_field
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-cellpainting"

@@ -172,9 +172,9 @@ def test_only_widgets_and_app_import_a_gui_toolkit():
 
 def test_the_restructure_removed_the_segmentation_cycle():
     cellpose = GRAPH[f"{PACKAGE}.segmentation.cellpose"]["ours"]
-    classical = GRAPH[f"{PACKAGE}.segmentation.classical"]["ours"]
-    assert f"{PACKAGE}.segmentation.classical" in cellpose
-    assert not any(t.startswith(f"{PACKAGE}.segmentation.") for t in classical)
+    watershed = GRAPH[f"{PACKAGE}.segmentation.watershed"]["ours"]
+    assert f"{PACKAGE}.segmentation.watershed" in cellpose
+    assert not any(t.startswith(f"{PACKAGE}.segmentation.") for t in watershed)
 
 
 def test_no_dock_imports_another_dock():

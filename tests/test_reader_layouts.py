@@ -6,8 +6,9 @@ import numpy as np
 
 from _layouts import write_gallery_source, write_ome_zarr_plate
 from conftest import channel_value
-from napari_phenoscope._reader import METADATA_KEY, napari_get_reader
+from napari_phenoscope._reader import napari_get_reader
 from napari_phenoscope.constants import CHANNELS
+from napari_phenoscope.io.field_layers import METADATA_KEY
 
 
 def test_ome_zarr_plate_opens_as_five_lazy_channel_layers(tmp_path):

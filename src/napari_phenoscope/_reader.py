@@ -1,28 +1,18 @@
-"""npe2 reader: drop a plate folder, a load_data.csv or a TIFF on napari to open it."""
+"""npe2 reader: drop a plate folder, a load_data.csv or a TIFF on napari to open it.
+
+Only napari's reader contribution (``napari.yaml``: ``napari_get_reader``): a field as
+layer data, which the docks and the sample data share, is ``io.field_layers``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from napari_phenoscope.constants import CHANNEL_COLORMAPS, CHANNELS, PHENIX_FILENAME
+from napari_phenoscope.constants import CHANNELS, PHENIX_FILENAME
 from napari_phenoscope.errors import PhenoscopeError
-from napari_phenoscope.io import (
-    available_channels,
-    channel_path,
-    index_plate,
-    is_gallery_path,
-    is_illum_corrected,
-    is_remote,
-    read_field,
-)
-
-LayerData = tuple[Any, dict[str, Any], str]
-METADATA_KEY = "phenoscope"
+from napari_phenoscope.io import index_plate, is_gallery_path, is_remote
+from napari_phenoscope.io.field_layers import LayerData, field_layer_data
 
 
 def napari_get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]] | None:
@@ -112,60 +102,3 @@ def read_plate(path: str | list[str]) -> list[LayerData]:
     except PhenoscopeError as error:
         # napari shows reader errors as notifications; keep the message to one line.
         raise ValueError(str(error)) from None
-
-
-def robust_contrast_limits(
-    plane: np.ndarray, low: float = 0.5, high: float = 99.8
-) -> tuple[float, float]:
-    """Percentile contrast limits, widened if the plane is (nearly) constant."""
-    sample = plane[:: max(1, plane.shape[0] // 512), :: max(1, plane.shape[1] // 512)]
-    lower, upper = (float(v) for v in np.percentile(sample, [low, high]))
-    if upper <= lower:
-        upper = lower + 1.0
-    return lower, upper
-
-
-def field_layer_data(
-    fields: pd.DataFrame, index: int, source: Path | None = None
-) -> list[LayerData]:
-    """Layer data for one field: one Image layer per available channel, DNA first.
-
-    Only this field is read, each plane once: its contrast limits come from its own
-    percentiles, and the plane read for them is the layer's data (a lazy plane handed to
-    napari was read again on every refresh: three reads per channel per field change).
-    The field index travels in ``metadata['phenoscope']`` so the dock widgets can
-    navigate the plate.
-    """
-    record = fields.iloc[index].to_dict()
-    channels = available_channels(record)
-    corrected = is_illum_corrected(record)
-    layers: list[LayerData] = []
-    stack = read_field(record, channels) if channels else np.zeros((0, 0, 0), np.uint16)
-    for channel, plane in zip(channels, stack, strict=True):
-        limits = robust_contrast_limits(plane)
-        layers.append(
-            (
-                plane,
-                {
-                    "name": channel,
-                    "colormap": CHANNEL_COLORMAPS[channel],
-                    "blending": "additive",
-                    "contrast_limits": limits,
-                    "metadata": {
-                        METADATA_KEY: {
-                            "source": str(source) if source else None,
-                            "fields": fields,
-                            "field": index,
-                            "channel": channel,
-                            "path": str(channel_path(record, channel)),
-                            "illum_corrected": corrected,
-                        }
-                    },
-                },
-                "image",
-            )
-        )
-    missing = [c for c in CHANNELS if c not in channels]
-    if missing and layers:
-        layers[0][1]["metadata"][METADATA_KEY]["missing_channels"] = missing
-    return layers

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from napari_phenoscope._reader import LayerData, field_layer_data
 from napari_phenoscope.constants import BROAD_SAMPLE, PLATE, SITE, WELL
 from napari_phenoscope.demo.project import BI_2536, barcode, ensure_demo_plates
 from napari_phenoscope.io import index_plate, read_well_metadata
+from napari_phenoscope.io.field_layers import LayerData, field_layer_data
 
 
 def demo_bi2536_well() -> list[LayerData]:

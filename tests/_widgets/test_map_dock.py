@@ -27,7 +27,6 @@ from napari_phenoscope.constants import (
     PLATE,
     WELL,
 )
-from napari_phenoscope.session.state import state_of
 
 pytestmark = pytest.mark.gui
 
@@ -108,8 +107,7 @@ def test_fraction_retrieved_bars_compare_feature_sets_and_export(dock, qtbot, tm
     viewer, widget = dock
     session = profiled_session(viewer, tmp_path)
     profiles = session.well_profiles["vit"]
-    session.well_profiles["classical"] = profiles.drop(columns=FEATURES[8:])
-    state_of(viewer).events.cells_changed.emit()
+    session.add_well_profiles({"classical": profiles.drop(columns=FEATURES[8:])})
     vit = computed(widget, qtbot, "compound-gene", "vit")
     classical = computed(widget, qtbot, "compound-gene", "classical")
     table = fraction_retrieved_table(widget.results, "compound-gene")

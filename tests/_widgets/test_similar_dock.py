@@ -108,8 +108,7 @@ def test_selected_cell_query_follows_the_selection_and_fills_the_gallery(dock, q
     cells = session.cells
     cell = cells[cells[PERT_INAME] == "BI-2536"].iloc[0]
     key = (cell[PLATE], cell["Metadata_Well"], int(cell[SITE]), int(cell["label"]))
-    session.selected = [key]
-    state_of(viewer).events.selection_changed.emit([key])  # as a click in the viewer does
+    state_of(viewer).select([key])  # as a click in the viewer does
     qtbot.waitUntil(lambda: not widget.running, timeout=20_000)
     assert widget.query is not None and widget.query.description.startswith("cell ")
     assert set(table_column(widget, PERTURBATION)[:2]) == {"BI-2536", "PLK1"}
@@ -172,8 +171,7 @@ def test_a_selection_is_ranked_in_the_worker_not_the_gui_thread(dock, qtbot, tmp
     cells = session.cells[session.cells[PERT_INAME] == "BI-2536"]
     first, second = cell_key(cells.iloc[0]), cell_key(cells.iloc[1])
     for key in (first, second):  # two quick clicks: the second supersedes the first
-        session.selected = [key]
-        state_of(viewer).events.selection_changed.emit([key])
+        state_of(viewer).select([key])
     assert widget.ranking is None and widget.running  # the click returned before the table
     qtbot.waitUntil(lambda: not widget.running, timeout=20_000)
     assert threads and threading.main_thread() not in threads

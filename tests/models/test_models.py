@@ -23,7 +23,7 @@ from napari_phenoscope.models import (
     read_weights,
     save_weights,
 )
-from napari_phenoscope.models.inspect import (
+from napari_phenoscope.models.field_inspection import (
     attention_maps,
     attention_per_block,
     block_attention,

@@ -203,21 +203,3 @@ def test_viewer_profiling_and_inspection_scale_crops_as_the_weights_say(tmp_path
     )
     assert not np.allclose(result.table[vit].to_numpy(), field_scaled[vit].to_numpy(), atol=1e-3)
     np.testing.assert_allclose(_normalization(encoder, result.key[0], fields, row), limits)
-
-
-def test_bundled_weights_are_found_by_name():
-    from napari_phenoscope.models import (
-        BUNDLED_MODELS,
-        DEFAULT_MODEL,
-        bundled_weights_path,
-        resolve_weights,
-    )
-
-    assert (
-        resolve_weights(None) == resolve_weights("bundled") == bundled_weights_path(DEFAULT_MODEL)
-    )
-    for name in BUNDLED_MODELS:
-        assert resolve_weights(name) == bundled_weights_path(name)
-        assert load_encoder(name).phenoscope_preprocessing.crop_size == 64
-    with pytest.raises(ModelWeightsError, match="no bundled weights named 'nope'"):
-        bundled_weights_path("nope")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage.draw import disk
 
-from napari_phenoscope.segmentation.classical import NUCLEUS_DIAMETER_UM, bounded_nucleus_diameter
+from napari_phenoscope.segmentation.watershed import NUCLEUS_DIAMETER_UM, bounded_nucleus_diameter
 
 
 def dna_with_nuclei(radius: int = 6) -> np.ndarray:

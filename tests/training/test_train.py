@@ -12,7 +12,7 @@ from test_crops import threshold_segmenter, write_demo_plate
 from napari_phenoscope.cli import main
 from napari_phenoscope.errors import ModelWeightsError, PlateFormatError
 from napari_phenoscope.models import EncoderConfig, load_encoder, load_mae, read_weights
-from napari_phenoscope.models.inspect import reconstruct
+from napari_phenoscope.models.field_inspection import reconstruct
 from napari_phenoscope.training.crop_cache import build_crop_cache
 from napari_phenoscope.training.loops import TrainConfig, outputs_for, train
 

@@ -12,10 +12,10 @@ from typing import Any
 import pandas as pd
 from napari.utils.colormaps import direct_colormap
 
-from napari_phenoscope._reader import METADATA_KEY
 from napari_phenoscope._widgets._viewer import field_key, tag_field_layer
 from napari_phenoscope._widgets._workers import LABELS_CELLS, LABELS_NUCLEI
 from napari_phenoscope.constants import PLATE, SITE, WELL
+from napari_phenoscope.io.field_layers import METADATA_KEY
 from napari_phenoscope.session.compute import labels_features
 from napari_phenoscope.session.quality import flagged_label_image, flagged_labels
 from napari_phenoscope.session.state import PlateSession, state_of

@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from napari_phenoscope._reader import METADATA_KEY, field_layer_data
 from napari_phenoscope.constants import CHANNELS, PLATE, SITE, WELL
 from napari_phenoscope.io import resolve_pixel_size
+from napari_phenoscope.io.field_layers import METADATA_KEY, field_layer_data
 from napari_phenoscope.session.opening import OpenedPlate, annotated_wells, read_plate_session
 from napari_phenoscope.session.state import PlateSession, state_of
 
@@ -44,8 +44,7 @@ def current_session(viewer: Any) -> PlateSession | None:
     if state.session is None:
         session = session_from_layers(viewer)
         if session is not None:
-            state.session = session
-            state.events.session_changed.emit(session)
+            state.session = session  # fires session_changed
     return state.session
 
 
@@ -69,10 +68,10 @@ def open_plate(
 
 def show_opened_plate(viewer: Any, opened: OpenedPlate) -> PlateSession:
     """Make a read plate the viewer's session and show its first field."""
-    state = state_of(viewer)
-    state.session = opened.session
+    # the session first (it fires session_changed), so that the field's new layers are not
+    # taken for a plate dropped on the viewer; row 0 is already current: no field_changed
+    state_of(viewer).session = opened.session
     show_field(viewer, opened.session, 0, opened.first_field)
-    state.events.session_changed.emit(opened.session)
     return opened.session
 
 
@@ -99,7 +98,6 @@ def show_field(
     Only the new field is read (lazily); layer order, colormaps and visibility are kept.
     ``layer_specs`` are the field's layer data when already read (off the GUI thread).
     """
-    session.current = index
     key = field_key(session, index)
     for layer in per_field_layers(viewer):
         if tuple(layer.metadata[METADATA_KEY]["field_key"]) != key:
@@ -122,4 +120,4 @@ def show_field(
     for channel in CHANNELS:
         if channel in viewer.layers and channel not in shown:
             viewer.layers[channel].visible = False  # this field lacks the channel
-    state_of(viewer).events.field_changed.emit(index)
+    session.current = index  # fires field_changed once the layers show it

@@ -275,8 +275,7 @@ class CompareDock(Dock):
         except PhenoscopeError as error:
             self.status.setText(f"Cannot open the cell: {error}")
             return
-        session.selected = [key]
-        self.state.events.selection_changed.emit([key])
+        self.state.select([key])
         self.status.setText(
             f"Showing {cell['role']} cell {key[3]} of {key[0]} {key[1]} site {key[2]}."
         )

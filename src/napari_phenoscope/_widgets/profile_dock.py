@@ -210,8 +210,7 @@ class ProfileDock(Dock):
             # layers from another reader: the cells are keyed by the DNA layer's name
             if session is None:
                 session = layers_session(self.inputs.channel_pickers["DNA"].value.name)
-                self.state.session = session
-                self.state.events.session_changed.emit(session)
+                self.state.session = session  # fires session_changed
             index, key = 0, (LAYERS_PLATE, self.inputs.channel_pickers["DNA"].value.name, 1)
         cancel = threading.Event()
         self._run_session = session
@@ -267,7 +266,6 @@ class ProfileDock(Dock):
                 return
             wells = ", ".join(f"{k}: {len(v)} wells" for k, v in session.well_profiles.items())
             self.status.setText(f"Loaded {n_cells} cells; well profiles {wells or 'none'}.")
-            self.state.events.cells_changed.emit()
 
         self.start(
             read_pipeline_output,
@@ -360,7 +358,6 @@ class ProfileDock(Dock):
         self.status.setText(
             f"Profiled {self._done} of {self._total} field(s): {self._cells_found} cells"
         )
-        self.state.events.cells_changed.emit()
 
     def _errored(self, error: BaseException) -> None:
         message = one_line(error)
@@ -396,11 +393,10 @@ class ProfileDock(Dock):
             profiles, note = result
             if session is not self.state.session:
                 return
-            session.well_profiles.update(profiles)
             wells = len(next(iter(profiles.values()))) if profiles else 0
             text = f"{run_text}. Well profiles: {wells} wells."
             self.status.setText(f"{text} Note: {note}." if note else text)
-            self.state.events.cells_changed.emit()
+            session.add_well_profiles(profiles)  # fires cells_changed
 
         def failed(error: BaseException) -> None:
             # expected while only some wells are profiled (no negative controls yet): a
@@ -445,6 +441,7 @@ class ProfileDock(Dock):
         self.status.setText(
             f"{len(session.fields)} fields; {done} profiled. Choose what to profile and Run."
         )
+        self._field_changed(session.current)  # a new plate fires no field_changed
 
     def _field_changed(self, index: int) -> None:
         session = self.state.session

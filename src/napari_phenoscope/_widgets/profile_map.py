@@ -34,7 +34,6 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
-from napari_phenoscope._reader import field_layer_data
 from napari_phenoscope._widgets._dock import NO_PLATE, Dock
 from napari_phenoscope._widgets._map_links import (
     SELECTED_LAYER,
@@ -59,6 +58,7 @@ from napari_phenoscope.constants import (
 )
 from napari_phenoscope.errors import PhenoscopeError
 from napari_phenoscope.io.annotations import Annotations, find_annotations
+from napari_phenoscope.io.field_layers import field_layer_data
 from napari_phenoscope.io.join_keys import Level, PointIndex
 from napari_phenoscope.io.profiles import feature_columns, feature_matrix
 from napari_phenoscope.profile_map.colours import point_colours

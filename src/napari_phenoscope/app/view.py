@@ -55,8 +55,7 @@ def open_profiles_viewer(
     for i, table in enumerate(tables):
         adopt_profile_table(state, table, names[i] if i < len(names) else None)
     if chosen:
-        choose_annotations(state.session, **chosen)
-        state.events.cells_changed.emit()  # the docks re-read the columns chosen
+        choose_annotations(state.session, **chosen)  # fires cells_changed: docks re-read
     session = state.session
     docks.profile.status.setText("Feature sets: " + ", ".join(session.well_profiles) + ".")
     if lay_out and session.cells is None and session.well_profiles:

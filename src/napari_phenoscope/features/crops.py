@@ -1,7 +1,7 @@
 """Cells to tensors: fixed-size, normalised five-channel crops centred on each nucleus.
 
 The same functions feed training (``training.loops``), embedding (``profiling.pipeline``)
-and the reconstruction / attention views (``models.inspect``), so a model always sees crops
+and the reconstruction / attention views (``models.field_inspection``), so a model always sees crops
 cut and scaled the same way. How fields are scaled (per field or per plate percentiles) is
 ``features.scaling``.
 

@@ -8,6 +8,8 @@ checked before the tensors are read, so a truncated or altered file is refused.
 Tensor names: ``encoder.*`` (a timm ``VisionTransformer`` state dict), ``decoder.*`` (the
 MAE decoder, for reconstructions). A plain timm ViT state dict (no prefix, no metadata)
 with five input channels is accepted too; its configuration is inferred from the shapes.
+Which file a name means (the bundled weights) is ``registry.py``'s business, as timm keeps
+``_registry`` / ``_pretrained`` apart from its builders.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +29,18 @@ from napari_phenoscope.constants import CHANNELS
 from napari_phenoscope.errors import ModelWeightsError
 from napari_phenoscope.models.mae import DecoderConfig, MaskedAutoencoder
 from napari_phenoscope.models.preprocessing import PREPROCESSING_KEY, Preprocessing
+
+# the registry's names stay importable from here, where they lived before registry.py
+from napari_phenoscope.models.registry import (  # noqa: F401
+    BUNDLED_MODELS,
+    BUNDLED_WEIGHTS,
+    DEFAULT_MODEL,
+    bundled_weights_path,
+    resolve_weights,
+)
 from napari_phenoscope.models.vit import EncoderConfig, create_encoder
 
 FORMAT = "napari-phenoscope-weights/1"
-#: File name of the default bundled weights inside ``napari_phenoscope/models/weights``.
-BUNDLED_WEIGHTS = "mae_vit_tiny_p8_64.safetensors"
-#: The bundled weights by name (as timm names its pretrained configs); "bundled" is the default.
-BUNDLED_MODELS: dict[str, str] = {"vit-tiny-p8-64": BUNDLED_WEIGHTS}
-DEFAULT_MODEL = "vit-tiny-p8-64"
 ENCODER_PREFIX = "encoder."
 DECODER_PREFIX = "decoder."
 
@@ -52,33 +57,6 @@ class WeightsFile:
     def method(self) -> str:
         """Training method recorded in the file (``"mae"``, ``"dino"`` or ``"unknown"``)."""
         return str(self.metadata.get("method", "unknown"))
-
-
-def bundled_weights_path(name: str = DEFAULT_MODEL) -> Path:
-    """Path of bundled weights by registry name (raises ``ModelWeightsError`` if absent)."""
-    if name == "bundled":
-        name = DEFAULT_MODEL
-    if name not in BUNDLED_MODELS:
-        known = ", ".join(sorted(BUNDLED_MODELS))
-        raise ModelWeightsError(f"no bundled weights named {name!r}; bundled: {known}")
-    folder = resources.files("napari_phenoscope.models") / "weights"
-    path = Path(str(folder / BUNDLED_MODELS[name]))
-    if not path.is_file():
-        raise ModelWeightsError(f"bundled weights {path} are missing; reinstall the package")
-    return path
-
-
-def resolve_weights(choice: str | Path | None = None) -> Path:
-    """A weights file from a path, a bundled name (``BUNDLED_MODELS``), ``"bundled"`` or None.
-
-    Examples
-    --------
-    >>> resolve_weights().name == BUNDLED_WEIGHTS
-    True
-    """
-    if choice is None or str(choice) == "bundled" or str(choice) in BUNDLED_MODELS:
-        return bundled_weights_path("bundled" if choice is None else str(choice))
-    return Path(choice)
 
 
 def sha256_of(path: str | Path) -> str:

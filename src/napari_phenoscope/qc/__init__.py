@@ -7,7 +7,7 @@ from napari_phenoscope.qc.cells import (
     flag_cells,
     measure_cell_quality,
 )
-from napari_phenoscope.qc.fields import (
+from napari_phenoscope.qc.field_flags import (
     MIN_FIELDS_TO_COMPARE,
     QC_PASS,
     QC_REASON,

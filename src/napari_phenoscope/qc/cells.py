@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from napari_phenoscope.constants import CELL_AREA, LABEL, NUCLEUS_AREA, PLATE
-from napari_phenoscope.qc.fields import QC_PASS, QC_REASON, robust_z
+from napari_phenoscope.qc.field_flags import QC_PASS, QC_REASON, robust_z
 from napari_phenoscope.segmentation.metrics import TOUCHES_BORDER, labels_on_border
 
 NUCLEUS_DNA = "Nuclei_Intensity_MeanIntensity_DNA"

@@ -18,7 +18,7 @@ import pandas as pd
 from napari_phenoscope.constants import CHANNELS, LABEL, PLATE, SITE, WELL
 from napari_phenoscope.errors import QualityControlError
 from napari_phenoscope.qc.cells import flag_cells, measure_cell_quality
-from napari_phenoscope.qc.fields import (
+from napari_phenoscope.qc.field_flags import (
     QC_PASS,
     QC_REASON,
     FieldRule,

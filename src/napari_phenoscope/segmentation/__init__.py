@@ -1,20 +1,14 @@
 """Nuclei and cells of a Cell Painting field -> label images and a per-cell table.
 
-``segment_field`` (``field``) picks the method: ``classical`` (scikit-image, the default)
-or ``cellpose`` (optional, local weights only); ``metrics`` tabulates the cells and matches
-them to ground truth; ``batch`` segments a whole plate to TIFFs and a Parquet table;
+``segment_field`` (``field``) picks the method: ``classical`` (``watershed``: scikit-image,
+the default) or ``cellpose`` (optional, local weights only); ``metrics`` tabulates the cells
+and matches them to ground truth; ``batch`` segments a whole plate to TIFFs and a Parquet table;
 ``given`` turns label images made elsewhere (cellpose, CellProfiler, by hand) into the same
 result.
 """
 
 from napari_phenoscope.constants import LABEL
 from napari_phenoscope.segmentation.batch import label_paths, segment_plate
-from napari_phenoscope.segmentation.classical import (
-    estimate_diameter,
-    normalize_intensity,
-    segment_cells,
-    segment_nuclei,
-)
 from napari_phenoscope.segmentation.field import (
     CYTOPLASM_CHANNELS,
     METHODS,
@@ -37,6 +31,12 @@ from napari_phenoscope.segmentation.metrics import (
     MatchResult,
     cell_table,
     match_labels,
+)
+from napari_phenoscope.segmentation.watershed import (
+    estimate_diameter,
+    normalize_intensity,
+    segment_cells,
+    segment_nuclei,
 )
 
 __all__ = [

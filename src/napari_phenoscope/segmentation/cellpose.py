@@ -2,8 +2,8 @@
 
 Local model files only (``$CELLPOSE_LOCAL_MODELS_PATH`` or ``~/.cellpose/models`` by
 default): phenoscope never downloads weights. ``field`` imports this module lazily, when
-cellpose is asked for; this module reuses ``classical``'s normalization and cell growing
-(one way: ``classical`` knows nothing of it).
+cellpose is asked for; this module reuses ``watershed``'s normalization and cell growing
+(one way: ``watershed`` knows nothing of it).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from skimage.segmentation import find_boundaries, relabel_sequential, watershed
 
 from napari_phenoscope.errors import PhenoscopeError
-from napari_phenoscope.segmentation.classical import normalize_intensity, segment_cells
+from napari_phenoscope.segmentation.watershed import normalize_intensity, segment_cells
 
 
 def _cellpose_weight_paths(weights: Mapping[str, str | Path] | None) -> dict[str, Path]:

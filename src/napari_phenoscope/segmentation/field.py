@@ -1,8 +1,9 @@
 """One field -> nuclei, cells and the per-cell table, by the classical or the cellpose method.
 
-The choice of method lives here, above both ``classical`` and ``cellpose`` (which reuses
-the classical intensity normalization and cell growing), so neither imports the other
-back. ``cellpose`` is imported only when asked for: it is an optional dependency.
+The choice of method lives here, above both ``watershed`` (the classical method) and
+``cellpose`` (which reuses the watershed module's intensity normalization and cell growing),
+so neither imports the other back. ``cellpose`` is imported only when asked for: it is an
+optional dependency.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ import pandas as pd
 
 from napari_phenoscope.constants import CHANNELS
 from napari_phenoscope.errors import PhenoscopeError
-from napari_phenoscope.segmentation.classical import (
+from napari_phenoscope.segmentation.metrics import cell_table
+from napari_phenoscope.segmentation.watershed import (
     bounded_nucleus_diameter,
     normalize_intensity,
     segment_cells,
     segment_nuclei,
 )
-from napari_phenoscope.segmentation.metrics import cell_table
 
 CYTOPLASM_CHANNELS: tuple[str, ...] = ("AGP", "RNA", "ER")
 METHODS: tuple[str, ...] = ("classical", "cellpose")

@@ -1,10 +1,16 @@
 """The headless state the docks share: the open plate, its cells and profiles, the selection.
 
-``state`` holds the ``PlateSession`` (plain Python with psygnal events, no Qt), ``compute``
-profiles fields for it and loads pipeline outputs into it, ``inspect`` runs the MAE
-inspection of a field or a cell. Scripts and tests use it without a viewer.
+``state`` holds the ``PlateSession`` (plain Python with psygnal events that only this
+package fires, no Qt), ``compute`` profiles fields for it and loads pipeline outputs into
+it, ``inspect`` runs the MAE inspection of a field or a cell. Scripts and tests use it without a viewer.
 """
 
-from napari_phenoscope.session.state import PlateSession, SessionEvents, ViewerState, state_of
+from napari_phenoscope.session.state import (
+    PlateSession,
+    PlateSessionEvents,
+    SessionEvents,
+    ViewerState,
+    state_of,
+)
 
-__all__ = ["PlateSession", "SessionEvents", "ViewerState", "state_of"]
+__all__ = ["PlateSession", "PlateSessionEvents", "SessionEvents", "ViewerState", "state_of"]

@@ -261,7 +261,8 @@ def iter_layer_field(
 
 
 def record_profile(session: Any, result: FieldProfile) -> None:
-    """Store a field's labels and cells in a ``PlateSession`` (replacing an earlier run)."""
+    """Store a field's labels and cells in a ``PlateSession`` (replacing an earlier run);
+    fires the session's ``cells_changed``."""
     session.labels[result.key] = (result.nuclei, result.cells)
     plate, well, site = result.key
     table = result.table
@@ -280,6 +281,7 @@ def record_profile(session: Any, result: FieldProfile) -> None:
         session.feature_columns[name] = columns
     in_well = (session.cells[PLATE] == plate) & (session.cells[WELL] == well)
     session.cell_counts[(plate, well)] = int(in_well.sum())
+    session.events.cells_changed.emit()
 
 
 def labels_features(table: pd.DataFrame, feature_columns: Sequence[str] = ()) -> pd.DataFrame:
@@ -323,7 +325,8 @@ def adopt_pipeline_output(
     feature_columns: dict[str, list[str]],
     well_profiles: dict[str, pd.DataFrame],
 ) -> int:
-    """Put ``read_pipeline_output`` tables, for the session's plates, in the session.
+    """Put ``read_pipeline_output`` tables, for the session's plates, in the session (and
+    fire its ``cells_changed``).
 
     Returns the number of cells adopted.
 
@@ -344,4 +347,5 @@ def adopt_pipeline_output(
     }
     counts = cells.groupby([PLATE, WELL]).size()
     session.cell_counts = {(str(p), str(w)): int(n) for (p, w), n in counts.items()}
+    session.events.cells_changed.emit()
     return len(cells)

@@ -136,7 +136,7 @@ def inspect_field(
         Arrays cut to the inspected windows, with their origin in the field.
     """
     from napari_phenoscope.io import read_field
-    from napari_phenoscope.models.inspect import inspect_field as model_inspect_field
+    from napari_phenoscope.models.field_inspection import inspect_field as model_inspect_field
 
     image = read_field(field_row, missing="zeros")
     mae = load_inspection_model(model_path)

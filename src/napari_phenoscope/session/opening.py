@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from napari_phenoscope._reader import LayerData, field_layer_data
 from napari_phenoscope.errors import PhenoscopeError
 from napari_phenoscope.io import (
     annotate_wells,
@@ -20,6 +19,7 @@ from napari_phenoscope.io import (
     read_well_metadata,
     resolve_pixel_size,
 )
+from napari_phenoscope.io.field_layers import LayerData, field_layer_data
 from napari_phenoscope.session.state import PlateSession
 
 

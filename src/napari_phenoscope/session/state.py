@@ -3,9 +3,11 @@
 Plain Python with psygnal signals (no Qt, no napari import), so widgets stay thin and the
 navigation logic is testable without a display. ``ViewerState`` (``state_of(viewer)``) is
 the evented session of a viewer: it holds the open ``PlateSession`` (the plate's data) and
-the model settings every dock uses (weights path, device), and its setters fire its own
-events; docks subscribe to those events and call its methods, scripts (the tour) set the
-same properties without touching a widget.
+the model settings every dock uses (weights path, device). The model owns its events, as
+napari's components do: every change others must hear goes through a setter or a method
+that fires its event (``ViewerState.session``, ``PlateSession.current``, the session's
+cell-table functions, ``ViewerState.select``), so no caller fires one by hand; docks only
+subscribe, and scripts (the tour) set the same properties without touching a widget.
 """
 
 from __future__ import annotations
@@ -27,6 +29,18 @@ QC_FIELDS_KEY = "qc_fields"
 #: The ``wells_of`` column counting each well's fields that failed QC.
 QC_FAILED_FIELDS = "QC: failed fields"
 NO_IMAGES = "no images in this session: open the plate first (phenoscope view --images PLATE_DIR)"
+
+
+class PlateSessionEvents:
+    """What a ``PlateSession`` fires; the viewer's ``ViewerState`` relays them while the
+    session is its open one."""
+
+    field_changed = Signal(int)
+    """``current`` was set to another row (the new row)."""
+    cells_changed = Signal()
+    """Segmentation, cells or profiles were added or replaced (``record_profile``,
+    ``adopt_pipeline_output``, ``add_profile_table``, ``choose_annotations``,
+    ``add_well_profiles``)."""
 
 
 @dataclass
@@ -56,7 +70,11 @@ class PlateSession:
     well_profiles
         Well-level profiles per feature set (pycytominer layout), when computed.
     selected
-        Selected cells as (plate, well, site, label) keys, shared by map, viewer and tables.
+        Selected cells as (plate, well, site, label) keys, shared by map, viewer and tables
+        (set them with ``ViewerState.select``, which tells every dock).
+    events
+        ``PlateSessionEvents``: setting ``current`` to another row fires ``field_changed``;
+        the functions that change the cell tables fire ``cells_changed`` once each.
     """
 
     source: Path
@@ -70,6 +88,22 @@ class PlateSession:
     well_profiles: dict[str, pd.DataFrame] = field(default_factory=dict)
     selected: list[tuple[str, str, int, int]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    events: PlateSessionEvents = field(
+        default_factory=PlateSessionEvents, init=False, repr=False, compare=False
+    )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # ``current`` is an evented field (napari's EventedModel fields work so): a new row
+        # tells every listener; ``__init__`` sets it before ``events`` exists, silently
+        changed = name == "current" and "events" in self.__dict__ and value != self.current
+        super().__setattr__(name, value)
+        if changed:
+            self.events.field_changed.emit(int(value))
+
+    def add_well_profiles(self, profiles: dict[str, pd.DataFrame]) -> None:
+        """Add or replace well profiles per feature set, and fire ``cells_changed``."""
+        self.well_profiles.update(profiles)
+        self.events.cells_changed.emit()
 
     @property
     def has_images(self) -> bool:
@@ -169,14 +203,14 @@ def layers_session(name: str) -> PlateSession:
 
 
 class SessionEvents:
-    """Signals the docks listen to."""
+    """Signals the docks listen to (fired by ``ViewerState``, never by a dock)."""
 
     field_changed = Signal(int)
-    """A new field is on show (its row in ``session.fields``)."""
+    """Another field of the open session is on show (its row in ``session.fields``)."""
     session_changed = Signal(object)
     """A plate was opened (the new ``PlateSession``) or closed (None)."""
     cells_changed = Signal()
-    """Segmentation or profiles of the session were updated."""
+    """Segmentation, cells or profiles of the open session were updated."""
     selection_changed = Signal(object)
     """Cells were selected (a list of (plate, well, site, label) keys) by any dock or click."""
     compare_requested = Signal(object)
@@ -193,10 +227,36 @@ class ViewerState:
     """Per-viewer evented session: the open plate, the model settings, and their events."""
 
     def __init__(self) -> None:
-        self.session: PlateSession | None = None
         self.events = SessionEvents()
+        self._session: PlateSession | None = None
         self._weights_path: Path | None = None
         self._device = "auto"
+
+    @property
+    def session(self) -> PlateSession | None:
+        """The open plate; setting another one (or None to close it) fires
+        ``session_changed``, and from then on its ``field_changed`` and ``cells_changed``
+        are the viewer's."""
+        return self._session
+
+    @session.setter
+    def session(self, session: PlateSession | None) -> None:
+        if session is self._session:
+            return
+        if self._session is not None:
+            self._session.events.field_changed.disconnect(self._relay_field_changed)
+            self._session.events.cells_changed.disconnect(self._relay_cells_changed)
+        self._session = session
+        if session is not None:
+            session.events.field_changed.connect(self._relay_field_changed)
+            session.events.cells_changed.connect(self._relay_cells_changed)
+        self.events.session_changed.emit(session)
+
+    def _relay_field_changed(self, index: int) -> None:
+        self.events.field_changed.emit(index)
+
+    def _relay_cells_changed(self) -> None:
+        self.events.cells_changed.emit()
 
     @property
     def weights_path(self) -> Path | None:
@@ -224,7 +284,11 @@ class ViewerState:
             self.events.model_changed.emit()
 
     def select(self, keys: list[tuple[str, str, int, int]]) -> None:
-        """Select cells by (plate, well, site, label) keys and tell every dock."""
+        """Select cells by (plate, well, site, label) keys and tell every dock.
+
+        Fires ``selection_changed`` on every call, the same keys included: selecting a
+        cell again asks the docks to show it again (a click re-centres the viewer).
+        """
         if self.session is not None:
             self.session.selected = list(keys)
         self.events.selection_changed.emit(list(keys))

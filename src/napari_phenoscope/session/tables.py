@@ -134,7 +134,8 @@ def session_without_images(table: ProfileTable, source: str | Path) -> PlateSess
 
 
 def add_profile_table(session: PlateSession, table: ProfileTable, name: str | None = None) -> str:
-    """Make ``table`` a feature set of ``session``; returns the feature set's name.
+    """Make ``table`` a feature set of ``session`` (firing its ``cells_changed``); returns
+    the feature set's name.
 
     Raises
     ------
@@ -171,6 +172,7 @@ def add_profile_table(session: PlateSession, table: ProfileTable, name: str | No
         for (plate, well), n in counts.items():
             session.cell_counts.setdefault((plate, well), int(n))
     session.well_profiles[name] = wells
+    session.events.cells_changed.emit()
     return name
 
 
@@ -180,7 +182,8 @@ def choose_annotations(
     moa: str | None = None,
     identifier: str | None = None,
 ) -> None:
-    """Use these columns (None: found in each table) for targets, MoA and identifiers.
+    """Use these columns (None: found in each table) for targets, MoA and identifiers, and
+    fire the session's ``cells_changed`` (the docks re-read them).
 
     Raises
     ------
@@ -194,6 +197,7 @@ def choose_annotations(
         if tables and not any(column in table.columns for table in tables):
             raise ProfileTableError(f"no profile table has the {key} column {column!r}")
     session.extras[ANNOTATION_CHOICE] = chosen
+    session.events.cells_changed.emit()  # the docks re-read the columns chosen
 
 
 def annotations_of(session: PlateSession, table: pd.DataFrame) -> Annotations:
@@ -206,13 +210,9 @@ def annotations_of(session: PlateSession, table: pd.DataFrame) -> Annotations:
 def adopt_profile_table(state: ViewerState, table: ProfileTable, name: str | None = None) -> str:
     """Add ``table`` to a viewer's session (one without images if none is open) and tell
     the docks; returns the feature set's name (what *Load profiles...* does)."""
-    session = state.session
-    if session is None:
-        session = session_without_images(table, table.source)
-        name = add_profile_table(session, table, name)
-        state.session = session
-        state.events.session_changed.emit(session)
-    else:
-        name = add_profile_table(session, table, name)
-        state.events.cells_changed.emit()
+    if state.session is not None:
+        return add_profile_table(state.session, table, name)  # fires cells_changed
+    session = session_without_images(table, table.source)
+    name = add_profile_table(session, table, name)
+    state.session = session  # fires session_changed
     return name
