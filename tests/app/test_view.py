@@ -27,7 +27,7 @@ def test_view_opens_the_plate_and_every_table(make_napari_viewer, tmp_path):
     assert session.has_images and field_key(session)[0] == "P-COMPOUND"
     assert list(session.well_profiles) == ["cellprofiler", "b"]
     assert docks.profile.status.text() == "Feature sets: cellprofiler, b."
-    combo = docks.map.feature_combo
+    combo = docks.retrieval.feature_combo
     assert [combo.itemText(i) for i in range(combo.count())] == [
         "cellprofiler",
         "b",

@@ -36,12 +36,12 @@ from qtpy.QtWidgets import (
 
 from napari_phenoscope._reader import field_layer_data
 from napari_phenoscope._widgets._dock import NO_PLATE, Dock
-from napari_phenoscope._widgets._map_links import (
+from napari_phenoscope._widgets._profile_map_requests import (
     SELECTED_LAYER,
     MapMarks,
     cell_centers_in_field,
     highlight_cells,
-    map_events_of,
+    profile_map_requests_of,
 )
 from napari_phenoscope._widgets._scatter_canvas import Mark, ScatterCanvas
 from napari_phenoscope._widgets._theme import napari_theme
@@ -237,8 +237,8 @@ class ProfileMap(Dock):
         layout.addWidget(self.status)
 
         self.progressed.connect(self._show_progress)
-        map_events_of(napari_viewer).highlight_wells.connect(self.highlight_wells)
-        map_events_of(napari_viewer).mark.connect(self.set_marks)
+        profile_map_requests_of(napari_viewer).highlight_wells.connect(self.highlight_wells)
+        profile_map_requests_of(napari_viewer).mark.connect(self.set_marks)
         self.subscribe(
             session_changed=self._session_changed,
             field_changed=self._field_changed,

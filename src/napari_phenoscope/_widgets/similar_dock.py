@@ -34,7 +34,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_phenoscope._widgets._dock import NO_PLATE, NO_PROFILES, Dock
-from napari_phenoscope._widgets._map_links import MapMarks, map_events_of
+from napari_phenoscope._widgets._profile_map_requests import MapMarks, profile_map_requests_of
 from napari_phenoscope._widgets._ranking_table import (
     RELATED_BACKGROUND,
     TARGET_BACKGROUND,
@@ -282,7 +282,7 @@ class SimilarDock(Dock):
         if row is None or bool(row["is query"]):
             row = match.iloc[0] if len(match) else None
         targets = ranking[ranking[IS_TARGET]]
-        map_events_of(self.viewer).mark.emit(
+        profile_map_requests_of(self.viewer).mark.emit(
             MapMarks(
                 query=(_short(self.query.description), list(self.query.exclude_wells)),
                 targets=[

@@ -133,7 +133,7 @@ class Tour:
         self.inspect = docks.inspect
         self.profile_map = docks.profile_map
         self.similar = docks.similar
-        self.map = docks.map
+        self.retrieval = docks.retrieval
         self.compare = docks.compare
         self.frames = docks.frames
         self.show_dock("Profile")
@@ -370,12 +370,12 @@ class Tour:
 
     def map_step(self, task: str) -> None:
         """Step 10: compound-gene mAP."""
-        self.show_dock("mAP")
-        started = self.map.compute(task=task, feature_set="vit")
-        self.require(started, self.map, "compound-gene mAP")
-        self.wait(self.map, "compound-gene mAP")
-        summary = _plain(self.map.summary.text() or self.map.status.text())
-        per_target = bi2536_average_precision(self.map.results[(task, "vit")].per_query)
+        self.show_dock("Retrieval")
+        started = self.retrieval.compute(task=task, feature_set="vit")
+        self.require(started, self.retrieval, "compound-gene mAP")
+        self.wait(self.retrieval, "compound-gene mAP")
+        summary = _plain(self.retrieval.summary.text() or self.retrieval.status.text())
+        per_target = bi2536_average_precision(self.retrieval.results[(task, "vit")].per_query)
         self.snap("tour_10_map", "Compute compound-gene mAP", f"{summary}. BI-2536: {per_target}")
 
     def compare_step(self) -> None:
@@ -520,10 +520,10 @@ def run_tour(
     return tour.steps
 
 
-def compound_gene_task(map_dock: Any) -> str:
-    """Name of the compound-gene retrieval task, as the mAP dock lists it."""
-    names = [map_dock.task_combo.itemText(i) for i in range(map_dock.task_combo.count())]
+def compound_gene_task(retrieval_dock: Any) -> str:
+    """Name of the compound-gene retrieval task, as the Retrieval dock lists it."""
+    names = [retrieval_dock.task_combo.itemText(i) for i in range(retrieval_dock.task_combo.count())]
     chosen = [name for name in names if "compound" in name and "gene" in name]
     if not chosen:
-        raise PhenoscopeError(f"the mAP dock offers no compound-gene task, only {names}")
+        raise PhenoscopeError(f"the Retrieval dock offers no compound-gene task, only {names}")
     return chosen[0]

@@ -1,7 +1,7 @@
 """The viewer side of the Profile map: the "selected cells" layer and map requests.
 
 ``highlight_cells`` draws selected cells of the field on show (as outlines, so that the
-five channels stay visible inside them); ``map_events_of`` carries requests of other docks
+five channels stay visible inside them); ``profile_map_requests_of`` carries requests of other docks
 to the map (the mAP dock rings a query's wells, the Similar dock marks its query, the
 query's targets and the match).
 """
@@ -42,7 +42,7 @@ class MapMarks:
     """The query's target genes (those of the ranking or not), by name."""
 
 
-class MapEvents:
+class ProfileMapRequests:
     """Requests other docks make of the map (the mAP dock highlights a query's wells)."""
 
     highlight_wells = Signal(object)
@@ -51,14 +51,14 @@ class MapEvents:
     """A :class:`MapMarks`: the query, its targets and the match to mark and label."""
 
 
-_MAP_EVENTS: weakref.WeakKeyDictionary[Any, MapEvents] = weakref.WeakKeyDictionary()
+_REQUESTS: weakref.WeakKeyDictionary[Any, ProfileMapRequests] = weakref.WeakKeyDictionary()
 
 
-def map_events_of(viewer: Any) -> MapEvents:
+def profile_map_requests_of(viewer: Any) -> ProfileMapRequests:
     """The map events of a viewer (created on first use)."""
-    if viewer not in _MAP_EVENTS:
-        _MAP_EVENTS[viewer] = MapEvents()
-    return _MAP_EVENTS[viewer]
+    if viewer not in _REQUESTS:
+        _REQUESTS[viewer] = ProfileMapRequests()
+    return _REQUESTS[viewer]
 
 
 def highlight_cells(

@@ -1,4 +1,4 @@
-"""mAP dock: retrieval tasks (replicate, sister, compound-gene, CRISPR-ORF) on demand.
+"""Retrieval dock: mAP of the retrieval tasks (replicate, sister, compound-gene, CRISPR-ORF).
 
 The task runs in a child process (``tasks`` / ``metrics`` modules, copairs semantics) that
 Cancel kills. The dock shows the summary (mean mAP, fraction retrieved), a sortable per-query
@@ -38,7 +38,7 @@ from qtpy.QtWidgets import (
 import napari_phenoscope.evaluation.map as metrics
 from napari_phenoscope._widgets._dock import NO_PLATE, NO_PROFILES, Dock
 from napari_phenoscope._widgets._frame_model import SORT_ROLE, DataFrameModel
-from napari_phenoscope._widgets._map_links import MapMarks, map_events_of
+from napari_phenoscope._widgets._profile_map_requests import MapMarks, profile_map_requests_of
 from napari_phenoscope._widgets._rules_form import RULES_TASK, RulesForm
 from napari_phenoscope._widgets._theme import napari_theme, theme_axes
 from napari_phenoscope._widgets._workers import one_line
@@ -133,7 +133,7 @@ PLOTS = ("mAP vs -log10 p", "fraction retrieved")
 ALL_FEATURE_SETS = "all feature sets"
 
 
-class MapDock(Dock):
+class RetrievalDock(Dock):
     """Dock widget: compute a retrieval task's mAP for a feature set and explore it."""
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
@@ -210,7 +210,7 @@ class MapDock(Dock):
         self.subscribe(
             session_changed=self._session_changed, cells_changed=self._refresh_feature_sets
         )
-        map_events_of(napari_viewer).mark.connect(self.mark_query)
+        profile_map_requests_of(napari_viewer).mark.connect(self.mark_query)
 
     def mark_query(self, marks: MapMarks) -> None:
         """Highlight the rows of the Similar dock's query and its target genes."""
@@ -390,7 +390,7 @@ class MapDock(Dock):
         result = self.results[self.shown]
         by = metadata_columns(result.per_group) if STRATUM in result.summary else None
         wells = query_wells(profiles, query, by)
-        map_events_of(self.viewer).highlight_wells.emit(wells)
+        profile_map_requests_of(self.viewer).highlight_wells.emit(wells)
         self.status.setText(f"{len(wells)} well(s) of this query highlighted on the map.")
         return wells
 
