@@ -23,8 +23,8 @@ import napari_phenoscope._widgets.plate_navigator as plate_navigator
 import napari_phenoscope._widgets.profile_dock as profile_dock
 from conftest import valid_well_profiles
 from napari_phenoscope._widgets._cells import select_cell_at
-from napari_phenoscope._widgets.retrieval_dock import RetrievalDock
 from napari_phenoscope._widgets.profile_map import ProfileMap
+from napari_phenoscope._widgets.retrieval_dock import RetrievalDock
 from napari_phenoscope.session.state import state_of
 
 pytestmark = pytest.mark.gui

@@ -12,10 +12,10 @@ from test_similarity import (
 )
 
 from napari_phenoscope._widgets._rules_form import RULES_TASK
-from napari_phenoscope._widgets._viewer import field_key, open_plate
+from napari_phenoscope._widgets._viewer import open_plate
 from napari_phenoscope._widgets.docks import add_all_docks
-from napari_phenoscope._widgets.retrieval_dock import ALL_FEATURE_SETS, fraction_retrieved_table
 from napari_phenoscope._widgets.profile_map import map_table
+from napari_phenoscope._widgets.retrieval_dock import ALL_FEATURE_SETS, fraction_retrieved_table
 from napari_phenoscope.constants import (
     BROAD_SAMPLE,
     CONTROL_TYPE,
@@ -25,6 +25,7 @@ from napari_phenoscope.constants import (
     SITE,
     WELL,
 )
+from napari_phenoscope.session.positions import field_key
 from napari_phenoscope.session.state import state_of
 
 pytestmark = pytest.mark.gui

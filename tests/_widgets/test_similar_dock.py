@@ -11,7 +11,7 @@ from test_similarity import synthetic_cells, write_synthetic_project
 
 from napari_phenoscope._widgets import similar_dock
 from napari_phenoscope._widgets._frame_model import SORT_ROLE
-from napari_phenoscope._widgets._viewer import field_key, open_plate
+from napari_phenoscope._widgets._viewer import open_plate
 from napari_phenoscope._widgets.similar_dock import (
     NO_CELL,
     NO_PLATE,
@@ -27,6 +27,7 @@ from napari_phenoscope.profiling.similarity import (
     PERTURBATION,
     SIMILARITY,
 )
+from napari_phenoscope.session.positions import field_key
 from napari_phenoscope.session.state import state_of
 
 pytestmark = pytest.mark.gui

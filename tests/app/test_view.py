@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from test_similarity import synthetic_cells, synthetic_well_profiles, write_synthetic_project
 
-from napari_phenoscope._widgets._viewer import field_key
 from napari_phenoscope.app.view import open_profiles_viewer
 from napari_phenoscope.cli import main
 from napari_phenoscope.errors import ProfileTableError
+from napari_phenoscope.session.positions import field_key
 from napari_phenoscope.session.state import state_of
 
 

@@ -9,16 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from napari_phenoscope._reader import METADATA_KEY, field_layer_data
-from napari_phenoscope.constants import CHANNELS, PLATE, SITE, WELL
+from napari_phenoscope.constants import CHANNELS
 from napari_phenoscope.io import resolve_pixel_size
 from napari_phenoscope.session.opening import OpenedPlate, annotated_wells, read_plate_session
+from napari_phenoscope.session.positions import field_key
 from napari_phenoscope.session.state import PlateSession, state_of
-
-
-def field_key(session: PlateSession, index: int | None = None) -> tuple[str, str, int]:
-    """(plate, well, site) of a field of the session."""
-    row = session.field_row(index)
-    return str(row[PLATE]), str(row[WELL]), int(row[SITE])
 
 
 def session_from_layers(viewer: Any) -> PlateSession | None:

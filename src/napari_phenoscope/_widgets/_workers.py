@@ -90,16 +90,6 @@ def notify_info(message: str) -> None:
     show_info(message)
 
 
-def one_line(error: BaseException) -> str:
-    """An exception as one readable line (the type name only for unexpected errors)."""
-    from napari_phenoscope.errors import PhenoscopeError
-
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    if isinstance(error, PhenoscopeError):
-        return text
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
 def wait_until(predicate: Callable[[], bool], timeout: float = 600.0) -> bool:
     """Process Qt events until ``predicate()`` holds or ``timeout`` seconds pass.
 

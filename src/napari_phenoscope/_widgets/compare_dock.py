@@ -33,9 +33,8 @@ from qtpy.QtWidgets import (
 
 from napari_phenoscope._widgets._dock import NO_PLATE, NO_PROFILES, Dock
 from napari_phenoscope._widgets._viewer import show_field
-from napari_phenoscope._widgets._workers import one_line
 from napari_phenoscope.constants import LABEL, MODALITY, PLATE, SITE, WELL
-from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
+from napari_phenoscope.errors import PhenoscopeError, ProfileTableError, one_line
 from napari_phenoscope.profiling.comparison import Comparison, compare
 from napari_phenoscope.profiling.comparison_figure import (
     CellTiles,

@@ -31,13 +31,8 @@ import napari_phenoscope.session.compute as _compute
 from napari_phenoscope._widgets._cells import enable_cell_clicks, show_field_labels
 from napari_phenoscope._widgets._dock import NO_PLATE, Dock
 from napari_phenoscope._widgets._layer_inputs import LayerInputs
-from napari_phenoscope._widgets._viewer import field_key
-from napari_phenoscope._widgets._workers import (
-    import_models,
-    notify_error,
-    one_line,
-)
-from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope._widgets._workers import import_models, notify_error
+from napari_phenoscope.errors import PhenoscopeError, one_line
 from napari_phenoscope.io.profile_tables import ProfileTable, describe, load_profile_table
 from napari_phenoscope.profiling.outputs import read_pipeline_output
 from napari_phenoscope.session.compute import (
@@ -50,6 +45,7 @@ from napari_phenoscope.session.compute import (
     labels_features,
     record_profile,
 )
+from napari_phenoscope.session.positions import field_key
 from napari_phenoscope.session.state import (
     DEVICES,
     LAYERS_PLATE,

@@ -35,18 +35,13 @@ from qtpy.QtWidgets import (
 )
 
 from napari_phenoscope._reader import field_layer_data
+from napari_phenoscope._widgets._cells import SELECTED_LAYER, highlight_cells
 from napari_phenoscope._widgets._dock import NO_PLATE, Dock
-from napari_phenoscope._widgets._profile_map_requests import (
-    SELECTED_LAYER,
-    MapMarks,
-    cell_centers_in_field,
-    highlight_cells,
-    profile_map_requests_of,
-)
+from napari_phenoscope._widgets._profile_map_requests import MapMarks, profile_map_requests_of
 from napari_phenoscope._widgets._scatter_canvas import Mark, ScatterCanvas
 from napari_phenoscope._widgets._theme import napari_theme
-from napari_phenoscope._widgets._viewer import field_key, show_field
-from napari_phenoscope._widgets._workers import notify_error, one_line, start_worker
+from napari_phenoscope._widgets._viewer import show_field
+from napari_phenoscope._widgets._workers import notify_error, start_worker
 from napari_phenoscope.constants import (
     CENTER_X,
     CENTER_Y,
@@ -57,7 +52,7 @@ from napari_phenoscope.constants import (
     WELL,
     is_metadata_column,
 )
-from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope.errors import PhenoscopeError, one_line
 from napari_phenoscope.profiling.annotations import Annotations, find_annotations
 from napari_phenoscope.profiling.embedding_map import (
     EmbeddingCache,
@@ -73,6 +68,7 @@ from napari_phenoscope.profiling.embedding_map import (
 from napari_phenoscope.profiling.map_points import PointLocator
 from napari_phenoscope.profiling.similarity import profile_feature_columns
 from napari_phenoscope.qc import QC_PASS, QC_REASON
+from napari_phenoscope.session.positions import cell_centers_in_field, field_key
 from napari_phenoscope.session.state import PlateSession
 from napari_phenoscope.session.tables import annotations_of
 

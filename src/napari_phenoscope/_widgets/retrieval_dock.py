@@ -41,9 +41,8 @@ from napari_phenoscope._widgets._frame_model import SORT_ROLE, DataFrameModel
 from napari_phenoscope._widgets._profile_map_requests import MapMarks, profile_map_requests_of
 from napari_phenoscope._widgets._rules_form import RULES_TASK, RulesForm
 from napari_phenoscope._widgets._theme import napari_theme, theme_axes
-from napari_phenoscope._widgets._workers import one_line
 from napari_phenoscope.constants import BROAD_SAMPLE, GENE, MODALITY, PERT_INAME, PLATE, WELL
-from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope.errors import PhenoscopeError, one_line
 from napari_phenoscope.evaluation.rules import (
     STRATUM,
     PairRules,

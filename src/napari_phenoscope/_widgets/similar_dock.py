@@ -45,9 +45,9 @@ from napari_phenoscope._widgets._ranking_table import (
     rgb_pixmap,
 )
 from napari_phenoscope._widgets._viewer import show_field
-from napari_phenoscope._widgets._workers import one_line, start_worker
+from napari_phenoscope._widgets._workers import start_worker
 from napari_phenoscope.constants import MODALITY, PLATE, RANK, WELL
-from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
+from napari_phenoscope.errors import PhenoscopeError, ProfileTableError, one_line
 from napari_phenoscope.profiling.annotations import Annotations
 from napari_phenoscope.profiling.embedding_map import PointIndex
 from napari_phenoscope.profiling.similarity import (

@@ -424,7 +424,7 @@ def brightest_nucleus(viewer: Any, session: Any) -> tuple[float, float]:
     """Centre of the cell whose nucleus has the highest mean DNA intensity in the field."""
     from scipy import ndimage
 
-    from napari_phenoscope._widgets._viewer import field_key
+    from napari_phenoscope.session.positions import field_key
 
     key = field_key(session)
     if key not in session.labels or session.cells is None:
@@ -520,9 +520,9 @@ def run_tour(
     return tour.steps
 
 
-def compound_gene_task(retrieval_dock: Any) -> str:
+def compound_gene_task(dock: Any) -> str:
     """Name of the compound-gene retrieval task, as the Retrieval dock lists it."""
-    names = [retrieval_dock.task_combo.itemText(i) for i in range(retrieval_dock.task_combo.count())]
+    names = [dock.task_combo.itemText(i) for i in range(dock.task_combo.count())]
     chosen = [name for name in names if "compound" in name and "gene" in name]
     if not chosen:
         raise PhenoscopeError(f"the Retrieval dock offers no compound-gene task, only {names}")
