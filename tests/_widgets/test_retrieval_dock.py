@@ -12,13 +12,7 @@ import napari_phenoscope.evaluation.map as metrics
 from napari_phenoscope._widgets._frame_model import SORT_ROLE
 from napari_phenoscope._widgets._profile_map_requests import profile_map_requests_of
 from napari_phenoscope._widgets._viewer import open_plate
-from napari_phenoscope._widgets.retrieval_dock import (
-    NO_PLATE,
-    NO_PROFILES,
-    QUERY_COLUMNS,
-    RetrievalDock,
-    fraction_retrieved_table,
-)
+from napari_phenoscope._widgets.retrieval_dock import NO_PLATE, NO_PROFILES, RetrievalDock
 from napari_phenoscope.constants import (
     BROAD_SAMPLE,
     CONTROL_TYPE,
@@ -27,6 +21,7 @@ from napari_phenoscope.constants import (
     PLATE,
     WELL,
 )
+from napari_phenoscope.session.retrieval import QUERY_COLUMNS, fraction_retrieved_table
 from napari_phenoscope.session.state import state_of
 
 pytestmark = pytest.mark.gui
