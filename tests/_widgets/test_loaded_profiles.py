@@ -14,7 +14,6 @@ from test_similarity import (
 from napari_phenoscope._widgets._rules_form import RULES_TASK
 from napari_phenoscope._widgets._viewer import open_plate
 from napari_phenoscope._widgets.docks import add_all_docks
-from napari_phenoscope._widgets.profile_map import map_table
 from napari_phenoscope._widgets.retrieval_dock import ALL_FEATURE_SETS
 from napari_phenoscope.constants import (
     BROAD_SAMPLE,
@@ -25,6 +24,7 @@ from napari_phenoscope.constants import (
     SITE,
     WELL,
 )
+from napari_phenoscope.session.map_layout import map_table
 from napari_phenoscope.session.positions import field_key
 from napari_phenoscope.session.retrieval import fraction_retrieved_table
 from napari_phenoscope.session.state import state_of

@@ -18,9 +18,10 @@ from test_similarity import (
 from napari_phenoscope._widgets._cells import SELECTED_LAYER, select_cell_at, show_field_labels
 from napari_phenoscope._widgets._profile_map_requests import profile_map_requests_of
 from napari_phenoscope._widgets._viewer import open_plate, show_field
-from napari_phenoscope._widgets.profile_map import NO_CELLS, NO_PLATE, NO_WELLS, ProfileMap
+from napari_phenoscope._widgets.profile_map import NO_PLATE, ProfileMap
 from napari_phenoscope.constants import MODALITY, PERT_INAME, PLATE, SITE, WELL
 from napari_phenoscope.profiling.embedding_map import points_in_polygon
+from napari_phenoscope.session.map_layout import NO_CELLS, NO_WELLS
 from napari_phenoscope.session.positions import field_key
 from napari_phenoscope.session.state import state_of
 

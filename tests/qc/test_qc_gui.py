@@ -74,7 +74,8 @@ def test_navigator_qc_colours_wells_explains_fields_and_marks_flagged_cells(
 def test_profile_map_leaves_out_flagged_cells_unless_asked(make_napari_viewer, tmp_path: Path):
     from test_profile_map import profiled_session
 
-    from napari_phenoscope._widgets.profile_map import ProfileMap, map_table
+    from napari_phenoscope._widgets.profile_map import ProfileMap
+    from napari_phenoscope.session.map_layout import map_table
 
     viewer = make_napari_viewer()
     widget = ProfileMap(viewer)
