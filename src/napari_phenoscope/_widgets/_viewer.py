@@ -6,7 +6,7 @@ No Qt here: these functions take a ``napari.Viewer`` and the shared ``PlateSessi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from napari_phenoscope._reader import METADATA_KEY, field_layer_data
 from napari_phenoscope.constants import CHANNELS
@@ -14,6 +14,9 @@ from napari_phenoscope.io import resolve_pixel_size
 from napari_phenoscope.session.opening import OpenedPlate, annotated_wells, read_plate_session
 from napari_phenoscope.session.positions import field_key
 from napari_phenoscope.session.state import PlateSession, state_of
+
+if TYPE_CHECKING:
+    import napari
 
 
 def session_from_layers(viewer: Any) -> PlateSession | None:
@@ -81,7 +84,7 @@ def per_field_layers(viewer: Any) -> list[Any]:
     ]
 
 
-def tag_field_layer(layer: Any, key: tuple[str, str, int], role: str) -> None:
+def tag_field_layer(layer: napari.layers.Layer, key: tuple[str, str, int], role: str) -> None:
     """Mark a layer as belonging to field ``key`` so that navigation replaces it."""
     layer.metadata[METADATA_KEY] = {"field_key": key, "role": role}
 

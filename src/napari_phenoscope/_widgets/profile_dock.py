@@ -31,9 +31,10 @@ import napari_phenoscope.session.compute as _compute
 from napari_phenoscope._widgets._cells import enable_cell_clicks, show_field_labels
 from napari_phenoscope._widgets._dock import NO_PLATE, Dock
 from napari_phenoscope._widgets._layer_inputs import LayerInputs
-from napari_phenoscope._widgets._workers import import_models, notify_error
+from napari_phenoscope._widgets._workers import notify_error
 from napari_phenoscope.errors import PhenoscopeError, one_line
 from napari_phenoscope.io.profile_tables import ProfileTable, describe, load_profile_table
+from napari_phenoscope.models.imports import import_models
 from napari_phenoscope.profiling.outputs import read_pipeline_output
 from napari_phenoscope.session.compute import (
     FEATURE_SETS,

@@ -40,7 +40,7 @@ from napari_phenoscope._widgets._dock import NO_PLATE, NO_PROFILES, Dock
 from napari_phenoscope._widgets._frame_model import SORT_ROLE, DataFrameModel
 from napari_phenoscope._widgets._profile_map_requests import MapMarks, profile_map_requests_of
 from napari_phenoscope._widgets._rules_form import RULES_TASK, RulesForm
-from napari_phenoscope._widgets._theme import napari_theme, theme_axes
+from napari_phenoscope._widgets._theme import theme_axes
 from napari_phenoscope.constants import BROAD_SAMPLE, GENE, MODALITY, PERT_INAME
 from napari_phenoscope.errors import PhenoscopeError, one_line
 from napari_phenoscope.evaluation.rules import rules_label
@@ -303,7 +303,7 @@ class RetrievalDock(Dock):
             self._draw_scatter(self.results[self.shown])
         else:
             self._draw_bars(self.shown[0])
-        theme_axes(self.figure, self.axes, napari_theme(self.viewer))  # napari's colours
+        theme_axes(self.figure, self.axes, self.viewer)  # napari's colours
         self.canvas.draw_idle()
 
     def _draw_scatter(self, result: TaskResult) -> None:

@@ -28,9 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from napari_phenoscope.app.startup import freeze_startup_objects
 from napari_phenoscope.constants import BROAD_SAMPLE, CENTER_X, CENTER_Y, LABEL, PLATE, SITE, WELL
 from napari_phenoscope.demo.story import bi2536_average_precision, bi2536_wells
 from napari_phenoscope.errors import PhenoscopeError, PlateFormatError
+from napari_phenoscope.models.imports import keep_triton_out_beside_mesa_llvm
 from napari_phenoscope.session.state import state_of
 
 #: Window size of the screenshots (pixels).
@@ -107,8 +109,6 @@ class Tour:
     ) -> None:
         import napari
 
-        from napari_phenoscope._widgets._workers import keep_triton_out_beside_mesa_llvm
-
         self.plate_dir = plate_dir
         self.screenshots = screenshots
         self.profiles_dir = profiles_dir
@@ -123,7 +123,6 @@ class Tour:
 
     # --- plumbing --------------------------------------------------------------------
     def _add_docks(self) -> None:
-        from napari_phenoscope._widgets._workers import freeze_startup_objects
         from napari_phenoscope._widgets.docks import add_all_docks
 
         docks = add_all_docks(self.viewer)
