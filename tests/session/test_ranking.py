@@ -27,6 +27,7 @@ from napari_phenoscope.session.ranking import (
     perturbation_label,
     query_name,
     rank_request,
+    ranking_summary_html,
 )
 from napari_phenoscope.session.state import PlateSession
 from napari_phenoscope.session.tables import annotations_of
@@ -159,3 +160,19 @@ def test_labels_read_as_a_biologist_names_them():
     assert perturbation_label(pd.Series({PERTURBATION: "PLK1", MODALITY: None})) == "PLK1"
     assert query_name("BI-2536 (4 wells)") == "BI-2536"
     assert query_name("cell 3 of P1 A01 site 1 (x)") == "cell 3 of P1 A01 site 1 (x)"
+
+
+def test_the_summary_says_where_the_target_genes_landed(cells):
+    session = make_session(cells)
+    (query, ranking, _), _ = ask(session, "perturbation", perturbation="BI-2536 · compound")
+    html = ranking_summary_html(query, ranking, "#ffd666", "#fff0c4")
+    lines = html.split("<br>")
+    assert lines[0] == f"<b>{query.description}</b>"
+    assert lines[1] == "targets: " + ", ".join(query.targets)
+    genes = next(line for line in lines if line.startswith("target genes rank: "))
+    plk1 = ranking[ranking[PERTURBATION] == "PLK1"].iloc[0]
+    assert (
+        f"<span style='background:#ffd666;color:black'>PLK1 (crispr) #{plk1[RANK]}</span>" in genes
+    )
+    assert genes.endswith(f" of {len(ranking)}")
+    assert "#fff0c4" not in genes  # related perturbations are paler, on their own lines

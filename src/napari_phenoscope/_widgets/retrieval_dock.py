@@ -20,7 +20,6 @@ import pandas as pd
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from matplotlib.figure import Figure
 from qtpy.QtCore import QSortFilterProxyModel, Qt
-from qtpy.QtGui import QColor, QFont
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -37,15 +36,14 @@ from qtpy.QtWidgets import (
 
 import napari_phenoscope.evaluation.map as metrics
 from napari_phenoscope._widgets._dock import NO_PLATE, NO_PROFILES, Dock
-from napari_phenoscope._widgets._frame_model import SORT_ROLE, DataFrameModel
+from napari_phenoscope._widgets._frame_model import SORT_ROLE
 from napari_phenoscope._widgets._profile_map_requests import MapMarks, profile_map_requests_of
+from napari_phenoscope._widgets._query_table import QueryModel
 from napari_phenoscope._widgets._rules_form import RULES_TASK, RulesForm
 from napari_phenoscope._widgets._theme import theme_axes
-from napari_phenoscope.constants import BROAD_SAMPLE, GENE, MODALITY, PERT_INAME
 from napari_phenoscope.errors import PhenoscopeError, one_line
 from napari_phenoscope.evaluation.rules import rules_label
-from napari_phenoscope.evaluation.tasks import MATCHED_LABEL, TASKS, TaskResult
-from napari_phenoscope.io.plate_layout import category_color
+from napari_phenoscope.evaluation.tasks import TASKS, TaskResult
 from napari_phenoscope.io.profiles import metadata_columns
 from napari_phenoscope.session.retrieval import (
     THRESHOLD,
@@ -60,58 +58,6 @@ from napari_phenoscope.session.state import PlateSession
 
 if TYPE_CHECKING:
     import napari
-
-#: Short headers of the per-query columns (others lose their ``Metadata_`` prefix).
-QUERY_HEADERS = {
-    PERT_INAME: "perturbation",
-    MATCHED_LABEL: "target",
-    metrics.AP: "AP",
-    metrics.P_VALUE: "p",
-    metrics.CORRECTED_P: "q",
-    metrics.BELOW_CORRECTED_P: "retrieved",
-    metrics.MAP: "mAP",
-    BROAD_SAMPLE: "broad_sample",
-}
-QUERY_BACKGROUND = QColor(255, 214, 102)  # the Similar query and its targets, as there
-
-
-class QueryModel(DataFrameModel):
-    """Per-query rows: modality colours; the Similar dock's query and targets highlighted."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.highlighted = np.zeros(0, bool)
-        self._modality_colour: list[QColor | None] = []
-        self._bold = QFont()
-        self._bold.setBold(True)
-
-    def show(self, frame: pd.DataFrame, names: set[str]) -> None:
-        """Show ``frame``, highlighting rows whose perturbation or gene is in ``names``."""
-        hit = np.zeros(len(frame), bool)
-        for column in (PERT_INAME, GENE, MATCHED_LABEL):
-            if column in frame:
-                hit |= frame[column].astype(str).isin(names).to_numpy()
-        self.highlighted = hit
-        self._modality_colour = (
-            [QColor.fromRgbF(*category_color(str(m))) for m in frame[MODALITY]]
-            if MODALITY in frame
-            else [None] * len(frame)
-        )
-        headers = [QUERY_HEADERS.get(c, c.removeprefix("Metadata_")) for c in frame.columns]
-        self.set_frame(frame, headers)
-
-    def style(self, row: int, column: str, role: int):
-        if role == Qt.ItemDataRole.BackgroundRole:
-            if column == MODALITY:
-                return self._modality_colour[row]
-            return QUERY_BACKGROUND if self.highlighted[row] else None
-        if self.highlighted[row] and column != MODALITY:
-            if role == Qt.ItemDataRole.ForegroundRole:
-                return QColor("black")
-            if role == Qt.ItemDataRole.FontRole:
-                return self._bold
-        return None
-
 
 PLOTS = ("mAP vs -log10 p", "fraction retrieved")
 #: The feature combo's entry that computes the task for every feature set, side by side.

@@ -1,5 +1,9 @@
 """Similar perturbations dock: rank perturbations by cosine similarity to a cell, well or drug.
 
+Long (~440 lines) because it owns two workers (the ranking of a selected cell, the gallery's
+thumbnails) and three outlets (table, map marks, Compare); what it computes is in
+``session/ranking.py``.
+
 The ranking (``similarity`` module) fills a table — rank, perturbation, its identifier (two
 PLK1 guides differ), modality, similarity, targets, MoA: those the table has — in which the
 query's own target genes are highlighted (and, paler, what shares its target or MoA), so
@@ -44,7 +48,7 @@ from napari_phenoscope._widgets._ranking_table import (
 )
 from napari_phenoscope._widgets._viewer import show_field
 from napari_phenoscope._widgets._workers import start_worker
-from napari_phenoscope.constants import PLATE, RANK, WELL
+from napari_phenoscope.constants import PLATE, WELL
 from napari_phenoscope.errors import PhenoscopeError, one_line
 from napari_phenoscope.profiling.similarity import (
     BEST_PLATE,
@@ -52,8 +56,6 @@ from napari_phenoscope.profiling.similarity import (
     IDENTIFIER,
     IS_TARGET,
     PERTURBATION,
-    SAME_MOA,
-    SAME_TARGET,
     SIMILARITY,
     TARGET,
     Query,
@@ -64,6 +66,7 @@ from napari_phenoscope.session.ranking import (
     perturbation_label,
     query_name,
     rank_request,
+    ranking_summary_html,
 )
 from napari_phenoscope.session.state import PlateSession
 from napari_phenoscope.session.thumbnails import gallery_thumbnails
@@ -71,7 +74,6 @@ from napari_phenoscope.session.thumbnails import gallery_thumbnails
 if TYPE_CHECKING:
     import napari
 
-_LISTED = 6  # related perturbations named in the summary before "and N more"
 #: Widest a column of words may get (pixels) before it elides: the table fits the dock.
 _WIDEST = {PERTURBATION: 130, IDENTIFIER: 80, TARGET: 110}
 
@@ -259,7 +261,11 @@ class SimilarDock(Dock):
         self.query, self.ranking = query, ranking
         self.model.set_frame(ranking)
         self._size_columns()
-        self.query_label.setText(self._summary(query, ranking))
+        self.query_label.setText(
+            ranking_summary_html(
+                query, ranking, TARGET_BACKGROUND.name(), RELATED_BACKGROUND.name()
+            )
+        )
         self.status.setText(f"{len(ranking)} perturbations ranked. Click a row to open its well.")
         self._mark_on_map(0)
 
@@ -289,33 +295,6 @@ class SimilarDock(Dock):
                 genes=tuple(self.query.targets),
             )
         )
-
-    @staticmethod
-    def _summary(query: Query, ranking: pd.DataFrame) -> str:
-        """The query and where its target genes landed, e.g. PLK1 #1, BRD4 #25 of 30; then
-        what shares its target or MoA (paler), so that a target is called one only when
-        the perturbation is that gene."""
-        text = f"<b>{query.description}</b>"
-        if query.targets:
-            text += f"<br>targets: {', '.join(query.targets)}"
-        if query.moas:
-            text += f"<br>MoA: {', '.join(query.moas)}"
-        for flag, words, colour in (
-            (IS_TARGET, "target genes rank", TARGET_BACKGROUND),
-            (SAME_TARGET, "same target", RELATED_BACKGROUND),
-            (SAME_MOA, "same MoA", RELATED_BACKGROUND),
-        ):
-            hits = ranking[ranking[flag]] if flag in ranking else ranking.iloc[:0]
-            if not len(hits):
-                continue
-            places = ", ".join(
-                f"<span style='background:{colour.name()};color:black'>"
-                f"{perturbation_label(row)} #{row[RANK]}</span>"
-                for _, row in hits.head(_LISTED).iterrows()
-            )
-            more = f" and {len(hits) - _LISTED} more" if len(hits) > _LISTED else ""
-            text += f"<br>{words}: {places}{more} of {len(ranking)}"
-        return text
 
     def open_row(self, row: int) -> None:
         """Show the best-matching well of ranking row ``row`` in the viewer."""

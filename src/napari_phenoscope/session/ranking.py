@@ -21,7 +21,10 @@ from napari_phenoscope.profiling.embedding_map import PointIndex
 from napari_phenoscope.profiling.similarity import (
     BEST_PLATE,
     BEST_WELL,
+    IS_TARGET,
     PERTURBATION,
+    SAME_MOA,
+    SAME_TARGET,
     Query,
     cell_normalizer,
     cell_query,
@@ -40,6 +43,8 @@ QUERY_MODES = ("selected cell", "well", "perturbation")
 #: Matches whose cells the gallery shows, after the query's.
 GALLERY_MATCHES = 4
 NO_CELL = "No cell selected: click a cell in the viewer or on the Profile map."
+#: Related perturbations named in the summary before "and N more".
+LISTED = 6
 
 
 def perturbation_choices(profiles: pd.DataFrame) -> list[str]:
@@ -61,6 +66,35 @@ def perturbation_label(row: pd.Series) -> str:
 def query_name(description: str) -> str:
     """The query's name without its well count: ``BI-2536 (4 wells)`` -> ``BI-2536``."""
     return description.split(" (", 1)[0] if description.endswith("wells)") else description
+
+
+def ranking_summary_html(
+    query: Query, ranking: pd.DataFrame, target_colour: str, related_colour: str
+) -> str:
+    """The query and where its target genes landed, e.g. PLK1 #1, BRD4 #25 of 30; then what
+    shares its target or MoA (on ``related_colour``, paler than ``target_colour``), so that a
+    target is called one only when the perturbation is that gene. Rich text for a label."""
+    text = f"<b>{query.description}</b>"
+    if query.targets:
+        text += f"<br>targets: {', '.join(query.targets)}"
+    if query.moas:
+        text += f"<br>MoA: {', '.join(query.moas)}"
+    for flag, words, colour in (
+        (IS_TARGET, "target genes rank", target_colour),
+        (SAME_TARGET, "same target", related_colour),
+        (SAME_MOA, "same MoA", related_colour),
+    ):
+        hits = ranking[ranking[flag]] if flag in ranking else ranking.iloc[:0]
+        if not len(hits):
+            continue
+        places = ", ".join(
+            f"<span style='background:{colour};color:black'>"
+            f"{perturbation_label(row)} #{row[RANK]}</span>"
+            for _, row in hits.head(LISTED).iterrows()
+        )
+        more = f" and {len(hits) - LISTED} more" if len(hits) > LISTED else ""
+        text += f"<br>{words}: {places}{more} of {len(ranking)}"
+    return text
 
 
 def rank_request(
