@@ -177,16 +177,31 @@ def test_the_restructure_removed_the_segmentation_cycle():
     assert not any(t.startswith(f"{PACKAGE}.segmentation.") for t in watershed)
 
 
+def dock_modules() -> set[str]:
+    """Modules of ``_widgets`` that define a dock (a subclass of ``_dock.Dock``)."""
+    docks = set()
+    for module, path in MODULES.items():
+        if domain(module) != "_widgets" or module.split(".")[-1].startswith("_"):
+            continue
+        for node in ast.parse(path.read_text()).body:
+            bases = [b.id for b in getattr(node, "bases", []) if isinstance(b, ast.Name)]
+            if isinstance(node, ast.ClassDef) and "Dock" in bases:
+                docks.add(module)
+    return docks
+
+
 def test_no_dock_imports_another_dock():
     # docks share code through the private _widgets modules (_dock, _cells, _viewer, ...)
-    # and talk through the session's events; only docks.py assembles them all
-    docks = {m for m in MODULES if domain(m) == "_widgets" and not m.split(".")[-1][0] == "_"}
-    docks.discard(f"{PACKAGE}._widgets.docks")
+    # and talk through the session's events; docks.py and the layer menu commands open
+    # them through napari's plugin API, so no module of _widgets imports a dock module
+    # (lazy imports inside functions count: GRAPH parses every import)
+    docks = dock_modules()
+    assert f"{PACKAGE}._widgets.retrieval_dock" in docks and len(docks) >= 7
     crossing = [
         f"{module} imports {target}"
-        for module in sorted(docks)
+        for module in sorted(m for m in MODULES if domain(m) == "_widgets")
         for target in sorted(GRAPH[module]["ours"])
-        if target in docks
+        if target in docks and target != module
     ]
     assert crossing == []
 
@@ -203,3 +218,135 @@ def test_every_dock_subclasses_the_dock_base():
             if isinstance(node, ast.ClassDef) and "QWidget" in bases:
                 plain.append(f"{module}.{node.name}")
     assert plain == []
+
+
+#: A parameter of these names is a ``napari.Viewer`` (napari's own convention: the viewer
+#: napari injects into a dock or a command is ``viewer`` / ``napari_viewer``).
+VIEWER_PARAMETERS = ("viewer", "napari_viewer")
+
+
+def gui_names(tree: ast.AST) -> set[str]:
+    """Names a module binds by importing a GUI toolkit (anywhere: lazy imports count)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in GUI_MODULES:
+                    names.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            module = node.module or ""
+            qt_matplotlib = module.startswith("matplotlib.backends.backend_qt")
+            if module.split(".")[0] in GUI_MODULES or qt_matplotlib:
+                names.update(alias.asname or alias.name for alias in node.names)
+    return names
+
+
+def names_in(node: ast.AST | None) -> set[str]:
+    """Every identifier an expression mentions (string annotations parsed)."""
+    found: set[str] = set()
+    for sub in ast.walk(node) if node is not None else ():
+        if isinstance(sub, ast.Name):
+            found.add(sub.id)
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            try:
+                found |= names_in(ast.parse(sub.value, mode="eval"))
+            except SyntaxError:
+                pass
+    return found
+
+
+def napari_commands() -> set[str]:
+    """``module:function`` of every command napari.yaml contributes."""
+    manifest = (SRC / "napari.yaml").read_text()
+    return {
+        line.split(":", 1)[1].strip() for line in manifest.splitlines() if "python_name:" in line
+    }
+
+
+def touches_the_gui(function: ast.FunctionDef, gui: set[str]) -> bool:
+    """Whether a function takes, returns or uses a GUI object (see the test below)."""
+    arguments = function.args
+    parameters = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+    parameters += [a for a in (arguments.vararg, arguments.kwarg) if a is not None]
+    if any(p.arg in VIEWER_PARAMETERS for p in parameters):
+        return True
+    annotations = [p.annotation for p in parameters] + [function.returns]
+    if any(names_in(a) & gui for a in annotations):
+        return True
+    body = ast.Module(body=function.body, type_ignores=[])
+    return bool(names_in(body) & gui)
+
+
+def headless_functions_in_widgets() -> list[str]:
+    commands = napari_commands()
+    found = []
+    for module, path in sorted(MODULES.items()):
+        if domain(module) != "_widgets":
+            continue
+        tree = ast.parse(path.read_text())
+        gui = gui_names(tree)
+        for node in tree.body:
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if node.name.startswith("_") or f"{module}:{node.name}" in commands:
+                continue
+            if not touches_the_gui(node, gui):
+                found.append(f"{module}.{node.name}")
+    return found
+
+
+def test_widgets_define_no_public_headless_function():
+    """What a dock computes lives in a pure module (``session/`` or its domain package),
+    not in ``_widgets/`` (docs/architecture.md, "Where a dock's headless code lives").
+
+    The criterion, by the AST of each ``_widgets`` module: a public (no leading
+    underscore) function defined at module level must touch the GUI, i.e. at least one of
+
+    - take the viewer: a parameter named ``viewer`` or ``napari_viewer`` (napari's name for
+      the ``napari.Viewer`` it injects);
+    - take or return a GUI object: a parameter or return annotation that names a GUI
+      toolkit or something imported from one (``napari.layers.Layer``, ``QPixmap``);
+    - use the GUI: its body names something imported from a GUI toolkit (napari, Qt,
+      superqt, magicgui, matplotlib's Qt backend), at the top of the module or lazily;
+    - be a command that napari.yaml contributes (``python_name``).
+
+    Methods and private helpers are the dock's own business and are not checked; a public
+    function that passes none of these is headless and belongs in a pure module.
+    """
+    assert headless_functions_in_widgets() == []
+
+
+def test_the_headless_criterion_tells_gui_functions_from_pure_ones():
+    source = """
+from qtpy.QtGui import QPixmap
+import napari
+
+def pure(table, column): return table[column]
+def takes_viewer(viewer): return viewer.layers
+def returns_pixmap(rgb) -> QPixmap: return make(rgb)
+def takes_a_layer(layer: "napari.layers.Layer"): return layer.name
+def uses_qt(path):
+    from qtpy.QtWidgets import QApplication
+    QApplication.processEvents()
+"""
+    tree = ast.parse(source)
+    gui = gui_names(tree)
+    verdicts = {
+        f.name: touches_the_gui(f, gui) for f in tree.body if isinstance(f, ast.FunctionDef)
+    }
+    assert verdicts == {
+        "pure": False,
+        "takes_viewer": True,
+        "returns_pixmap": True,
+        "takes_a_layer": True,
+        "uses_qt": True,
+    }
+
+
+def test_gui_imports_are_seen_inside_functions_too(tmp_path, monkeypatch):
+    # the rule "only _widgets and app import a GUI toolkit" parses every import: a module
+    # importing napari or Qt inside a function is caught like one importing it at the top
+    lazy = tmp_path / "lazy.py"
+    lazy.write_text("def later():\n    from napari.utils import notifications\n    import qtpy\n")
+    monkeypatch.setitem(MODULES, f"{PACKAGE}.session.lazy", lazy)
+    assert {"napari", "qtpy"} <= imports_of(f"{PACKAGE}.session.lazy")["external"]

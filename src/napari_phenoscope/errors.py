@@ -41,3 +41,23 @@ class PhenoscopeWarning(UserWarning):
 
 class LabelsError(PhenoscopeError):
     """A label image given by the user is missing, not integer, or not the field's shape."""
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one readable line, as the docks show it.
+
+    A :class:`PhenoscopeError` (the user can fix it) is its message's first line; any
+    other error is prefixed by its type name, or is the type name alone when it has no
+    message.
+
+    Examples
+    --------
+    >>> one_line(PhenoscopeError("no column Metadata_Well in plate.csv"))
+    'no column Metadata_Well in plate.csv'
+    >>> one_line(KeyError())
+    'KeyError'
+    """
+    text = str(error).strip().splitlines()[0].strip() if str(error).strip() else ""
+    if isinstance(error, PhenoscopeError):
+        return text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -7,15 +7,11 @@ import pytest
 from test_profile_map import profiled_session
 from test_rank import synthetic_cells, write_synthetic_project
 
-from napari_phenoscope._widgets._viewer import field_key, open_plate
-from napari_phenoscope._widgets.compare_dock import (
-    AUTOMATIC,
-    NO_CONTRAST,
-    NO_PLATE,
-    NO_PROFILES,
-    CompareDock,
-)
+from napari_phenoscope._widgets._viewer import open_plate
+from napari_phenoscope._widgets.compare_dock import NO_PLATE, NO_PROFILES, CompareDock
 from napari_phenoscope._widgets.similar_dock import SimilarDock
+from napari_phenoscope.session.comparison_request import AUTOMATIC, NO_CONTRAST
+from napari_phenoscope.session.positions import field_key
 from napari_phenoscope.session.state import state_of
 
 pytestmark = pytest.mark.gui

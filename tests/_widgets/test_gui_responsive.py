@@ -23,8 +23,8 @@ import napari_phenoscope._widgets.plate_navigator as plate_navigator
 import napari_phenoscope._widgets.profile_dock as profile_dock
 from conftest import valid_well_profiles
 from napari_phenoscope._widgets._cells import select_cell_at
-from napari_phenoscope._widgets.map_dock import MapDock
 from napari_phenoscope._widgets.profile_map import ProfileMap
+from napari_phenoscope._widgets.retrieval_dock import RetrievalDock
 from napari_phenoscope.session.state import state_of
 
 pytestmark = pytest.mark.gui
@@ -251,11 +251,11 @@ def test_laying_out_the_profile_map_and_cancelling(viewer, qtbot, tmp_path, monk
 
 
 def test_evaluating_map_and_cancelling(viewer, qtbot, tmp_path, monkeypatch):
-    dock = docked(viewer, MapDock)
+    dock = docked(viewer, RetrievalDock)
     profiled_session(viewer, tmp_path / "project")
     settle(qtbot)
     with GapMeter("mAP: evaluate, cancel, evaluate again", monkeypatch) as meter:
-        meter.watch(MapDock, "show_result")  # the table and matplotlib's plot
+        meter.watch(RetrievalDock, "show_result")  # the table and matplotlib's plot
         start = lambda: dock.compute("replicate", "vit")  # noqa: E731
         stopped_in = _cancel_midway(qtbot, dock, start, seconds_in=0.5)
         assert not dock.running and dock.compute_button.isEnabled()

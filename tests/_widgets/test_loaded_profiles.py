@@ -12,10 +12,9 @@ from test_rank import (
 )
 
 from napari_phenoscope._widgets._rules_form import RULES_TASK
-from napari_phenoscope._widgets._viewer import field_key, open_plate
+from napari_phenoscope._widgets._viewer import open_plate
 from napari_phenoscope._widgets.docks import add_all_docks
-from napari_phenoscope._widgets.map_dock import ALL_FEATURE_SETS, fraction_retrieved_table
-from napari_phenoscope._widgets.profile_map import map_table
+from napari_phenoscope._widgets.retrieval_dock import ALL_FEATURE_SETS
 from napari_phenoscope.constants import (
     BROAD_SAMPLE,
     CONTROL_TYPE,
@@ -25,6 +24,9 @@ from napari_phenoscope.constants import (
     SITE,
     WELL,
 )
+from napari_phenoscope.session.map_layout import map_table
+from napari_phenoscope.session.positions import field_key
+from napari_phenoscope.session.retrieval import fraction_retrieved_table
 from napari_phenoscope.session.state import state_of
 
 pytestmark = pytest.mark.gui
@@ -87,28 +89,28 @@ def test_a_table_alone_feeds_every_dock(make_napari_viewer, qtbot, wells_csv, tm
     assert docks.similar.ranking.iloc[0]["perturbation"] == "PLK1"
     assert docks.similar.gallery_captions() == []
     # mAP: a CPJUMP1 preset, then copairs' rules from the form
-    map_computed(docks.map, qtbot, "replicate", name)
-    assert ("replicate", name) in docks.map.results, docks.map.status.text()
-    form = docks.map.rules_form
-    docks.map.task_combo.setCurrentText(RULES_TASK)
-    assert form.isVisibleTo(docks.map)
+    map_computed(docks.retrieval, qtbot, "replicate", name)
+    assert ("replicate", name) in docks.retrieval.results, docks.retrieval.status.text()
+    form = docks.retrieval.rules_form
+    docks.retrieval.task_combo.setCurrentText(RULES_TASK)
+    assert form.isVisibleTo(docks.retrieval)
     form.group_combo.setCurrentText(BROAD_SAMPLE)
     form.reference_edit.setText(f"{CONTROL_TYPE}={NEGATIVE_CONTROL}")
     form.within_combo.setCurrentText(PLATE)
-    map_computed(docks.map, qtbot, RULES_TASK, name)
+    map_computed(docks.retrieval, qtbot, RULES_TASK, name)
     task = f"{BROAD_SAMPLE} vs {CONTROL_TYPE}={NEGATIVE_CONTROL} within {PLATE}"
-    result = docks.map.results[(task, name)]
+    result = docks.retrieval.results[(task, name)]
     # the same pair rules as the preset's: the same APs
-    preset = docks.map.results[("replicate", name)].per_query
+    preset = docks.retrieval.results[("replicate", name)].per_query
     ours = result.per_query.sort_values([PLATE, WELL])
     theirs = preset.sort_values([PLATE, WELL])
     np.testing.assert_allclose(ours["average_precision"], theirs["average_precision"])
-    assert "all profiles: mAP" in docks.map.summary.text()
-    assert docks.map.model.column_names()[0] == BROAD_SAMPLE
+    assert "all profiles: mAP" in docks.retrieval.summary.text()
+    assert docks.retrieval.model.column_names()[0] == BROAD_SAMPLE
     # the Profile dock refuses to segment images it does not have
     assert not docks.profile.run()
     assert "no images in this session" in docks.profile.status.text()
-    docks.show("mAP")
+    docks.show("Retrieval")
     viewer.screenshot(str(tmp_path / "table_alone.png"), canvas_only=False)
 
 
@@ -122,16 +124,16 @@ def test_two_feature_sets_side_by_side(make_napari_viewer, qtbot, wells_csv, cel
     noisy.to_parquet(tmp_path / "vit.parquet", index=False)
     second = loaded(docks, qtbot, tmp_path / "vit.parquet", name="vit")
     assert (first, second) == ("cellprofiler", "vit")
-    combo = docks.map.feature_combo
+    combo = docks.retrieval.feature_combo
     assert [combo.itemText(i) for i in range(combo.count())][-1] == ALL_FEATURE_SETS
-    map_computed(docks.map, qtbot, "replicate", ALL_FEATURE_SETS)
-    table = fraction_retrieved_table(docks.map.results, "replicate")
+    map_computed(docks.retrieval, qtbot, "replicate", ALL_FEATURE_SETS)
+    table = fraction_retrieved_table(docks.retrieval.results, "replicate")
     assert list(table.columns) == ["cellprofiler", "vit"]
     assert (table["cellprofiler"] >= table["vit"]).all()  # noise loses replicates
-    assert docks.map.plot_combo.currentText() == "fraction retrieved"
-    bars = [p for p in docks.map.axes.patches]
+    assert docks.retrieval.plot_combo.currentText() == "fraction retrieved"
+    bars = [p for p in docks.retrieval.axes.patches]
     assert len(bars) == 2 * len(table)
-    docks.show("mAP")
+    docks.show("Retrieval")
     viewer.screenshot(str(tmp_path / "side_by_side.png"), canvas_only=False)
 
 

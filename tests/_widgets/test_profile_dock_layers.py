@@ -8,7 +8,7 @@ from skimage.draw import disk
 from skimage.measure import label as connected_components
 from test_profile_dock import CELLS_PER_FIELD, wait_done, write_cell_plate
 
-from napari_phenoscope._widgets._layer_inputs import SEGMENT, matching_layer
+from napari_phenoscope._widgets._layer_inputs import SEGMENT
 from napari_phenoscope._widgets._viewer import open_plate
 from napari_phenoscope._widgets._workers import LABELS_CELLS
 from napari_phenoscope._widgets.profile_dock import ProfileDock
@@ -47,13 +47,6 @@ def _another_readers_layers(viewer) -> None:
         viewer.add_image(plane.astype(np.uint16), name=names[channel])
     viewer.add_labels(connected_components(masks).astype(np.int32) * 7, name="cellpose masks")
     viewer.add_labels(connected_components(nuclei).astype(np.int32), name="cellpose nuclei")
-
-
-def test_channels_are_matched_by_name():
-    layers = [type("Image", (), {"name": n})() for n in ("Hoechst DNA", "mito_1", "ER", "RNA")]
-    assert matching_layer("DNA", layers).name == "Hoechst DNA"
-    assert matching_layer("Mito", layers).name == "mito_1"
-    assert matching_layer("AGP", layers) is None
 
 
 def test_profiles_the_cells_of_another_tools_labels_layer(dock, qtbot):

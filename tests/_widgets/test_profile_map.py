@@ -15,12 +15,14 @@ from test_rank import (
     write_synthetic_project,
 )
 
-from napari_phenoscope._widgets._cells import select_cell_at, show_field_labels
-from napari_phenoscope._widgets._map_links import SELECTED_LAYER, map_events_of
-from napari_phenoscope._widgets._viewer import field_key, open_plate, show_field
-from napari_phenoscope._widgets.profile_map import NO_CELLS, NO_PLATE, NO_WELLS, ProfileMap
+from napari_phenoscope._widgets._cells import SELECTED_LAYER, select_cell_at, show_field_labels
+from napari_phenoscope._widgets._profile_map_requests import profile_map_requests_of
+from napari_phenoscope._widgets._viewer import open_plate, show_field
+from napari_phenoscope._widgets.profile_map import NO_PLATE, ProfileMap
 from napari_phenoscope.constants import MODALITY, PERT_INAME, PLATE, SITE, WELL
 from napari_phenoscope.profile_map.points import points_in_polygon
+from napari_phenoscope.session.map_layout import NO_CELLS, NO_WELLS
+from napari_phenoscope.session.positions import field_key
 from napari_phenoscope.session.state import state_of
 
 pytestmark = pytest.mark.gui
@@ -43,7 +45,7 @@ def profiled_session(viewer, root, segmented_plate: str = "P-COMPOUND"):
 
 
 @pytest.fixture
-def map_dock(make_napari_viewer, qtbot):
+def profile_map_dock(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     widget = ProfileMap(viewer)
     viewer.window.add_dock_widget(widget)
@@ -73,8 +75,8 @@ def isolated_point(embedding: np.ndarray, widget) -> int:
     return int(np.nonzero(distances.min(axis=1) > 3)[0][0])
 
 
-def test_bad_states_show_messages_not_tracebacks(map_dock, tmp_path):
-    viewer, widget = map_dock
+def test_bad_states_show_messages_not_tracebacks(profile_map_dock, tmp_path):
+    viewer, widget = profile_map_dock
     assert not widget.compute()
     assert widget.status.text() == NO_PLATE
     cells = synthetic_cells(cells_per_well=2)
@@ -86,8 +88,8 @@ def test_bad_states_show_messages_not_tracebacks(map_dock, tmp_path):
     assert widget.status.text() == NO_WELLS
 
 
-def test_clicking_a_point_selects_its_cell_and_moves_the_viewer(map_dock, qtbot, tmp_path):
-    viewer, widget = map_dock
+def test_clicking_a_point_selects_its_cell_and_moves_the_viewer(profile_map_dock, qtbot, tmp_path):
+    viewer, widget = profile_map_dock
     session = profiled_session(viewer, tmp_path)
     embedding = computed(widget, qtbot)
     assert embedding.shape == (len(session.cells), 2)
@@ -127,8 +129,8 @@ def test_clicking_a_point_selects_its_cell_and_moves_the_viewer(map_dock, qtbot,
     )
 
 
-def test_unsegmented_fields_get_rings_at_the_cell_centres(map_dock, qtbot, tmp_path):
-    viewer, widget = map_dock
+def test_unsegmented_fields_get_rings_at_the_cell_centres(profile_map_dock, qtbot, tmp_path):
+    viewer, widget = profile_map_dock
     session = profiled_session(viewer, tmp_path, segmented_plate="none")
     embedding = computed(widget, qtbot)
     target = isolated_point(embedding, widget)
@@ -140,8 +142,8 @@ def test_unsegmented_fields_get_rings_at_the_cell_centres(map_dock, qtbot, tmp_p
     np.testing.assert_allclose(layer.data, [cell_center(label)])
 
 
-def test_lasso_selects_the_cells_inside(map_dock, qtbot, tmp_path):
-    viewer, widget = map_dock
+def test_lasso_selects_the_cells_inside(profile_map_dock, qtbot, tmp_path):
+    viewer, widget = profile_map_dock
     session = profiled_session(viewer, tmp_path)
     embedding = computed(widget, qtbot)
     widget.lasso_button.setChecked(True)
@@ -171,8 +173,8 @@ def test_lasso_selects_the_cells_inside(map_dock, qtbot, tmp_path):
     assert widget.highlighted.tolist() == [target]
 
 
-def test_selecting_a_cell_in_the_viewer_highlights_its_point(map_dock, qtbot, tmp_path):
-    viewer, widget = map_dock
+def test_selecting_a_cell_in_the_viewer_highlights_its_point(profile_map_dock, qtbot, tmp_path):
+    viewer, widget = profile_map_dock
     session = profiled_session(viewer, tmp_path)
     computed(widget, qtbot)
     assert show_field_labels(viewer, session)  # field on show: P-COMPOUND A01 site 1
@@ -184,8 +186,8 @@ def test_selecting_a_cell_in_the_viewer_highlights_its_point(map_dock, qtbot, tm
     assert tuple(widget.table.iloc[expected[0]][[PLATE, WELL, SITE, "label"]]) == selected
 
 
-def test_well_map_opens_the_clicked_well_and_shows_mAP_queries(map_dock, qtbot, tmp_path):
-    viewer, widget = map_dock
+def test_well_map_opens_the_clicked_well_and_shows_mAP_queries(profile_map_dock, qtbot, tmp_path):
+    viewer, widget = profile_map_dock
     session = profiled_session(viewer, tmp_path)
     embedding = computed(widget, qtbot, level="wells")
     assert len(embedding) == len(session.well_profiles["vit"])
@@ -194,12 +196,12 @@ def test_well_map_opens_the_clicked_well_and_shows_mAP_queries(map_dock, qtbot, 
     click_at(widget, embedding[target])
     assert field_key(session)[:2] == (plate, well)
     queries = [("P-CRISPR", "A01"), ("P-CRISPR", "A02")]
-    map_events_of(viewer).highlight_wells.emit(queries)
+    profile_map_requests_of(viewer).highlight_wells.emit(queries)
     assert sorted(widget.index.keys_at(widget.highlighted)) == queries
 
 
-def test_cancel_frees_the_dock_and_drops_the_layout(map_dock, qtbot, tmp_path):
-    viewer, widget = map_dock
+def test_cancel_frees_the_dock_and_drops_the_layout(profile_map_dock, qtbot, tmp_path):
+    viewer, widget = profile_map_dock
     profiled_session(viewer, tmp_path)
     assert widget.compute(level="cells", feature_set="vit")
     widget.cancel()
@@ -213,8 +215,8 @@ def test_cancel_frees_the_dock_and_drops_the_layout(map_dock, qtbot, tmp_path):
     assert widget.progress_bar.value() == 100
 
 
-def test_map_is_cached_and_exports_png_and_svg(map_dock, qtbot, tmp_path):
-    viewer, widget = map_dock
+def test_map_is_cached_and_exports_png_and_svg(profile_map_dock, qtbot, tmp_path):
+    viewer, widget = profile_map_dock
     profiled_session(viewer, tmp_path / "plate")
     first = computed(widget, qtbot)
     assert computed(widget, qtbot) is first  # the same map, straight from the cache
@@ -228,14 +230,14 @@ def test_map_is_cached_and_exports_png_and_svg(map_dock, qtbot, tmp_path):
 
 
 def test_large_maps_are_drawn_as_an_image_and_still_click_lasso_and_pan(
-    map_dock, qtbot, tmp_path, monkeypatch
+    profile_map_dock, qtbot, tmp_path, monkeypatch
 ):
     """The raster path (a million points in use), forced here on the small synthetic map."""
     from napari_phenoscope._widgets import _scatter_canvas
 
     monkeypatch.setattr(_scatter_canvas, "RASTER_ABOVE", 10)
     monkeypatch.setattr(_scatter_canvas, "MAX_RINGS", 3)
-    viewer, widget = map_dock
+    viewer, widget = profile_map_dock
     session = profiled_session(viewer, tmp_path)
     embedding = computed(widget, qtbot)
     image = widget.plot.points_image
@@ -285,12 +287,12 @@ def test_large_maps_are_drawn_as_an_image_and_still_click_lasso_and_pan(
     assert image.get_array().shape[:2] == widget.plot._view()[1]
 
 
-def test_the_map_marks_and_labels_the_query_its_targets_and_the_match(map_dock, tmp_path):
+def test_the_map_marks_and_labels_the_query_its_targets_and_the_match(profile_map_dock, tmp_path):
     from matplotlib.colorbar import Colorbar
 
     from napari_phenoscope._widgets.similar_dock import SimilarDock
 
-    viewer, widget = map_dock
+    viewer, widget = profile_map_dock
     similar = SimilarDock(viewer)
     viewer.window.add_dock_widget(similar)
     session = profiled_session(viewer, tmp_path)
@@ -318,10 +320,10 @@ def test_the_map_marks_and_labels_the_query_its_targets_and_the_match(map_dock, 
     assert {text.get_text() for text in widget.axes.texts} >= {"BI-2536"}  # marks redrawn
 
 
-def test_cell_and_nucleus_labels_are_drawn_as_contours(map_dock, tmp_path):
+def test_cell_and_nucleus_labels_are_drawn_as_contours(profile_map_dock, tmp_path):
     from napari_phenoscope._widgets._workers import LABELS_CELLS, LABELS_NUCLEI
 
-    viewer, _ = map_dock
+    viewer, _ = profile_map_dock
     session = profiled_session(viewer, tmp_path)
     assert show_field_labels(viewer, session)
     for name in (LABELS_NUCLEI, LABELS_CELLS):

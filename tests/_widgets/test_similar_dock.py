@@ -9,17 +9,18 @@ from qtpy.QtCore import Qt
 from test_profile_map import profiled_session
 from test_rank import synthetic_cells, write_synthetic_project
 
-from napari_phenoscope._widgets import similar_dock
 from napari_phenoscope._widgets._frame_model import SORT_ROLE
-from napari_phenoscope._widgets._viewer import field_key, open_plate
+from napari_phenoscope._widgets._viewer import open_plate
 from napari_phenoscope._widgets.similar_dock import (
-    NO_CELL,
     NO_PLATE,
     NO_PROFILES,
     TARGET_BACKGROUND,
     SimilarDock,
 )
 from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL, PERT_INAME, PLATE, SITE
+from napari_phenoscope.session import ranking
+from napari_phenoscope.session.positions import field_key
+from napari_phenoscope.session.ranking import NO_CELL
 from napari_phenoscope.session.state import state_of
 from napari_phenoscope.similarity.rank import (
     BEST_PLATE,
@@ -161,13 +162,13 @@ def test_a_selection_is_ranked_in_the_worker_not_the_gui_thread(dock, qtbot, tmp
     viewer, widget = dock
     session = profiled_session(viewer, tmp_path)
     threads = []
-    rank = similar_dock.rank_perturbations
+    rank = ranking.rank_perturbations
 
     def recorded(*args, **kwargs):
         threads.append(threading.current_thread())
         return rank(*args, **kwargs)
 
-    monkeypatch.setattr(similar_dock, "rank_perturbations", recorded)
+    monkeypatch.setattr(ranking, "rank_perturbations", recorded)  # what the worker runs
     cells = session.cells[session.cells[PERT_INAME] == "BI-2536"]
     first, second = cell_key(cells.iloc[0]), cell_key(cells.iloc[1])
     for key in (first, second):  # two quick clicks: the second supersedes the first

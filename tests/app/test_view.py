@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from test_rank import synthetic_cells, synthetic_well_profiles, write_synthetic_project
 
-from napari_phenoscope._widgets._viewer import field_key
 from napari_phenoscope.app.view import open_profiles_viewer
 from napari_phenoscope.cli import main
 from napari_phenoscope.errors import ProfileTableError
+from napari_phenoscope.session.positions import field_key
 from napari_phenoscope.session.state import state_of
 
 
@@ -27,7 +27,7 @@ def test_view_opens_the_plate_and_every_table(make_napari_viewer, tmp_path):
     assert session.has_images and field_key(session)[0] == "P-COMPOUND"
     assert list(session.well_profiles) == ["cellprofiler", "b"]
     assert docks.profile.status.text() == "Feature sets: cellprofiler, b."
-    combo = docks.map.feature_combo
+    combo = docks.retrieval.feature_combo
     assert [combo.itemText(i) for i in range(combo.count())] == [
         "cellprofiler",
         "b",

@@ -10,11 +10,11 @@ from qc_plate import write_qc_plate
 from qtpy.QtCore import Qt
 
 from napari_phenoscope._widgets._cells import FLAGGED_CELLS, show_field_labels
-from napari_phenoscope._widgets._viewer import field_key
 from napari_phenoscope._widgets.plate_navigator import PlateNavigator
 from napari_phenoscope.constants import CHANNELS, LABEL
 from napari_phenoscope.io.plate_layout import EMPTY_RGBA, well_grid
 from napari_phenoscope.session.compute import profile_field, record_profile
+from napari_phenoscope.session.positions import field_key
 from napari_phenoscope.session.quality import flagged_labels
 from napari_phenoscope.session.state import QC_FAILED_FIELDS
 
@@ -74,7 +74,8 @@ def test_navigator_qc_colours_wells_explains_fields_and_marks_flagged_cells(
 def test_profile_map_leaves_out_flagged_cells_unless_asked(make_napari_viewer, tmp_path: Path):
     from test_profile_map import profiled_session
 
-    from napari_phenoscope._widgets.profile_map import ProfileMap, map_table
+    from napari_phenoscope._widgets.profile_map import ProfileMap
+    from napari_phenoscope.session.map_layout import map_table
 
     viewer = make_napari_viewer()
     widget = ProfileMap(viewer)

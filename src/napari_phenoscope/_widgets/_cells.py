@@ -2,27 +2,35 @@
 
 Any dock may show the segmented field ("nuclei" and "cells" Labels layers whose
 ``features`` hold the cells) and let a click on a cell select it; the selection is shared
-through the session's ``selection_changed`` event.
+through the session's ``selection_changed`` event. ``highlight_cells`` draws selected cells
+of the field on show in the "selected cells" layer (as outlines, so that the five channels
+stay visible inside them).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from napari.utils.colormaps import direct_colormap
 
-from napari_phenoscope._widgets._viewer import field_key, tag_field_layer
+from napari_phenoscope._widgets._viewer import tag_field_layer
 from napari_phenoscope._widgets._workers import LABELS_CELLS, LABELS_NUCLEI
 from napari_phenoscope.constants import PLATE, SITE, WELL
 from napari_phenoscope.io.field_layers import METADATA_KEY
 from napari_phenoscope.session.compute import labels_features
+from napari_phenoscope.session.positions import cell_centers_in_field, field_key
 from napari_phenoscope.session.quality import flagged_label_image, flagged_labels
 from napari_phenoscope.session.state import PlateSession, state_of
 
 #: Outline width (pixels) of each layer's labels: drawn as contours, not filled, so that the
 #: five channels stay visible inside every cell (filled labels muddy them).
 LABEL_CONTOURS = {LABELS_NUCLEI: 1, LABELS_CELLS: 2}
+#: The layer that outlines the selected cells (the Profile map draws it).
+SELECTED_LAYER = "selected cells"
+#: Outline width (pixels) of the selected cells: thick enough to find, thin enough to see in.
+SELECTED_CONTOUR_PX = 3
 
 
 def show_field_labels(viewer: Any, session: PlateSession) -> bool:
@@ -126,3 +134,58 @@ def enable_cell_clicks(viewer: Any) -> None:
     """Let a click on a segmented cell select it (once per viewer, whichever dock asks)."""
     if _click_selects_cell not in viewer.mouse_drag_callbacks:
         viewer.mouse_drag_callbacks.append(_click_selects_cell)
+
+
+def highlight_cells(
+    viewer: Any, session: PlateSession, labels: list[int], centers: np.ndarray | None = None
+) -> Any:
+    """Show cells ``labels`` of the field on show in the "selected cells" layer.
+
+    Their masks are drawn when the field is segmented, rings at their centroids otherwise
+    (``centers`` as (y, x) rows, looked up in ``session.cells`` when None). The layer is
+    reused (its data replaced): adding and removing napari layers costs a few hundred ms,
+    too much for a click. It is left untagged, so that navigation keeps it; the map dock
+    redraws it for each field shown. Returns the layer (None if nothing was ever selected).
+    """
+    key = field_key(session)
+    segmented = key in session.labels
+    layer = viewer.layers[SELECTED_LAYER] if SELECTED_LAYER in viewer.layers else None
+    if layer is not None and type(layer).__name__ != ("Labels" if segmented else "Points"):
+        viewer.layers.remove(layer)
+        layer = None
+    if layer is None and not labels:
+        return None
+    if segmented:
+        cell_labels = session.labels[key][1]
+        # each cell keeps its own id, so that touching selected cells keep their own outline
+        data = np.where(np.isin(cell_labels, labels), cell_labels, 0)
+    else:
+        data = cell_centers_in_field(session, key, labels) if centers is None else centers
+        data = np.asarray(data, dtype=float).reshape(-1, 2)
+    if layer is not None:
+        layer.data = data
+    else:
+        active = viewer.layers.selection.active
+        if segmented:
+            from napari.utils.colormaps import DirectLabelColormap
+
+            colormap = DirectLabelColormap(color_dict={None: "yellow", 0: "transparent"})
+            layer = viewer.add_labels(data, name=SELECTED_LAYER, opacity=1.0, colormap=colormap)
+            layer.contour = SELECTED_CONTOUR_PX
+        else:
+            layer = viewer.add_points(
+                data,
+                name=SELECTED_LAYER,
+                size=40,
+                face_color="transparent",
+                border_color="yellow",
+                border_width=0.12,
+            )
+        if active is not None and active in viewer.layers:
+            viewer.layers.selection.active = active  # keep the user's active layer
+    if segmented and labels and LABELS_CELLS in viewer.layers:
+        viewer.layers[LABELS_CELLS].selected_label = labels[0]
+    top = len(viewer.layers) - 1
+    if viewer.layers.index(layer) != top:
+        viewer.layers.move(viewer.layers.index(layer), top + 1)
+    return layer

@@ -9,7 +9,6 @@ list; the arrays are copied when a run starts, so painting during a run changes 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ from magicgui.widgets import ComboBox, Container
 
 from napari_phenoscope.constants import CHANNELS
 from napari_phenoscope.errors import LabelsError
+from napari_phenoscope.session.channel_layers import matching_layer
 
 #: The "cells" choice that segments the field (the default).
 SEGMENT = "segment (Phenoscope)"
@@ -28,20 +28,6 @@ def _is_image(layer: Any) -> bool:
 
 def _is_labels(layer: Any) -> bool:
     return layer.__class__.__name__ == "Labels"
-
-
-def matching_layer(channel: str, layers: list[Any]) -> Any:
-    """The Image layer whose name names ``channel`` (``DNA``, ``Hoechst DNA``, ``mito_1``).
-
-    An exact name first, then the channel as a word of the name (case ignored); None if
-    no layer or several layers match.
-    """
-    exact = [layer for layer in layers if layer.name.lower() == channel.lower()]
-    if len(exact) == 1:
-        return exact[0]
-    word = re.compile(rf"(^|[^a-z]){channel.lower()}([^a-z]|$)")
-    named = [layer for layer in layers if word.search(layer.name.lower())]
-    return named[0] if len(named) == 1 else None
 
 
 class LayerInputs(Container):

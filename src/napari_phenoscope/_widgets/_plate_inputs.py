@@ -67,17 +67,3 @@ class PlateInputs:
             "illum": self.illum_edit.text().strip() or None,
             "pixel_size": pixel_size,
         }
-
-
-def describe_session(session: Any) -> str:
-    """One status line: fields, plates, annotations, illumination, pixel size."""
-    from napari_phenoscope.io import is_illum_corrected
-
-    parts = [f"{len(session.fields)} fields on {len(session.plates())} plate(s)"]
-    if session.well_metadata is None:
-        parts.append("no well metadata (profiles normalise to all wells)")
-    if len(session.fields) and is_illum_corrected(session.field_row(0).to_dict()):
-        parts.append("illumination-corrected")
-    pixel_size = session.extras.get("pixel_size")
-    parts.append(f"{pixel_size:g} µm/px" if pixel_size else "pixel size unknown")
-    return "; ".join(parts)

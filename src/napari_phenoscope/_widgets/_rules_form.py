@@ -1,4 +1,4 @@
-"""The mAP dock's form for copairs' pair rules: group by, reference, negatives within."""
+"""The Retrieval dock's form for copairs' pair rules: group by, reference, negatives within."""
 
 from __future__ import annotations
 

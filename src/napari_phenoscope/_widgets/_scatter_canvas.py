@@ -1,5 +1,9 @@
 """A matplotlib scatter in Qt for the Profile map: toolbar, legend, click and lasso, rings.
 
+Long (~430 lines) because drawing a million points interactively needs its own raster,
+legend, lasso and hit testing in one widget; the point index it hits is in
+``profile_map/points.py``.
+
 It knows points only by their index: the dock maps indices to cells. Up to
 ``RASTER_ABOVE`` points are markers; larger maps are drawn as an image of every point,
 re-rendered for the visible window when a pan or zoom draws the figure

@@ -30,8 +30,10 @@ def napari_theme(viewer: Any) -> Theme:
     )
 
 
-def theme_axes(figure: Any, axes: Any, theme: Theme) -> None:
-    """Paint a matplotlib figure and its axes (ticks, labels, title, legend) in ``theme``."""
+def theme_axes(figure: Any, axes: Any, viewer: Any) -> None:
+    """Paint a matplotlib figure and its axes (ticks, labels, title, legend) in the
+    viewer's napari theme."""
+    theme = napari_theme(viewer)
     figure.set_facecolor(theme.background)
     axes.set_facecolor(theme.background)
     for spine in axes.spines.values():

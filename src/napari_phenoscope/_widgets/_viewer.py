@@ -6,19 +6,17 @@ No Qt here: these functions take a ``napari.Viewer`` and the shared ``PlateSessi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from napari_phenoscope.constants import CHANNELS, PLATE, SITE, WELL
+from napari_phenoscope.constants import CHANNELS
 from napari_phenoscope.io import resolve_pixel_size
 from napari_phenoscope.io.field_layers import METADATA_KEY, field_layer_data
 from napari_phenoscope.session.opening import OpenedPlate, annotated_wells, read_plate_session
+from napari_phenoscope.session.positions import field_key
 from napari_phenoscope.session.state import PlateSession, state_of
 
-
-def field_key(session: PlateSession, index: int | None = None) -> tuple[str, str, int]:
-    """(plate, well, site) of a field of the session."""
-    row = session.field_row(index)
-    return str(row[PLATE]), str(row[WELL]), int(row[SITE])
+if TYPE_CHECKING:
+    import napari
 
 
 def session_from_layers(viewer: Any) -> PlateSession | None:
@@ -85,7 +83,7 @@ def per_field_layers(viewer: Any) -> list[Any]:
     ]
 
 
-def tag_field_layer(layer: Any, key: tuple[str, str, int], role: str) -> None:
+def tag_field_layer(layer: napari.layers.Layer, key: tuple[str, str, int], role: str) -> None:
     """Mark a layer as belonging to field ``key`` so that navigation replaces it."""
     layer.metadata[METADATA_KEY] = {"field_key": key, "role": role}
 

@@ -3,77 +3,13 @@
 from __future__ import annotations
 
 import inspect
-import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 LABELS_NUCLEI = "nuclei"
 LABELS_CELLS = "cells"
-
-
-def keep_triton_out_beside_mesa_llvm() -> bool:
-    """Stop torch from importing triton into a process that already runs Mesa's LLVM.
-
-    timm imports torchvision, which imports ``torch._dynamo``, which imports triton when it
-    is installed. Triton's own LLVM, loaded after Mesa's ``libLLVM`` (software OpenGL:
-    llvmpipe under Xvfb, in VMs and remote desktops), crashes the process with a
-    segmentation fault. Nothing here compiles kernels with triton, so once a viewer has
-    mapped ``libLLVM``, ``sys.modules["triton"] = None`` makes torch see triton as absent.
-    Call this after the viewer exists and before the first import of timm.
-
-    Returns
-    -------
-    bool
-        Whether triton was kept out.
-    """
-    if "triton" in sys.modules or not sys.platform.startswith("linux"):
-        return False
-    try:
-        maps = Path("/proc/self/maps").read_text()
-    except OSError:
-        return False
-    if "libLLVM" not in maps:
-        return False
-    # process-wide on purpose: any torch import after this point would load triton's LLVM
-    # and crash the whole napari; only done when Mesa's LLVM is already mapped (see above)
-    sys.modules["triton"] = None  # type: ignore[assignment]
-    return True
-
-
-def import_models() -> None:
-    """Import torch and timm now, in the GUI thread (once per process; later calls are free).
-
-    Called when the Profile dock opens: an import in a worker thread holds the GIL for about
-    a second, freezing the viewer mid-run, while here the dock's opening takes that second.
-    Importing is the only effect: nothing process-wide is changed.
-    """
-    import napari_phenoscope.models  # noqa: F401
-
-
-_startup_frozen = False
-
-
-def freeze_startup_objects() -> None:
-    """Move every object alive to the permanent GC generation, once per process.
-
-    Only for Phenoscope's own processes (``phenoscope demo``, ``view``, the tour: the
-    ``app`` package calls it), never when a dock opens in someone else's napari: it is
-    process-wide, and would leave other plugins' reference cycles among those objects
-    uncollected. A full garbage collection (run in whichever thread allocates, often the
-    GUI thread) scans every object of napari, Qt, torch and pandas: ~440 ms measured in the
-    GUI responsiveness test, ~90 ms with those objects frozen (``gc.freeze``: they are still
-    freed when unreferenced; only reference cycles among them are never collected).
-    """
-    global _startup_frozen
-    if not _startup_frozen:
-        import gc
-
-        gc.collect()
-        gc.freeze()
-        _startup_frozen = True
 
 
 def notify_error(message: str) -> None:
@@ -88,16 +24,6 @@ def notify_info(message: str) -> None:
     from napari.utils.notifications import show_info
 
     show_info(message)
-
-
-def one_line(error: BaseException) -> str:
-    """An exception as one readable line (the type name only for unexpected errors)."""
-    from napari_phenoscope.errors import PhenoscopeError
-
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    if isinstance(error, PhenoscopeError):
-        return text
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 600.0) -> bool:

@@ -14,7 +14,6 @@ event.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,11 +32,18 @@ from qtpy.QtWidgets import (
 
 from napari_phenoscope._widgets._dock import NO_PLATE, NO_PROFILES, Dock
 from napari_phenoscope._widgets._viewer import show_field
-from napari_phenoscope._widgets._workers import one_line
 from napari_phenoscope.constants import LABEL, MODALITY, PLATE, SITE, WELL
-from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
+from napari_phenoscope.errors import PhenoscopeError, ProfileTableError, one_line
+from napari_phenoscope.session.comparison_request import (
+    AUTOMATIC,
+    NO_CONTRAST,
+    QUERY_MODES,
+    query_maker,
+    run_comparison,
+    versus_spec,
+)
 from napari_phenoscope.session.state import PlateSession
-from napari_phenoscope.similarity.comparison import Comparison, compare
+from napari_phenoscope.similarity.comparison import Comparison
 from napari_phenoscope.similarity.comparison_figure import (
     CellTiles,
     draw_comparison,
@@ -45,81 +51,14 @@ from napari_phenoscope.similarity.comparison_figure import (
     write_comparison,
 )
 from napari_phenoscope.similarity.rank import (
-    cell_normaliser,
-    cell_query,
-    find_cell,
     perturbation_names,
-    well_query,
 )
 
 if TYPE_CHECKING:
     import napari
 
-QUERY_MODES = ("perturbation", "well", "selected cell")
-#: The contrast picker's first and last entries.
-AUTOMATIC, NO_CONTRAST = "automatic (the query's other target)", "none"
 #: Screen resolution of the dock's figure: 9 pt text is about 12 px.
 SCREEN_DPI = 100
-
-
-@lru_cache(maxsize=2)
-def _encoder(path: str | None) -> Any:
-    """The ViT the profiles were made with (the bundled one), loaded once."""
-    from napari_phenoscope.models import load_encoder
-
-    return load_encoder(path, device="cpu")
-
-
-def query_maker(session: PlateSession, mode: str, value: str):
-    """What ``compare`` takes as the query: a perturbation name, or a maker of a well or cell.
-
-    ``value`` is ``"name · modality"`` or ``"modality:name"`` for a perturbation and
-    ``"PLATE WELL"`` for a well; a cell query uses the session's first selected cell.
-    """
-    if mode == "perturbation":
-        return value
-    if mode == "well":
-        plate, _, well = value.partition(" ")
-        return lambda profiles, columns: well_query(profiles, plate, well, columns)
-    if not session.selected:
-        raise ProfileTableError("No cell selected: click a cell in the viewer first.")
-    if session.cells is None:
-        raise ProfileTableError("No single-cell profiles yet: run the Profile dock first.")
-    cell = find_cell(session.cells, tuple(session.selected[0]))
-
-    def make(profiles, columns):
-        normalizer = cell_normaliser(session.cells, columns, str(cell[PLATE]))
-        return cell_query(cell, columns, normalizer)
-
-    return make
-
-
-def versus_spec(text: str) -> str | None:
-    """The picker's text as ``compare``'s ``versus``: None (automatic), "" (none) or a name."""
-    text = text.strip()
-    if text in ("", AUTOMATIC):
-        return None
-    return "" if text == NO_CONTRAST else text
-
-
-def _run(
-    session: PlateSession,
-    query: Any,
-    match: str,
-    versus: str | None,
-    with_vit: bool,
-    weights: str | None,
-) -> Comparison:
-    """Worker: the whole comparison (reads fields and embeds crops)."""
-    return compare(
-        session.well_profiles,
-        query,
-        match,
-        cells=session.cells,
-        fields=session.fields,
-        encoder=_encoder(weights) if with_vit else None,
-        versus=versus,
-    )
 
 
 class CompareDock(Dock):
@@ -216,7 +155,7 @@ class CompareDock(Dock):
         self.compare_button.setEnabled(False)
         self.status.setText(f"Comparing with {match_text}…")
         self.start(
-            _run,
+            run_comparison,
             session,
             maker,
             match_text,

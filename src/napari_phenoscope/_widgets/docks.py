@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from napari_phenoscope._widgets._workers import keep_triton_out_beside_mesa_llvm
+from napari_phenoscope.models.imports import keep_triton_out_beside_mesa_llvm
 
 PLUGIN = "napari-phenoscope"
 #: Dock title -> the widget's display name in napari.yaml (what *Plugins* lists).
@@ -20,7 +20,7 @@ PLUGIN_WIDGETS: dict[str, str] = {
     "Inspect": "Inspect",
     "Profile map": "Profile map",
     "Similar": "Similar perturbations",
-    "mAP": "mAP",
+    "Retrieval": "Retrieval (mAP)",
     "Compare": "Compare",
 }
 #: Dock title -> area; the right-hand docks share one tabbed area (Profile in front).
@@ -30,7 +30,7 @@ DOCK_AREAS: dict[str, str] = {
     "Inspect": "right",
     "Profile map": "right",
     "Similar": "right",
-    "mAP": "right",
+    "Retrieval": "right",
     "Compare": "right",
 }
 
@@ -44,7 +44,7 @@ class PhenoscopeDocks:
     inspect: Any
     profile_map: Any
     similar: Any
-    map: Any
+    retrieval: Any
     compare: Any
     frames: dict[str, Any]
 
@@ -91,7 +91,7 @@ def add_all_docks(viewer: Any) -> PhenoscopeDocks:
         inspect=widgets["Inspect"],
         profile_map=widgets["Profile map"],
         similar=widgets["Similar"],
-        map=widgets["mAP"],
+        retrieval=widgets["Retrieval"],
         compare=widgets["Compare"],
         frames=frames,
     )

@@ -29,10 +29,10 @@ from qtpy.QtWidgets import (
 import napari_phenoscope.session.inspect as _inspect
 from napari_phenoscope._widgets._cells import enable_cell_clicks, field_image_scale
 from napari_phenoscope._widgets._dock import Dock
-from napari_phenoscope._widgets._viewer import field_key, tag_field_layer
-from napari_phenoscope._widgets._workers import one_line
-from napari_phenoscope.constants import CENTER_X, CENTER_Y, LABEL, PLATE, SITE, WELL
+from napari_phenoscope._widgets._viewer import tag_field_layer
+from napari_phenoscope.errors import one_line
 from napari_phenoscope.session.inspect import ROLLOUT, Inspection
+from napari_phenoscope.session.positions import cell_center, field_key
 from napari_phenoscope.session.state import NO_IMAGES
 
 if TYPE_CHECKING:
@@ -52,23 +52,6 @@ NO_CELL = (
     "No cell selected: profile this field (Profile dock), then click a cell, "
     "or inspect the whole field."
 )
-
-
-def cell_centre(session: Any, cell: tuple[str, str, int, int]) -> tuple[float, float] | None:
-    """(y, x) centre of a selected cell from the session's cell table (None if unknown)."""
-    if session.cells is None:
-        return None
-    plate, well, site, label = cell
-    cells = session.cells
-    rows = cells[
-        (cells[PLATE] == plate)
-        & (cells[WELL] == well)
-        & (cells[SITE] == site)
-        & (cells[LABEL] == label)
-    ]
-    if rows.empty:
-        return None
-    return float(rows[CENTER_Y].iloc[0]), float(rows[CENTER_X].iloc[0])
 
 
 def show_inspection(viewer: Any, inspection: Inspection) -> None:
@@ -205,7 +188,7 @@ class InspectDock(Dock):
         centre = None
         if mode == "cell":
             selected = [cell for cell in session.selected if tuple(cell[:3]) == key]
-            centre = cell_centre(session, selected[-1]) if selected else None
+            centre = cell_center(session, selected[-1]) if selected else None
             if centre is None:
                 return self.fail(NO_CELL)
         self.run_button.setEnabled(False)

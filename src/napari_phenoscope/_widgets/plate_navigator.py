@@ -29,16 +29,11 @@ from qtpy.QtWidgets import (
 
 from napari_phenoscope._widgets._cells import show_field_labels
 from napari_phenoscope._widgets._dock import Dock
-from napari_phenoscope._widgets._plate_inputs import PlateInputs, describe_session
-from napari_phenoscope._widgets._viewer import (
-    current_session,
-    field_key,
-    show_field,
-    show_opened_plate,
-)
-from napari_phenoscope._widgets._workers import notify_error, one_line, wait_until
+from napari_phenoscope._widgets._plate_inputs import PlateInputs
+from napari_phenoscope._widgets._viewer import current_session, show_field, show_opened_plate
+from napari_phenoscope._widgets._workers import notify_error, wait_until
 from napari_phenoscope.constants import MODALITY, ROW_LETTERS, is_metadata_column
-from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope.errors import PhenoscopeError, one_line
 from napari_phenoscope.io.plate_layout import (
     N_COLUMNS,
     N_ROWS,
@@ -46,7 +41,8 @@ from napari_phenoscope.io.plate_layout import (
     well_grid,
 )
 from napari_phenoscope.io.remote import display_path
-from napari_phenoscope.session.opening import OpenedPlate, read_plate_session
+from napari_phenoscope.session.opening import OpenedPlate, describe_session, read_plate_session
+from napari_phenoscope.session.positions import field_key
 from napari_phenoscope.session.quality import (
     attach_qc,
     describe_field_qc,

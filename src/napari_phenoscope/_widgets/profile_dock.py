@@ -1,5 +1,9 @@
 """Profile dock: segment cells and embed them (ViT and/or classical features) in a worker.
 
+Long (~460 lines) because it runs two inputs (a plate's fields or the viewer's layers) and
+two loaders (pipeline output, profile tables) through one worker; what it computes is in
+``session/compute.py``.
+
 Its form is magicgui: the five channel layers and the cells come from the viewer's layers
 (``_layer_inputs``); cells from a Labels layer (another tool's, or one painted by hand) are
 profiled exactly as they are, on the field on show, every time Run is pressed.
@@ -31,14 +35,10 @@ import napari_phenoscope.session.compute as _compute
 from napari_phenoscope._widgets._cells import enable_cell_clicks, show_field_labels
 from napari_phenoscope._widgets._dock import NO_PLATE, Dock
 from napari_phenoscope._widgets._layer_inputs import LayerInputs
-from napari_phenoscope._widgets._viewer import field_key
-from napari_phenoscope._widgets._workers import (
-    import_models,
-    notify_error,
-    one_line,
-)
-from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope._widgets._workers import notify_error
+from napari_phenoscope.errors import PhenoscopeError, one_line
 from napari_phenoscope.io.profile_tables import ProfileTable, describe, load_profile_table
+from napari_phenoscope.models.imports import import_models
 from napari_phenoscope.profiling.outputs import read_pipeline_output
 from napari_phenoscope.session.compute import (
     FEATURE_SETS,
@@ -50,6 +50,7 @@ from napari_phenoscope.session.compute import (
     labels_features,
     record_profile,
 )
+from napari_phenoscope.session.positions import field_key
 from napari_phenoscope.session.state import (
     DEVICES,
     LAYERS_PLATE,

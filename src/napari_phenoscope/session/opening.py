@@ -16,6 +16,7 @@ from napari_phenoscope.io import (
     annotate_wells,
     attach_illum_folder,
     index_plate,
+    is_illum_corrected,
     read_well_metadata,
     resolve_pixel_size,
 )
@@ -82,3 +83,15 @@ def read_plate_session(
     session = PlateSession(source=Path(path), fields=fields, well_metadata=wells)
     session.extras["pixel_size"] = resolve_pixel_size(fields, pixel_size)
     return OpenedPlate(session, field_layer_data(fields, 0, source=session.source))
+
+
+def describe_session(session: PlateSession) -> str:
+    """One status line: fields, plates, annotations, illumination, pixel size."""
+    parts = [f"{len(session.fields)} fields on {len(session.plates())} plate(s)"]
+    if session.well_metadata is None:
+        parts.append("no well metadata (profiles normalise to all wells)")
+    if len(session.fields) and is_illum_corrected(session.field_row(0).to_dict()):
+        parts.append("illumination-corrected")
+    pixel_size = session.extras.get("pixel_size")
+    parts.append(f"{pixel_size:g} µm/px" if pixel_size else "pixel size unknown")
+    return "; ".join(parts)

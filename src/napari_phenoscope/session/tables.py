@@ -2,7 +2,7 @@
 
 A table read by ``io.load_profile_table`` becomes one feature set: its well-level profiles
 (the table itself, or the median of its cells per well for a single-cell table) go to
-``session.well_profiles[name]`` for the Profile map, Similar perturbations and mAP docks;
+``session.well_profiles[name]`` for the Profile map, Similar perturbations and Retrieval docks;
 a single-cell table's rows also join ``session.cells`` (keyed by plate, well, site and
 object number) so that the map of cells and cell queries work on it. With a plate opened,
 the table's wells must be the plate's; without one, a session without images holds them

@@ -1,4 +1,4 @@
-"""mAP dock: retrieval tasks (replicate, sister, compound-gene, CRISPR-ORF) on demand.
+"""Retrieval dock: mAP of the retrieval tasks (replicate, sister, compound-gene, CRISPR-ORF).
 
 The task runs in a child process (``tasks`` / ``metrics`` modules, copairs semantics) that
 Cancel kills. The dock shows the summary (mean mAP, fraction retrieved), a sortable per-query
@@ -20,7 +20,6 @@ import pandas as pd
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from matplotlib.figure import Figure
 from qtpy.QtCore import QSortFilterProxyModel, Qt
-from qtpy.QtGui import QColor, QFont
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -37,103 +36,35 @@ from qtpy.QtWidgets import (
 
 import napari_phenoscope.evaluation.precision as metrics
 from napari_phenoscope._widgets._dock import NO_PLATE, NO_PROFILES, Dock
-from napari_phenoscope._widgets._frame_model import SORT_ROLE, DataFrameModel
-from napari_phenoscope._widgets._map_links import MapMarks, map_events_of
+from napari_phenoscope._widgets._frame_model import SORT_ROLE
+from napari_phenoscope._widgets._profile_map_requests import MapMarks, profile_map_requests_of
+from napari_phenoscope._widgets._query_table import QueryModel
 from napari_phenoscope._widgets._rules_form import RULES_TASK, RulesForm
-from napari_phenoscope._widgets._theme import napari_theme, theme_axes
-from napari_phenoscope._widgets._workers import one_line
-from napari_phenoscope.constants import BROAD_SAMPLE, GENE, MODALITY, PERT_INAME, PLATE, WELL
-from napari_phenoscope.errors import PhenoscopeError
-from napari_phenoscope.evaluation.rules import (
-    STRATUM,
-    PairRules,
-    evaluate_profiles,
-    rules_label,
-)
-from napari_phenoscope.evaluation.tasks import MATCHED_LABEL, REFERENCE, TASKS, TaskResult, evaluate
-from napari_phenoscope.io.plate_layout import category_colour
+from napari_phenoscope._widgets._theme import theme_axes
+from napari_phenoscope.errors import PhenoscopeError, one_line
+from napari_phenoscope.evaluation.rules import rules_label
+from napari_phenoscope.evaluation.tasks import TASKS, TaskResult
 from napari_phenoscope.io.profiles import metadata_columns
-from napari_phenoscope.session.interruptible import InterruptibleProcess
+from napari_phenoscope.session.retrieval import (
+    THRESHOLD,
+    evaluate_each,
+    fraction_retrieved_table,
+    group_columns,
+    query_columns,
+    query_wells,
+    summary_html,
+)
 from napari_phenoscope.session.state import PlateSession
 
 if TYPE_CHECKING:
     import napari
-
-THRESHOLD = 0.05
-NULL_SIZE = 10_000  # as ``phenoscope evaluate``: the same p-values in the dock and the CLI
-SEED = 0
-#: Per-query columns shown (those present), in this order: what people read first.
-QUERY_COLUMNS = (
-    PERT_INAME,
-    GENE,
-    MATCHED_LABEL,
-    metrics.AP,
-    metrics.P_VALUE,
-    metrics.CORRECTED_P,
-    metrics.BELOW_CORRECTED_P,
-    MODALITY,
-    REFERENCE,
-    metrics.MAP,
-    BROAD_SAMPLE,
-)
-#: Short headers of the per-query columns (others lose their ``Metadata_`` prefix).
-QUERY_HEADERS = {
-    PERT_INAME: "perturbation",
-    MATCHED_LABEL: "target",
-    metrics.AP: "AP",
-    metrics.P_VALUE: "p",
-    metrics.CORRECTED_P: "q",
-    metrics.BELOW_CORRECTED_P: "retrieved",
-    metrics.MAP: "mAP",
-    BROAD_SAMPLE: "broad_sample",
-}
-QUERY_BACKGROUND = QColor(255, 214, 102)  # the Similar query and its targets, as there
-
-
-class QueryModel(DataFrameModel):
-    """Per-query rows: modality colours; the Similar dock's query and targets highlighted."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.highlighted = np.zeros(0, bool)
-        self._modality_colour: list[QColor | None] = []
-        self._bold = QFont()
-        self._bold.setBold(True)
-
-    def show(self, frame: pd.DataFrame, names: set[str]) -> None:
-        """Show ``frame``, highlighting rows whose perturbation or gene is in ``names``."""
-        hit = np.zeros(len(frame), bool)
-        for column in (PERT_INAME, GENE, MATCHED_LABEL):
-            if column in frame:
-                hit |= frame[column].astype(str).isin(names).to_numpy()
-        self.highlighted = hit
-        self._modality_colour = (
-            [QColor.fromRgbF(*category_colour(str(m))) for m in frame[MODALITY]]
-            if MODALITY in frame
-            else [None] * len(frame)
-        )
-        headers = [QUERY_HEADERS.get(c, c.removeprefix("Metadata_")) for c in frame.columns]
-        self.set_frame(frame, headers)
-
-    def style(self, row: int, column: str, role: int):
-        if role == Qt.ItemDataRole.BackgroundRole:
-            if column == MODALITY:
-                return self._modality_colour[row]
-            return QUERY_BACKGROUND if self.highlighted[row] else None
-        if self.highlighted[row] and column != MODALITY:
-            if role == Qt.ItemDataRole.ForegroundRole:
-                return QColor("black")
-            if role == Qt.ItemDataRole.FontRole:
-                return self._bold
-        return None
-
 
 PLOTS = ("mAP vs -log10 p", "fraction retrieved")
 #: The feature combo's entry that computes the task for every feature set, side by side.
 ALL_FEATURE_SETS = "all feature sets"
 
 
-class MapDock(Dock):
+class RetrievalDock(Dock):
     """Dock widget: compute a retrieval task's mAP for a feature set and explore it."""
 
     def __init__(self, napari_viewer: napari.Viewer) -> None:
@@ -210,7 +141,7 @@ class MapDock(Dock):
         self.subscribe(
             session_changed=self._session_changed, cells_changed=self._refresh_feature_sets
         )
-        map_events_of(napari_viewer).mark.connect(self.mark_query)
+        profile_map_requests_of(napari_viewer).mark.connect(self.mark_query)
 
     def mark_query(self, marks: MapMarks) -> None:
         """Highlight the rows of the Similar dock's query and its target genes."""
@@ -304,11 +235,7 @@ class MapDock(Dock):
         self.draw()
 
     def _show_table(self) -> None:
-        result = self.results[self.shown]
-        # pair rules: their group columns first (the presets' are among QUERY_COLUMNS)
-        groups = metadata_columns(result.per_group) if STRATUM in result.summary else []
-        columns = list(dict.fromkeys([*groups, *QUERY_COLUMNS]))
-        columns = [c for c in columns if c in self._per_query.columns]
+        columns = query_columns(self.results[self.shown])
         self.model.show(self._per_query[columns], self._marked_names)
 
     def draw(self) -> None:
@@ -322,7 +249,7 @@ class MapDock(Dock):
             self._draw_scatter(self.results[self.shown])
         else:
             self._draw_bars(self.shown[0])
-        theme_axes(self.figure, self.axes, napari_theme(self.viewer))  # napari's colours
+        theme_axes(self.figure, self.axes, self.viewer)  # napari's colours
         self.canvas.draw_idle()
 
     def _draw_scatter(self, result: TaskResult) -> None:
@@ -387,10 +314,8 @@ class MapDock(Dock):
         row = self.proxy.mapToSource(self.proxy.index(view_row, 0)).row()
         query = self._per_query.iloc[row]
         profiles = session.well_profiles[self.shown[1]]
-        result = self.results[self.shown]
-        by = metadata_columns(result.per_group) if STRATUM in result.summary else None
-        wells = query_wells(profiles, query, by)
-        map_events_of(self.viewer).highlight_wells.emit(wells)
+        wells = query_wells(profiles, query, group_columns(self.results[self.shown]))
+        profile_map_requests_of(self.viewer).highlight_wells.emit(wells)
         self.status.setText(f"{len(wells)} well(s) of this query highlighted on the map.")
         return wells
 
@@ -433,84 +358,3 @@ class MapDock(Dock):
         self.status.setText(
             NO_PROFILES if not session.well_profiles else "Choose a task and Compute."
         )
-
-
-def evaluate_each(
-    tables: dict[str, pd.DataFrame],
-    task: str | PairRules,
-    cancel: threading.Event | None = None,
-    process: InterruptibleProcess | None = None,
-):
-    """Yield (feature set, result) of a CPJUMP1 task or of pair rules, set after set.
-
-    With a ``process``, each evaluation runs in that child process, which setting
-    ``cancel`` kills: copairs' null loops cannot be interrupted in a thread.
-    """
-    for name, profiles in tables.items():
-        source = f"{name} well profiles"
-        function = evaluate_profiles if isinstance(task, PairRules) else evaluate
-        args = (profiles, task, NULL_SIZE, SEED, THRESHOLD, source)
-        if process is None:
-            yield name, function(*args)
-        else:
-            yield name, process.run(function, *args, cancel=cancel or threading.Event())
-
-
-def query_wells(
-    profiles: pd.DataFrame, query: pd.Series, by: list[str] | None = None
-) -> list[tuple[str, str]]:
-    """(plate, well) of the well profiles of a per-query row's group.
-
-    Wells match on ``by`` (pair rules: the mAP's group columns), by default on
-    ``Metadata_broad_sample`` and modality (a consensus row of a gene task has no wells of
-    its own: its guide's or compound's wells are meant).
-    """
-    by = by or [BROAD_SAMPLE, MODALITY]
-    columns = [c for c in by if c in query.index and c in profiles]
-    if not columns:
-        return []
-    mask = np.ones(len(profiles), dtype=bool)
-    for column in columns:
-        mask &= (profiles[column].astype(str) == str(query[column])).to_numpy()
-    rows = profiles[mask]
-    return list(zip(rows[PLATE].astype(str), rows[WELL].astype(str), strict=True))
-
-
-def stratum_name(row: pd.Series) -> str:
-    """A summary row's stratum, e.g. ``compound -> crispr`` or ``orf``."""
-    name = str(row.get(STRATUM) or row.get(MODALITY, ""))
-    reference = row.get(REFERENCE)
-    if isinstance(reference, str) and reference and reference != name:
-        name += f" -> {reference}"
-    cell = row.get("Metadata_cell_type")
-    if isinstance(cell, str) and cell:
-        name += f" ({cell})"
-    return name
-
-
-def fraction_retrieved_table(results: dict[tuple[str, str], TaskResult], task: str) -> pd.DataFrame:
-    """Fraction retrieved per stratum (rows) and feature set (columns) of one task."""
-    columns = {
-        feature_set: {
-            stratum_name(row): float(row["fraction_retrieved"])
-            for _, row in result.summary.iterrows()
-        }
-        for (name, feature_set), result in results.items()
-        if name == task
-    }
-    return pd.DataFrame(columns)[sorted(columns)]
-
-
-def summary_html(result: TaskResult, feature_set: str) -> str:
-    """One line per stratum: mAP, retrieved groups and fraction retrieved."""
-    lines = []
-    for _, row in result.summary.iterrows():
-        n_groups = int(row["n_groups"])
-        fraction = float(row["fraction_retrieved"])
-        lines.append(
-            f"{stratum_name(row)}: mAP {float(row[metrics.MAP]):.3f}, "
-            f"{round(fraction * n_groups)} of {n_groups} retrieved "
-            f"(fraction {fraction:.2f})"
-        )
-    head = f"<b>{result.task}</b> on <b>{feature_set}</b> profiles (corrected p &lt; {THRESHOLD:g})"
-    return head + "<br>" + "<br>".join(lines)

@@ -1,4 +1,4 @@
-"""mAP dock in a real napari viewer (run under xvfb-run)."""
+"""Retrieval (mAP) dock in a real napari viewer (run under xvfb-run)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,9 @@ from test_rank import FEATURES, synthetic_cells, write_synthetic_project
 
 import napari_phenoscope.evaluation.precision as metrics
 from napari_phenoscope._widgets._frame_model import SORT_ROLE
-from napari_phenoscope._widgets._map_links import map_events_of
+from napari_phenoscope._widgets._profile_map_requests import profile_map_requests_of
 from napari_phenoscope._widgets._viewer import open_plate
-from napari_phenoscope._widgets.map_dock import (
-    NO_PLATE,
-    NO_PROFILES,
-    QUERY_COLUMNS,
-    MapDock,
-    fraction_retrieved_table,
-)
+from napari_phenoscope._widgets.retrieval_dock import NO_PLATE, NO_PROFILES, RetrievalDock
 from napari_phenoscope.constants import (
     BROAD_SAMPLE,
     CONTROL_TYPE,
@@ -27,6 +21,7 @@ from napari_phenoscope.constants import (
     PLATE,
     WELL,
 )
+from napari_phenoscope.session.retrieval import QUERY_COLUMNS, fraction_retrieved_table
 
 pytestmark = pytest.mark.gui
 
@@ -34,7 +29,7 @@ pytestmark = pytest.mark.gui
 @pytest.fixture
 def dock(make_napari_viewer):
     viewer = make_napari_viewer()
-    widget = MapDock(viewer)
+    widget = RetrievalDock(viewer)
     viewer.window.add_dock_widget(widget)
     return viewer, widget
 
@@ -90,7 +85,7 @@ def test_clicking_a_query_highlights_its_wells_on_the_map(dock, qtbot, tmp_path)
     session = profiled_session(viewer, tmp_path)
     computed(widget, qtbot, "replicate")
     received = []
-    map_events_of(viewer).highlight_wells.connect(received.append)
+    profile_map_requests_of(viewer).highlight_wells.connect(received.append)
     widget.table.clicked.emit(widget.proxy.index(0, 0))
     source_row = widget.proxy.mapToSource(widget.proxy.index(0, 0)).row()
     query = widget._per_query.iloc[source_row]
