@@ -1,3 +1,5 @@
+# Long (~420 lines): the writer and the one reader of a run's files stay together, so the file
+# layout (names, schema metadata, feature sets) is defined in one place.
 """The files of a profiling run: field caches, the tables it writes, and reading them back.
 
 ``pipeline.profile_plates`` caches each field's cells in

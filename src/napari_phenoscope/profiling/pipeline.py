@@ -1,3 +1,6 @@
+# Long (~580 lines): the run (profile_plates) and one field's work (FieldJob, measure_field) share
+# the cache signature that lets a rerun resume; where fields run, the files and QC are already
+# apart (execute.py, outputs.py, quality.py).
 """The headless plate -> profiles run: read, segment, crop, embed / measure, aggregate.
 
 ``profile_plates`` streams field by field and caches each field's cells in

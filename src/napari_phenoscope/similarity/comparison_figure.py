@@ -1,3 +1,5 @@
+# Long (~620 lines) on purpose: the figure's panels (cells, features, occlusion, null) share one
+# layout in inches for a slide and for a narrow dock; apart, each would import the others' geometry.
 """The "why this match" figure: query | match | contrast, for a slide, the dock and the CLI.
 
 Read top to bottom: a title that says the answer ("BI-2536 looks like PLK1 (crispr), not

@@ -1,3 +1,5 @@
+# Long (~460 lines): the ranking and its three queries (a cell, a well, a perturbation) share the
+# consensus profiles and the negative-control normalisation that put all of them in one space.
 """Which perturbations look alike: cosine rankings of a cell, a well or a perturbation.
 
 A query (one cell's features, one well profile, or a perturbation's consensus profile) is
