@@ -19,6 +19,7 @@ from napari_phenoscope.io import (
     is_illum_corrected,
     is_remote,
     read_field,
+    resolve_pixel_size,
 )
 
 LayerData = tuple[Any, dict[str, Any], str]
@@ -108,10 +109,18 @@ def read_plate(path: str | list[str]) -> list[LayerData]:
         path = path[0]
     try:
         fields = index_plate(path)
-        return field_layer_data(fields, 0, source=Path(path))  # reads the first field
+        layers = field_layer_data(fields, 0, source=Path(path))  # reads the first field
     except PhenoscopeError as error:
         # napari shows reader errors as notifications; keep the message to one line.
         raise ValueError(str(error)) from None
+    pixel_size = resolve_pixel_size(fields)
+    for _, kwargs, _ in layers:
+        # in um where the images say so (the scale bar reads um), else in the field's pixels
+        kwargs.update(
+            scale=(pixel_size, pixel_size) if pixel_size else (1.0, 1.0),
+            units="um" if pixel_size else "pixel",
+        )
+    return layers
 
 
 def robust_contrast_limits(

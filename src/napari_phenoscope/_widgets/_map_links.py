@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from psygnal import Signal
 
+from napari_phenoscope._widgets._cells import field_geometry, place_like_field
 from napari_phenoscope._widgets._viewer import field_key
 from napari_phenoscope._widgets._workers import LABELS_CELLS
 from napari_phenoscope.constants import CENTER_X, CENTER_Y, LABEL, PLATE, SITE, WELL
@@ -89,13 +90,17 @@ def highlight_cells(
         data = np.asarray(data, dtype=float).reshape(-1, 2)
     if layer is not None:
         layer.data = data
+        place_like_field(viewer, layer)  # the field's pixels, in um where known
     else:
+        geometry = field_geometry(viewer)
         active = viewer.layers.selection.active
         if segmented:
             from napari.utils.colormaps import DirectLabelColormap
 
             colormap = DirectLabelColormap(color_dict={None: "yellow", 0: "transparent"})
-            layer = viewer.add_labels(data, name=SELECTED_LAYER, opacity=1.0, colormap=colormap)
+            layer = viewer.add_labels(
+                data, name=SELECTED_LAYER, opacity=1.0, colormap=colormap, **geometry
+            )
             layer.contour = SELECTED_CONTOUR_PX
         else:
             layer = viewer.add_points(
@@ -105,6 +110,7 @@ def highlight_cells(
                 face_color="transparent",
                 border_color="yellow",
                 border_width=0.12,
+                **geometry,
             )
         if active is not None and active in viewer.layers:
             viewer.layers.selection.active = active  # keep the user's active layer
