@@ -48,8 +48,8 @@ def main() -> None:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from napari_phenoscope._reader import field_layer_data
     from napari_phenoscope._widgets._viewer import open_plate, show_field
+    from napari_phenoscope.io.field_layers import field_layer_data
 
     root = Path(tempfile.mkdtemp(prefix="bench_field_"))
     write_noise_project(root)

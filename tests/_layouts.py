@@ -19,6 +19,9 @@ GALLERY_BATCH = "2021_04_26_Batch1"
 GALLERY_PLATE = "BR00117035"
 GALLERY_WELLS = ("A01", "A02", "B01")
 S3_SOURCE = "s3://cellpainting-gallery/cpg0016-jump/source_4"
+#: Wells of a 1536-well plate (32 x 48) that a 384-well plate lacks: rows Q..Z and AA..AF,
+#: columns 25..48, as OME-Zarr row/column paths.
+WELLS_1536 = ("A/1", "P/24", "Q/25", "Z/9", "AA/1", "AF/48")
 
 
 def illum_function(channel: str, shape: tuple[int, int] = (32, 32)) -> np.ndarray:

@@ -30,13 +30,16 @@ def test_read_plate_gives_five_additive_channel_layers_of_one_field(tiny_plate, 
 
     monkeypatch.setattr(tifffile.TiffFile, "__init__", counted)
     layers = read_plate(str(tiny_plate))
-    # one read per channel of the first field: no other field, no plane read twice
-    assert len(reads) == len(set(reads)) == len(CHANNELS), reads
+    # one read per channel of the first field: no other field, no plane read twice; and the
+    # first channel's tags once more, for the pixel size (the layers' scale in um)
+    assert len(set(reads)) == len(CHANNELS), reads
+    assert len(reads) == len(CHANNELS) + 1 and reads.count(reads[-1]) == 2, reads
     assert [kwargs["name"] for _, kwargs, _ in layers] == list(CHANNELS)
     for data, kwargs, layer_type in layers:
         assert layer_type == "image"
         assert isinstance(data, np.ndarray) and data.shape == (32, 32)
         assert kwargs["blending"] == "additive"
+        assert kwargs["scale"] == (1.0, 1.0) and kwargs["units"] == "pixel"  # size unknown
         assert kwargs["colormap"] == CHANNEL_COLORMAPS[kwargs["name"]]
         low, high = kwargs["contrast_limits"]
         assert low < high

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from _layouts import write_gallery_source, write_ome_zarr_plate
-from conftest import channel_value
+from _layouts import WELLS_1536, write_gallery_source, write_ome_zarr_plate
+from conftest import channel_value, write_tiny_plate
 from napari_phenoscope._reader import napari_get_reader
 from napari_phenoscope.constants import CHANNELS
-from napari_phenoscope.io.field_layers import METADATA_KEY
+from napari_phenoscope.io import index_plate
+from napari_phenoscope.io.field_layers import METADATA_KEY, field_layer_data
+from napari_phenoscope.io.plate_layout import plate_shape
 
 
 def test_ome_zarr_plate_opens_as_five_lazy_channel_layers(tmp_path):
@@ -39,3 +41,25 @@ def test_a_zarr_group_without_ome_metadata_is_not_claimed(tmp_path):
 
     zarr.open_group(str(tmp_path / "raw.zarr"), mode="w")
     assert napari_get_reader(str(tmp_path / "raw.zarr")) is None
+
+
+def test_a_1536_well_ome_zarr_plate_names_its_rows_beyond_z(tmp_path):
+    plate = write_ome_zarr_plate(tmp_path / "plate.zarr", wells=WELLS_1536, fields=1)
+    layers = napari_get_reader(str(plate))(str(plate))
+    fields = layers[0][1]["metadata"][METADATA_KEY]["fields"]
+    assert list(fields["Metadata_Well"]) == ["A01", "AA01", "AF48", "P24", "Q25", "Z09"]
+    last = fields.index[fields["Metadata_Well"] == "AF48"][0]
+    planes = field_layer_data(fields, int(last))
+    assert int(np.asarray(planes[0][0])[0, 0]) == channel_value("AF48", 1, "DNA")
+
+
+def test_a_1536_well_phenix_plate_reads_rows_r27_to_r32_as_aa_to_af(tmp_path):
+    wells = ("A01", "Q25", "AA01", "AF48")
+    plate = write_tiny_plate(tmp_path / "plate", wells=wells, sites=(1,))
+    assert (next((plate / "images").rglob("r32c48f01*-ch5*.tiff"))).is_file()  # AF48's DNA
+    fields = index_plate(plate)
+    assert sorted(fields["Metadata_Well"]) == sorted(wells)
+    last = fields.index[fields["Metadata_Well"] == "AF48"][0]
+    planes = field_layer_data(fields, int(last))
+    assert int(np.asarray(planes[0][0])[0, 0]) == channel_value("AF48", 1, "DNA")
+    assert plate_shape(fields["Metadata_Well"]) == (32, 48)

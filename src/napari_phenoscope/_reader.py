@@ -11,7 +11,7 @@ from pathlib import Path
 
 from napari_phenoscope.constants import CHANNELS, PHENIX_FILENAME
 from napari_phenoscope.errors import PhenoscopeError
-from napari_phenoscope.io import index_plate, is_gallery_path, is_remote
+from napari_phenoscope.io import index_plate, is_gallery_path, is_remote, resolve_pixel_size
 from napari_phenoscope.io.field_layers import LayerData, field_layer_data
 
 
@@ -98,7 +98,15 @@ def read_plate(path: str | list[str]) -> list[LayerData]:
         path = path[0]
     try:
         fields = index_plate(path)
-        return field_layer_data(fields, 0, source=Path(path))  # reads the first field
+        layers = field_layer_data(fields, 0, source=Path(path))  # reads the first field
     except PhenoscopeError as error:
         # napari shows reader errors as notifications; keep the message to one line.
         raise ValueError(str(error)) from None
+    pixel_size = resolve_pixel_size(fields)
+    for _, kwargs, _ in layers:
+        # in um where the images say so (the scale bar reads um), else in the field's pixels
+        kwargs.update(
+            scale=(pixel_size, pixel_size) if pixel_size else (1.0, 1.0),
+            units="um" if pixel_size else "pixel",
+        )
+    return layers

@@ -32,7 +32,13 @@ PHENIX_FILENAME: Final[re.Pattern[str]] = re.compile(
     re.IGNORECASE,
 )
 
-ROW_LETTERS: Final[str] = "ABCDEFGHIJKLMNOP"  # r01..r16 of a 384-well plate
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#: Plate row names, r01..r32 in Phenix names: A..P on a 384-well plate, and on a 1536-well
+#: plate (32 x 48) A..Z then AA..AF, as Harmony, CellProfiler's plate tools and liquid
+#: handlers name them (spreadsheet-style: the row after Z is AA).
+ROW_LETTERS: Final[tuple[str, ...]] = (*_ALPHABET, *(f"A{letter}" for letter in _ALPHABET[:6]))
+#: Most columns of a plate (1536-well: 48).
+MAX_COLUMNS: Final[int] = 48
 
 #: Stain and dye names (lower case) that name a Cell Painting channel: OME-Zarr ``omero``
 #: channel labels and stain-named TIFFs use them as often as the channel names themselves.
@@ -106,15 +112,33 @@ def is_metadata_column(name: str) -> bool:
 
 
 def well_name(row: int, col: int) -> str:
-    """Return the well name (``A01``) of a 1-based Phenix row and column."""
+    """Return the well name of a 1-based Phenix row and column.
+
+    Examples
+    --------
+    >>> well_name(2, 7), well_name(27, 48)
+    ('B07', 'AA48')
+    """
     if not 1 <= row <= len(ROW_LETTERS):
         raise ValueError(f"plate row {row} is outside 1..{len(ROW_LETTERS)}")
+    if not 1 <= col <= MAX_COLUMNS:
+        raise ValueError(f"plate column {col} is outside 1..{MAX_COLUMNS}")
     return f"{ROW_LETTERS[row - 1]}{col:02d}"
 
 
+_WELL_NAME = re.compile(r"([A-Za-z]{1,2})(\d{1,2})")
+
+
 def well_row_col(well: str) -> tuple[int, int]:
-    """Return the 1-based (row, column) of a well name such as ``B07``."""
-    match = re.fullmatch(r"([A-Pa-p])(\d{1,2})", well.strip())
-    if match is None:
-        raise ValueError(f"not a 384-well plate well name: {well!r}")
-    return ROW_LETTERS.index(match.group(1).upper()) + 1, int(match.group(2))
+    """Return the 1-based (row, column) of a well name, up to a 1536-well plate's AF48.
+
+    Examples
+    --------
+    >>> well_row_col("B07"), well_row_col("p24"), well_row_col("AF48")
+    ((2, 7), (16, 24), (32, 48))
+    """
+    match = _WELL_NAME.fullmatch(well.strip())
+    row_name = match.group(1).upper() if match else ""
+    if row_name not in ROW_LETTERS or not 1 <= int(match.group(2)) <= MAX_COLUMNS:
+        raise ValueError(f"not a well name of a plate up to 1536 wells (A01..AF48): {well!r}")
+    return ROW_LETTERS.index(row_name) + 1, int(match.group(2))

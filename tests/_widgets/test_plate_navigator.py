@@ -116,3 +116,54 @@ def test_a_96_well_plate_is_drawn_whole_and_numbers_get_a_colour_bar(navigator, 
     wells = session.wells_of("BR00116991")
     shape = plate_shape(wells["Metadata_Well"])
     assert (widget.grid.rowCount(), widget.grid.columnCount()) == shape
+
+
+@pytest.mark.parametrize(
+    ("wells", "shape"),
+    [(("A01", "A02", "B03", "P24"), (16, 24)), (("A01", "A02", "AA01", "AF48"), (32, 48))],
+    ids=["384", "1536"],
+)
+def test_grid_legend_and_qc_are_in_view_at_the_default_dock_height(
+    make_napari_viewer, tmp_path, qtbot, wells, shape
+):
+    from conftest import write_tiny_plate
+    from napari_phenoscope._widgets.docks import add_plugin_dock, place_navigator
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1680, 1180)  # the tour's and the docs' window
+    frame, widget = add_plugin_dock(viewer, "Plate navigator")
+    place_navigator(viewer, frame)  # as the demo, `view` and the tour lay it out
+    widget.open(str(write_tiny_plate(tmp_path / "plate", wells=wells, sites=(1,))))
+    widget.colour_combo.setCurrentText(PERT_INAME)
+    qtbot.wait(200)
+    assert (widget.grid.rowCount(), widget.grid.columnCount()) == shape
+    assert "DMSO" in widget.legend.text()
+    for part in (widget.grid, widget.legend, widget.qc_button, widget.colour_combo):
+        # whole, not cut by the scroll area: a biologist sees what colours the wells
+        assert part.visibleRegion().boundingRect().size() == part.rect().size(), part
+    grid = widget.grid  # every column of the plate fits the dock's width
+    header = grid.horizontalHeader()
+    assert header.sectionViewportPosition(shape[1] - 1) + header.sectionSize(shape[1] - 1) <= (
+        grid.viewport().width()
+    )
+
+
+def test_a_1536_well_plate_is_drawn_as_32_by_48_and_its_last_well_opens(navigator, tmp_path):
+    from conftest import write_tiny_plate
+
+    viewer, widget = navigator
+    widget.open(str(write_tiny_plate(tmp_path / "plate", wells=("A01", "AA01", "AF48"))))
+    assert (widget.grid.rowCount(), widget.grid.columnCount()) == (32, 48)
+    # named sparsely, so that the names stay legible over 5 px wells
+    rows = widget.grid.verticalHeader().names
+    assert list(rows.values()) == ["A", "E", "I", "M", "Q", "U", "Y", "AC"]
+    assert rows[28] == "AC"
+    columns = widget.grid.horizontalHeader().names
+    assert list(columns.values()) == ["1", "6", "12", "18", "24", "30", "36", "42", "48"]
+    assert columns[47] == "48"
+    widget.grid.cellClicked.emit(31, 47)
+    assert dna_value(viewer) == channel_value("AF48", 1, "DNA")
+    assert widget.site_combo.count() == 2
+    widget.grid.cellClicked.emit(26, 0)
+    assert dna_value(viewer) == channel_value("AA01", 1, "DNA")
+    assert widget.grid.currentRow() == 26 and widget.grid.currentColumn() == 0

@@ -47,25 +47,26 @@ def show_field_labels(viewer: Any, session: PlateSession) -> bool:
     table = _field_cells(session, key)
     columns = [c for names in session.feature_columns.values() for c in names]
     features = labels_features(table, columns) if table is not None else None
-    scale = field_image_scale(viewer)
+    geometry = field_geometry(viewer)
     for name, data in ((LABELS_NUCLEI, nuclei), (LABELS_CELLS, cells)):
         if name in viewer.layers:
             layer = viewer.layers[name]
             layer.data = data
+            place_like_field(viewer, layer)
         else:
-            layer = viewer.add_labels(data, name=name, opacity=0.8, scale=scale)
+            layer = viewer.add_labels(data, name=name, opacity=0.8, **geometry)
             layer.contour = LABEL_CONTOURS[name]
         if features is not None:
             layer.features = features
         tag_field_layer(layer, key, name)
-    _mark_flagged_cells(viewer, session, key, cells, scale)
+    _mark_flagged_cells(viewer, session, key, cells, geometry)
     return True
 
 
 FLAGGED_CELLS = "QC-flagged cells"
 
 
-def _mark_flagged_cells(viewer: Any, session: PlateSession, key, cells, scale) -> None:
+def _mark_flagged_cells(viewer: Any, session: PlateSession, key, cells, geometry) -> None:
     """Outline the field's QC-flagged cells in red, their reasons in the layer's features."""
     flagged = flagged_labels(session, key)
     if not flagged and FLAGGED_CELLS not in viewer.layers:
@@ -74,8 +75,9 @@ def _mark_flagged_cells(viewer: Any, session: PlateSession, key, cells, scale) -
     if FLAGGED_CELLS in viewer.layers:
         layer = viewer.layers[FLAGGED_CELLS]
         layer.data = data
+        place_like_field(viewer, layer)
     else:
-        layer = viewer.add_labels(data, name=FLAGGED_CELLS, opacity=1.0, scale=scale)
+        layer = viewer.add_labels(data, name=FLAGGED_CELLS, opacity=1.0, **geometry)
         layer.contour = 3
     layer.colormap = direct_colormap({None: "red", 0: "transparent"})
     layer.features = pd.DataFrame(
@@ -86,9 +88,35 @@ def _mark_flagged_cells(viewer: Any, session: PlateSession, key, cells, scale) -
 
 def field_image_scale(viewer: Any) -> tuple[float, ...] | None:
     """Scale of the field's channel layers, so that overlays line up with them."""
+    layer = _channel_layer(viewer)
+    return None if layer is None else tuple(layer.scale)
+
+
+def field_geometry(viewer: Any) -> dict[str, Any]:
+    """``scale`` and ``units`` of the field's channel layers, as layer keyword arguments.
+
+    Every overlay of the field (labels, selection, Inspect's crop) takes both: napari's
+    scale bar reads um only while every layer is in um (one layer in pixels and it shows
+    no unit at all).
+    """
+    layer = _channel_layer(viewer)
+    if layer is None:
+        return {"scale": (1.0, 1.0), "units": "pixel"}
+    return {"scale": tuple(layer.scale), "units": tuple(str(u) for u in layer.units)}
+
+
+def place_like_field(viewer: Any, layer: Any) -> None:
+    """Give an existing overlay the channel layers' scale and units (after a plate change)."""
+    geometry = field_geometry(viewer)
+    if tuple(layer.scale) != tuple(geometry["scale"]):
+        layer.scale = geometry["scale"]
+    layer.units = geometry["units"]
+
+
+def _channel_layer(viewer: Any) -> Any:
     for layer in viewer.layers:
         if layer.__class__.__name__ == "Image" and layer.ndim == 2 and not layer.rgb:
-            return tuple(layer.scale)
+            return layer
     return None
 
 
@@ -164,13 +192,17 @@ def highlight_cells(
         data = np.asarray(data, dtype=float).reshape(-1, 2)
     if layer is not None:
         layer.data = data
+        place_like_field(viewer, layer)  # the field's pixels, in um where known
     else:
+        geometry = field_geometry(viewer)
         active = viewer.layers.selection.active
         if segmented:
             from napari.utils.colormaps import DirectLabelColormap
 
             colormap = DirectLabelColormap(color_dict={None: "yellow", 0: "transparent"})
-            layer = viewer.add_labels(data, name=SELECTED_LAYER, opacity=1.0, colormap=colormap)
+            layer = viewer.add_labels(
+                data, name=SELECTED_LAYER, opacity=1.0, colormap=colormap, **geometry
+            )
             layer.contour = SELECTED_CONTOUR_PX
         else:
             layer = viewer.add_points(
@@ -180,6 +212,7 @@ def highlight_cells(
                 face_color="transparent",
                 border_color="yellow",
                 border_width=0.12,
+                **geometry,
             )
         if active is not None and active in viewer.layers:
             viewer.layers.selection.active = active  # keep the user's active layer

@@ -43,6 +43,7 @@ def current_session(viewer: Any) -> PlateSession | None:
         session = session_from_layers(viewer)
         if session is not None:
             state.session = session  # fires session_changed
+            show_scale_bar(viewer)  # the reader drew the layers in um where known
     return state.session
 
 
@@ -88,12 +89,46 @@ def tag_field_layer(layer: napari.layers.Layer, key: tuple[str, str, int], role:
     layer.metadata[METADATA_KEY] = {"field_key": key, "role": role}
 
 
+#: What the scale bar reads when a plate's pixel size is unknown: the field's own pixels.
+PIXEL_UNITS = "pixel"
+MICRONS = "um"
+
+
+def field_scale(session: PlateSession) -> tuple[tuple[float, float], str]:
+    """(scale, units) of the session's field layers: um per pixel where known, else pixels.
+
+    The pixel size is the plate's (``session.extras["pixel_size"]``: ``--pixel-size`` or
+    the images' metadata, ``io.resolve_pixel_size``); without one the layers stay at
+    scale 1 and their units are pixels, so that the scale bar says "px", not um.
+    """
+    pixel_size = session.extras.get("pixel_size")
+    if pixel_size:
+        return (float(pixel_size), float(pixel_size)), MICRONS
+    return (1.0, 1.0), PIXEL_UNITS
+
+
+def show_scale_bar(viewer: Any) -> None:
+    """Turn napari's scale bar on: it reads the layers' units (um, or px when unknown)."""
+    scale_bar = scale_bar_of(viewer)
+    scale_bar.visible = True
+    scale_bar.ticks = False
+
+
+def scale_bar_of(viewer: Any) -> Any:
+    """napari's scale bar overlay (on the canvas since napari 0.9, on the viewer before)."""
+    canvas = getattr(viewer, "canvas", None)
+    overlays = getattr(canvas, "overlays", None)
+    return overlays.scale_bar if overlays is not None else viewer.scale_bar
+
+
 def show_field(
     viewer: Any, session: PlateSession, index: int, layer_specs: list | None = None
 ) -> None:
     """Show field ``index`` of the session: swap the channel layers' data, drop stale overlays.
 
     Only the new field is read (lazily); layer order, colormaps and visibility are kept.
+    The layers are drawn in um where the plate's pixel size is known (``field_scale``) and
+    napari's scale bar is turned on.
     ``layer_specs`` are the field's layer data when already read (off the GUI thread).
     """
     key = field_key(session, index)
@@ -102,11 +137,16 @@ def show_field(
             viewer.layers.remove(layer)
     if layer_specs is None:
         layer_specs = field_layer_data(session.fields, index, source=session.source)
+    scale, units = field_scale(session)
     for data, kwargs, _ in layer_specs:
         name = kwargs["name"]
+        kwargs = {**kwargs, "scale": scale, "units": units}
         if name in viewer.layers:
             layer = viewer.layers[name]
             layer.data = data
+            if tuple(layer.scale) != scale:  # another plate, another pixel size
+                layer.scale = scale
+            layer.units = units
             layer.contrast_limits_range = kwargs["contrast_limits"]
             layer.contrast_limits = kwargs["contrast_limits"]
             layer.metadata.update(kwargs["metadata"])
@@ -118,4 +158,5 @@ def show_field(
     for channel in CHANNELS:
         if channel in viewer.layers and channel not in shown:
             viewer.layers[channel].visible = False  # this field lacks the channel
+    show_scale_bar(viewer)
     session.current = index  # fires field_changed once the layers show it

@@ -75,6 +75,20 @@ def _move_to_left(viewer: Any, frame: Any) -> None:
         frame.show()
 
 
+#: Height (px) the Plate navigator asks of the left column: its grid, the grid's legend and
+#: the well's metadata in view under napari's layer controls and layer list (which keeps
+#: room for ten layers) in a 1180 px window.
+NAVIGATOR_HEIGHT = 540
+
+
+def place_navigator(viewer: Any, frame: Any) -> None:
+    """Put the Plate navigator in the left column, under the layer list, with its height."""
+    from qtpy.QtCore import Qt
+
+    _move_to_left(viewer, frame)
+    viewer.window._qt_window.resizeDocks([frame], [NAVIGATOR_HEIGHT], Qt.Orientation.Vertical)
+
+
 def add_all_docks(viewer: Any) -> PhenoscopeDocks:
     """Open every dock on ``viewer`` (left: navigator; right: the rest, tabbed)."""
     keep_triton_out_beside_mesa_llvm()
@@ -84,7 +98,7 @@ def add_all_docks(viewer: Any) -> PhenoscopeDocks:
         tabify = area == "right" and title != "Profile"
         frames[title], widgets[title] = add_plugin_dock(viewer, title, tabify=tabify)
         if area == "left":
-            _move_to_left(viewer, frames[title])
+            place_navigator(viewer, frames[title])
     docks = PhenoscopeDocks(
         navigator=widgets["Plate navigator"],
         profile=widgets["Profile"],

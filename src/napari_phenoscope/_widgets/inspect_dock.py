@@ -27,7 +27,7 @@ from qtpy.QtWidgets import (
 )
 
 import napari_phenoscope.session.inspect as _inspect
-from napari_phenoscope._widgets._cells import enable_cell_clicks, field_image_scale
+from napari_phenoscope._widgets._cells import enable_cell_clicks, field_geometry
 from napari_phenoscope._widgets._dock import Dock
 from napari_phenoscope._widgets._viewer import tag_field_layer
 from napari_phenoscope.errors import one_line
@@ -56,7 +56,8 @@ NO_CELL = (
 
 def show_inspection(viewer: Any, inspection: Inspection) -> None:
     """Add or refresh the four inspection layers at the inspected window of the field."""
-    scale = field_image_scale(viewer) or (1.0, 1.0)
+    geometry = field_geometry(viewer)  # in um where the plate's pixel size is known
+    scale, units = geometry["scale"], geometry["units"]
     translate = tuple(o * s for o, s in zip(inspection.origin, scale, strict=True))
     specs = (
         (LAYER_MASKED, inspection.masked, {"rgb": True}),
@@ -73,21 +74,21 @@ def show_inspection(viewer: Any, inspection: Inspection) -> None:
         if layer is not None and layer.rgb == kwargs.get("rgb", False) and layer.ndim == 2:
             # refreshed in place: a new layer costs a new GL visual (seconds in software GL)
             layer.data = data
-            layer.scale, layer.translate = scale, translate
+            layer.scale, layer.translate, layer.units = scale, translate, units
             if not layer.rgb:
                 layer.reset_contrast_limits()
         else:
             if layer is not None:
                 viewer.layers.remove(name)  # an RGB layer can not become single-channel
-            layer = viewer.add_image(data, name=name, scale=scale, translate=translate, **kwargs)
+            layer = viewer.add_image(data, name=name, translate=translate, **geometry, **kwargs)
         if not layer.rgb:
             layer.colorbar.visible = True  # attention and error read as numbers
         tag_field_layer(layer, inspection.key, name)
-    show_window(viewer, inspection, scale)
+    show_window(viewer, inspection, geometry)
     viewer.layers.selection.active = viewer.layers[LAYER_RECONSTRUCTION]
 
 
-def show_window(viewer: Any, inspection: Inspection, scale: tuple[float, ...]) -> None:
+def show_window(viewer: Any, inspection: Inspection, geometry: dict[str, Any]) -> None:
     """Outline the crop the model saw (a white box per window; none for a tiled field)."""
     windows = np.asarray(inspection.windows, dtype=float).reshape(-1, 4)
     boxes = [np.array([[y0, x0], [y1, x1]]) for y0, x0, y1, x1 in windows]
@@ -97,7 +98,7 @@ def show_window(viewer: Any, inspection: Inspection, scale: tuple[float, ...]) -
         layer.data = []
         if boxes:
             layer.add_rectangles(boxes, edge_color="white", face_color="transparent", edge_width=2)
-        layer.scale = scale
+        layer.scale, layer.units = geometry["scale"], geometry["units"]
         tag_field_layer(layer, inspection.key, LAYER_WINDOW)
         return
     if not boxes:
@@ -109,7 +110,7 @@ def show_window(viewer: Any, inspection: Inspection, scale: tuple[float, ...]) -
         edge_color="white",
         face_color="transparent",
         edge_width=2,
-        scale=scale,
+        **geometry,
     )
     tag_field_layer(layer, inspection.key, LAYER_WINDOW)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,9 +31,10 @@ from qtpy.QtWidgets import (
 from napari_phenoscope._widgets._cells import show_field_labels
 from napari_phenoscope._widgets._dock import Dock
 from napari_phenoscope._widgets._plate_inputs import PlateInputs
+from napari_phenoscope._widgets._sparse_header import SparseHeader, column_names, row_names
 from napari_phenoscope._widgets._viewer import current_session, show_field, show_opened_plate
 from napari_phenoscope._widgets._workers import notify_error, wait_until
-from napari_phenoscope.constants import MODALITY, ROW_LETTERS, is_metadata_column
+from napari_phenoscope.constants import MODALITY, is_metadata_column
 from napari_phenoscope.errors import PhenoscopeError, one_line
 from napari_phenoscope.io.plate_layout import (
     N_COLUMNS,
@@ -112,12 +114,13 @@ class PlateNavigator(Dock):
         self.site_combo.activated.connect(self._site_chosen)
 
         self.grid = QTableWidget()
+        self.grid.setHorizontalHeader(SparseHeader(Qt.Orientation.Horizontal, self.grid))
+        self.grid.setVerticalHeader(SparseHeader(Qt.Orientation.Vertical, self.grid))
         self._shape_grid(N_ROWS, N_COLUMNS)
         self.grid.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.grid.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         for header in (self.grid.horizontalHeader(), self.grid.verticalHeader()):
             header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-            header.setMinimumSectionSize(7)  # 24 columns fit the left column's width
         self.grid.horizontalHeader().setStyleSheet("font-size: 7pt")
         self.grid.verticalHeader().setStyleSheet("font-size: 7pt")
         self.grid.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -131,16 +134,20 @@ class PlateNavigator(Dock):
         self.colour_bar = QLabel()  # numbers: a viridis bar between the lowest and highest
         self.colour_bar.setScaledContents(True)
         self.colour_bar.setFixedHeight(10)
+        self.colour_bar.setMinimumWidth(1)  # its 256 px strip stretches to the dock's width
         self.colour_bar.setPixmap(_viridis_pixmap())
         self.info = QTextBrowser()
         self.info.setMaximumHeight(190)
-        self.qc_button = QPushButton("Check field quality (QC)")
+        self.qc_button = QPushButton("Field QC…")
         self.qc_button.setToolTip(
-            "measure focus, saturation and cell count of every field, judge each against "
-            "the plate, colour wells by failed fields and mark flagged cells (docs/qc.md)"
+            "Check field quality (QC): measure focus, saturation and cell count of every field, "
+            "judge each against the plate, colour wells by failed fields and mark flagged "
+            "cells (docs/qc.md)"
         )
         self.qc_button.clicked.connect(lambda: self.run_qc(wait=False))
 
+        # The QC button sits beside the reading options, so that the plate grid and its
+        # legend stay in view at the left column's default height.
         form = QFormLayout()
         form.addRow("Plate", self.plate_combo)
         form.addRow("Colour wells by", self.colour_combo)
@@ -158,18 +165,22 @@ class PlateNavigator(Dock):
         self.reading_toggle.setCheckable(True)
         self.reading_toggle.toggled.connect(self.show_reading_options)
         self.show_reading_options(False)
+        tools_row = QHBoxLayout()
+        tools_row.addWidget(self.reading_toggle)
+        tools_row.addStretch(1)
+        tools_row.addWidget(self.qc_button)
 
         # The navigator shares the left column with napari's layer controls and layer list:
-        # scrolled, it never forces the window taller than the screen.
+        # scrolled, it never forces the window taller than the screen. The grid's legend
+        # (or colour bar) comes right under it: what colours the wells is read with them.
         content = QWidget()
         layout = QVBoxLayout(content)
         layout.addLayout(path_row)
         layout.addLayout(form)
-        layout.addWidget(self.reading_toggle)
+        layout.addLayout(tools_row)
         layout.addWidget(self.reading_options)
         layout.addWidget(self.grid)
         layout.addWidget(self.colour_bar)
-        layout.addWidget(self.qc_button)
         layout.addWidget(self.legend)
         layout.addWidget(self.info)
         layout.addWidget(self.status)
@@ -432,21 +443,27 @@ class PlateNavigator(Dock):
                 f"<td align='right'>{high}</td></tr></table>"
             )
             return
-        swatches = " ".join(
-            f"<span style='color:{QColor.fromRgbF(*rgba).name()}'>&#9632;</span> {label or '—'}"
+        # a swatch and its name wrap together (non-breaking), entries apart
+        swatches = " &nbsp; ".join(
+            f"<span style='color:{QColor.fromRgbF(*rgba).name()}'>&#9632;</span>&nbsp;"
+            + html.escape(label or "—").replace(" ", "&nbsp;")
             for label, rgba in grid.legend
         )
         self.legend.setText(title + swatches)
 
     def _shape_grid(self, n_rows: int, n_columns: int) -> None:
-        """Draw a plate of ``n_rows`` x ``n_columns`` wells (96 or 384), labelled A.., 1..;
-        on a 384-well plate every other column is numbered, so that the numbers stay legible
-        at the left column's width (a well's tool tip names it)."""
+        """Draw a plate of ``n_rows`` x ``n_columns`` wells (96, 384 or 1536), its rows and
+        columns named as far as the names stay legible at the left column's width (every
+        other column of a 384-well plate; rows A, E, I.. and columns 1, 6, 12.. of a
+        1536-well one: ``_sparse_header``); a well's tool tip names it."""
         self.grid.clear()
         self.grid.setRowCount(n_rows)
         self.grid.setColumnCount(n_columns)
-        self.grid.setVerticalHeaderLabels(list(ROW_LETTERS[:n_rows]))
-        every = 1 if n_columns <= 12 else 2
-        self.grid.setHorizontalHeaderLabels(
-            [str(c) if (c - 1) % every == 0 else "" for c in range(1, n_columns + 1)]
-        )
+        # 24 columns of 7 px fit the left column's width, and 48 of 4 px
+        smallest = 7 if n_columns <= N_COLUMNS else 4
+        for header in (self.grid.horizontalHeader(), self.grid.verticalHeader()):
+            header.setMinimumSectionSize(smallest)
+        self.grid.setVerticalHeaderLabels([""] * n_rows)
+        self.grid.setHorizontalHeaderLabels([""] * n_columns)
+        self.grid.verticalHeader().set_names(row_names(n_rows))
+        self.grid.horizontalHeader().set_names(column_names(n_columns))

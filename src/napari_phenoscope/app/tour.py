@@ -183,11 +183,13 @@ class Tour:
         return state_of(self.viewer).session
 
     def zoom_on(self, centre: tuple[float, float], span: float) -> None:
-        """Centre the camera on a field position, showing about ``span`` field pixels."""
+        """Centre the camera on a field position (pixels), showing about ``span`` pixels."""
         self.viewer.reset_view()
-        extent = self.viewer.layers["DNA"].data.shape
+        dna = self.viewer.layers["DNA"]
+        extent = dna.data.shape
         fitted = self.viewer.scene.camera.zoom  # the whole field fits at this zoom
-        self.viewer.scene.camera.center = centre
+        # the layers are in um where the pixel size is known: pixels -> world coordinates
+        self.viewer.scene.camera.center = tuple(dna.data_to_world(centre))
         self.viewer.scene.camera.zoom = fitted * max(extent) / span
         self._settle()
 

@@ -1,4 +1,4 @@
-"""Wells as a 16 x 24 grid of colours: the pure model behind the plate overview.
+"""Wells as a grid of colours (8 x 12, 16 x 24 or 32 x 48): the model behind the plate overview.
 
 Categorical columns (modality, perturbation, control type) get stable qualitative
 colours; numeric ones (cell count) a sequential colormap. No Qt here, so the plate
@@ -18,8 +18,8 @@ from napari_phenoscope.constants import ROW_LETTERS, WELL, well_row_col
 from napari_phenoscope.errors import ProfileTableError
 
 N_ROWS, N_COLUMNS = 16, 24
-#: Plate formats the grid draws, smallest first: (rows, columns).
-PLATE_SHAPES = ((8, 12), (N_ROWS, N_COLUMNS))
+#: Plate formats the grid draws, smallest first: (rows, columns) of 96, 384 and 1536 wells.
+PLATE_SHAPES = ((8, 12), (N_ROWS, N_COLUMNS), (32, 48))
 EMPTY_RGBA = (0.18, 0.18, 0.2, 1.0)  # not imaged
 NO_VALUE_RGBA = (0.45, 0.45, 0.48, 1.0)  # imaged, value not known (yet)
 _QUALITATIVE = colormaps["tab20"]
@@ -33,7 +33,8 @@ class WellGrid:
     Attributes
     ----------
     colors
-        (rows, columns, 4) RGBA in 0..1 (16 x 24, or 8 x 12 for a 96-well plate); wells
+        (rows, columns, 4) RGBA in 0..1 (16 x 24; 8 x 12 for a 96-well plate, 32 x 48 for
+        a 1536-well one); wells
         without data get ``EMPTY_RGBA``.
     labels
         (rows, columns) object array of the value shown per well ("" where no data).
@@ -61,6 +62,8 @@ def plate_shape(wells: pd.Series) -> tuple[int, int]:
     >>> import pandas as pd
     >>> plate_shape(pd.Series(["A01", "H12"])), plate_shape(pd.Series(["A01", "P24"]))
     ((8, 12), (16, 24))
+    >>> plate_shape(pd.Series(["A01", "AF48"]))
+    (32, 48)
     """
     positions = [well_row_col(str(well)) for well in wells]
     rows = max((r for r, _ in positions), default=1)

@@ -46,7 +46,7 @@ TOP_GROUPS = 8
 #: The slide layout's bottom band (occlusion and null), in inches.
 WIDE_BOTTOM = 2.6
 #: The stacked (dock) layout's panels in inches: (title above, plot, labels below).
-NARROW_FEATURES = (0.9, TOP_GROUPS * 0.42, 0.5)
+NARROW_FEATURES = (0.9, TOP_GROUPS * 0.48, 0.5)  # rows of three lines
 NARROW_OCCLUSION = (0.6, 1.7, 0.7)
 NARROW_NULL = (0.6, 1.9, 0.5)
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
@@ -60,6 +60,10 @@ _CHANNEL_RGB = {
 }
 SIDE_COLOURS = {"match": "#2a6fdb", "contrast": "#d8643b"}
 FONT = 9.0
+#: Height of a line of text, in font sizes (matplotlib's line spacing 1.0 plus a margin),
+#: and the mean width of a character of DejaVu Sans, in font sizes (digits and lower case).
+LINE_SPACING = 1.25
+CHAR_WIDTH = 0.56
 CONTROL_TITLE = "negative controls (same colours, same contrast)"
 
 
@@ -307,10 +311,36 @@ def _wrap(text: str, width: float, separator: str = " ") -> str:
     return "\n".join([*lines, line])
 
 
-def _two_lines(sentence: str, width: float) -> str:
-    """ "subject: change" as the subject over the change, each wrapped to ``width``."""
+def _two_lines(sentence: str, width: float, max_lines: int | None = None) -> str:
+    """ "subject: change" as the subject over the change, each wrapped to ``width``.
+
+    With ``max_lines``, the label keeps to that many lines (the height of its heat-map row):
+    the subject takes one, the change the rest, and what does not fit ends in "…" (every
+    group's numbers are in ``_groups.csv``).
+    """
     subject, _, change = sentence.partition(": ")
-    return f"{_wrap(subject, width)}:\n{_wrap(change, width)}" if change else sentence
+    if not change:
+        return _clipped(_wrap(sentence, width).split("\n"), width, max_lines)
+    subject_lines = _wrap(subject, width).split("\n")
+    change_lines = _wrap(change, width).split("\n")
+    if max_lines is None:
+        return "\n".join(subject_lines) + ":\n" + "\n".join(change_lines)
+    if max_lines < 2:
+        return _clipped(_wrap(sentence, width).split("\n"), width, 1)
+    head = _clipped(subject_lines, width, 1)
+    return f"{head}:\n" + _clipped(change_lines, width, max_lines - 1)
+
+
+def _clipped(lines: list[str], width: float, max_lines: int | None) -> str:
+    """``lines`` cut to ``max_lines``, the last ending in "…" if anything was left out."""
+    if max_lines is None or len(lines) <= max_lines:
+        return "\n".join(lines)
+    kept = lines[:max_lines]
+    last = kept[-1]
+    if len(last) + 1 > int(width):  # room for the "…": cut at a word where there is one
+        cut = last[: max(int(width) - 1, 1)]
+        last = cut.rsplit(" ", 1)[0] if " " in cut else cut
+    return "\n".join([*kept[:-1], last.rstrip(" ,") + "…"])
 
 
 def _empty(figure: Figure, rect: list[float], text: str) -> None:
@@ -466,7 +496,9 @@ def _size(row: pd.Series, side: str) -> float:
 def _features(figure, comparison, inches, box) -> None:
     left, top, width, height = box
     rows = feature_rows(comparison)
-    labels = min(3.8, 0.58 * width)
+    # the labels take what the heat map leaves, the heat map at least 1.6 in (three columns
+    # of "+69.8" and their names side by side)
+    labels = min(3.8, 0.58 * width, width - 0.9 - 1.6)
     rect = inches.rect(left + labels, top, min(width - labels - 0.9, 2.4), height)
     if rows.empty:
         _empty(figure, rect, "no classical profiles: no features in words")
@@ -499,8 +531,16 @@ def _features(figure, comparison, inches, box) -> None:
     for label, column in zip(axes.get_xticklabels(), columns, strict=True):
         label.set_color(SIDE_COLOURS.get(column, "black"))
     axes.set_yticks(range(len(rows)))
+    # each label keeps to its row's height, so that neighbouring rows' labels never overlap:
+    # as many lines as a row holds (at most three) at a size that fits, wrapped to the width
+    row_in = height / len(rows)
+    label_font = min(FONT - 0.5, 72 * row_in / (2 * LINE_SPACING))
+    lines = int(min(3, row_in * 72 / (label_font * LINE_SPACING)))
+    chars = labels * 72 / (label_font * CHAR_WIDTH)
     axes.set_yticklabels(
-        [_two_lines(sentence, labels * 15) for sentence in rows["sentence"]], fontsize=FONT - 0.5
+        [_two_lines(sentence, chars, lines) for sentence in rows["sentence"]],
+        fontsize=label_font,
+        linespacing=1.0,
     )
     axes.tick_params(length=0)
     total = len(comparison.attribution.groups)
