@@ -27,19 +27,19 @@ from typing import Any
 from napari_phenoscope.errors import PlateFormatError
 from napari_phenoscope.io.remote import fetch_many, join_url, object_cache
 
-#: The metadata objects of a zarr node: v3's single document, else v2's three.
-_V3_METADATA = "zarr.json"
-_V2_METADATA = (".zgroup", ".zattrs", ".zarray")
-_METADATA = (_V3_METADATA, *_V2_METADATA)
+#: The metadata objects of a zarr node: v3's single document, else v2's (group, array).
+_V3 = ("zarr.json",)
+_V2_GROUP = (".zgroup", ".zattrs")
+_V2_ARRAY = (".zarray", ".zattrs")
 
 
 @contextmanager
 def mirrored(url: str, arrays: Sequence[str] = ()) -> Iterator[Path]:
-    """Fetch the metadata of the zarr group or array at ``url`` (and of its ``arrays``,
-    e.g. an image's resolution levels) into the cache; yield the node's local copy.
+    """Fetch the metadata of the zarr group at ``url`` (and of its ``arrays``, e.g. an
+    image's resolution levels) into the cache; yield the group's local copy.
 
     The metadata files stay in the cache (pinned) while the block runs, so the local copy
-    can be opened there.
+    can be opened there. Metadata already cached is not asked for again.
 
     Raises
     ------
@@ -48,17 +48,27 @@ def mirrored(url: str, arrays: Sequence[str] = ()) -> Iterator[Path]:
     RemoteDataError
         A metadata object that could not be fetched (naming it).
     """
-    nodes = [url, *(join_url(url, path) for path in arrays)]
-    candidates = [join_url(node, name) for node in nodes for name in _METADATA]
-    with object_cache().pinned(map(object_cache().path_of, candidates)):
-        version = _fetch_metadata(url, (_V3_METADATA,), _V2_METADATA)
-        for node in nodes[1:]:  # a hierarchy is all v3 or all v2: no probes for the other
-            _fetch_metadata(node, version)
-        yield object_cache().path_of(url)
+    cache = object_cache()
+    arrays = [join_url(url, path) for path in arrays]
+    names = {*_V3, *_V2_GROUP, *_V2_ARRAY}
+    candidates = [join_url(node, name) for node in [url, *arrays] for name in names]
+    with cache.pinned(map(cache.path_of, candidates)):
+        version = _fetch_metadata(url, _V3, _V2_GROUP)
+        for array in arrays:  # a hierarchy is all v3 or all v2: no probes for the other
+            _fetch_metadata(array, _V3 if version == _V3 else _V2_ARRAY)
+        yield cache.path_of(url)
 
 
 def _fetch_metadata(url: str, *versions: tuple[str, ...]) -> tuple[str, ...]:
-    """Fetch the first of ``versions`` (sets of metadata names) found at ``url``; its names."""
+    """Fetch the first of ``versions`` (sets of metadata names) found at ``url``; its names.
+
+    A version whose files are all cached is taken without a request.
+    """
+    cache = object_cache()
+    for names in versions:
+        if all(cache.path_of(join_url(url, name)).is_file() for name in names):
+            fetch_many([join_url(url, name) for name in names])  # hits: recently used
+            return names
     for names in versions:
         found = fetch_many([join_url(url, name) for name in names], missing_ok=True)
         if any(found.values()):
