@@ -186,8 +186,14 @@ CELLS_BATCH, CELLS_PLATE = "2024_01_01_Batch1", "PLATECELLS"
 CELLS_WELLS = ("A01", "B02")
 
 
-def write_cells_gallery(root: Path, size: int = 128) -> Path:
-    """``<root>/source_cells``: a Gallery-layout plate of rendered cells, CSV naming S3."""
+def write_cells_gallery(
+    root: Path,
+    size: int = 128,
+    wells: tuple[str, ...] = CELLS_WELLS,
+    source_key: str = CELLS_SOURCE,
+) -> Path:
+    """``<root>/<source>``: a Gallery-layout plate of rendered cells, CSV naming S3 (the
+    source's key in ``BUCKET`` is ``source_key``, its folder here the key's last part)."""
     import pandas as pd
     import tifffile
 
@@ -195,13 +201,13 @@ def write_cells_gallery(root: Path, size: int = 128) -> Path:
     from napari_phenoscope.constants import CHANNELS
     from napari_phenoscope.demo.render import render_field
 
-    source = root / "source_cells"
+    source = root / source_key.rsplit("/", 1)[-1]
     plate_dir = f"{CELLS_PLATE}__2024-01-02T10_00_00-Measurement1"
     images = source / "images" / CELLS_BATCH / "images" / plate_dir / "Images"
     images.mkdir(parents=True)
-    folder = f"s3://{BUCKET}/{CELLS_SOURCE}/images/{CELLS_BATCH}/images/{plate_dir}/Images/"
+    folder = f"s3://{BUCKET}/{source_key}/images/{CELLS_BATCH}/images/{plate_dir}/Images/"
     rows = []
-    for index, well in enumerate(CELLS_WELLS):
+    for index, well in enumerate(wells):
         field = render_field((7, index), size=size)
         row = {"Metadata_Plate": CELLS_PLATE, "Metadata_Well": well, "Metadata_Site": 1}
         for channel, plane in zip(CHANNELS, field.image, strict=True):
