@@ -6,7 +6,8 @@ local copy. Only the objects a field needs are fetched (a field's channels in pa
 ``fetch_all``), each once: the copy lands in the cache under ``<bucket>/<key>`` by an
 atomic rename, so a file in the cache is always whole, and a revisit or a resumed run
 reads it from disk. The cache is bounded: past its size limit the least recently used
-files go.
+files go. OME-Zarr plates on S3 are read through the same cache, object by object
+(``io.remote_zarr``).
 
 Access goes through s3fs (fsspec). Public buckets (``s3://cellpainting-gallery``) are read
 anonymously; the user's own AWS configuration is used where they give one
