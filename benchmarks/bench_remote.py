@@ -4,6 +4,7 @@ Starts moto's S3 server on 127.0.0.1 (``pip install "moto[server]"``, the test e
 uploads a LoadData plate of rendered fields and reads it both ways::
 
     python benchmarks/bench_remote.py --fields 8 --size 1080
+    python benchmarks/bench_remote.py --fields 8 --size 1080 --layout zarr  # OME-Zarr plate
 
 Prints, in one run:
 
@@ -11,7 +12,8 @@ Prints, in one run:
 2. reading each field (five channels) from disk, from S3 into an empty cache (the five
    channels in parallel), and again from the cache: seconds per field and the ratios;
 3. ``profile_plates`` (classical) from disk and from S3 with an empty cache: fields/s;
-4. the cache on a revisit of every field: objects fetched and hit rate;
+4. the cache on a revisit of every field: objects fetched and hit rate (for OME-Zarr the
+   objects are chunks; the plate's metadata was opened before);
 5. this process's peak resident memory.
 
 A local server has no real network in between: the S3 ratio is the cost of the S3 protocol,
@@ -64,10 +66,43 @@ def write_plate(folder: Path, n_fields: int, size: int) -> pd.DataFrame:
     return table
 
 
+def write_plate_zarr(path: Path, n_fields: int, size: int) -> None:
+    """The same rendered fields as an OME-Zarr plate (NGFF 0.5), one chunk per plane."""
+    import zarr
+    from ome_zarr.format import FormatV05
+    from ome_zarr.writer import write_image, write_plate_metadata, write_well_metadata
+
+    from napari_phenoscope.demo.render import render_field
+
+    fmt = FormatV05()
+    root = zarr.open_group(str(path), mode="w", zarr_format=3)
+    wells = [("ABCDEFGHIJKLMNOP"[index // 24], str(index % 24 + 1)) for index in range(n_fields)]
+    rows = sorted({row for row, _ in wells})
+    columns = sorted({column for _, column in wells}, key=int)
+    paths = [f"{row}/{column}" for row, column in wells]
+    write_plate_metadata(root, rows, columns, paths, fmt=fmt, name="BENCH")
+    window = {"min": 0, "max": 65535, "start": 0, "end": 65535}
+    omero = {"channels": [{"label": c, "color": "FFFFFF", "window": window} for c in CHANNELS]}
+    for index, (row, column) in enumerate(wells):
+        well = root.require_group(row).require_group(column)
+        write_well_metadata(well, [{"path": "0"}], fmt=fmt)
+        image = render_field((5, index), size=size).image
+        write_image(
+            image,
+            well.require_group("0"),
+            axes="cyx",
+            fmt=fmt,
+            scale_factors=[],
+            storage_options={"chunks": (1, size, size)},
+            omero=omero,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fields", type=int, default=8)
     parser.add_argument("--size", type=int, default=1080)
+    parser.add_argument("--layout", choices=("tiff", "zarr"), default="tiff")
     args = parser.parse_args()
 
     import logging
@@ -95,16 +130,25 @@ def main() -> None:
             aws_access_key_id="x", aws_secret_access_key="x",
         )  # fmt: skip
         client.create_bucket(Bucket=BUCKET)
-        write_plate(work / "plate", args.fields, args.size)
+        if args.layout == "zarr":
+            write_plate_zarr(work / "plate" / "plate.zarr", args.fields, args.size)
+            local_plate, url = work / "plate" / "plate.zarr", f"s3://{BUCKET}/plate/plate.zarr"
+            probe = f"{BUCKET}/plate/plate.zarr/zarr.json"
+        else:
+            write_plate(work / "plate", args.fields, args.size)
+            local_plate = work / "plate" / "load_data.csv"
+            url = f"s3://{BUCKET}/plate/load_data.csv"
+            probe = f"{BUCKET}/plate/load_data.csv"
         for path in (work / "plate").rglob("*"):
             if path.is_file():
                 key = f"plate/{path.relative_to(work / 'plate').as_posix()}"
                 client.upload_file(str(path), BUCKET, key, ExtraArgs={"ACL": "public-read"})
-        url = f"s3://{BUCKET}/plate/load_data.csv"
-        print(f"{args.fields} fields of {args.size} px; load average {os.getloadavg()}")
+        print(
+            f"{args.fields} fields of {args.size} px ({args.layout}); "
+            f"load average {os.getloadavg()}"
+        )
 
         fs = remote.filesystem()
-        probe = f"{BUCKET}/plate/load_data.csv"
         latencies = []
         for _ in range(20):
             started = time.perf_counter()
@@ -112,7 +156,7 @@ def main() -> None:
             latencies.append(time.perf_counter() - started)
         print(f"server latency (HEAD, median of 20): {1000 * statistics.median(latencies):.1f} ms")
 
-        local_fields = index_plate(work / "plate" / "load_data.csv")
+        local_fields = index_plate(local_plate)
         remote_fields = index_plate(url)
         timings = {}
         for name, fields in (("disk", local_fields), ("s3, empty cache", remote_fields),
@@ -130,17 +174,21 @@ def main() -> None:
         misses, hits = cache.misses, cache.hits
         for position in range(len(remote_fields)):
             read_field(remote_fields.iloc[position])
-        fetched = cache.misses - misses
-        hit_rate = 1 - fetched / (5 * len(remote_fields))
+        fetched, hit = cache.misses - misses, cache.hits - hits
+        hit_rate = hit / max(1, hit + fetched)
         print(
             f"revisit of {len(remote_fields)} fields: {fetched} objects fetched, "
-            f"{cache.hits - hits} cache hits ({100 * hit_rate:.0f}% hit rate)"
+            f"{hit} cache hits ({100 * hit_rate:.0f}% hit rate)"
         )
 
         rates = {}
-        for name, plate in (("disk", work / "plate" / "load_data.csv"), ("s3", url)):
+        for name, plate in (("disk", local_plate), ("s3", url)):
             if name == "s3":
                 cache.clear()
+                if args.layout == "zarr":  # nor the images' metadata opened before
+                    from napari_phenoscope.io.omezarr import _image
+
+                    _image.cache_clear()
             out = work / f"profile-{name}"
             started = time.perf_counter()
             profile_plates([plate], out, features="classical", progress=False)

@@ -6,6 +6,7 @@ tell which file a plane came from.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -88,10 +89,15 @@ def write_ome_zarr_plate(
     fields: int = 2,
     shape: tuple[int, int] = (32, 32),
     pixel_size_um: float | None = 0.65,
+    chunks: tuple[int, int, int] | None = None,
+    levels: int = 1,
+    planes: Callable[[str, int], np.ndarray] | None = None,
 ) -> Path:
     """An OME-Zarr HCS plate written with ome-zarr-py's writer (NGFF 0.4 = zarr v2, 0.5 = v3).
 
-    Channel ``c`` of field ``f`` of well ``R/C`` holds ``channel_value(well, f + 1, CHANNELS[c])``.
+    Channel ``c`` of field ``f`` of well ``R/C`` holds ``channel_value(well, f + 1, CHANNELS[c])``,
+    unless ``planes(well_name, f + 1)`` gives the field's (C, Y, X) pixels. ``chunks``: the
+    (c, y, x) chunk shape (default: ome-zarr's); ``levels``: resolution levels (halving).
     """
     import zarr
     from ome_zarr.format import FormatV04, FormatV05
@@ -108,12 +114,15 @@ def write_ome_zarr_plate(
         write_well_metadata(well_group, [{"path": str(f)} for f in range(fields)], fmt=fmt)
         well_name = f"{row}{int(column):02d}"
         for field in range(fields):
-            data = np.stack(
-                [
-                    np.full(shape, channel_value(well_name, field + 1, channel), np.uint16)
-                    for channel in CHANNELS
-                ]
-            )
+            if planes is not None:
+                data = planes(well_name, field + 1)
+            else:
+                data = np.stack(
+                    [
+                        np.full(shape, channel_value(well_name, field + 1, channel), np.uint16)
+                        for channel in CHANNELS
+                    ]
+                )
             metadata = {}
             if labels is not None:
                 metadata["omero"] = {
@@ -136,9 +145,10 @@ def write_ome_zarr_plate(
                 well_group.require_group(str(field)),
                 axes="cyx",
                 fmt=fmt,
-                scale_factors=[],
+                scale_factors=[2**level for level in range(1, levels)],
                 scale=scale,
                 axes_units=units,
+                storage_options=None if chunks is None else {"chunks": chunks},
                 **metadata,
             )
     return path

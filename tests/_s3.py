@@ -44,6 +44,8 @@ class FaultProxy:
     upstream_port: int
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    #: Paths of the requests that came signed (an ``Authorization`` header): AWS credentials.
+    signed: list[str] = field(default_factory=list)
     stall_s: float = 3.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -55,10 +57,13 @@ class FaultProxy:
         with self.lock:
             self.faults.clear()
             self.requests.clear()
+            self.signed.clear()
 
-    def fault_for(self, method: str, path: str) -> str | None:
+    def fault_for(self, method: str, path: str, signed: bool = False) -> str | None:
         with self.lock:
             self.requests.append((method, path))
+            if signed:
+                self.signed.append(path)
             for fault in self.faults:
                 if fault.match in path and fault.times != 0:
                     fault.times -= 1
@@ -76,7 +81,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
         def _forward(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
-            fault = proxy.fault_for(self.command, self.path)
+            fault = proxy.fault_for(self.command, self.path, "Authorization" in self.headers)
             if fault == "stall":
                 time.sleep(proxy.stall_s)
                 self.close_connection = True
@@ -181,8 +186,14 @@ CELLS_BATCH, CELLS_PLATE = "2024_01_01_Batch1", "PLATECELLS"
 CELLS_WELLS = ("A01", "B02")
 
 
-def write_cells_gallery(root: Path, size: int = 128) -> Path:
-    """``<root>/source_cells``: a Gallery-layout plate of rendered cells, CSV naming S3."""
+def write_cells_gallery(
+    root: Path,
+    size: int = 128,
+    wells: tuple[str, ...] = CELLS_WELLS,
+    source_key: str = CELLS_SOURCE,
+) -> Path:
+    """``<root>/<source>``: a Gallery-layout plate of rendered cells, CSV naming S3 (the
+    source's key in ``BUCKET`` is ``source_key``, its folder here the key's last part)."""
     import pandas as pd
     import tifffile
 
@@ -190,13 +201,13 @@ def write_cells_gallery(root: Path, size: int = 128) -> Path:
     from napari_phenoscope.constants import CHANNELS
     from napari_phenoscope.demo.render import render_field
 
-    source = root / "source_cells"
+    source = root / source_key.rsplit("/", 1)[-1]
     plate_dir = f"{CELLS_PLATE}__2024-01-02T10_00_00-Measurement1"
     images = source / "images" / CELLS_BATCH / "images" / plate_dir / "Images"
     images.mkdir(parents=True)
-    folder = f"s3://{BUCKET}/{CELLS_SOURCE}/images/{CELLS_BATCH}/images/{plate_dir}/Images/"
+    folder = f"s3://{BUCKET}/{source_key}/images/{CELLS_BATCH}/images/{plate_dir}/Images/"
     rows = []
-    for index, well in enumerate(CELLS_WELLS):
+    for index, well in enumerate(wells):
         field = render_field((7, index), size=size)
         row = {"Metadata_Plate": CELLS_PLATE, "Metadata_Well": well, "Metadata_Site": 1}
         for channel, plane in zip(CHANNELS, field.image, strict=True):
@@ -209,3 +220,34 @@ def write_cells_gallery(root: Path, size: int = 128) -> Path:
     csv_dir.mkdir(parents=True)
     pd.DataFrame(rows).to_csv(csv_dir / "load_data.csv", index=False)
     return source
+
+
+#: An OME-Zarr HCS plate of the same rendered cells as ``write_cells_gallery``, on S3 here.
+CELLS_ZARR = "test/cells.zarr"
+
+
+def write_cells_ome_zarr(path: Path, size: int = 128, version: str = "0.5") -> Path:
+    """The fields of ``write_cells_gallery`` as an OME-Zarr plate (chunks of a quarter
+    plane, two resolution levels), for profiles from S3 against the same plate on disk."""
+    import numpy as np
+
+    from _layouts import write_ome_zarr_plate
+    from napari_phenoscope.constants import CHANNELS
+    from napari_phenoscope.demo.render import render_field
+
+    wells = {f"{well[0]}{int(well[1:]):02d}": index for index, well in enumerate(CELLS_WELLS)}
+
+    def planes(well: str, site: int) -> np.ndarray:
+        return render_field((7, wells[well]), size=size).image.astype(np.uint16)
+
+    return write_ome_zarr_plate(
+        path,
+        version=version,
+        labels=list(CHANNELS),
+        wells=tuple(f"{well[0]}/{int(well[1:])}" for well in CELLS_WELLS),
+        fields=1,
+        shape=(size, size),
+        chunks=(1, size // 2, size // 2),
+        levels=2,
+        planes=planes,
+    )

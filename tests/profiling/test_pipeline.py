@@ -284,3 +284,22 @@ def test_corrupt_image_is_named_and_the_fixed_plate_resumes(cell_plate, tmp_path
     assert len(list((out / "fields").rglob("*.parquet"))) == 4  # A01, A02 were finished
     broken.write_bytes(original)
     assert _run(cell_plate, out).n_fields_computed == 2
+
+
+def test_a_classical_run_never_imports_torch(cell_plate, tmp_path):
+    """torch, timm and torchvision cost each Dask worker ~4 CPU-s to import (docs/scale.md):
+    a run without the ViT must not pay it, in-process or in a field task."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from napari_phenoscope.profiling.pipeline import profile_plates\n"
+        f"profile_plates([{str(cell_plate)!r}], {str(tmp_path / 'out')!r}, "
+        "features='classical', progress=False)\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'timm'))\n"
+        "assert not loaded, loaded[:5]\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(list((tmp_path / "out" / "fields").rglob("*.parquet"))) == 6

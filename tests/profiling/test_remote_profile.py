@@ -4,10 +4,21 @@ cut by the network resumes, and the CLI's cache options."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
-from _s3 import BUCKET, CELLS_BATCH, CELLS_PLATE, CELLS_SOURCE
+from _s3 import (
+    BUCKET,
+    CELLS_BATCH,
+    CELLS_PLATE,
+    CELLS_SOURCE,
+    CELLS_ZARR,
+    s3_client,
+    upload_tree,
+    write_cells_ome_zarr,
+)
 from napari_phenoscope.cli import main
 from napari_phenoscope.errors import RemoteDataError
 from napari_phenoscope.profiling.pipeline import profile_plates
@@ -19,6 +30,15 @@ KEY = ["Metadata_Plate", "Metadata_Well", "Metadata_Site", "Metadata_ObjectNumbe
 
 def _sorted(table: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(KEY).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def cells_zarr(s3_server, tmp_path_factory) -> tuple[str, Path]:
+    """(S3 URL, local copy) of the rendered cells as an OME-Zarr plate on the test server."""
+    server, _ = s3_server
+    local = write_cells_ome_zarr(tmp_path_factory.mktemp("cells-zarr") / "cells.zarr")
+    upload_tree(s3_client(server.moto_endpoint), local, BUCKET, CELLS_ZARR)
+    return f"s3://{BUCKET}/{CELLS_ZARR}", local
 
 
 @pytest.mark.slow
@@ -98,3 +118,41 @@ def test_qc_takes_an_s3_url_and_judges_the_same_fields_as_on_disk(s3, tmp_path):
     from_s3 = pd.read_csv(tmp_path / "qc-s3" / "qc_fields.csv")
     from_disk = pd.read_csv(tmp_path / "qc-disk" / "qc_fields.csv")
     pd.testing.assert_frame_equal(from_s3, from_disk)
+
+
+@pytest.mark.slow
+def test_a_profile_of_an_ome_zarr_plate_on_s3_equals_the_profile_from_disk(
+    s3, cells_zarr, tmp_path
+):
+    url, local = cells_zarr
+    from_s3 = profile_plates([url], tmp_path / "s3", features="classical", progress=False)
+    from_disk = profile_plates([local], tmp_path / "disk", features="classical", progress=False)
+    cells_s3 = _sorted(pd.read_parquet(from_s3.single_cells))
+    cells_disk = _sorted(pd.read_parquet(from_disk.single_cells))
+    assert from_s3.n_cells > 10 and set(cells_s3["Metadata_Well"]) == {"A01", "B02"}
+    pd.testing.assert_frame_equal(cells_s3, cells_disk)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(from_s3.well_profiles["classical"]),
+        pd.read_parquet(from_disk.well_profiles["classical"]),
+    )
+
+
+def test_a_zarr_run_cut_by_the_network_resumes_fetching_only_what_it_lacked(
+    s3, cells_zarr, tmp_path
+):
+    from napari_phenoscope.io.omezarr import _image
+
+    server, _ = s3
+    url, local = cells_zarr
+    _image.cache_clear()  # as in a new process
+    failing = "cells.zarr/B/2/0/s0/c/2/1/0"  # well B02's RNA, one quarter of the plane
+    server.proxy.arm("503", failing)
+    with pytest.raises(RemoteDataError, match=f"{failing}.*run again"):
+        profile_plates([url], tmp_path / "out", features="classical", progress=False)
+    assert len(list((tmp_path / "out" / "fields").rglob("*.parquet"))) == 1  # A01 is kept
+    server.proxy.reset()
+    outputs = profile_plates([url], tmp_path / "out", features="classical", progress=False)
+    assert outputs.n_fields == 2 and outputs.n_fields_computed == 1
+    held = {p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file()}
+    fetched = [p.split(".zarr/", 1)[-1] for m, p in server.proxy.requests if m == "GET"]
+    assert [key for key in fetched if key in held] == [failing.split(".zarr/")[1]]

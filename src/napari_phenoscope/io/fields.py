@@ -16,9 +16,14 @@ import tifffile
 from napari_phenoscope.constants import CHANNELS, PLATE, SITE, WELL
 from napari_phenoscope.errors import PlateFormatError
 from napari_phenoscope.io.illum import correct_illumination, illum_path, read_illum_function
-from napari_phenoscope.io.omezarr import is_ome_zarr, read_zarr_plane, zarr_plane_shape
+from napari_phenoscope.io.omezarr import (
+    is_ome_zarr,
+    prefetch_zarr_planes,
+    read_zarr_plane,
+    zarr_plane_shape,
+)
 from napari_phenoscope.io.phenix import filename_column, frame_column, pathname_column
-from napari_phenoscope.io.remote import fetch_all, localize
+from napari_phenoscope.io.remote import fetch_all, is_remote, localize
 
 MissingPolicy = Literal["error", "zeros"]
 #: How ``iter_fields`` treats a channel whose file a field does not list: stop naming it,
@@ -161,9 +166,17 @@ def read_field(
 
 
 def _prefetch(row: Mapping[str, object], channels: Sequence[str]) -> None:
-    """Fetch a field's ``s3://`` channel files (and illumination functions) in parallel."""
+    """Fetch a field's ``s3://`` channel files (and illumination functions) in parallel;
+    for an OME-Zarr field, the chunks of its channels' planes."""
     paths = [channel_path(row, c) for c in channels] + [illum_path(row, c) for c in channels]
     fetch_all([path for path in paths if path is not None and not is_ome_zarr(path)])
+    zarr_frames: dict[Path, list[int]] = {}
+    for channel in channels:
+        path = channel_path(row, channel)
+        if path is not None and is_remote(path) and is_ome_zarr(path):
+            zarr_frames.setdefault(path, []).append(_frame(row, channel) or 0)
+    for path, frames in zarr_frames.items():
+        prefetch_zarr_planes(path, frames)
 
 
 def _corrected(row: Mapping[str, object], channel: str, plane: np.ndarray) -> np.ndarray:

@@ -5,28 +5,27 @@ every other layout: ``PathName_Orig<CH>`` is the well group, ``FileName_Orig<CH>
 and ``Frame_Orig<CH>`` the channel's index on the ``c`` axis, so ``read_field``,
 ``lazy_channel_stack`` and the docks need no zarr-specific code. ome-zarr-py parses the
 metadata (NGFF 0.4 on zarr v2, 0.5 on zarr v3); pixels come from its level-0 dask array.
+
+A plate on S3 (``s3://.../plate.zarr``) is read through the object cache of ``io.remote``
+(``io.remote_zarr``): the metadata of each group opened and the chunks of each plane read
+are fetched into the cache, with its retries and one-line errors, and read from there.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from napari_phenoscope.constants import CHANNELS, PLATE, SITE, STAIN_ALIASES, WELL
 from napari_phenoscope.errors import PlateFormatError
-from napari_phenoscope.io.remote import (
-    as_url,
-    exists,
-    is_remote,
-    join_url,
-    use_s3_settings_for_zarr,
-)
+from napari_phenoscope.io.remote import as_url, is_remote, join_url, object_cache
 
 #: NGFF space units -> micrometres.
 _UNIT_TO_UM = {
@@ -76,41 +75,89 @@ def is_hcs_plate(path: str | Path) -> bool:
 
 
 def _location(path: Path) -> Any:
+    """ome-zarr-py's view of the group at ``path`` (an ``s3://`` one: of its cached copy)."""
+    if not is_remote(path):
+        return _open_location(path, path)
+    from napari_phenoscope.io.remote_zarr import mirrored
+
+    url = as_url(path)
+    with mirrored(url) as local:
+        return _open_location(local, url)
+
+
+def _open_location(local: Path, shown: str | Path) -> Any:
     from ome_zarr.format import FormatV04, FormatV05
     from ome_zarr.io import parse_url
 
-    target = str(path)
-    if is_remote(path):
-        target = as_url(path)
-        use_s3_settings_for_zarr()
-        # ask for the version stored, so ome-zarr does not log a version-mismatch warning
-        fmt = FormatV05() if exists(join_url(target, "zarr.json")) else FormatV04()
-    else:
-        fmt = FormatV05() if (path / "zarr.json").is_file() else FormatV04()
+    # ask for the version stored, so ome-zarr does not log a version-mismatch warning
+    fmt = FormatV05() if (local / "zarr.json").is_file() else FormatV04()
     try:
-        location = parse_url(target, mode="r", fmt=fmt)
+        location = parse_url(str(local), mode="r", fmt=fmt)
     except Exception as error:  # zarr / fsspec raise many types on damaged stores
-        raise PlateFormatError(f"cannot open OME-Zarr {path}: {error}") from error
+        raise PlateFormatError(f"cannot open OME-Zarr {shown}: {error}") from error
     if location is None:
-        raise PlateFormatError(f"cannot open OME-Zarr {path}: not a zarr group")
+        raise PlateFormatError(f"cannot open OME-Zarr {shown}: not a zarr group")
     return location
 
 
+class _NgffImage(NamedTuple):
+    """One NGFF image, opened: its level-0 array and what reading it needs."""
+
+    data: Any  # level 0 as a dask array
+    axes: tuple[str, ...]
+    metadata: dict[str, Any]
+    level0_url: str | None = None  # on S3: level 0's URL, and its zarr array for chunk keys
+    level0: Any = None
+
+
+def _ngff_image(path: str | Path) -> _NgffImage:
+    """``_image`` of ``path``; an ``s3://`` image once per cache folder (its local copy)."""
+    cache_root = str(object_cache().root) if is_remote(path) else ""
+    return _image(str(Path(path)), cache_root)
+
+
 @lru_cache(maxsize=512)
-def _image(path_text: str) -> tuple[Any, tuple[str, ...], dict[str, Any]]:
+def _image(path_text: str, cache_root: str) -> _NgffImage:
     """Level-0 dask array, axis names and metadata of one NGFF image (each opened once)."""
+    path = Path(path_text)
+    if not is_remote(path):
+        data, axes, metadata = _read_node(_location(path), path)
+        return _NgffImage(data, axes, metadata)
+    import zarr
+
+    from napari_phenoscope.io.remote_zarr import mirrored
+
+    url = as_url(path)
+    with mirrored(url) as local:
+        levels = [
+            str(level["path"])
+            for level in _multiscales(_open_location(local, url), url)["datasets"]
+        ]
+    if not levels:
+        raise PlateFormatError(f"OME-Zarr image {url} lists no resolution levels")
+    with mirrored(url, levels) as local:
+        data, axes, metadata = _read_node(_open_location(local, url), url)
+        level0 = zarr.open_array(str(local / levels[0]), mode="r")
+    return _NgffImage(data, axes, metadata, join_url(url, levels[0]), level0)
+
+
+def _multiscales(location: Any, shown: str | Path) -> dict[str, Any]:
+    multiscales = location.root_attrs.get("multiscales")
+    if not multiscales:
+        raise PlateFormatError(f"OME-Zarr image {shown} has no multiscales metadata")
+    return dict(multiscales[0])
+
+
+def _read_node(location: Any, shown: str | Path) -> tuple[Any, tuple[str, ...], dict[str, Any]]:
     from ome_zarr.reader import Node, Reader
 
-    path = Path(path_text)
-    location = _location(path)
-    if "multiscales" not in location.root_attrs:
-        raise PlateFormatError(f"OME-Zarr image {path} has no multiscales metadata")
+    _multiscales(location, shown)
     try:
         node = Node(location, Reader(location))
     except Exception as error:
-        raise PlateFormatError(f"cannot read OME-Zarr image {path}: {error}") from error
+        raise PlateFormatError(f"cannot read OME-Zarr image {shown}: {error}") from error
     if not node.data:
-        raise PlateFormatError(f"OME-Zarr image {path} lists no resolution levels")
+        raise PlateFormatError(f"OME-Zarr image {shown} lists no resolution levels")
     axes = tuple(
         axis["name"] if isinstance(axis, Mapping) else str(axis)
         for axis in node.metadata.get("axes") or _default_axes(node.data[0].ndim)
@@ -122,19 +169,10 @@ def _default_axes(ndim: int) -> list[str]:
     return list("tczyx"[-ndim:])
 
 
-def read_zarr_plane(path: str | Path, channel: int) -> np.ndarray:
-    """Read one (Y, X) plane of channel ``channel`` (index on ``c``) at full resolution.
-
-    The first time point and focal plane are read (Cell Painting fields have one).
-
-    Raises
-    ------
-    PlateFormatError
-        Naming the image: no such group, no ``c`` axis, or channel out of range.
-    """
-    data, axes, _ = _image(str(Path(path)))
-    index: list[Any] = []
-    for axis, size in zip(axes, data.shape, strict=True):
+def _plane_index(path: str | Path, image: _NgffImage, channel: int) -> tuple[int | slice, ...]:
+    """The index of channel ``channel``'s (Y, X) plane: first time point and focal plane."""
+    index: list[int | slice] = []
+    for axis, size in zip(image.axes, image.data.shape, strict=True):
         if axis == "c":
             if not 0 <= channel < size:
                 raise PlateFormatError(
@@ -145,18 +183,62 @@ def read_zarr_plane(path: str | Path, channel: int) -> np.ndarray:
             index.append(slice(None))
         else:
             index.append(0)
-    if "c" not in axes and channel != 0:
+    if "c" not in image.axes and channel != 0:
         raise PlateFormatError(f"OME-Zarr image {path} has no channel axis")
-    try:
-        return np.asarray(data[tuple(index)].compute())
-    except Exception as error:
-        raise PlateFormatError(f"cannot read OME-Zarr image {path}: {error}") from error
+    return tuple(index)
+
+
+@contextmanager
+def _chunks_at_hand(
+    image: _NgffImage, indexes: Sequence[tuple[int | slice, ...]]
+) -> Iterator[None]:
+    """On S3: fetch the chunks the planes cover (in parallel) and keep them cached meanwhile."""
+    if image.level0 is None or image.level0_url is None:
+        yield
+        return
+    from napari_phenoscope.io.remote_zarr import chunk_keys, chunks_at_hand
+
+    keys = dict.fromkeys(key for index in indexes for key in chunk_keys(image.level0, index))
+    with chunks_at_hand(image.level0_url, keys):
+        yield
+
+
+def read_zarr_plane(path: str | Path, channel: int) -> np.ndarray:
+    """Read one (Y, X) plane of channel ``channel`` (index on ``c``) at full resolution.
+
+    The first time point and focal plane are read (Cell Painting fields have one). On S3,
+    the chunks of the plane are fetched into the object cache first (``io.remote``).
+
+    Raises
+    ------
+    PlateFormatError
+        Naming the image: no such group, no ``c`` axis, or channel out of range.
+    RemoteDataError
+        Naming the object of an S3 plate that could not be fetched.
+    """
+    image = _ngff_image(path)
+    index = _plane_index(path, image, channel)
+    with _chunks_at_hand(image, [index]):
+        try:
+            return np.asarray(image.data[index].compute())
+        except Exception as error:
+            raise PlateFormatError(f"cannot read OME-Zarr image {path}: {error}") from error
+
+
+def prefetch_zarr_planes(path: str | Path, channels: Sequence[int]) -> None:
+    """Fetch the chunks of these channels' planes of an S3 image in parallel (a no-op for a
+    local image), so that the planes' reads find them cached."""
+    if not is_remote(path) or not channels:
+        return
+    image = _ngff_image(path)
+    with _chunks_at_hand(image, [_plane_index(path, image, channel) for channel in channels]):
+        pass
 
 
 def zarr_plane_shape(path: str | Path) -> tuple[int, int]:
     """The (Y, X) size of an NGFF image at full resolution, from its metadata."""
-    data, axes, _ = _image(str(Path(path)))
-    sizes = dict(zip(axes, data.shape, strict=True))
+    image = _ngff_image(path)
+    sizes = dict(zip(image.axes, image.data.shape, strict=True))
     return int(sizes["y"]), int(sizes["x"])
 
 
@@ -165,7 +247,7 @@ def ome_zarr_pixel_size(path: str | Path) -> float | None:
 
     None when the ``x`` axis has no (known) space unit: a bare scale says nothing physical.
     """
-    _, axes, metadata = _image(str(Path(path)))
+    _, axes, metadata, *_ = _ngff_image(path)
     axis_specs = metadata.get("axes") or []
     units = {spec.get("name"): spec.get("unit") for spec in axis_specs if isinstance(spec, Mapping)}
     factor = _UNIT_TO_UM.get(str(units.get("x", "")).lower())
@@ -300,7 +382,7 @@ def index_ome_zarr(
     if not images:
         raise PlateFormatError(f"OME-Zarr plate {path} lists no wells")
     first = images[0][2] / images[0][3]
-    data, axes, metadata = _image(str(first))
+    data, axes, metadata, *_ = _ngff_image(first)
     n_channels = data.shape[axes.index("c")] if "c" in axes else 1
     channels = map_channel_labels(metadata.get("channel_names"), n_channels, channel_map, first)
     from napari_phenoscope.io.phenix import (

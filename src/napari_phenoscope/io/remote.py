@@ -6,7 +6,8 @@ local copy. Only the objects a field needs are fetched (a field's channels in pa
 ``fetch_all``), each once: the copy lands in the cache under ``<bucket>/<key>`` by an
 atomic rename, so a file in the cache is always whole, and a revisit or a resumed run
 reads it from disk. The cache is bounded: past its size limit the least recently used
-files go.
+files go. OME-Zarr plates on S3 are read through the same cache, object by object
+(``io.remote_zarr``).
 
 Access goes through s3fs (fsspec). Public buckets (``s3://cellpainting-gallery``) are read
 anonymously; the user's own AWS configuration is used where they give one
@@ -33,8 +34,10 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -138,18 +141,6 @@ def filesystem() -> Any:
     return fs
 
 
-def use_s3_settings_for_zarr() -> None:
-    """Make these settings fsspec's defaults for ``s3`` in this process.
-
-    ome-zarr-py opens every group of a plate by its URL with default options (no way to
-    hand it ours), so the defaults are where anonymous access and the endpoint must be.
-    OME-Zarr chunks are read through s3fs directly, not through the object cache.
-    """
-    import fsspec.config
-
-    fsspec.config.conf["s3"] = storage_options()
-
-
 def _retries() -> int:
     return max(0, int(_env_float(RETRIES_ENV, DEFAULT_RETRIES)))
 
@@ -176,13 +167,21 @@ def _advice(url: str, error: BaseException) -> str:
     )
 
 
-def _with_retries(url: str, action: Callable[[], Value]) -> Value:
-    """Run ``action``; retry transient faults with exponential backoff, else one-line error."""
+def _with_retries(url: str, action: Callable[[], Value], missing_ok: bool = False) -> Value | None:
+    """Run ``action``; retry transient faults with exponential backoff, else one-line error.
+
+    A missing object is reported at once, or, with ``missing_ok``, answered with None (a
+    zarr chunk never written is its fill value, not an error).
+    """
     attempts = _retries() + 1
     for attempt in range(attempts):
         try:
             return action()
-        except (FileNotFoundError, PermissionError) as error:  # retrying will not help
+        except FileNotFoundError as error:
+            if missing_ok:
+                return None
+            raise RemoteDataError(_advice(url, error)) from None
+        except PermissionError as error:  # retrying will not help
             raise RemoteDataError(_advice(url, error)) from None
         except Exception as error:  # timeouts, 5xx, throttling, dropped connections
             if attempt == attempts - 1:
@@ -232,6 +231,7 @@ class ObjectCache:
         self.hits = 0
         self.misses = 0
         self._size: int | None = None
+        self._pinned: Counter[Path] = Counter()
         self._lock = threading.Lock()
 
     def path_of(self, url: str | Path) -> Path:
@@ -246,7 +246,32 @@ class ObjectCache:
         RemoteDataError
             Naming the object: missing, access refused, or faults past the retries.
         """
-        url = as_url(url)
+        local = self._get(as_url(url), missing_ok=False)
+        assert local is not None
+        return local
+
+    def get_if_exists(self, url: str | Path) -> Path | None:
+        """``get``, but None for an object the bucket does not hold (other faults raise)."""
+        return self._get(as_url(url), missing_ok=True)
+
+    @contextmanager
+    def pinned(self, paths: Iterable[Path]) -> Iterator[None]:
+        """Keep these cached files through any eviction while the block runs.
+
+        For readers that open cached files after fetching them (zarr reads an absent chunk
+        as its fill value, so an evicted chunk would read as zeros, not fail).
+        """
+        held = list(paths)
+        with self._lock:
+            self._pinned.update(held)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._pinned.subtract(held)
+                self._pinned += Counter()  # drop the zero counts
+
+    def _get(self, url: str, missing_ok: bool) -> Path | None:
         local = self.path_of(url)
         if local.is_file():
             with self._lock:
@@ -258,8 +283,14 @@ class ObjectCache:
         partial_dir = self.root / _PARTIAL
         partial_dir.mkdir(parents=True, exist_ok=True)
         partial = partial_dir / f"{uuid.uuid4().hex}{local.suffix}"
+
+        def download() -> bool:
+            filesystem().get_file(url, str(partial))
+            return True
+
         try:
-            _with_retries(url, lambda: filesystem().get_file(url, str(partial)))
+            if _with_retries(url, download, missing_ok) is None:
+                return None  # not in the bucket (missing_ok)
             local.parent.mkdir(parents=True, exist_ok=True)
             os.replace(partial, local)  # same folder tree: atomic, never a half file
         finally:
@@ -305,7 +336,7 @@ class ObjectCache:
         for path in files:
             if total <= self.max_bytes:
                 break
-            if path == keep:
+            if path == keep or path in self._pinned:
                 continue
             total -= path.stat().st_size
             path.unlink(missing_ok=True)
@@ -349,6 +380,24 @@ def localize(path: Path) -> Path:
     return fetch(path) if is_remote(path) else path
 
 
+def fetch_many(urls: Sequence[str], missing_ok: bool = False) -> dict[str, Path | None]:
+    """Fetch objects into the cache in parallel; URL -> local copy (None: not in the bucket,
+    with ``missing_ok``).
+
+    Raises
+    ------
+    RemoteDataError
+        The first object that could not be fetched, named.
+    """
+    cache = object_cache()
+    unique = list(dict.fromkeys(as_url(url) for url in urls))
+    get = cache.get_if_exists if missing_ok else cache.get
+    if len(unique) < 2:
+        return {url: get(url) for url in unique}
+    with ThreadPoolExecutor(max_workers=min(8, len(unique))) as pool:
+        return dict(zip(unique, pool.map(get, unique), strict=True))
+
+
 def fetch_all(paths: Sequence[str | Path | None]) -> None:
     """Fetch the remote ones of ``paths`` into the cache in parallel (a field's channels).
 
@@ -360,8 +409,5 @@ def fetch_all(paths: Sequence[str | Path | None]) -> None:
     remote = list(dict.fromkeys(as_url(p) for p in paths if p is not None and is_remote(p)))
     cache = object_cache()
     missing = [url for url in remote if not cache.path_of(url).is_file()]
-    if len(missing) < 2:
-        return
-    with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
-        for _ in pool.map(cache.get, missing):
-            pass
+    if len(missing) >= 2:  # one is fetched by its reader
+        fetch_many(missing)

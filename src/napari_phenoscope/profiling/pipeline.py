@@ -380,7 +380,6 @@ def profile_plates(
         output_folder,
         resolve_pixel_size,
     )
-    from napari_phenoscope.models import resolve_device
     from napari_phenoscope.profiling.execute import check_execution, map_fields
     from napari_phenoscope.profiling.quality import QCJob, check_qc_mode, fields_without_qc
 
@@ -416,6 +415,8 @@ def profile_plates(
     in_process = scheduler is None and workers is None
     scaling: dict[str, Any] = {}
     if todo and "vit" in feature_sets:
+        from napari_phenoscope.models import resolve_device  # torch: only for the ViT
+
         if in_process:
             device = str(resolve_device(device))  # Dask workers resolve "auto" themselves
         # the plates' crop normalisation comes from the encoder's preprocessing; computed
@@ -491,11 +492,14 @@ class FieldJob:
     qc: bool = False  # also cache the field's QC measures (``profiling.quality``)
 
     def __call__(self, field: Field) -> int:
-        from napari_phenoscope.models import resolve_device
         from napari_phenoscope.segmentation.field import segment_field
 
         device, encoder = self.device, None
         if "vit" in self.feature_sets:
+            # imported here, not above: torch, timm and torchvision cost a Dask worker ~4
+            # CPU-s to import, for nothing when the features are classical (docs/scale.md)
+            from napari_phenoscope.models import resolve_device
+
             device = str(resolve_device(self.device))
             encoder = cached_encoder(self.model_path, self.signature["model"], device)
         image = field.read()
