@@ -14,6 +14,7 @@ import pytest
 import tifffile
 from filelock import FileLock
 
+from _shared_guard import pytest_runtest_call, pytest_runtest_protocol  # noqa: F401 (hooks)
 from napari_phenoscope.constants import (
     BROAD_SAMPLE,
     CHANNELS,
@@ -27,14 +28,19 @@ from napari_phenoscope.constants import (
     well_row_col,
 )
 
+#: pytester runs small suites in a subprocess (tests/test_shared_guard.py)
+pytest_plugins = ["pytester"]
+
 REPO = Path(__file__).resolve().parents[1]
 #: The team's data folder beside the repository. A fresh clone has none; CI proves that the
 #: suite still passes by pointing PHENOSCOPE_SHARED at a folder that does not exist.
 SHARED = Path(os.environ.get("PHENOSCOPE_SHARED") or REPO.parent / "shared")
 REAL_FIELDS = SHARED / "data" / "real-cellpainting"
 JUMP_TARGET = SHARED / "data" / "jump-target"
-#: Fixtures that read ../shared (each skips when it is absent); their tests get the `shared` mark.
-SHARED_FIXTURES = {"real_fields", "shared_jump_target"}
+REAL_PROFILES = SHARED / "data" / "real-profiles"
+#: Fixtures that read ../shared (each skips when it is absent); their tests get the `shared`
+#: mark. Any other test that reads it fails (tests/_shared_guard.py).
+SHARED_FIXTURES = {"real_fields", "shared_jump_target", "real_profiles"}
 CHANNEL_NUMBER = {name: number for number, name in CPJUMP1_CHANNEL_MAP.items()}
 
 
@@ -113,6 +119,12 @@ def real_fields() -> Path:
 def shared_jump_target() -> Path:
     """The JUMP-Target-1 tables as downloaded to ../shared (skips if absent)."""
     return _shared_or_skip(JUMP_TARGET)
+
+
+@pytest.fixture(scope="session")
+def real_profiles() -> Path:
+    """Real CellProfiler outputs (per-object CSVs, a pycytominer table; skips if absent)."""
+    return _shared_or_skip(REAL_PROFILES)
 
 
 @pytest.fixture
