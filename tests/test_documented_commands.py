@@ -228,7 +228,7 @@ VERB_PLACEHOLDERS = {
 #: Appended to keep a run small (argparse keeps the last value of an option).
 SMALLER: dict[str, list[str]] = {
     "demo-data": ["--wells", "12", "--sites", "1", "--size", "128", "--replicates", "1"],
-    "train": ["--epochs", "1", "--max-fields", "2", "--batch-size", "16", "--threads", "1"],
+    "train": ["--epochs", "1", "--max-fields", "6", "--batch-size", "8", "--threads", "1"],
     "explain": ["--null-size", "50"],
     "evaluate": ["--null-size", "100"],
     "profile": ["--device", "cpu"],
@@ -270,7 +270,8 @@ def _ome_zarr_with_cells(path: Path, labels) -> None:
     write_ome_zarr_plate(path, labels=labels, fields=1, shape=(128, 128))
     root = zarr.open_group(str(path), mode="r+")
     for index, (row, column) in enumerate([("A", "1"), ("A", "2"), ("B", "3")]):
-        root[row][column]["0"]["0"][:] = render_planes(index)
+        field = root[row][column]["0"]
+        field[next(iter(field.array_keys()))][:] = render_planes(index)  # level 0
 
 
 def _zarr_labels(command: str):
@@ -355,7 +356,8 @@ def _consensus_table(path: Path, fixtures: dict) -> None:
 def _cell_level_table(path: Path, fixtures: dict) -> None:
     """A cell-level table with plates and wells, A02 among them (the real cells' stand-in)."""
     cells = pd.read_parquet(fixtures["profiled_small_demo"][1] / "single_cells.parquet")
-    cells.to_csv(path, index=False)
+    numeric = [c for c in cells if c.startswith("Metadata_") or cells[c].dtype.kind == "f"]
+    cells[numeric].to_csv(path, index=False)
 
 
 #: Names the documents use -> how to make them in the command's folder. A value is
@@ -393,7 +395,7 @@ WORLD: dict[str, Callable | dict[str, Callable]] = {
 
 
 def _build_world(item: Documented, command: str, folder: Path, fixtures: dict) -> None:
-    for word in shlex.split(command, comments=True):
+    for word in _substituted(command):
         name = word.split("/", 1)[0].rstrip("/")
         if name == "plate.zarr" and not (folder / name).exists():
             _ome_zarr_with_cells(folder / name, _zarr_labels(command))
@@ -405,15 +407,20 @@ def _build_world(item: Documented, command: str, folder: Path, fixtures: dict) -
             build(folder / name, fixtures)
 
 
-def to_argv(item: Documented, command: str, folder: Path) -> list[str]:
-    """The argv of ``cli.main``: placeholders replaced, globs expanded, small options added."""
+def _substituted(command: str) -> list[str]:
+    """The words after ``phenoscope``, placeholders replaced."""
     words = shlex.split(command, comments=True)
     words = words[words.index("phenoscope") + 1 :]
+    names = {**PLACEHOLDERS, **VERB_PLACEHOLDERS.get(words[0], {})}
+    return [names.get(word, word) for word in words]
+
+
+def to_argv(item: Documented, command: str, folder: Path) -> list[str]:
+    """The argv of ``cli.main``: placeholders replaced, globs expanded, small options added."""
+    words = _substituted(command)
     verb = words[0]
-    names = {**PLACEHOLDERS, **VERB_PLACEHOLDERS.get(verb, {})}
     argv = []
     for word in words:
-        word = names.get(word, word)
         if any(c in word for c in "*?"):
             matches = sorted(glob.glob(word, root_dir=folder))
             assert matches, f"{item.id}: {word} matches nothing"
