@@ -4,7 +4,8 @@ CellProfiler writes one CSV per compartment (Cells, Cytoplasm, Nuclei) and an Im
 pycytominer (``SingleCells.merge_single_cells``) joins them per object into one row per
 cell with ``<Compartment>_<Measurement>`` feature names and ``Metadata_*`` columns. These
 helpers do that join for the real sites, so that the profile-table tests run on genuine
-CellProfiler numbers and column names. Tests skip when ../shared is absent.
+CellProfiler numbers and column names. Tests take the folder from conftest's ``real_profiles``
+fixture, which skips when ../shared is absent and gives them the ``shared`` mark.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
-REAL_PROFILES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-profiles"
 #: The three real sites with CellProfiler per-object CSVs (two plates, three wells).
 SITES = (
     "cpjump1_singlecell_BR00116991_A01_s1",
@@ -23,13 +22,6 @@ SITES = (
 )
 BACKEND = "jump_target2_BR00121431_singlecell/BR00121431_backend_main.csv"
 _IDS = ("ImageNumber", "ObjectNumber")
-
-
-def real_profiles_dir() -> Path:
-    """The folder of real tables, or a pytest skip when ../shared is not there."""
-    if not REAL_PROFILES.is_dir():
-        pytest.skip("../shared/data/real-profiles is not beside the repository")
-    return REAL_PROFILES
 
 
 def _compartment(folder: Path, name: str) -> pd.DataFrame:
@@ -64,9 +56,9 @@ def collate_site(folder: Path) -> pd.DataFrame:
     return merged.drop(columns=identifiers)
 
 
-def real_single_cells() -> pd.DataFrame:
-    """The 234 real cells of three wells on two plates, features common to all three."""
-    root = real_profiles_dir()
+def real_single_cells(root: Path) -> pd.DataFrame:
+    """The 234 real cells of three wells on two plates (under ``root``, the ``real_profiles``
+    fixture), features common to all three."""
     sites = [collate_site(root / site) for site in SITES]
     common = [c for c in sites[0].columns if all(c in site.columns for site in sites[1:])]
     return pd.concat([site[common] for site in sites], ignore_index=True)

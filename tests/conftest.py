@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import tifffile
+from filelock import FileLock
 
+from _shared_guard import pytest_runtest_call, pytest_runtest_protocol  # noqa: F401 (hooks)
 from napari_phenoscope.constants import (
     BROAD_SAMPLE,
     CHANNELS,
@@ -25,14 +28,19 @@ from napari_phenoscope.constants import (
     well_row_col,
 )
 
+#: pytester runs small suites in a subprocess (tests/test_shared_guard.py)
+pytest_plugins = ["pytester"]
+
 REPO = Path(__file__).resolve().parents[1]
 #: The team's data folder beside the repository. A fresh clone has none; CI proves that the
 #: suite still passes by pointing PHENOSCOPE_SHARED at a folder that does not exist.
 SHARED = Path(os.environ.get("PHENOSCOPE_SHARED") or REPO.parent / "shared")
 REAL_FIELDS = SHARED / "data" / "real-cellpainting"
 JUMP_TARGET = SHARED / "data" / "jump-target"
-#: Fixtures that read ../shared (each skips when it is absent); their tests get the `shared` mark.
-SHARED_FIXTURES = {"real_fields", "shared_jump_target"}
+REAL_PROFILES = SHARED / "data" / "real-profiles"
+#: Fixtures that read ../shared (each skips when it is absent); their tests get the `shared`
+#: mark. Any other test that reads it fails (tests/_shared_guard.py).
+SHARED_FIXTURES = {"real_fields", "shared_jump_target", "real_profiles"}
 CHANNEL_NUMBER = {name: number for number, name in CPJUMP1_CHANNEL_MAP.items()}
 
 
@@ -113,6 +121,12 @@ def shared_jump_target() -> Path:
     return _shared_or_skip(JUMP_TARGET)
 
 
+@pytest.fixture(scope="session")
+def real_profiles() -> Path:
+    """Real CellProfiler outputs (per-object CSVs, a pycytominer table; skips if absent)."""
+    return _shared_or_skip(REAL_PROFILES)
+
+
 @pytest.fixture
 def bundled_jump_target() -> Path:
     """The JUMP-Target-1 tables the package bundles (always there)."""
@@ -120,16 +134,50 @@ def bundled_jump_target() -> Path:
     return Path(str(folder))
 
 
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pytest's temporary folder of this run, the same for every pytest-xdist worker.
+
+    Each worker's ``getbasetemp()`` is ``<run>/popen-gw<N>``; without xdist it is ``<run>``
+    itself (its parent then holds earlier runs, which must not be reused).
+    """
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def build_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], object]
+) -> Path:
+    """``<run>/shared-fixtures/<name>``, filled by ``build(folder)`` once per test run.
+
+    The first worker to get here builds it under a file lock; the others wait for the lock
+    and reuse the folder, so an expensive session fixture costs once per run, not once per
+    xdist worker. A folder without its ``.done`` mark (a build that raised) is built again.
+    """
+    shared = run_folder(tmp_path_factory) / "shared-fixtures"
+    shared.mkdir(exist_ok=True)
+    folder, done = shared / name, shared / f"{name}.done"
+    with FileLock(shared / f"{name}.lock"):
+        if not done.is_file():
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default demo project (what the sample data and quick start use), written once.
+    """The default demo project (what the sample data and quick start use), written once
+    per run (``ensure_demo_plates`` locks its cache folder: one xdist worker renders it).
 
-    PHENOSCOPE_CACHE points at a session folder so that code calling
+    PHENOSCOPE_CACHE points at a folder of the run so that code calling
     ``ensure_demo_plates()`` itself (the sample data, the docks) finds this same project.
     """
     from napari_phenoscope.demo.project import ensure_demo_plates
 
-    cache = tmp_path_factory.mktemp("phenoscope-cache")
+    cache = run_folder(tmp_path_factory) / "phenoscope-cache"
+    cache.mkdir(exist_ok=True)
     os.environ["PHENOSCOPE_CACHE"] = str(cache)
     return ensure_demo_plates(progress=False)
 
@@ -140,12 +188,14 @@ SMALL_DEMO = {"n_wells": 12, "n_sites": 1, "size": 128, "n_replicates": 1}
 
 @pytest.fixture(scope="session")
 def small_demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Demo plates small enough to profile in seconds (read-only: copy before changing)."""
+    """Demo plates small enough to profile in seconds, rendered once per run
+    (read-only: copy before changing)."""
     from napari_phenoscope.demo import write_demo_plates
 
-    root = tmp_path_factory.mktemp("small-demo") / "project"
-    write_demo_plates(root, progress=False, **SMALL_DEMO)
-    return root
+    def render(folder: Path) -> None:
+        write_demo_plates(folder / "project", progress=False, **SMALL_DEMO)
+
+    return build_once(tmp_path_factory, "small-demo", render) / "project"
 
 
 def copy_compound_plate(project: Path, destination: Path) -> Path:
@@ -296,16 +346,11 @@ def cp_measure_columns(
     return pd.DataFrame(columns)
 
 
-@pytest.fixture(scope="module")
-def small_demo(tmp_path_factory):
-    """The demo project at its smallest, for the tour and story tests.
-
-    12 wells per plate, one 128 px site, one replicate.
-    """
-    from napari_phenoscope.demo.project import ensure_demo_plates
-
-    cache = tmp_path_factory.mktemp("demo")
-    return ensure_demo_plates(cache, n_wells=12, n_sites=1, size=128, n_replicates=1)
+@pytest.fixture(scope="session")
+def small_demo(small_demo_project: Path) -> Path:
+    """The demo project at its smallest, for the tour and story tests: the same plates as
+    ``small_demo_project`` (12 wells per plate, one 128 px site, one replicate; read-only)."""
+    return small_demo_project
 
 
 @pytest.fixture(scope="session")
@@ -370,10 +415,13 @@ EXPLAIN_WELLS = "A02,P10,E21,I14,K10,F13,G09,J16,M19,A13,P12,E12"
 
 @pytest.fixture(scope="session")
 def profiled_small_demo(small_demo_project: Path, tmp_path_factory) -> tuple[Path, Path]:
-    """(plates, profile output) of a few wells of ``small_demo_project``, ViT and classical."""
+    """(plates, profile output) of a few wells of ``small_demo_project``, ViT and classical,
+    profiled once per run (read-only)."""
     from napari_phenoscope.cli import main
 
-    out = tmp_path_factory.mktemp("profiled-small-demo") / "out"
-    argv = [str(small_demo_project), "--out", str(out), "--features", "both", "--no-progress"]
-    assert main(["profile", *argv, "--wells", EXPLAIN_WELLS, "--device", "cpu"]) == 0
-    return small_demo_project, out
+    def profile(folder: Path) -> None:
+        argv = [str(small_demo_project), "--out", str(folder / "out"), "--features", "both"]
+        argv += ["--no-progress", "--wells", EXPLAIN_WELLS, "--device", "cpu"]
+        assert main(["profile", *argv]) == 0
+
+    return small_demo_project, build_once(tmp_path_factory, "profiled-small-demo", profile) / "out"

@@ -14,8 +14,9 @@ import json
 import re
 import sys
 
-#: pytest's per-test temporary folders, e.g. /tmp/pytest-of-root/pytest-3/test_x0/
-TEMPORARY = re.compile(r"/tmp/pytest-of-[^/]+/pytest-\d+/[^/]+/")
+#: pytest's per-test temporary folders, e.g. /tmp/pytest-of-root/pytest-3/test_x0/, or
+#: /tmp/pytest-of-root/pytest-3/popen-gw1/test_x0/ under pytest-xdist
+TEMPORARY = re.compile(r"/tmp/pytest-of-[^/]+/pytest-\d+/(?:popen-gw\d+/)?[^/]+/")
 
 
 def table(lines: list[str]) -> str:

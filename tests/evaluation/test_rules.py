@@ -27,9 +27,9 @@ NULL_SIZE = 500
 
 
 @pytest.fixture(scope="module")
-def all_real_features():
+def all_real_features(real_profiles):
     """234 real cells (3 wells, 2 plates), 5,464 robust z-scored CellProfiler features."""
-    return profile_table(robust_z(real_single_cells()), "real cells")
+    return profile_table(robust_z(real_single_cells(real_profiles)), "real cells")
 
 
 @pytest.fixture(scope="module")

@@ -154,6 +154,7 @@ def test_bad_inputs_raise():
         measure_cells(image, labels, labels.astype(float), channels=TWO)
 
 
+@pytest.mark.shared
 @pytest.mark.skipif(not CPJUMP1_PROFILES.is_dir(), reason="../shared real profiles absent")
 @pytest.mark.parametrize("compartment", ["Cells", "Cytoplasm", "Nuclei"])
 def test_every_column_is_named_as_in_cellprofiler_cpjump1_output(compartment):

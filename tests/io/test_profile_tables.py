@@ -6,19 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _real_tables import BACKEND, real_profiles_dir, real_single_cells
+from _real_tables import BACKEND, real_single_cells
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.io.h5ad import UMAP_KEY, write_h5ad
 from napari_phenoscope.io.profile_tables import describe, load_profile_table, profile_table
 
 
 @pytest.fixture(scope="module")
-def real_cells_frame() -> pd.DataFrame:
-    return real_single_cells()
+def real_cells_frame(real_profiles) -> pd.DataFrame:
+    return real_single_cells(real_profiles)
 
 
-def test_real_backend_table_is_well_level_with_numeric_metadata():
-    table = load_profile_table(real_profiles_dir() / BACKEND)
+def test_real_backend_table_is_well_level_with_numeric_metadata(real_profiles):
+    table = load_profile_table(real_profiles / BACKEND)
     assert table.level == "well"
     assert len(table) == 2
     assert table.features.shape == (2, 5790)

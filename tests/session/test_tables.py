@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _real_tables import BACKEND, real_profiles_dir, real_single_cells
+from _real_tables import BACKEND, real_single_cells
 from napari_phenoscope.constants import CENTER_X, LABEL, PLATE, SITE, WELL
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.io import index_plate
@@ -20,8 +20,8 @@ from napari_phenoscope.session.tables import (
 
 
 @pytest.fixture(scope="module")
-def real_cells():
-    cells = real_single_cells()
+def real_cells(real_profiles):
+    cells = real_single_cells(real_profiles)
     cells["Metadata_pert"] = np.where(cells[WELL] == "A02", "DMSO", "drug")
     return profile_table(cells, "cells.csv.gz")
 
@@ -50,9 +50,9 @@ def test_single_cell_table_becomes_cells_and_well_medians(real_cells):
     assert session.cell_counts[("BR00121431", "A02")] == 36
 
 
-def test_well_table_without_images(tmp_path):
-    table = load_profile_table(real_profiles_dir() / BACKEND)
-    session = session_without_images(table, real_profiles_dir() / BACKEND)
+def test_well_table_without_images(real_profiles, tmp_path):
+    table = load_profile_table(real_profiles / BACKEND)
+    session = session_without_images(table, real_profiles / BACKEND)
     name = add_profile_table(session, table)
     assert name == "BR00121431_backend_main"
     assert session.cells is None
