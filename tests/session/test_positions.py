@@ -8,7 +8,14 @@ import numpy as np
 import pandas as pd
 
 from napari_phenoscope.constants import CENTER_X, CENTER_Y, LABEL, PLATE, SITE, WELL
-from napari_phenoscope.session.positions import cell_center, cell_centers_in_field, field_key
+from napari_phenoscope.session.positions import (
+    MICRONS,
+    PIXEL_UNITS,
+    cell_center,
+    cell_centers_in_field,
+    field_key,
+    field_scale,
+)
 from napari_phenoscope.session.state import PlateSession
 
 
@@ -57,3 +64,10 @@ def test_cell_center_of_one_cell_or_none():
     assert cell_center(session, ("P1", "A01", 2, 5)) is None
     session.cells = None
     assert cell_center(session, ("P1", "A01", 2, 4)) is None
+
+
+def test_field_scale_is_the_plates_pixel_size_in_um_or_the_fields_pixels():
+    session = two_field_session()
+    assert field_scale(session) == ((1.0, 1.0), PIXEL_UNITS)
+    session.extras["pixel_size"] = 0.598
+    assert field_scale(session) == ((0.598, 0.598), MICRONS)

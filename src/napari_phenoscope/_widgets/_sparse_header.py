@@ -2,7 +2,8 @@
 
 A 1536-well plate drawn in the left column has wells 5 px wide: no section can hold "AF"
 or "48", and Qt clips a header's text to its section. ``SparseHeader`` names only some
-sections and draws each name centred over its section and over its neighbours.
+sections and draws each name centred over its section and over its neighbours; which
+sections are named is ``io.plate_layout.plate_row_labels`` / ``plate_column_labels``.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 from qtpy.QtCore import QRect, Qt
 from qtpy.QtGui import QPainter
 from qtpy.QtWidgets import QHeaderView
-
-from napari_phenoscope.constants import ROW_LETTERS
 
 
 class SparseHeader(QHeaderView):
@@ -51,21 +50,3 @@ class SparseHeader(QHeaderView):
                 rect = QRect(0, top, self.width(), height)
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, name)
         painter.end()
-
-
-def row_names(n_rows: int) -> dict[int, str]:
-    """Named rows: every row of a 96- or 384-well plate, A, E, I.. AC of a 1536-well one."""
-    step = 1 if n_rows <= 16 else 4
-    return {r: ROW_LETTERS[r] for r in range(0, n_rows, step)}
-
-
-def column_names(n_columns: int) -> dict[int, str]:
-    """Named columns (0-based -> number): all 12 of a 96-well plate, the odd ones of 24,
-    and 1, 6, 12.. 48 of a 1536-well plate, so that the numbers do not run together."""
-    if n_columns <= 12:
-        numbered = range(1, n_columns + 1)
-    elif n_columns <= 24:
-        numbered = range(1, n_columns + 1, 2)
-    else:
-        numbered = [1, *range(6, n_columns + 1, 6)]
-    return {c - 1: str(c) for c in numbered}

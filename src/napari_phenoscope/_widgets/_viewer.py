@@ -12,7 +12,7 @@ from napari_phenoscope.constants import CHANNELS
 from napari_phenoscope.io import resolve_pixel_size
 from napari_phenoscope.io.field_layers import METADATA_KEY, field_layer_data
 from napari_phenoscope.session.opening import OpenedPlate, annotated_wells, read_plate_session
-from napari_phenoscope.session.positions import field_key
+from napari_phenoscope.session.positions import field_key, field_scale
 from napari_phenoscope.session.state import PlateSession, state_of
 
 if TYPE_CHECKING:
@@ -87,24 +87,6 @@ def per_field_layers(viewer: Any) -> list[Any]:
 def tag_field_layer(layer: napari.layers.Layer, key: tuple[str, str, int], role: str) -> None:
     """Mark a layer as belonging to field ``key`` so that navigation replaces it."""
     layer.metadata[METADATA_KEY] = {"field_key": key, "role": role}
-
-
-#: What the scale bar reads when a plate's pixel size is unknown: the field's own pixels.
-PIXEL_UNITS = "pixel"
-MICRONS = "um"
-
-
-def field_scale(session: PlateSession) -> tuple[tuple[float, float], str]:
-    """(scale, units) of the session's field layers: um per pixel where known, else pixels.
-
-    The pixel size is the plate's (``session.extras["pixel_size"]``: ``--pixel-size`` or
-    the images' metadata, ``io.resolve_pixel_size``); without one the layers stay at
-    scale 1 and their units are pixels, so that the scale bar says "px", not um.
-    """
-    pixel_size = session.extras.get("pixel_size")
-    if pixel_size:
-        return (float(pixel_size), float(pixel_size)), MICRONS
-    return (1.0, 1.0), PIXEL_UNITS
 
 
 def show_scale_bar(viewer: Any) -> None:

@@ -31,7 +31,7 @@ from qtpy.QtWidgets import (
 from napari_phenoscope._widgets._cells import show_field_labels
 from napari_phenoscope._widgets._dock import Dock
 from napari_phenoscope._widgets._plate_inputs import PlateInputs
-from napari_phenoscope._widgets._sparse_header import SparseHeader, column_names, row_names
+from napari_phenoscope._widgets._sparse_header import SparseHeader
 from napari_phenoscope._widgets._viewer import current_session, show_field, show_opened_plate
 from napari_phenoscope._widgets._workers import notify_error, wait_until
 from napari_phenoscope.constants import MODALITY, is_metadata_column
@@ -40,6 +40,8 @@ from napari_phenoscope.io.plate_layout import (
     N_COLUMNS,
     N_ROWS,
     grid_position_to_well,
+    plate_column_labels,
+    plate_row_labels,
     well_grid,
 )
 from napari_phenoscope.io.remote import display_path
@@ -465,5 +467,5 @@ class PlateNavigator(Dock):
             header.setMinimumSectionSize(smallest)
         self.grid.setVerticalHeaderLabels([""] * n_rows)
         self.grid.setHorizontalHeaderLabels([""] * n_columns)
-        self.grid.verticalHeader().set_names(row_names(n_rows))
-        self.grid.horizontalHeader().set_names(column_names(n_columns))
+        self.grid.verticalHeader().set_names(plate_row_labels(n_rows))
+        self.grid.horizontalHeader().set_names(plate_column_labels(n_columns))

@@ -136,3 +136,21 @@ def well_grid(wells: pd.DataFrame, column: str, max_legend: int = 12) -> WellGri
 def grid_position_to_well(row_index: int, column_index: int) -> str:
     """Return the well name of a 0-based grid cell (row 0, column 0 is ``A01``)."""
     return f"{ROW_LETTERS[row_index]}{column_index + 1:02d}"
+
+
+def plate_row_labels(n_rows: int) -> dict[int, str]:
+    """Named rows: every row of a 96- or 384-well plate, A, E, I.. AC of a 1536-well one."""
+    step = 1 if n_rows <= 16 else 4
+    return {r: ROW_LETTERS[r] for r in range(0, n_rows, step)}
+
+
+def plate_column_labels(n_columns: int) -> dict[int, str]:
+    """Named columns (0-based -> number): all 12 of a 96-well plate, the odd ones of 24,
+    and 1, 6, 12.. 48 of a 1536-well plate, so that the numbers do not run together."""
+    if n_columns <= 12:
+        numbered = range(1, n_columns + 1)
+    elif n_columns <= 24:
+        numbered = range(1, n_columns + 1, 2)
+    else:
+        numbered = [1, *range(6, n_columns + 1, 6)]
+    return {c - 1: str(c) for c in numbered}

@@ -64,3 +64,21 @@ def cell_center(session: PlateSession, cell: CellKey) -> tuple[float, float] | N
     if not len(centers):
         return None
     return float(centers[0, 0]), float(centers[0, 1])
+
+
+#: What the scale bar reads when a plate's pixel size is unknown: the field's own pixels.
+PIXEL_UNITS = "pixel"
+MICRONS = "um"
+
+
+def field_scale(session: PlateSession) -> tuple[tuple[float, float], str]:
+    """(scale, units) of the session's field layers: um per pixel where known, else pixels.
+
+    The pixel size is the plate's (``session.extras["pixel_size"]``: ``--pixel-size`` or
+    the images' metadata, ``io.resolve_pixel_size``); without one the layers stay at
+    scale 1 and their units are pixels, so that the scale bar says "px", not um.
+    """
+    pixel_size = session.extras.get("pixel_size")
+    if pixel_size:
+        return (float(pixel_size), float(pixel_size)), MICRONS
+    return (1.0, 1.0), PIXEL_UNITS
