@@ -250,7 +250,7 @@ def test_laying_out_the_profile_map_and_cancelling(viewer, qtbot, tmp_path, monk
     meter.check()
 
 
-def test_evaluating_map_and_cancelling(viewer, qtbot, tmp_path, monkeypatch):
+def test_evaluating_retrieval_and_cancelling(viewer, qtbot, tmp_path, monkeypatch):
     dock = docked(viewer, RetrievalDock)
     profiled_session(viewer, tmp_path / "project")
     settle(qtbot)

@@ -176,7 +176,7 @@ def test_profiling_with_random_bytes_as_weights(docks, qtbot, notifications, tmp
     assert_still_usable(docks, qtbot, write_tiny_plate(tmp_path / "good"))
 
 
-def test_map_on_a_table_without_negative_controls(docks, qtbot, notifications, tmp_path):
+def test_retrieval_on_a_table_without_negative_controls(docks, qtbot, notifications, tmp_path):
     table = valid_well_profiles()
     path = tmp_path / "profiles.csv"
     table[table[CONTROL_TYPE] != "negcon"].to_csv(path, index=False)
@@ -186,6 +186,6 @@ def test_map_on_a_table_without_negative_controls(docks, qtbot, notifications, t
     qtbot.waitUntil(lambda: not docks.retrieval.running, timeout=120_000)
     assert_one_line(docks.retrieval, notifications, "no negative controls")
     docks.show("Retrieval")
-    screenshot(docks.retrieval.viewer, tmp_path, "map_error.png")
+    screenshot(docks.retrieval.viewer, tmp_path, "retrieval_error.png")
     assert docks.retrieval.compute_button.isEnabled()
     assert_still_usable(docks, qtbot, write_tiny_plate(tmp_path / "good"))

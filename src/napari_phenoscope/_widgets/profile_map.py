@@ -44,10 +44,7 @@ from napari_phenoscope._widgets._scatter_canvas import Mark, ScatterCanvas
 from napari_phenoscope._widgets._theme import napari_theme
 from napari_phenoscope._widgets._viewer import show_field
 from napari_phenoscope._widgets._workers import notify_error, start_worker
-from napari_phenoscope.constants import (
-    CENTER_X,
-    CENTER_Y,
-)
+from napari_phenoscope.constants import CENTER_X, CENTER_Y
 from napari_phenoscope.errors import PhenoscopeError, one_line
 from napari_phenoscope.io.field_layers import field_layer_data
 from napari_phenoscope.io.join_keys import Level, PointIndex

@@ -369,7 +369,7 @@ class Tour:
             f"Perturbations ranked by cosine similarity to BI-2536's consensus profile: {top}.",
         )
 
-    def map_step(self, task: str) -> None:
+    def retrieval_step(self, task: str) -> None:
         """Step 10: compound-gene mAP."""
         self.show_dock("Retrieval")
         started = self.retrieval.compute(task=task, feature_set="vit")
@@ -509,7 +509,7 @@ def run_tour(
         tour.inspect_cell,
         tour.profile_map_step,
         tour.similar_step,
-        lambda: tour.map_step(compound_gene_task(tour.map)),
+        lambda: tour.retrieval_step(compound_gene_task(tour.retrieval)),
         tour.compare_step,
     ]
     try:
