@@ -2,7 +2,8 @@
 
 ``state`` holds the ``PlateSession`` (plain Python with psygnal events that only this
 package fires, no Qt), ``compute`` profiles fields for it and loads pipeline outputs into
-it, ``inspect`` runs the MAE inspection of a field or a cell. Scripts and tests use it without a viewer.
+it, ``inspect`` runs the MAE inspection of a field or a cell. Scripts and tests use it
+without a viewer.
 """
 
 from napari_phenoscope.session.state import (
