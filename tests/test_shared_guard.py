@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from _shared_guard import GUARD, SharedReadGuard
 
 TESTS = Path(__file__).resolve().parent

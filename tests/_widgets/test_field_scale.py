@@ -15,6 +15,7 @@ from test_profile_dock import cell_centres, click, small_weights, wait_done, wri
 from napari_phenoscope._reader import read_plate
 from napari_phenoscope._widgets._cells import (
     SELECTED_LAYER,
+    centre_camera_on,
     highlight_cells,
     select_cell_at,
     show_field_labels,
@@ -108,6 +109,14 @@ def test_selected_cell_outline_lies_over_the_cell(profiled_in_um):
     assert tuple(layer.scale) == pytest.approx((CPJUMP1_UM, CPJUMP1_UM))
     assert layer.get_value(world((cy, cx)), world=True) == label
     assert [str(unit) for unit in viewer.layers.units] == ["micrometer", "micrometer"]
+
+
+def test_the_camera_centres_on_a_cell_given_in_pixels(profiled_in_um):
+    viewer, _, _ = profiled_in_um
+    cy, cx = cell_centres("A01", 1)[3]
+    centre_camera_on(viewer, np.array([[cy, cx]]))
+    camera = viewer.scene.camera
+    assert tuple(camera.center)[-2:] == pytest.approx(world((cy, cx)))
 
 
 def test_inspect_crop_and_its_box_sit_on_the_cell_in_um(profiled_in_um, small_weights, qtbot):

@@ -29,7 +29,7 @@ COMPARTMENTS = ("Nuclei", "Cells", "Cytoplasm")
 FAMILIES = ("Intensity", "Texture", "Granularity", "RadialDistribution")
 #: Widths (inches) of the Compare dock's figure: its default width in a 1680 px window and
 #: a narrower one.
-DOCK_WIDTHS = (5.2, 4.0)
+DOCK_WIDTHS = (5.2, 4.1)
 
 
 def wordy_profiles() -> pd.DataFrame:

@@ -222,3 +222,11 @@ def highlight_cells(
     if viewer.layers.index(layer) != top:
         viewer.layers.move(viewer.layers.index(layer), top + 1)
     return layer
+
+
+def centre_camera_on(viewer: Any, centers: np.ndarray) -> None:
+    """Centre the camera on cells given by their (y, x) field pixels (in um where known)."""
+    # napari >= 0.9 keeps the camera on the scene (viewer.camera is deprecated)
+    camera = getattr(viewer, "scene", viewer).camera
+    scale = np.asarray(field_geometry(viewer)["scale"], dtype=float)
+    camera.center = tuple(np.asarray(centers, dtype=float).mean(axis=0) * scale)

@@ -37,7 +37,7 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
 )
 
-from napari_phenoscope._widgets._cells import SELECTED_LAYER, highlight_cells
+from napari_phenoscope._widgets._cells import SELECTED_LAYER, centre_camera_on, highlight_cells
 from napari_phenoscope._widgets._dock import NO_PLATE, Dock
 from napari_phenoscope._widgets._profile_map_requests import MapMarks, profile_map_requests_of
 from napari_phenoscope._widgets._scatter_canvas import Mark, ScatterCanvas
@@ -404,9 +404,7 @@ class ProfileMap(Dock):
             if field_centers is None:
                 field_centers = cell_centers_in_field(session, key, labels)
             if len(field_centers):
-                # napari >= 0.9 keeps the camera on the scene (viewer.camera is deprecated)
-                camera = getattr(self.viewer, "scene", self.viewer).camera
-                camera.center = tuple(np.asarray(field_centers).mean(axis=0))
+                centre_camera_on(self.viewer, field_centers)  # at the layers' um scale
         return len(in_field)
 
     def _open_field_then_show(

@@ -60,6 +60,8 @@ _CHANNEL_RGB = {
 }
 SIDE_COLOURS = {"match": "#2a6fdb", "contrast": "#d8643b"}
 FONT = 9.0
+#: Narrower feature panels (inches) than this draw the heat map's colour bar under it.
+NARROW_HEAT_MAP_FROM = 5.0
 #: Height of a line of text, in font sizes (matplotlib's line spacing 1.0 plus a margin),
 #: and the mean width of a character of DejaVu Sans, in font sizes (digits and lower case).
 LINE_SPACING = 1.25
@@ -497,9 +499,12 @@ def _features(figure, comparison, inches, box) -> None:
     left, top, width, height = box
     rows = feature_rows(comparison)
     # the labels take what the heat map leaves, the heat map at least 1.6 in (three columns
-    # of "+69.8" and their names side by side)
-    labels = min(3.8, 0.58 * width, width - 0.9 - 1.6)
-    rect = inches.rect(left + labels, top, min(width - labels - 0.9, 2.4), height)
+    # of "+69.8" and their names side by side); in a narrow dock the colour bar goes under
+    # the heat map, so that the labels keep its 0.9 in
+    beside = width >= NARROW_HEAT_MAP_FROM
+    bar_in = 0.9 if beside else 0.2
+    labels = min(3.8, 0.58 * width, width - bar_in - 1.6)
+    rect = inches.rect(left + labels, top, min(width - labels - bar_in, 2.4), height)
     if rows.empty:
         _empty(figure, rect, "no classical profiles: no features in words")
         return
@@ -557,7 +562,10 @@ def _features(figure, comparison, inches, box) -> None:
             fontsize=FONT - 1,
             color="#555555",
         )
-    bar = figure.colorbar(image, ax=axes, fraction=0.08, pad=0.03)
+    if beside:
+        bar = figure.colorbar(image, ax=axes, fraction=0.08, pad=0.03)
+    else:
+        bar = figure.colorbar(image, ax=axes, orientation="horizontal", fraction=0.05, pad=0.1)
     bar.set_label("MAD from controls", fontsize=FONT - 1)
     bar.ax.tick_params(labelsize=FONT - 1)
 
