@@ -12,8 +12,11 @@ import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from napari_phenoscope.profiling.comparison import compare
-from napari_phenoscope.profiling.comparison_figure import (
+from test_explain_cells import WELLS, metadata
+
+from napari_phenoscope.constants import CHANNELS, NEGATIVE_CONTROL
+from napari_phenoscope.similarity.comparison import compare
+from napari_phenoscope.similarity.comparison_figure import (
     SLIDE_SIZE,
     TOP_GROUPS,
     _two_lines,
@@ -21,9 +24,6 @@ from napari_phenoscope.profiling.comparison_figure import (
     feature_rows,
     figure_height,
 )
-from test_explain_cells import WELLS, metadata
-
-from napari_phenoscope.constants import CHANNELS, NEGATIVE_CONTROL
 
 COMPARTMENTS = ("Nuclei", "Cells", "Cytoplasm")
 FAMILIES = ("Intensity", "Texture", "Granularity", "RadialDistribution")
