@@ -98,12 +98,13 @@ def test_an_unmarked_test_that_reads_the_shared_folder_fails(pytester, tmp_path,
     (shared / "table.csv").write_text("a")
     _suite(pytester, shared)
     monkeypatch.setenv("PHENOSCOPE_SHARED", str(shared))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    python_path = os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])
+    monkeypatch.setenv("PYTHONPATH", python_path)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist")
     result.assert_outcomes(passed=2, failed=2)
     result.stdout.fnmatch_lines(
         [
-            "*test_unmarked_reader*read the shared data folder*table.csv*without the `shared` mark*",
+            "*test_unmarked_reader*read the shared data folder*table.csv*without the `shared`*",
             "*test_unmarked_listing*read the shared data folder*team-shared*",
         ]
     )
