@@ -34,7 +34,6 @@ from _layouts import illum_function, write_gallery_source, write_jump_metadata
 from conftest import REPO, copy_compound_plate, valid_well_profiles
 from napari_phenoscope.cli import _build_parser, main
 from napari_phenoscope.constants import CHANNELS, TARGET_LIST
-from napari_phenoscope.io import illum, omezarr
 
 DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 SHELL_FENCES = {"bash", "sh", "shell", "console"}
@@ -534,10 +533,6 @@ def test_documented_command_runs(item: Documented, request, tmp_path, monkeypatc
     }
     monkeypatch.chdir(tmp_path)
     for command in _runnable(item):
-        # the OME-Zarr and illumination readers cache by path text within a process: the
-        # relative plate.zarr of an earlier command's folder must not answer for this one
-        omezarr._image.cache_clear()
-        illum._load_illum.cache_clear()
         _build_world(item, command, tmp_path, fixtures)
         argv = to_argv(item, command, tmp_path)
         code = main(argv)

@@ -220,3 +220,15 @@ def test_real_field_with_its_own_channel_numbering(real_fields):
     np.testing.assert_array_equal(field[CHANNELS.index("DNA")], dna_file)
     with pytest.raises(PlateFormatError, match="unknown channel"):
         io.index_plate(folder, channel_map="5=Hoechst")
+
+
+def test_a_relative_illumination_path_means_the_file_of_the_current_folder(tmp_path, monkeypatch):
+    from napari_phenoscope.io.illum import read_illum_function
+
+    for name, value in (("one", 1.0), ("two", 2.0)):
+        (tmp_path / name).mkdir()
+        np.save(tmp_path / name / "illum.npy", np.full((4, 4), value))
+    monkeypatch.chdir(tmp_path / "one")
+    assert read_illum_function("illum.npy", (4, 4))[0, 0] == 1.0
+    monkeypatch.chdir(tmp_path / "two")  # the same text, another file: not the cached one
+    assert read_illum_function("illum.npy", (4, 4))[0, 0] == 2.0

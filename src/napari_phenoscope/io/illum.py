@@ -81,7 +81,9 @@ def read_illum_function(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
     PlateFormatError
         Naming the file: missing, unreadable, not 2-D, not positive, or of another shape.
     """
-    function = _load_illum(str(Path(path)))
+    # absolute: a relative path read from another folder names another file
+    local = not str(path).startswith("s3:/")
+    function = _load_illum(str(Path(path).absolute() if local else Path(path)))
     if function.shape != tuple(shape):
         raise PlateFormatError(
             f"illumination function {path} has shape {function.shape}; "

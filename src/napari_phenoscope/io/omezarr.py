@@ -112,8 +112,10 @@ class _NgffImage(NamedTuple):
 
 def _ngff_image(path: str | Path) -> _NgffImage:
     """``_image`` of ``path``; an ``s3://`` image once per cache folder (its local copy)."""
-    cache_root = str(object_cache().root) if is_remote(path) else ""
-    return _image(str(Path(path)), cache_root)
+    if is_remote(path):
+        return _image(str(Path(path)), str(object_cache().root))
+    # absolute: a relative ``plate.zarr`` read from another folder is another image
+    return _image(str(Path(path).absolute()), "")
 
 
 @lru_cache(maxsize=512)
