@@ -138,6 +138,7 @@ class Tour:
 
     # --- plumbing --------------------------------------------------------------------
     def _add_docks(self) -> None:
+        # lazy: the docks import timm, which must come after keep_triton_out_beside_mesa_llvm
         from napari_phenoscope._widgets.docks import add_all_docks
 
         docks = add_all_docks(self.viewer)
