@@ -1,3 +1,5 @@
+# Long (~470 lines): one dock's widgets (open row, reading options, well grid, sites, QC)
+# and their wiring; what it computes is in session/opening.py and session/quality.py.
 """Plate navigator dock: the plate as a grid of wells, pick a well and site, see its metadata."""
 
 from __future__ import annotations

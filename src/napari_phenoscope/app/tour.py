@@ -1,3 +1,5 @@
+# Long (~530 lines): one script; Tour's methods are its steps in order, each with the text of
+# its screenshot; split, the story would be harder to follow than to scroll.
 """A scripted tour: drive a real napari viewer through the main use case, screenshot each step.
 
 ``phenoscope tour [PLATE_DIR] --screenshots DIR`` opens the demo project (or the given one),
@@ -10,10 +12,6 @@ PNG of the whole window (docks included) in the screenshots folder; ``docs/tutor
 is written around them.
 
 The tour only uses the docks' public methods, so it is also an end-to-end check of the GUI.
-
-Longer than the house's ~450 lines on purpose: it is one script, ``Tour``'s methods are its
-steps in order, each with the text of its screenshot; split, the story would be harder to
-follow than to scroll.
 """
 
 from __future__ import annotations
