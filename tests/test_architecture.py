@@ -7,6 +7,7 @@ those at the top. The layer order is the one docs/architecture.md shows.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from napari_phenoscope import MOVED_MODULES
@@ -491,4 +492,51 @@ def test_a_lazy_import_of_a_light_module_is_caught(tmp_path, monkeypatch):
     assert {"torch", "timm"} <= heavy_at_import(f"{PACKAGE}.models.weights")
     assert lazy_imports_without_reason(f"{PACKAGE}.session.planted") == [
         f"{PACKAGE}.session.planted:2 from napari_phenoscope.constants import CHANNELS"
+    ]
+
+
+#: A module longer than this opens with ``# Long (~N lines): why`` (docs/architecture.md).
+LONG_MODULE_LINES = 400
+LONG_MARK = re.compile(r"# Long \(~(\d+) lines\): \S.{20,}")
+
+
+def long_modules_without_reason(paths: dict[str, Path]) -> list[str]:
+    """Modules over ``LONG_MODULE_LINES`` lines whose first line does not say why, or whose
+    stated length is more than a quarter off the real one."""
+    found = []
+    for module, path in sorted(paths.items()):
+        lines = path.read_text().splitlines()
+        if len(lines) <= LONG_MODULE_LINES:
+            continue
+        mark = LONG_MARK.fullmatch(lines[0].strip())
+        if mark is None:
+            found.append(f"{module} ({len(lines)} lines): no '# Long (~N lines): why' first line")
+        elif abs(int(mark.group(1)) - len(lines)) > len(lines) / 4:
+            found.append(f"{module} ({len(lines)} lines) says ~{mark.group(1)} lines")
+    return found
+
+
+def test_a_long_module_says_why_on_its_first_line():
+    # a file over ~400 lines is a smell (STYLE.md): it is split, or its first line says
+    # why it is one module, e.g. "# Long (~580 lines): the run and one field's work share ..."
+    assert long_modules_without_reason(MODULES) == []
+
+
+def test_a_long_module_without_its_reason_is_caught(tmp_path):
+    body = "".join(f"x{i} = {i}\n" for i in range(LONG_MODULE_LINES))
+    said = "# Long (~400 lines): one table of constants, read top to bottom.\n"
+    paths = {}
+    for name, text in {
+        "short": body[: -len("x399 = 399\n")],
+        "silent": body + "y = 1\n",
+        "said": said + body,
+        "stale": said.replace("~400", "~900") + body,
+        "docstring": '"""Long (~400 lines) because it is."""\n' + body,
+    }.items():
+        paths[name] = tmp_path / f"{name}.py"
+        paths[name].write_text(text)
+    assert [line.split(" ")[0] for line in long_modules_without_reason(paths)] == [
+        "docstring",
+        "silent",
+        "stale",
     ]
