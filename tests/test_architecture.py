@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from napari_phenoscope import MOVED_MODULES
@@ -540,3 +542,16 @@ def test_a_long_module_without_its_reason_is_caught(tmp_path):
         "silent",
         "stale",
     ]
+
+
+def test_the_cli_imports_nothing_heavy_before_a_verb_runs():
+    # `phenoscope --help` and the argument errors answer at once: the verbs import the
+    # library (pandas, dask, torch, napari, ...) only in run()
+    script = (
+        "import sys, napari_phenoscope.cli\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert set(loaded) & {*HEAVY_PACKAGES, "pandas"} == set()
