@@ -7,6 +7,9 @@ those at the top. The layer order is the one docs/architecture.md shows.
 from __future__ import annotations
 
 import ast
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 from napari_phenoscope import MOVED_MODULES
@@ -350,3 +353,205 @@ def test_gui_imports_are_seen_inside_functions_too(tmp_path, monkeypatch):
     lazy.write_text("def later():\n    from napari.utils import notifications\n    import qtpy\n")
     monkeypatch.setitem(MODULES, f"{PACKAGE}.session.lazy", lazy)
     assert {"napari", "qtpy"} <= imports_of(f"{PACKAGE}.session.lazy")["external"]
+
+
+#: What a lazy import of our own module may put off (docs/architecture.md, "Lazy imports"):
+#: packages that cost a second or more to import, need a display, or are optional.
+HEAVY_PACKAGES = (
+    "torch",
+    "torchvision",
+    "timm",
+    "dask",
+    "distributed",
+    "umap",
+    "matplotlib",
+    "cellpose",
+    "s3fs",
+    *GUI_MODULES,  # napari, Qt, superqt, magicgui
+)
+#: The mark of a lazy import kept for another reason (a cycle, an order), with the reason.
+LAZY_MARK = "# lazy:"
+
+
+def module_level_statements(body: list[ast.stmt]):
+    """The statements that run when a module is imported (not in functions, not typing-only)."""
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            yield from module_level_statements(node.orelse)
+            continue
+        yield node
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            block = getattr(node, field, None)
+            if isinstance(block, list):
+                yield from module_level_statements(block)
+
+
+def imported_names(node: ast.Import | ast.ImportFrom, module: str) -> tuple[set[str], set[str]]:
+    """Our modules an import statement imports, and the top-level packages it names."""
+    ours: set[str | None] = set()
+    if isinstance(node, ast.Import):
+        names = [alias.name for alias in node.names]
+        ours = {resolve(name) for name in names if name.startswith(PACKAGE)}
+        return ours - {None}, {name.split(".")[0] for name in names}
+    base = node.module or ""
+    if node.level:
+        package = module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
+        anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+        base = ".".join([*anchor, base] if base else anchor)
+    if base.startswith(PACKAGE):
+        ours = {resolve(base)} | {resolve(f"{base}.{alias.name}") for alias in node.names}
+    return ours - {None}, {base.split(".")[0]}
+
+
+def module_level_imports(module: str) -> tuple[set[str], set[str]]:
+    """Our modules and the packages that importing ``module`` imports by itself (its parent
+    packages' ``__init__`` included, as Python imports them first)."""
+    tree = ast.parse(MODULES[module].read_text())
+    ours = {".".join(module.split(".")[:i]) for i in range(1, len(module.split(".")))}
+    external: set[str] = set()
+    for node in module_level_statements(tree.body):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            modules, packages = imported_names(node, module)
+            ours |= modules
+            external |= packages
+    return ours - {module}, external
+
+
+MODULE_LEVEL = {module: module_level_imports(module) for module in MODULES}
+
+
+def heavy_at_import(module: str) -> set[str]:
+    """The heavy packages that ``import module`` loads, through any chain of our modules."""
+    heavy: set[str] = set()
+    seen, stack = {module}, [module]
+    while stack:
+        ours, external = MODULE_LEVEL.get(stack[-1]) or module_level_imports(stack[-1])
+        stack.pop()
+        heavy |= external & set(HEAVY_PACKAGES)
+        stack.extend(ours - seen)
+        seen |= ours
+    return heavy
+
+
+def lazy_imports_without_reason(module: str) -> list[str]:
+    """Imports of our modules inside a function of ``module`` that put off nothing heavy
+    ``module`` does not already load, and carry no ``# lazy:`` comment (on the import, or
+    on the line above the run of imports it belongs to)."""
+    lines = MODULES[module].read_text().splitlines()
+    tree = ast.parse("\n".join(lines))
+    loaded = heavy_at_import(module)
+    found = []
+    for function in ast.walk(tree):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for block in ast.walk(function):
+            for field in ("body", "orelse", "finalbody"):
+                statements = getattr(block, field, None)
+                if not isinstance(statements, list):
+                    continue
+                first = None  # the first import of the current run of imports
+                for node in statements:
+                    if not isinstance(node, ast.Import | ast.ImportFrom):
+                        first = None
+                        continue
+                    first = first or node
+                    targets, _ = imported_names(node, module)
+                    if not targets:
+                        continue
+                    spared = set().union(*(heavy_at_import(t) for t in targets)) - loaded
+                    marked = lines[first.lineno - 2 : node.end_lineno]
+                    if not spared and not any(LAZY_MARK in line for line in marked):
+                        found.append(f"{module}:{node.lineno} {ast.unparse(node)}")
+    return sorted(set(found))
+
+
+def test_lazy_imports_of_our_modules_put_off_something_heavy_or_say_why():
+    # an import of our own module inside a function hides the module's dependencies from
+    # its reader; it is kept only where it puts off a heavy package (HEAVY_PACKAGES) that
+    # the importing module does not load anyway, or where a "# lazy:" comment says why
+    # (a cycle, an order); every other import goes to the top of the module
+    found = [line for module in MODULES for line in lazy_imports_without_reason(module)]
+    assert found == []
+
+
+def test_a_lazy_import_of_a_light_module_is_caught(tmp_path, monkeypatch):
+    planted = tmp_path / "planted.py"
+    planted.write_text(
+        "def light():\n"
+        "    from napari_phenoscope.constants import CHANNELS\n"
+        "def heavy():\n"
+        "    from napari_phenoscope.models import load_encoder\n"
+        "def said_why():\n"
+        "    # lazy: an order the reader cannot see\n"
+        "    import numpy\n"
+        "    from napari_phenoscope.constants import WELL\n"
+        "def said_on_the_line():\n"
+        "    from napari_phenoscope.constants import SITE  # lazy: a cycle\n"
+    )
+    monkeypatch.setitem(MODULES, f"{PACKAGE}.session.planted", planted)
+    assert {"torch", "timm"} <= heavy_at_import(f"{PACKAGE}.models.weights")
+    assert lazy_imports_without_reason(f"{PACKAGE}.session.planted") == [
+        f"{PACKAGE}.session.planted:2 from napari_phenoscope.constants import CHANNELS"
+    ]
+
+
+#: A module longer than this opens with ``# Long (~N lines): why`` (docs/architecture.md).
+LONG_MODULE_LINES = 400
+LONG_MARK = re.compile(r"# Long \(~(\d+) lines\): \S.{20,}")
+
+
+def long_modules_without_reason(paths: dict[str, Path]) -> list[str]:
+    """Modules over ``LONG_MODULE_LINES`` lines whose first line does not say why, or whose
+    stated length is more than a quarter off the real one."""
+    found = []
+    for module, path in sorted(paths.items()):
+        lines = path.read_text().splitlines()
+        if len(lines) <= LONG_MODULE_LINES:
+            continue
+        mark = LONG_MARK.fullmatch(lines[0].strip())
+        if mark is None:
+            found.append(f"{module} ({len(lines)} lines): no '# Long (~N lines): why' first line")
+        elif abs(int(mark.group(1)) - len(lines)) > len(lines) / 4:
+            found.append(f"{module} ({len(lines)} lines) says ~{mark.group(1)} lines")
+    return found
+
+
+def test_a_long_module_says_why_on_its_first_line():
+    # a file over ~400 lines is a smell (STYLE.md): it is split, or its first line says
+    # why it is one module, e.g. "# Long (~580 lines): the run and one field's work share ..."
+    assert long_modules_without_reason(MODULES) == []
+
+
+def test_a_long_module_without_its_reason_is_caught(tmp_path):
+    body = "".join(f"x{i} = {i}\n" for i in range(LONG_MODULE_LINES))
+    said = "# Long (~400 lines): one table of constants, read top to bottom.\n"
+    paths = {}
+    for name, text in {
+        "short": body[: -len("x399 = 399\n")],
+        "silent": body + "y = 1\n",
+        "said": said + body,
+        "stale": said.replace("~400", "~900") + body,
+        "docstring": '"""Long (~400 lines) because it is."""\n' + body,
+    }.items():
+        paths[name] = tmp_path / f"{name}.py"
+        paths[name].write_text(text)
+    assert [line.split(" ")[0] for line in long_modules_without_reason(paths)] == [
+        "docstring",
+        "silent",
+        "stale",
+    ]
+
+
+def test_the_cli_imports_nothing_heavy_before_a_verb_runs():
+    # `phenoscope --help` and the argument errors answer at once: the verbs import the
+    # library (pandas, dask, torch, napari, ...) only in run()
+    script = (
+        "import sys, napari_phenoscope.cli\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert set(loaded) & {*HEAVY_PACKAGES, "pandas"} == set()

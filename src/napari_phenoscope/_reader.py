@@ -13,6 +13,7 @@ from napari_phenoscope.constants import CHANNELS, PHENIX_FILENAME
 from napari_phenoscope.errors import PhenoscopeError
 from napari_phenoscope.io import index_plate, is_gallery_path, is_remote, resolve_pixel_size
 from napari_phenoscope.io.field_layers import LayerData, field_layer_data
+from napari_phenoscope.io.omezarr import is_hcs_plate
 
 
 def napari_get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]] | None:
@@ -48,8 +49,6 @@ def napari_get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]]
 
 
 def _is_hcs_zarr(folder: Path) -> bool:
-    from napari_phenoscope.io.omezarr import is_hcs_plate
-
     return is_hcs_plate(folder)
 
 

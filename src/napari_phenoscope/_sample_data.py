@@ -36,8 +36,6 @@ def real_cellpainting_field() -> list[LayerData]:
     """
     from importlib import resources
 
-    from napari_phenoscope.io import index_plate
-
     source = resources.files("napari_phenoscope") / "data" / "real_field" / REAL_FIELD
     with resources.as_file(source) as path:
         fields = index_plate(path)

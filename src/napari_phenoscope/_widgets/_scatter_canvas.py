@@ -1,8 +1,6 @@
+# Long (~430 lines): drawing a million points interactively needs its own raster, legend,
+# lasso and hit testing in one widget; the point index it hits is in profile_map/points.py.
 """A matplotlib scatter in Qt for the Profile map: toolbar, legend, click and lasso, rings.
-
-Long (~430 lines) because drawing a million points interactively needs its own raster,
-legend, lasso and hit testing in one widget; the point index it hits is in
-``profile_map/points.py``.
 
 It knows points only by their index: the dock maps indices to cells. Up to
 ``RASTER_ABOVE`` points are markers; larger maps are drawn as an image of every point,

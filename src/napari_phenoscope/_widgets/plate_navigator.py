@@ -1,3 +1,5 @@
+# Long (~470 lines): one dock's widgets (open row, reading options, well grid, sites, QC)
+# and their wiring; what it computes is in session/opening.py and session/quality.py.
 """Plate navigator dock: the plate as a grid of wells, pick a well and site, see its metadata."""
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from napari_phenoscope._widgets._plate_inputs import PlateInputs
 from napari_phenoscope._widgets._sparse_header import SparseHeader
 from napari_phenoscope._widgets._viewer import current_session, show_field, show_opened_plate
 from napari_phenoscope._widgets._workers import notify_error, wait_until
-from napari_phenoscope.constants import MODALITY, is_metadata_column
+from napari_phenoscope.constants import MODALITY, is_metadata_column, well_row_col
 from napari_phenoscope.errors import PhenoscopeError, one_line
 from napari_phenoscope.io.plate_layout import (
     N_COLUMNS,
@@ -254,8 +256,6 @@ class PlateNavigator(Dock):
         if self.plate_combo.currentText() != plate:
             self.plate_combo.setCurrentText(plate)
         self._fill_sites(session, plate, well, site)
-        from napari_phenoscope.constants import well_row_col
-
         row, col = well_row_col(well)
         self.grid.setCurrentCell(row - 1, col - 1)
         info = session.well_info(plate, well)

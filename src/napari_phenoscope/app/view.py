@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from napari_phenoscope.app.startup import freeze_startup_objects
+from napari_phenoscope.errors import ProfileTableError
+from napari_phenoscope.session.state import state_of
 
 
 def open_profiles_viewer(
@@ -37,9 +39,7 @@ def open_profiles_viewer(
 
     from napari_phenoscope._widgets._viewer import open_plate
     from napari_phenoscope._widgets.docks import add_all_docks
-    from napari_phenoscope.errors import ProfileTableError
     from napari_phenoscope.io.profile_tables import load_profile_table
-    from napari_phenoscope.session.state import state_of
     from napari_phenoscope.session.tables import adopt_profile_table, choose_annotations
 
     tables = [load_profile_table(path) for path in profiles]  # a bad table: no window

@@ -40,6 +40,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: pulls pandas and tifffile (~1 s); phenoscope --help stays fast
     from napari_phenoscope.demo.project import write_demo_plates
 
     manifest = write_demo_plates(

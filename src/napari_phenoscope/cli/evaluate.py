@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from napari_phenoscope.cli._options import positive_int
+from napari_phenoscope.errors import ProfileTableError
 
 _RULES = ("pos_sameby", "pos_diffby", "neg_sameby", "neg_diffby")
 
@@ -66,8 +67,6 @@ def add(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from napari_phenoscope.errors import ProfileTableError
-
     custom = any(getattr(args, rule) for rule in _RULES) or args.reference or args.multilabel
     if args.task and custom:
         raise ProfileTableError("give either --task or pair rules (--pos-sameby ...), not both")

@@ -116,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_qc_summary(outputs) -> None:
+    # lazy: pandas and qc (~1 s); phenoscope --help stays fast
     import pandas as pd
 
     from napari_phenoscope.qc import QC_FIELDS_NAME, QC_PASS

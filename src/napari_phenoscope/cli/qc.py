@@ -60,6 +60,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     apply_remote_options(args)
+    # lazy: dask, pandas, scikit-image; phenoscope --help stays fast
     from napari_phenoscope.io import resolve_pixel_size
     from napari_phenoscope.profiling.pipeline import index_plates
     from napari_phenoscope.qc import (

@@ -42,6 +42,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     apply_remote_options(args)
+    # lazy: pandas and scikit-image (~1.5 s); phenoscope --help stays fast
     import pandas as pd
 
     from napari_phenoscope.segmentation.batch import segment_plate

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from napari_phenoscope.cli._options import add_remote_options, apply_remote_options
+from napari_phenoscope.errors import PhenoscopeError
 
 
 def add(subparsers: argparse._SubParsersAction) -> None:
@@ -44,13 +45,13 @@ def add(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     apply_remote_options(args)
     from napari_phenoscope.app.demo_viewer import display_available
-    from napari_phenoscope.errors import PhenoscopeError
     from napari_phenoscope.io.profile_tables import describe, load_profile_table
 
     for path in args.profiles:  # fail on a bad table before a window opens
         print(describe(load_profile_table(path)))
     if not display_available():
         raise PhenoscopeError("no display: run phenoscope view on a desktop (or under xvfb-run)")
+    # lazy: pandas, and napari once a window opens; phenoscope --help stays fast
     from napari_phenoscope.app.view import view_profiles
 
     chosen = {"target": args.target_column, "moa": args.moa_column, "identifier": args.id_column}

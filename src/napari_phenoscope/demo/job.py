@@ -21,9 +21,12 @@ from napari_phenoscope.constants import (
     RANK,
     SIMILARITY,
 )
+from napari_phenoscope.demo.project import ensure_demo_plates
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.evaluation.precision import rank_by_similarity
+from napari_phenoscope.evaluation.tasks import evaluate
 from napari_phenoscope.io.profiles import feature_columns, read_profiles, write_profiles
+from napari_phenoscope.profiling.pipeline import profile_plates
 
 #: Demo seed of the quick start. The bundled encoder was trained on other demo plates
 #: (docs/model_card.md), so these plates are held out from its training.
@@ -141,10 +144,6 @@ def run_demo(
         Profile on a local Dask cluster of ``workers`` processes or on a running
         scheduler (``pipeline.profile_plates``); in this process if neither.
     """
-    from napari_phenoscope.demo.project import ensure_demo_plates
-    from napari_phenoscope.evaluation.tasks import evaluate
-    from napari_phenoscope.profiling.pipeline import profile_plates
-
     out_dir = Path(out_dir)
     project = ensure_demo_plates(seed=seed, n_sites=JOB_SITES, progress=progress)
     outputs = profile_plates(

@@ -1,3 +1,5 @@
+# Long (~460 lines): the demo plates are one job (pick wells, render, write, manifest, read
+# back, ensure cached) over one set of parameters; drawing is render.py, the design design.py.
 """Deterministic demo plates: JUMP-Target-1 layouts rendered as CPJUMP1-format projects.
 
 The phenotypes (which perturbation looks like which gene's loss, plate and edge effects)

@@ -1,3 +1,5 @@
+# Long (~520 lines): one field's drawing (cells, nuclei, five stains, textures, camera)
+# shares the seeded generator and the cells' geometry; apart, each step would pass both on.
 """Render one Cell Painting-like field (five 16-bit channels) with ground-truth labels.
 
 A field is drawn from a latent phenotype vector (one value per name in ``LATENT_DIMS``,

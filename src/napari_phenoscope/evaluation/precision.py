@@ -1,3 +1,5 @@
+# Long (~400 lines): AP, multilabel AP, mAP with its nulls and BH correction are copairs'
+# public API in one place, with copairs' semantics spelt out where each is computed.
 """Average precision, mAP, permutation nulls and BH correction with copairs semantics.
 
 The numbers are those of copairs 0.5 (the library behind the CPJUMP1 paper) for the same

@@ -1,3 +1,5 @@
+# Long (~410 lines): the pair rules, their checks against a table and the run over them stay
+# together, so what a rule means and how it is applied are read in one place.
 """Retrieval on any profile table with copairs' own vocabulary.
 
 The CPJUMP1 presets (``tasks``) fix their pair rules; here the user gives them, as in

@@ -1,3 +1,5 @@
+# Long (~400 lines): the four CPJUMP1 tasks share one stratified runner and its metadata
+# checks; each task is one short function beside the others it is compared with.
 """The four CPJUMP1 retrieval tasks on a well-level profile table.
 
 * ``replicate``: each perturbation's replicate wells against the negative-control wells of

@@ -31,6 +31,7 @@ from napari_phenoscope.features.scaling import (
     limits_per_plate,
     normalize_image,
 )
+from napari_phenoscope.segmentation.field import segment_field
 
 #: Side of the square crop cut around each nucleus, in pixels (see the module docstring).
 DEFAULT_CROP_SIZE = 64
@@ -243,8 +244,6 @@ def iter_plate_crops(
     from napari_phenoscope.io import index_plate, iter_fields
 
     if segmenter is None:
-        from napari_phenoscope.segmentation.field import segment_field
-
         segmenter = segment_field
     pending_crops: list[np.ndarray] = []
     pending_tables: list[pd.DataFrame] = []

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from napari_phenoscope.constants import LOAD_DATA_NAMES
+from napari_phenoscope.constants import CHANNELS, LOAD_DATA_NAMES
 from napari_phenoscope.errors import PlateFormatError
 from napari_phenoscope.io.illum import illum_path, is_illum_corrected
 from napari_phenoscope.io.loaddata import index_load_data_csv
@@ -97,8 +97,6 @@ def _illum_available(csv: Path) -> bool:
         return False
     if not is_illum_corrected(first):
         return False
-    from napari_phenoscope.constants import CHANNELS
-
     paths = [illum_path(first, channel) for channel in CHANNELS]
     return all(path.is_file() for path in paths if path is not None)
 
@@ -176,8 +174,6 @@ def find_remote_load_data_csvs(url: str) -> list[str]:
 
 
 def _remote_illum_available(csv_url: str) -> bool:
-    from napari_phenoscope.constants import CHANNELS
-
     first = index_load_data_csv(csv_url).iloc[0].to_dict()
     paths = [illum_path(first, channel) for channel in CHANNELS]
     listed = [path for path in paths if path is not None]

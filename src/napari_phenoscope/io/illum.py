@@ -19,6 +19,8 @@ import pandas as pd
 
 from napari_phenoscope.constants import CHANNELS, PLATE
 from napari_phenoscope.errors import PlateFormatError
+from napari_phenoscope.io.phenix import filename_column
+from napari_phenoscope.io.remote import localize
 
 
 def illum_filename_column(channel: str) -> str:
@@ -48,8 +50,6 @@ def is_illum_corrected(field: Mapping[str, object]) -> bool:
 @lru_cache(maxsize=64)
 def _load_illum(path_text: str) -> np.ndarray:
     # one function per plate and channel serves every field: read each once
-    from napari_phenoscope.io.remote import localize
-
     path = Path(path_text)
     local = localize(path)  # an s3:// function is read from its cached copy
     if not local.is_file():
@@ -125,8 +125,6 @@ def attach_illum_folder(fields: pd.DataFrame, folder: str | Path) -> pd.DataFram
     if not folder.is_dir():
         raise PlateFormatError(f"illumination folder not found: {folder}")
     fields = fields.copy()
-    from napari_phenoscope.io.phenix import filename_column
-
     for channel in CHANNELS:
         listed = fields[filename_column(channel)].notna()
         if not listed.any():

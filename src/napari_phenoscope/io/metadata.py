@@ -33,6 +33,7 @@ from napari_phenoscope.constants import (
     WELL,
 )
 from napari_phenoscope.errors import PlateFormatError
+from napari_phenoscope.io.platemap import find_project_root, join_well_metadata, read_well_metadata
 
 _JUMP_TABLES = ("plate", "well", "compound", "crispr", "orf")
 _PLATE_TYPE_MODALITY = {"ORF": "orf", "CRISPR": "crispr"}  # every other type holds compounds
@@ -164,12 +165,6 @@ def annotate_wells(
         Before any work: an imaged well missing from the plate maps, an unreadable or
         unjoinable metadata table, a ``negcon`` column the metadata lacks (all named).
     """
-    from napari_phenoscope.io.platemap import (
-        find_project_root,
-        join_well_metadata,
-        read_well_metadata,
-    )
-
     per_well = [c for c in fields.columns if c.startswith("Metadata_") and c != SITE]
     wells = fields[per_well].drop_duplicates([PLATE, WELL]).reset_index(drop=True)
     roots = list(dict.fromkeys(r for r in map(find_project_root, plate_dirs) if r is not None))

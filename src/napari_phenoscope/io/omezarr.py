@@ -25,7 +25,14 @@ import pandas as pd
 
 from napari_phenoscope.constants import CHANNELS, PLATE, SITE, STAIN_ALIASES, WELL
 from napari_phenoscope.errors import PlateFormatError
+from napari_phenoscope.io.phenix import (
+    _as_field_index,
+    filename_column,
+    frame_column,
+    pathname_column,
+)
 from napari_phenoscope.io.remote import as_url, is_remote, join_url, object_cache
+from napari_phenoscope.io.remote_zarr import chunk_keys, chunks_at_hand, mirrored
 
 #: NGFF space units -> micrometres.
 _UNIT_TO_UM = {
@@ -78,8 +85,6 @@ def _location(path: Path) -> Any:
     """ome-zarr-py's view of the group at ``path`` (an ``s3://`` one: of its cached copy)."""
     if not is_remote(path):
         return _open_location(path, path)
-    from napari_phenoscope.io.remote_zarr import mirrored
-
     url = as_url(path)
     with mirrored(url) as local:
         return _open_location(local, url)
@@ -126,8 +131,6 @@ def _image(path_text: str, cache_root: str) -> _NgffImage:
         data, axes, metadata = _read_node(_location(path), path)
         return _NgffImage(data, axes, metadata)
     import zarr
-
-    from napari_phenoscope.io.remote_zarr import mirrored
 
     url = as_url(path)
     with mirrored(url) as local:
@@ -198,8 +201,6 @@ def _chunks_at_hand(
     if image.level0 is None or image.level0_url is None:
         yield
         return
-    from napari_phenoscope.io.remote_zarr import chunk_keys, chunks_at_hand
-
     keys = dict.fromkeys(key for index in indexes for key in chunk_keys(image.level0, index))
     with chunks_at_hand(image.level0_url, keys):
         yield
@@ -387,13 +388,6 @@ def index_ome_zarr(
     data, axes, metadata, *_ = _ngff_image(first)
     n_channels = data.shape[axes.index("c")] if "c" in axes else 1
     channels = map_channel_labels(metadata.get("channel_names"), n_channels, channel_map, first)
-    from napari_phenoscope.io.phenix import (
-        _as_field_index,
-        filename_column,
-        frame_column,
-        pathname_column,
-    )
-
     records = []
     for well, site, well_path, field in images:
         record: dict[str, object] = {PLATE: plate_name, WELL: well, SITE: site}

@@ -17,6 +17,9 @@ import tifffile
 
 from napari_phenoscope.constants import CHANNELS
 from napari_phenoscope.errors import PlateFormatError
+from napari_phenoscope.io.fields import channel_path
+from napari_phenoscope.io.omezarr import is_ome_zarr, ome_zarr_pixel_size
+from napari_phenoscope.io.remote import is_remote, localize
 
 #: Sample pixel sizes (um) a light microscope produces; tags outside it are not believed.
 PLAUSIBLE_UM: tuple[float, float] = (0.05, 5.0)
@@ -72,10 +75,6 @@ def _ome_physical_size(ome_xml: str) -> float | None:
 
 def field_pixel_size(field: Mapping[str, object]) -> float | None:
     """Pixel size (um) of a field-index row, from its first listed channel's metadata."""
-    from napari_phenoscope.io.fields import channel_path
-    from napari_phenoscope.io.omezarr import is_ome_zarr, ome_zarr_pixel_size
-    from napari_phenoscope.io.remote import is_remote, localize
-
     for channel in CHANNELS:
         path = channel_path(field, channel)
         if path is None:

@@ -1,3 +1,5 @@
+# Long (~410 lines): URLs, retries and the bounded, atomic ObjectCache are the one boundary
+# to S3 that every s3:// read goes through.
 """Plates where they live: ``s3://`` objects fetched through a bounded, atomic on-disk cache.
 
 Every reader in ``io`` works on local files; a field index whose folders are ``s3://`` URLs

@@ -46,4 +46,5 @@ def import_models() -> None:
     a second, freezing the viewer mid-run, while here the dock's opening takes that second.
     Importing is the only effect: nothing process-wide is changed.
     """
+    # lazy: importing torch and timm when called is what this function is for
     import napari_phenoscope.models  # noqa: F401

@@ -42,6 +42,7 @@ from napari_phenoscope.constants import (
     is_metadata_column,
 )
 from napari_phenoscope.errors import PlateFormatError, ProfileTableError, QualityControlError
+from napari_phenoscope.features.classical import classical_feature_names
 from napari_phenoscope.io.fields import iter_fields
 from napari_phenoscope.io.profiles import feature_columns, read_profiles
 from napari_phenoscope.profiling.wells import normalise_well_medians, well_medians
@@ -193,8 +194,6 @@ def _cached_batches(fields: pd.DataFrame, out_dir: Path, max_rows: int) -> Itera
 
 
 def _feature_columns(columns: Sequence[str], feature_sets: Sequence[str]) -> dict[str, list[str]]:
-    from napari_phenoscope.features.classical import classical_feature_names
-
     available = {
         "vit": [c for c in columns if c.startswith(VIT_PREFIX)],
         "classical": classical_feature_names(CHANNELS),
@@ -417,8 +416,6 @@ def read_pipeline_output(
 
 def cell_feature_columns(columns: Sequence[str]) -> dict[str, list[str]]:
     """The columns of each feature set (ViT, classical) among a cell table's ``columns``."""
-    from napari_phenoscope.features.classical import classical_feature_names
-
     found = {
         "vit": [c for c in columns if c.startswith(VIT_PREFIX)],
         "classical": [c for c in classical_feature_names(CHANNELS) if c in set(columns)],

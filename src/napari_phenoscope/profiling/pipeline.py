@@ -39,10 +39,28 @@ from napari_phenoscope.constants import (
     WELL,
 )
 from napari_phenoscope.errors import (
+    LabelsError,
     ModelWeightsError,
     PhenoscopeError,
     PlateFormatError,
 )
+from napari_phenoscope.features.classical import (
+    CLASSICAL_DEFINITIONS,
+    classical_feature_names,
+    measure_cells,
+)
+from napari_phenoscope.features.crops import crop_scale, extract_crops
+from napari_phenoscope.features.scaling import limits_per_plate
+from napari_phenoscope.io import (
+    annotate_wells,
+    attach_illum_folder,
+    index_plate,
+    is_illum_corrected,
+    iter_fields,
+    output_folder,
+    resolve_pixel_size,
+)
+from napari_phenoscope.profiling.execute import check_execution, map_fields
 from napari_phenoscope.profiling.outputs import (
     FEATURE_SETS,
     VIT_PREFIX,
@@ -52,6 +70,16 @@ from napari_phenoscope.profiling.outputs import (
     field_cache_path,
     write_parquet_atomic,
 )
+from napari_phenoscope.profiling.quality import (
+    QCJob,
+    check_qc_mode,
+    fields_without_qc,
+    judge_run,
+    write_field_qc,
+)
+from napari_phenoscope.segmentation.batch import label_paths, select_wells
+from napari_phenoscope.segmentation.field import segment_field
+from napari_phenoscope.segmentation.given import fields_with_labels, read_field_labels
 
 if TYPE_CHECKING:
     from napari_phenoscope.io.fields import Field
@@ -126,8 +154,6 @@ def measure_field(
         Feature columns of ``table`` per feature set.
     """
     if segmentation is None:
-        from napari_phenoscope.segmentation.field import segment_field
-
         segmentation = segment_field(image, channels=CHANNELS, pixel_size=pixel_size)
     table = segmentation.table.copy().reset_index(drop=True)
     plate, well, site = key
@@ -138,8 +164,6 @@ def measure_field(
         table[OBJECT_NUMBER] = table[LABEL]
     columns: dict[str, list[str]] = {}
     if "classical" in feature_sets:
-        from napari_phenoscope.features.classical import classical_feature_names, measure_cells
-
         classical = measure_cells(image, segmentation.nuclei, segmentation.cells, CHANNELS)
         names = classical_feature_names(CHANNELS)
         # measure_cells is the reference for every classical column (areas included)
@@ -173,7 +197,6 @@ def _embed(
     pixel_size: float | None = None,
     normalization: Any = "field",
 ) -> np.ndarray:
-    from napari_phenoscope.features.crops import crop_scale, extract_crops
     from napari_phenoscope.models import embed_crops
 
     if table.empty:
@@ -206,9 +229,6 @@ def index_plates(
     PlateFormatError
         Naming the folder, if it holds no fields (or none of the chosen wells).
     """
-    from napari_phenoscope.io import index_plate
-    from napari_phenoscope.segmentation.batch import select_wells
-
     indexes = []
     for plate_dir in plate_dirs:
         fields = index_plate(plate_dir, channel_map)
@@ -225,8 +245,6 @@ def index_plates(
     fields[SITE] = fields[SITE].astype(int)
     fields = fields.drop_duplicates([PLATE, WELL, SITE], keep="first")
     if illum is not None:
-        from napari_phenoscope.io import attach_illum_folder
-
         fields = attach_illum_folder(fields, illum)
     return fields.sort_values([PLATE, WELL, SITE], kind="stable").reset_index(drop=True)
 
@@ -251,8 +269,6 @@ def encoder_normalisation(
     dict
         Plate barcode -> ``"field"`` or (5, 2) plate limits (``scaling.plate_limits``).
     """
-    from napari_phenoscope.features.scaling import limits_per_plate
-
     preprocessing = getattr(encoder, "phenoscope_preprocessing", None)
     plates = plate_fields[PLATE].astype(str).unique()
     if preprocessing is None or preprocessing.normalization == "field":
@@ -374,15 +390,6 @@ def profile_plates(
     PhenoscopeWarning
         When a plate has fewer than two negative-control wells (``wells.well_profiles``).
     """
-    from napari_phenoscope.io import (
-        annotate_wells,
-        iter_fields,
-        output_folder,
-        resolve_pixel_size,
-    )
-    from napari_phenoscope.profiling.execute import check_execution, map_fields
-    from napari_phenoscope.profiling.quality import QCJob, check_qc_mode, fields_without_qc
-
     check_execution(scheduler, workers)
     check_qc_mode(qc)
     feature_sets = parse_feature_sets(features)
@@ -401,8 +408,6 @@ def profile_plates(
         "input": _input_signature(fields, image_pixel_size, labels),
     }
     if "classical" in feature_sets:
-        from napari_phenoscope.features.classical import CLASSICAL_DEFINITIONS
-
         signature["classical"] = CLASSICAL_DEFINITIONS
     if "vit" in feature_sets:
         signature["model"] = model_signature(model_path)
@@ -447,8 +452,6 @@ def profile_plates(
     )
     cell_qc = None
     if qc != "off":
-        from napari_phenoscope.profiling.quality import judge_run
-
         # fields cached before QC existed: segmented again for their QC, features kept
         without_qc = fields_without_qc(fields, out_dir)
         if without_qc:
@@ -492,8 +495,6 @@ class FieldJob:
     qc: bool = False  # also cache the field's QC measures (``profiling.quality``)
 
     def __call__(self, field: Field) -> int:
-        from napari_phenoscope.segmentation.field import segment_field
-
         device, encoder = self.device, None
         if "vit" in self.feature_sets:
             # imported here, not above: torch, timm and torchvision cost a Dask worker ~4
@@ -504,14 +505,10 @@ class FieldJob:
             encoder = cached_encoder(self.model_path, self.signature["model"], device)
         image = field.read()
         if self.labels_dir is not None:
-            from napari_phenoscope.segmentation.given import read_field_labels
-
             segmentation = read_field_labels(self.labels_dir, *field.key, image.shape[1:])
         else:
             segmentation = segment_field(image, channels=CHANNELS, pixel_size=self.pixel_size)
         if self.qc:
-            from napari_phenoscope.profiling.quality import write_field_qc
-
             write_field_qc(self.out_dir, field.key, image, segmentation.nuclei, segmentation.cells)
         table, _ = measure_field(
             image,
@@ -554,8 +551,6 @@ def _input_signature(
 ) -> dict[str, Any]:
     """What changes a field's pixels, cells or crops besides the model: illumination, scale,
     and where the cells came from (segmented here, or the given label folder)."""
-    from napari_phenoscope.io import is_illum_corrected
-
     corrected = bool(len(fields)) and is_illum_corrected(fields.iloc[0].to_dict())
     signature: dict[str, Any] = {"illum": corrected, "pixel_size": pixel_size}
     if labels is not None:  # absent otherwise, so caches of segmenting runs stay valid
@@ -567,9 +562,6 @@ def _fields_with_labels(
     fields: pd.DataFrame, labels_dir: Path, missing: Literal["error", "skip"]
 ) -> pd.DataFrame:
     """The fields that have cell labels in ``labels_dir`` (``missing="error"``: all must)."""
-    from napari_phenoscope.errors import LabelsError
-    from napari_phenoscope.segmentation.given import fields_with_labels
-
     if not labels_dir.is_dir():
         raise LabelsError(f"{labels_dir}: no such label folder")
     keys = [(str(p), str(w), int(s)) for p, w, s in fields[[PLATE, WELL, SITE]].itertuples(False)]
@@ -581,8 +573,6 @@ def _fields_with_labels(
 
 def _labels_newer(labels_dir: Path, out_dir: Path, key: tuple[str, str, int]) -> bool:
     """Whether a field's label images changed after its cache was written (edited masks)."""
-    from napari_phenoscope.segmentation.batch import label_paths
-
     cache = field_cache_path(out_dir, *key)
     if not cache.is_file():
         return True

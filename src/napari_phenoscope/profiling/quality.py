@@ -35,6 +35,8 @@ from napari_phenoscope.qc import (
     judge_plates,
     write_qc_tables,
 )
+from napari_phenoscope.segmentation.field import segment_field
+from napari_phenoscope.segmentation.given import read_field_labels
 
 _FIELD_KEY = b"phenoscope"
 QC_CACHE_DIR = "fields_qc"
@@ -83,9 +85,6 @@ class QCJob:
     labels_dir: Path | None = None
 
     def __call__(self, field: Field) -> int:
-        from napari_phenoscope.segmentation.field import segment_field
-        from napari_phenoscope.segmentation.given import read_field_labels
-
         image = field.read()
         if self.labels_dir is not None:
             segmentation = read_field_labels(self.labels_dir, *field.key, image.shape[1:])

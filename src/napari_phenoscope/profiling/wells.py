@@ -13,7 +13,16 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from napari_phenoscope.constants import OBJECT_NUMBER, PLATE, SITE, WELL
+from napari_phenoscope.constants import (
+    CONTROL_TYPE,
+    NEGATIVE_CONTROL,
+    OBJECT_NUMBER,
+    PLATE,
+    SITE,
+    WELL,
+)
+from napari_phenoscope.errors import PhenoscopeWarning
+from napari_phenoscope.profiling import processing
 
 
 def well_profiles(
@@ -62,8 +71,6 @@ def well_medians(cells: pd.DataFrame, feature_columns: Sequence[str]) -> pd.Data
     Per-well medians of disjoint sets of wells concatenate to those of the whole table,
     which lets ``outputs.assemble_outputs`` aggregate one well at a time.
     """
-    from napari_phenoscope.profiling import processing
-
     features = list(feature_columns)
     well_metadata = [c for c in cells.columns if c.startswith("Metadata_") and c not in _PER_CELL]
     wells = cells[well_metadata].drop_duplicates([PLATE, WELL]).set_index([PLATE, WELL])
@@ -76,8 +83,6 @@ def normalise_well_medians(
     table: pd.DataFrame, feature_columns: Sequence[str], warn: bool = True
 ) -> pd.DataFrame:
     """``well_medians`` -> well profiles: normalised per plate and feature-selected."""
-    from napari_phenoscope.profiling import processing
-
     features = list(feature_columns)
     samples = normalisation_samples(table) if warn else normalisation_plan(table)[0]
     if samples == "none":
@@ -105,8 +110,6 @@ def normalisation_plan(table: pd.DataFrame) -> tuple[Literal["negcon", "all", "n
     and ``normalisation_samples`` warns). ``table`` needs ``Metadata_Plate``, ``Metadata_Well``
     and, where known, ``Metadata_control_type``: one row per well, or per cell.
     """
-    from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL
-
     wells = table.drop_duplicates([PLATE, WELL])
     if CONTROL_TYPE in wells.columns:
         is_control = wells[CONTROL_TYPE] == NEGATIVE_CONTROL
@@ -135,8 +138,6 @@ def normalisation_samples(table: pd.DataFrame) -> Literal["negcon", "all", "none
     """``normalisation_plan``'s samples; warns its note once (``PhenoscopeWarning``)."""
     import warnings
 
-    from napari_phenoscope.errors import PhenoscopeWarning
-
     samples, note = normalisation_plan(table)
     if note:
         warnings.warn(note, PhenoscopeWarning, stacklevel=3)
@@ -147,8 +148,6 @@ def _constant_in_reference(
     table: pd.DataFrame, features: Sequence[str], samples: str = "negcon"
 ) -> list[str]:
     """Features with zero MAD over the reference wells (controls, or all) of some plate."""
-    from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL
-
     reference = table if samples == "all" else table[table[CONTROL_TYPE] == NEGATIVE_CONTROL]
     if reference.empty:
         return []

@@ -13,12 +13,11 @@ import pandas as pd
 from napari_phenoscope.constants import CHANNELS
 from napari_phenoscope.io.fields import Field, iter_fields
 from napari_phenoscope.qc.plate import field_quality
+from napari_phenoscope.segmentation.field import segment_field
 
 
 def measure_one_field(field: Field, pixel_size: float | None = None) -> tuple[dict, pd.DataFrame]:
     """Read and segment one field (``segment_field``) and measure its quality."""
-    from napari_phenoscope.segmentation.field import segment_field
-
     image = field.read()
     segmentation = segment_field(image, channels=CHANNELS, pixel_size=pixel_size)
     return field_quality(image, segmentation.nuclei, segmentation.cells, field.key)

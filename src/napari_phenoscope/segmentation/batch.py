@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import tifffile
 
-from napari_phenoscope.constants import WELL
+from napari_phenoscope.constants import WELL, well_name, well_row_col
 from napari_phenoscope.errors import PlateFormatError
 from napari_phenoscope.segmentation.field import segment_field
 from napari_phenoscope.segmentation.metrics import cell_table
@@ -38,8 +38,6 @@ def select_wells(fields: pd.DataFrame, wells: Sequence[str] | None, source: Path
     """Keep the fields of the listed wells (``A01``; case and zero padding ignored)."""
     if not wells:
         return fields
-    from napari_phenoscope.constants import well_name, well_row_col
-
     try:
         wanted = {well_name(*well_row_col(well)) for well in wells}
     except ValueError as error:

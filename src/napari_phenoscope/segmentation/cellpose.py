@@ -1,8 +1,8 @@
 """Optional cellpose path of ``field.segment_field(..., method="cellpose")``.
 
 Local model files only (``$CELLPOSE_LOCAL_MODELS_PATH`` or ``~/.cellpose/models`` by
-default): phenoscope never downloads weights. ``field`` imports this module lazily, when
-cellpose is asked for; this module reuses ``watershed``'s normalization and cell growing
+default): phenoscope never downloads weights. The cellpose package is imported only when
+``field`` asks for this method; this module reuses ``watershed``'s normalization and cell growing
 (one way: ``watershed`` knows nothing of it).
 """
 

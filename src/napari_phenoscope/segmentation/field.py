@@ -17,6 +17,7 @@ import pandas as pd
 
 from napari_phenoscope.constants import CHANNELS
 from napari_phenoscope.errors import PhenoscopeError
+from napari_phenoscope.segmentation.cellpose import _segment_cellpose
 from napari_phenoscope.segmentation.metrics import cell_table
 from napari_phenoscope.segmentation.watershed import (
     bounded_nucleus_diameter,
@@ -152,8 +153,6 @@ def segment_field(
     if diameter is None and pixel_size:
         diameter = bounded_nucleus_diameter(planes[nucleus_channel], pixel_size)
     if method == "cellpose":
-        from napari_phenoscope.segmentation.cellpose import _segment_cellpose
-
         nuclei, cells = _segment_cellpose(
             planes[nucleus_channel], cytoplasm, diameter, cellpose_weights
         )

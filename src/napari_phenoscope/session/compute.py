@@ -17,10 +17,13 @@ import numpy as np
 import pandas as pd
 
 from napari_phenoscope.constants import CHANNELS, LABEL, PLATE, SITE, WELL
-from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
+from napari_phenoscope.errors import LabelsError, PhenoscopeError, ProfileTableError
+from napari_phenoscope.io import iter_fields
 from napari_phenoscope.profiling import pipeline
 from napari_phenoscope.profiling.outputs import VIT_PREFIX
 from napari_phenoscope.profiling.wells import normalisation_plan, well_profiles
+from napari_phenoscope.segmentation.field import segment_field
+from napari_phenoscope.segmentation.given import segmentation_from_labels
 
 FEATURE_SETS: tuple[str, ...] = ("vit", "classical", "both")
 SCOPES: tuple[str, ...] = ("field", "well", "plate")
@@ -107,8 +110,6 @@ def profile_field(
     -------
     FieldProfile
     """
-    from napari_phenoscope.segmentation.field import segment_field
-
     if segmentation is None:
         segmentation = segment_field(image, channels=CHANNELS, pixel_size=pixel_size)
     table, columns = pipeline.measure_field(
@@ -148,7 +149,6 @@ def iter_profiles(
     ``model_path`` names encoder weights (the bundled ones if None); ``pixel_size`` (um)
     scales segmentation and crops as in ``pipeline.profile_plates``.
     """
-    from napari_phenoscope.io import iter_fields
     from napari_phenoscope.models import resolve_device
 
     cancel = cancel or threading.Event()
@@ -221,9 +221,7 @@ def iter_layer_field(
     source
         What the labels are called in messages (the layer's name).
     """
-    from napari_phenoscope.errors import LabelsError
     from napari_phenoscope.models import resolve_device
-    from napari_phenoscope.segmentation.given import segmentation_from_labels
 
     cancel = cancel or threading.Event()
     sets = pipeline.parse_feature_sets(feature_choice)

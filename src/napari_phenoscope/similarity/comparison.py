@@ -19,6 +19,8 @@ import pandas as pd
 
 from napari_phenoscope.constants import LABEL, PLATE, SITE, WELL
 from napari_phenoscope.errors import PhenoscopeError, ProfileTableError
+from napari_phenoscope.features.composite import channel_composite
+from napari_phenoscope.io import resolve_pixel_size
 from napari_phenoscope.io.profiles import feature_columns
 from napari_phenoscope.similarity.explain import (
     MatchExplanation,
@@ -236,13 +238,9 @@ def _add_cells(
     except PhenoscopeError as error:
         comparison.notes.append(f"cells not shown: {error}")
         return
-    from napari_phenoscope.features.composite import channel_composite
-
     controls = (comparison.cells["role"] == CONTROL_ROLE).to_numpy()
     limits = shared_limits(windows[controls] if controls.any() else windows)
     comparison.thumbnails = np.stack([channel_composite(w, limits) for w in windows])
-    from napari_phenoscope.io import resolve_pixel_size
-
     comparison.pixel_size = resolve_pixel_size(fields)
 
 

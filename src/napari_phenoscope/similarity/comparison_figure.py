@@ -1,4 +1,4 @@
-# Long (~620 lines) on purpose: the figure's panels (cells, features, occlusion, null) share one
+# Long (~670 lines): the figure's panels (cells, features, occlusion, null) share one
 # layout in inches for a slide and for a narrow dock; apart, each would import the others' geometry.
 """The "why this match" figure: query | match | contrast, for a slide, the dock and the CLI.
 

@@ -1,3 +1,5 @@
+# Long (~410 lines): one MatchExplanation (attribution, rank, null, replicates, default
+# contrast) and finding its query; attribution.py and explain_cells.py hold the parts.
 """Why a match: what makes a query's profile similar to one of its matches, and how sure.
 
 The Similar perturbations ranking says *that* BI-2536 lies next to the PLK1 knockout; this

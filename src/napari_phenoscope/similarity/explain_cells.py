@@ -21,11 +21,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from napari_phenoscope.constants import CHANNELS, CONTROL_TYPE, NEGATIVE_CONTROL, PLATE, SITE, WELL
+from napari_phenoscope.constants import (
+    CENTER_X,
+    CENTER_Y,
+    CHANNELS,
+    CONTROL_TYPE,
+    NEGATIVE_CONTROL,
+    PLATE,
+    SITE,
+    WELL,
+)
 from napari_phenoscope.errors import PlateFormatError, ProfileTableError
 from napari_phenoscope.features.crops import cell_centers, crop_origins, cut_windows, extract_crops
 from napari_phenoscope.features.scaling import channel_percentiles
+from napari_phenoscope.io import read_field
 from napari_phenoscope.io.profiles import feature_columns, feature_matrix
+from napari_phenoscope.profiling.pipeline import vit_feature_names
+from napari_phenoscope.profiling.processing import aggregate, normalise
 from napari_phenoscope.similarity.attribution import cosine
 from napari_phenoscope.similarity.rank import representative_cells
 
@@ -151,8 +163,6 @@ def read_windows(fields: pd.DataFrame, rows: pd.DataFrame, size: int = WINDOW_PX
 
 def _per_field(fields: pd.DataFrame, rows: pd.DataFrame, size: int, cut) -> np.ndarray:
     """``cut(image, cells)`` over the fields of ``rows``, each read once, in row order."""
-    from napari_phenoscope.io import read_field
-
     out = np.zeros((len(rows), len(CHANNELS), size, size), dtype=np.float32)
     positions = pd.Series(np.arange(len(rows)), index=rows.index)
     for (plate, well, site), group in rows.groupby([PLATE, WELL, SITE], sort=False):
@@ -174,8 +184,6 @@ def cell_window(cells: pd.DataFrame, largest: int = WINDOW_PX, max_fields: int =
 
     Up to ``max_fields`` fields are measured; without two cells in a field, ``largest``.
     """
-    from napari_phenoscope.constants import CENTER_X, CENTER_Y
-
     nearest = []
     for _, field_cells in list(cells.groupby([PLATE, WELL, SITE], sort=False))[:max_fields]:
         centres = field_cells[[CENTER_Y, CENTER_X]].to_numpy(np.float64)
@@ -264,8 +272,6 @@ def channel_occlusion(
         ``change`` (similarity minus the baseline), ``cells`` (crops embedded).
     """
     from napari_phenoscope.models import embed_crops
-    from napari_phenoscope.profiling.pipeline import vit_feature_names
-    from napari_phenoscope.profiling.processing import aggregate, normalise
 
     names = vit_feature_names(int(encoder.embed_dim))
     missing = [c for c in feature_columns if c not in names]

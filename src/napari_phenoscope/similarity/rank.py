@@ -36,8 +36,10 @@ from napari_phenoscope.constants import (
     is_metadata_column,
 )
 from napari_phenoscope.errors import ProfileTableError
+from napari_phenoscope.evaluation.precision import rank_by_similarity
 from napari_phenoscope.io.annotations import Annotations, find_annotations, row_values
 from napari_phenoscope.io.profiles import feature_matrix
+from napari_phenoscope.profiling.processing import aggregate, normalise
 
 #: Columns of a ranking table, in display order.
 PERTURBATION = "perturbation"
@@ -251,8 +253,6 @@ def rank_perturbations(query: Query, reference: ReferenceProfiles) -> pd.DataFra
     ValueError
         If ``reference`` was not prepared without the query's own wells.
     """
-    from napari_phenoscope.evaluation.precision import rank_by_similarity
-
     if reference.excluded != frozenset(query.exclude_wells):
         raise ValueError("reference profiles were prepared for other excluded wells")
     features = list(reference.feature_columns)
@@ -297,8 +297,6 @@ def cell_normaliser(
     ProfileTableError
         If the plate has no ``Metadata_control_type == "negcon"`` cells.
     """
-    from napari_phenoscope.profiling.processing import aggregate, normalise
-
     if CONTROL_TYPE not in cells.columns:
         raise ProfileTableError(f"cell table has no column {CONTROL_TYPE} to find negcon cells")
     rows = cells[(cells[PLATE].astype(str) == plate) & (cells[CONTROL_TYPE] == NEGATIVE_CONTROL)]

@@ -1,3 +1,5 @@
+# Long (~440 lines): one train() runs MAE, DINO and weak supervision through the same seeded,
+# resumable steps and checkpoints; the methods' own parts are in models/ and weak.py.
 """Training (self-supervised MAE or DINO, or weakly supervised by plate maps) on plates' cells.
 
 The crops are read from the training crop cache (``training.crop_cache``: every cell cropped
