@@ -18,8 +18,8 @@ from qtpy.QtWidgets import QLabel, QWidget
 
 from napari_phenoscope._widgets._viewer import current_session
 from napari_phenoscope._widgets._workers import notify_error, start_worker
-from napari_phenoscope.models.imports import keep_triton_out_beside_mesa_llvm
 from napari_phenoscope.session.interruptible import InterruptibleProcess
+from napari_phenoscope.session.model_imports import keep_triton_out_beside_mesa_llvm
 from napari_phenoscope.session.state import PlateSession, state_of
 
 if TYPE_CHECKING:

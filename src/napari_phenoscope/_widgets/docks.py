@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from napari_phenoscope.models.imports import keep_triton_out_beside_mesa_llvm
+from napari_phenoscope.session.model_imports import keep_triton_out_beside_mesa_llvm
 
 PLUGIN = "napari-phenoscope"
 #: Dock title -> the widget's display name in napari.yaml (what *Plugins* lists).

@@ -36,7 +36,6 @@ from napari_phenoscope._widgets._layer_inputs import LayerInputs
 from napari_phenoscope._widgets._workers import notify_error
 from napari_phenoscope.errors import PhenoscopeError, one_line
 from napari_phenoscope.io.profile_tables import ProfileTable, describe, load_profile_table
-from napari_phenoscope.models.imports import import_models
 from napari_phenoscope.profiling.outputs import read_pipeline_output
 from napari_phenoscope.session.compute import (
     FEATURE_SETS,
@@ -48,6 +47,7 @@ from napari_phenoscope.session.compute import (
     labels_features,
     record_profile,
 )
+from napari_phenoscope.session.model_imports import import_models
 from napari_phenoscope.session.positions import field_key
 from napari_phenoscope.session.state import (
     DEVICES,

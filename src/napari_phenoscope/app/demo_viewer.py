@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from napari_phenoscope._widgets.docks import add_all_docks
 from napari_phenoscope.app.startup import freeze_startup_objects
 from napari_phenoscope.demo.job import DemoRunSummary
 from napari_phenoscope.demo.story import bi2536_wells
@@ -25,8 +26,6 @@ def open_demo_viewer(summary: DemoRunSummary) -> None:
     Blocks until the viewer is closed.
     """
     import napari
-
-    from napari_phenoscope._widgets.docks import add_all_docks
 
     viewer = napari.Viewer(title="Phenoscope demo")
     docks = add_all_docks(viewer)

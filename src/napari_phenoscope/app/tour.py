@@ -44,7 +44,7 @@ from napari_phenoscope.constants import (
 from napari_phenoscope.demo.project import default_cache_dir, ensure_demo_plates
 from napari_phenoscope.demo.story import bi2536_average_precision, bi2536_wells
 from napari_phenoscope.errors import PhenoscopeError, PlateFormatError
-from napari_phenoscope.models.imports import keep_triton_out_beside_mesa_llvm
+from napari_phenoscope.session.model_imports import keep_triton_out_beside_mesa_llvm
 from napari_phenoscope.session.positions import field_key
 from napari_phenoscope.session.state import state_of
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from napari_phenoscope._widgets.docks import add_all_docks
 from napari_phenoscope.app.startup import freeze_startup_objects
 from napari_phenoscope.errors import ProfileTableError
 from napari_phenoscope.session.state import state_of
@@ -38,7 +39,6 @@ def open_profiles_viewer(
     import napari
 
     from napari_phenoscope._widgets._viewer import open_plate
-    from napari_phenoscope._widgets.docks import add_all_docks
     from napari_phenoscope.io.profile_tables import load_profile_table
     from napari_phenoscope.session.tables import adopt_profile_table, choose_annotations
 

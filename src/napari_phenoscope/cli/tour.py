@@ -27,6 +27,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: the tour loads pandas and the session; phenoscope --help stays light
     from napari_phenoscope.app.tour import run_tour
 
     steps = run_tour(args.plate, args.screenshots, args.profiles, args.device, args.model)

@@ -1,5 +1,8 @@
 """Importing torch and timm into a viewer's process: when, and without triton's LLVM.
 
+Not under ``models/``: importing anything there imports torch (``models/__init__``), and
+the guard must run before that.
+
 The docks call these before anything imports timm (``_widgets/_dock.py``, the Profile dock,
 ``_widgets/docks.py``, the tour); nothing here needs a display or Qt.
 """

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from napari_phenoscope.models import imports
+from napari_phenoscope.session import model_imports as imports
 
 
 class Maps:
@@ -49,3 +49,15 @@ def test_nothing_changes_off_linux(no_triton):
     no_triton.setattr(imports, "Path", Maps("libLLVM"))
     assert not imports.keep_triton_out_beside_mesa_llvm()
     assert "triton" not in sys.modules
+
+
+def test_the_guard_is_importable_before_torch():
+    # the guard must run before torch is imported: its own module may not import torch (as
+    # anything under models/ does, through models/__init__)
+    import subprocess
+
+    code = (
+        "import sys; import napari_phenoscope.session.model_imports; "
+        "sys.exit(int(any(m in sys.modules for m in ('torch', 'triton', 'timm'))))"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
