@@ -100,8 +100,8 @@ def test_current_fires_field_changed_once_per_new_row_and_only_for_the_open_sess
     assert PlateSession(source=Path("."), fields=first.fields, current=2).current == 2
 
 
-def test_cell_table_changes_fire_cells_changed_once_each():
-    real_cells = profile_table(real_single_cells(), "cells.csv.gz")
+def test_cell_table_changes_fire_cells_changed_once_each(real_profiles):
+    real_cells = profile_table(real_single_cells(real_profiles), "cells.csv.gz")
     state = ViewerState()
     seen = recorder(state.events.cells_changed)
     adopt_profile_table(state, real_cells, name="cellprofiler")  # opens a session: no event
