@@ -295,7 +295,7 @@ def _load_data(folder: Path, fixtures: dict) -> Path:
     csv = next((project / "load_data_csv").glob("BR00116991*/load_data.csv"))
     table = pd.read_csv(csv)
     for channel in CHANNELS:
-        names = table[f"PathName_Orig{channel}"].map(lambda p, base=csv.parent: (base / p))
+        names = table[f"PathName_Orig{channel}"].map(lambda p, base=csv.parent: base / p)
         table[f"PathName_Orig{channel}"] = [str(Path(p).resolve()) for p in names]
     folder.mkdir(parents=True, exist_ok=True)
     table.to_csv(folder / "load_data.csv", index=False)
