@@ -18,9 +18,9 @@ from napari_phenoscope._widgets.similar_dock import (
     SimilarDock,
 )
 from napari_phenoscope.constants import CONTROL_TYPE, NEGATIVE_CONTROL, PERT_INAME, PLATE, SITE
-from napari_phenoscope.session import ranking
+from napari_phenoscope.session import ranking_request as ranking
 from napari_phenoscope.session.positions import field_key
-from napari_phenoscope.session.ranking import NO_CELL
+from napari_phenoscope.session.ranking_request import NO_CELL
 from napari_phenoscope.session.state import state_of
 from napari_phenoscope.similarity.rank import (
     BEST_PLATE,

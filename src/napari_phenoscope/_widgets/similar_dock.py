@@ -1,5 +1,5 @@
 # Long (~440 lines): two workers (the ranking of a selected cell, the gallery's thumbnails)
-# and three outlets (table, map marks, Compare); what it computes is in session/ranking.py.
+# and three outlets (table, map marks, Compare); what it computes is in session/ranking_request.py.
 """Similar perturbations dock: rank perturbations by cosine similarity to a cell, well or drug.
 
 The ranking (``similarity`` module) fills a table — rank, perturbation, its identifier (two
@@ -48,7 +48,7 @@ from napari_phenoscope._widgets._viewer import show_field
 from napari_phenoscope._widgets._workers import start_worker
 from napari_phenoscope.constants import PLATE, WELL
 from napari_phenoscope.errors import PhenoscopeError, one_line
-from napari_phenoscope.session.ranking import (
+from napari_phenoscope.session.ranking_request import (
     QUERY_MODES,
     perturbation_choices,
     perturbation_label,

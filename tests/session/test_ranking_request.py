@@ -11,7 +11,7 @@ from test_rank import FEATURES, synthetic_cells, synthetic_well_profiles
 
 from napari_phenoscope.constants import MODALITY, PERT_INAME, PLATE, RANK, SITE, WELL
 from napari_phenoscope.errors import ProfileTableError
-from napari_phenoscope.session.ranking import (
+from napari_phenoscope.session.ranking_request import (
     GALLERY_MATCHES,
     NO_CELL,
     perturbation_choices,
