@@ -367,4 +367,6 @@ def test_labels_of_close_marks_are_drawn_apart_with_leader_lines(qtbot, tmp_path
         near_y = max(box.y0 - tip[1], tip[1] - box.y1, 0)
         assert max(near_x, near_y) < 120  # near its point (pixels)
         assert text.arrow_patch is not None  # a leader line back to the point
+        inside = canvas.axes.bbox.expanded(1.05, 1.05)  # the corner point's labels turn inwards
+        assert inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1)
     canvas.export(tmp_path / "close_marks.png")

@@ -44,3 +44,12 @@ def test_far_apart_labels_all_keep_the_usual_place():
 def test_label_box_to_the_left_ends_at_its_offset():
     assert label_box((10, 10), (-8, -8), (20, 5)) == (-18, -3, 2, 2)
     assert label_box((10, 10), (8, 8), (20, 5)) == (18, 18, 38, 23)
+
+
+def test_labels_at_the_edge_of_the_bounds_turn_inwards():
+    anchors = np.array([[98.0, 98.0], [97.0, 96.0]])
+    sizes = np.full((2, 2), [30.0, 10.0])
+    offsets = place_labels(anchors, sizes, bounds=(0, 0, 100, 100))
+    boxes = [label_box(a, o, s) for a, o, s in zip(anchors, offsets, sizes, strict=True)]
+    assert all(b[0] >= 0 and b[1] >= 0 and b[2] <= 100 and b[3] <= 100 for b in boxes)
+    assert not _overlap(*boxes)

@@ -282,7 +282,8 @@ class ScatterCanvas(QWidget):
                 for mark, _ in labels
             ]
         )
-        offsets = place_labels(anchors * to_points, sizes)
+        bounds = tuple(np.asarray(self.axes.bbox.extents) * to_points)  # labels stay inside
+        offsets = place_labels(anchors * to_points, sizes, bounds=bounds)
         for (mark, xy), (dx, dy) in zip(labels, offsets, strict=True):
             style = MARK_STYLES[mark.role]
             self._mark_artists.append(

@@ -21,6 +21,13 @@ def _overlaps(box: tuple[float, float, float, float], placed: list) -> bool:
     return any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed)
 
 
+def _fits(box: tuple[float, float, float, float], placed: list, bounds) -> bool:
+    inside = bounds is None or (
+        box[0] >= bounds[0] and box[1] >= bounds[1] and box[2] <= bounds[2] and box[3] <= bounds[3]
+    )
+    return inside and not _overlaps(box, placed)
+
+
 def label_box(
     anchor: Sequence[float], offset: Sequence[float], size: Sequence[float]
 ) -> tuple[float, float, float, float]:
@@ -45,6 +52,7 @@ def place_labels(
     gap: float = 8.0,
     step: float = 6.0,
     rings: int = 12,
+    bounds: tuple[float, float, float, float] | None = None,
 ) -> np.ndarray:
     """Offsets (n, 2) from each anchor to its label, so that no two label boxes overlap.
 
@@ -53,7 +61,9 @@ def place_labels(
     offset, ring by ring (``gap + k * step`` away, in eight directions), whose box misses the
     boxes placed before it; after ``rings`` rings without room it keeps its first place
     (a label is never sent far from its point). Every offset is at most
-    ``gap + (rings - 1) * step`` from its anchor along each axis.
+    ``gap + (rings - 1) * step`` from its anchor along each axis. With ``bounds``
+    (x0, y0, x1, y1: the axes on screen) offsets whose box leaves them are skipped too, so
+    a label at the edge of the map turns inwards instead of being cut.
     """
     anchors = np.asarray(anchors, dtype=float).reshape(-1, 2)
     sizes = np.asarray(sizes, dtype=float).reshape(-1, 2)
@@ -67,7 +77,7 @@ def place_labels(
                 (
                     (sx * reach, sy * reach)
                     for sx, sy in _DIRECTIONS
-                    if not _overlaps(label_box(anchor, (sx * reach, sy * reach), size), placed)
+                    if _fits(label_box(anchor, (sx * reach, sy * reach), size), placed, bounds)
                 ),
                 None,
             )
