@@ -328,3 +328,45 @@ def test_cell_and_nucleus_labels_are_drawn_as_contours(profile_map_dock, tmp_pat
     assert show_field_labels(viewer, session)
     for name in (LABELS_NUCLEI, LABELS_CELLS):
         assert viewer.layers[name].contour >= 1, name
+
+
+def test_labels_of_close_marks_are_drawn_apart_with_leader_lines(qtbot, tmp_path):
+    import itertools
+
+    import pandas as pd
+
+    from napari_phenoscope._widgets._scatter_canvas import Mark, ScatterCanvas
+    from napari_phenoscope.profile_map.colours import point_colours
+
+    canvas = ScatterCanvas(on_select=lambda _: None)
+    qtbot.addWidget(canvas)
+    canvas.resize(500, 420)
+    rng = np.random.default_rng(1)
+    embedding = np.vstack([rng.normal(size=(200, 2)), [[3.0, 3.0], [3.01, 3.0], [3.0, 3.02]]])
+    canvas.show_points(embedding, point_colours(pd.Series(["a"] * 203)), "kind", "close marks")
+    canvas.set_marks(
+        [
+            Mark("match", "CYT-997", np.array([202])),
+            Mark("target", "PLK1 (crispr)", np.array([201])),
+            Mark("query", "BI-2536", np.array([200])),
+            Mark("target", "BRD4 (crispr)", np.array([201])),
+        ]
+    )
+    canvas.canvas.draw()
+    renderer = canvas.figure.canvas.get_renderer()
+    texts = [a for a in canvas.axes.texts if a.get_text()]
+    assert [t.get_text() for t in texts][0] == "BI-2536"  # the query is placed first
+    boxes = {t.get_text(): t.get_bbox_patch().get_window_extent(renderer) for t in texts}
+    assert set(boxes) == {"BI-2536", "PLK1 (crispr)", "BRD4 (crispr)", "CYT-997"}
+    for (a, box_a), (b, box_b) in itertools.combinations(boxes.items(), 2):
+        assert not box_a.overlaps(box_b), (a, b)
+    tip = canvas.axes.transData.transform([3.0, 3.0])
+    for text in texts:
+        box = boxes[text.get_text()]
+        near_x = max(box.x0 - tip[0], tip[0] - box.x1, 0)
+        near_y = max(box.y0 - tip[1], tip[1] - box.y1, 0)
+        assert max(near_x, near_y) < 120  # near its point (pixels)
+        assert text.arrow_patch is not None  # a leader line back to the point
+        inside = canvas.axes.bbox.expanded(1.05, 1.05)  # the corner point's labels turn inwards
+        assert inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1)
+    canvas.export(tmp_path / "close_marks.png")

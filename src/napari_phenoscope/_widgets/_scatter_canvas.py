@@ -1,4 +1,4 @@
-# Long (~430 lines): drawing a million points interactively needs its own raster, legend,
+# Long (~460 lines): drawing a million points interactively needs its own raster, legend,
 # lasso and hit testing in one widget; the point index it hits is in profile_map/points.py.
 """A matplotlib scatter in Qt for the Profile map: toolbar, legend, click and lasso, rings.
 
@@ -31,6 +31,7 @@ from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 from napari_phenoscope._widgets._pixel_image import PixelImage
 from napari_phenoscope._widgets._theme import Theme
 from napari_phenoscope.profile_map.colours import PointColours
+from napari_phenoscope.profile_map.labels import place_labels
 from napari_phenoscope.profile_map.points import PointLocator, footprint, rasterise, spread_for
 
 CLICK_TOLERANCE_PX = 6.0
@@ -47,6 +48,9 @@ MARK_STYLES = {
     "match": {"marker": "s", "s": 110, "color": "#5bc0ff"},
 }
 MAX_MARKED = 400  # points drawn per mark: a million-cell map marks a sample of them
+#: Labels are placed in this order (the first keeps the usual place, up and right).
+_LABEL_ORDER = ("query", "target", "match")
+_LABEL_FONT_PT = 8
 
 
 @dataclass(frozen=True)
@@ -239,6 +243,7 @@ class ScatterCanvas(QWidget):
         """One marker per marked point (a sample of ``MAX_MARKED``) and one label per mark,
         at its point nearest the middle of them, in a box that reads over any colour."""
         self._mark_artists = []
+        labels: list[tuple[Mark, np.ndarray]] = []
         for mark in self.marks:
             chosen = self._valid(np.asarray(mark.indices, dtype=np.intp))
             if not len(chosen):
@@ -259,18 +264,41 @@ class ScatterCanvas(QWidget):
             )
             # the label points at the marked point nearest their middle (never at empty space)
             middle = np.median(points, axis=0)
-            centre = points[np.argmin(np.linalg.norm(points - middle, axis=1))]
+            labels.append((mark, points[np.argmin(np.linalg.norm(points - middle, axis=1))]))
+        self._draw_labels(labels)
+
+    def _draw_labels(self, labels: list[tuple[Mark, np.ndarray]]) -> None:
+        """Labels with thin leader lines, placed so that none hides another (in points,
+        query first, then targets, then the match: ``profile_map.labels.place_labels``)."""
+        labels = sorted(labels, key=lambda item: _LABEL_ORDER.index(item[0].role))
+        if not labels:
+            return
+        to_points = 72.0 / self.figure.dpi
+        anchors = np.array([self.axes.transData.transform(xy) for _, xy in labels])
+        # box size estimated from the text: about 0.62 em per character, one line plus pad
+        sizes = np.array(
+            [
+                [0.62 * _LABEL_FONT_PT * len(mark.label) + 4, _LABEL_FONT_PT * 1.4 + 3]
+                for mark, _ in labels
+            ]
+        )
+        bounds = tuple(np.asarray(self.axes.bbox.extents) * to_points)  # labels stay inside
+        offsets = place_labels(anchors * to_points, sizes, bounds=bounds)
+        for (mark, xy), (dx, dy) in zip(labels, offsets, strict=True):
+            style = MARK_STYLES[mark.role]
             self._mark_artists.append(
                 self.axes.annotate(
                     mark.label,
-                    xy=centre,
-                    xytext=(8, 8),
+                    xy=xy,
+                    xytext=(dx, dy),
                     textcoords="offset points",
-                    fontsize=8,
+                    ha="left" if dx > 0 else ("right" if dx < 0 else "center"),
+                    va="bottom" if dy > 0 else ("top" if dy < 0 else "center"),
+                    fontsize=_LABEL_FONT_PT,
                     fontweight="bold" if mark.role == "query" else "normal",
                     color="black",
                     bbox={"boxstyle": "round,pad=0.2", "fc": style["color"], "ec": "none"},
-                    arrowprops={"arrowstyle": "-", "color": style["color"], "lw": 1},
+                    arrowprops={"arrowstyle": "-", "color": style["color"], "lw": 0.8},
                     zorder=5,
                     annotation_clip=False,
                 )
