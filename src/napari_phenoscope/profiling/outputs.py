@@ -14,12 +14,9 @@ output", the Compare dock, ``phenoscope explain``), reads them back.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -44,6 +41,7 @@ from napari_phenoscope.constants import (
 from napari_phenoscope.errors import PlateFormatError, ProfileTableError, QualityControlError
 from napari_phenoscope.features.classical import classical_feature_names
 from napari_phenoscope.io.fields import iter_fields
+from napari_phenoscope.io.output_folder import atomic_path
 from napari_phenoscope.io.profiles import feature_columns, read_profiles
 from napari_phenoscope.profiling.wells import normalise_well_medians, well_medians
 
@@ -106,27 +104,9 @@ def write_parquet_atomic(
         merged = dict(arrow.schema.metadata or {})
         merged[_CACHE_KEY] = json.dumps(metadata, sort_keys=True).encode()
         arrow = arrow.replace_schema_metadata(merged)
-    with _atomic(path) as temporary:
+    with atomic_path(path) as temporary:
         pq.write_table(arrow, temporary)
     return path
-
-
-@contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path``, renamed onto it if the block ends without error."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # unique per writer: two Dask workers (other hosts, same pid) may write the same field
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    except OSError as error:
-        if error.filename is not None:
-            raise
-        # Arrow's write errors (a full disk) name no file: name the one being written
-        raise OSError(error.errno, error.strerror or str(error), str(path)) from error
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def cache_matches(path: Path, signature: dict[str, Any]) -> bool:
@@ -258,7 +238,7 @@ def assemble_outputs(
     n_cells = n_profiled = 0
     single_cells = out_dir / "single_cells.parquet"
     writer: pq.ParquetWriter | None = None
-    with _atomic(single_cells) as temporary:
+    with atomic_path(single_cells) as temporary:
         try:
             for table in _cached_batches(fields, out_dir, ROWS_PER_BATCH):
                 cells = table.to_pandas()

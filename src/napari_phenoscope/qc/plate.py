@@ -17,6 +17,7 @@ import pandas as pd
 
 from napari_phenoscope.constants import CHANNELS, LABEL, PLATE, SITE, WELL
 from napari_phenoscope.errors import QualityControlError
+from napari_phenoscope.io.output_folder import atomic_path
 from napari_phenoscope.qc.cells import flag_cells, measure_cell_quality
 from napari_phenoscope.qc.field_flags import (
     QC_PASS,
@@ -131,8 +132,10 @@ def write_qc_tables(out_dir: str | Path, fields: pd.DataFrame, cells: pd.DataFra
     leading = [*keys, QC_PASS, QC_REASON]
     fields = fields[[*keys, *[c for c in fields.columns if c not in leading], QC_PASS, QC_REASON]]
     path = out_dir / QC_FIELDS_NAME
-    fields.to_csv(path, index=False)
+    with atomic_path(path) as temporary:  # a run killed mid-write leaves no half table
+        fields.to_csv(temporary, index=False)
     cell_columns = [*keys, LABEL, QC_PASS, QC_REASON]
     cells = cells[[*cell_columns, *[c for c in cells.columns if c not in cell_columns]]]
-    cells.to_parquet(out_dir / QC_CELLS_NAME, index=False)
+    with atomic_path(out_dir / QC_CELLS_NAME) as temporary:
+        cells.to_parquet(temporary, index=False)
     return path

@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 
 from napari_phenoscope.constants import LABEL, PLATE, SITE, WELL
+from napari_phenoscope.io.fields import iter_fields
 from napari_phenoscope.qc import FIELD_FAILED, QC_PASS, QC_REASON, judge_plates
+from napari_phenoscope.qc.run import measure_one_field
 from napari_phenoscope.session.state import QC_FIELDS_KEY, PlateSession
 
 QC_CELLS_KEY = "qc_cells"
@@ -38,9 +40,6 @@ def run_session_qc(
     Fields are read and segmented one at a time (as the pipeline does); ``cancel`` stops
     between fields, and a cancelled run returns two empty tables (the dock drops them).
     """
-    from napari_phenoscope.io.fields import iter_fields
-    from napari_phenoscope.qc.run import measure_one_field
-
     rows, cells = [], []
     for field in iter_fields(session.fields):
         if cancel is not None and cancel.is_set():
