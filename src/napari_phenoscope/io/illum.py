@@ -20,7 +20,7 @@ import pandas as pd
 from napari_phenoscope.constants import CHANNELS, PLATE
 from napari_phenoscope.errors import PlateFormatError
 from napari_phenoscope.io.phenix import filename_column
-from napari_phenoscope.io.remote import localize
+from napari_phenoscope.io.remote import is_remote, localize
 
 
 def illum_filename_column(channel: str) -> str:
@@ -82,8 +82,7 @@ def read_illum_function(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
         Naming the file: missing, unreadable, not 2-D, not positive, or of another shape.
     """
     # absolute: a relative path read from another folder names another file
-    local = not str(path).startswith("s3:/")
-    function = _load_illum(str(Path(path).absolute() if local else Path(path)))
+    function = _load_illum(str(Path(path) if is_remote(path) else Path(path).absolute()))
     if function.shape != tuple(shape):
         raise PlateFormatError(
             f"illumination function {path} has shape {function.shape}; "
